@@ -1,0 +1,30 @@
+# dnsbl — the two commands a fresh Debian 12 machine needs:
+#   make serve   install what is missing, build, serve the embedded default (bl.localhost on 127.0.0.1:5353)
+#   make test    install what is missing, run the whole test suite
+.PHONY: deps build serve test check
+
+# Debian packages the build and tests need: RocksDB 7.8.3 (linked, not built from source, see
+# .cargo/config.toml), libclang for bindgen, and dig for the manual checks in README.
+DEBIAN_PACKAGES := librocksdb-dev libclang-dev clang pkg-config dnsutils
+SUDO := $(shell [ "$$(id -u)" = 0 ] || echo sudo)
+
+deps:
+	@missing=$$(for p in $(DEBIAN_PACKAGES); do dpkg-query -W -f='$${Status}' $$p 2>/dev/null | grep -q 'install ok installed' || echo $$p; done); \
+	if [ -n "$$missing" ]; then \
+		echo "installing Debian packages:" $$missing; \
+		$(SUDO) apt-get update -qq && DEBIAN_FRONTEND=noninteractive $(SUDO) apt-get install -y -qq $$missing; \
+	fi
+
+build: deps
+	cargo build --release --locked
+
+serve: build
+	./target/release/dnsbl serve
+
+test: deps
+	cargo test --locked --all-targets
+
+# What CI checks besides the tests.
+check: deps
+	cargo fmt --check
+	cargo clippy --locked --all-targets -- -D warnings

@@ -1,0 +1,72 @@
+//! The `dnsbl` command line (the only module that uses clap). One file per subcommand; each
+//! turns flags into library calls and errors into messages that say what to do.
+
+mod config;
+mod serve;
+mod zone;
+
+use std::path::PathBuf;
+
+use clap::{Parser, Subcommand};
+
+use crate::config::{Config, DomainName};
+
+/// dnsbl: an authoritative DNS blocklist server for email-marketing sources.
+#[derive(Debug, Parser)]
+#[command(name = "dnsbl", version, about, long_about = None)]
+pub struct Cli {
+    #[command(subcommand)]
+    command: Command,
+}
+
+#[derive(Debug, Subcommand)]
+enum Command {
+    /// Serve the configured zones over DNS (UDP and TCP) until SIGTERM or SIGINT.
+    Serve(serve::ServeArgs),
+    /// Work with configuration files.
+    #[command(subcommand)]
+    Config(config::ConfigCommand),
+    /// Work with a zone's data.
+    #[command(subcommand)]
+    Zone(zone::ZoneCommand),
+}
+
+impl Cli {
+    /// Runs the chosen subcommand.
+    pub fn run(self) -> anyhow::Result<()> {
+        match self.command {
+            Command::Serve(args) => serve::run(args),
+            Command::Config(cmd) => config::run(cmd),
+            Command::Zone(cmd) => zone::run(cmd),
+        }
+    }
+}
+
+/// Flags shared by commands that need the configuration and the data directory.
+#[derive(Debug, clap::Args)]
+struct ConfigArgs {
+    /// Configuration file (default: the embedded default, see config/dnsbl.toml).
+    #[arg(long, value_name = "FILE", env = "DNSBL_CONFIG")]
+    config: Option<PathBuf>,
+    /// Data directory (RocksDB); overrides the configuration's data-dir.
+    #[arg(long, value_name = "DIR")]
+    data_dir: Option<PathBuf>,
+}
+
+impl ConfigArgs {
+    /// The configuration with `--data-dir` and `--zone` applied.
+    fn load(&self, zone: Option<&str>) -> anyhow::Result<Config> {
+        let mut config = match &self.config {
+            Some(path) => Config::load(path)?,
+            None => Config::embedded_default()?,
+        };
+        if let Some(dir) = &self.data_dir {
+            config.server.data_dir = dir.clone();
+        }
+        if let Some(zone) = zone {
+            let name = DomainName::parse(zone).map_err(anyhow::Error::msg)?;
+            config.select_zone(&name).map_err(anyhow::Error::msg)?;
+        }
+        Ok(config)
+    }
+}

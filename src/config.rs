@@ -1,0 +1,465 @@
+//! Configuration: the TOML file model and the validated, immutable [`Config`].
+//!
+//! Two steps: serde reads a [`ConfigFile`] (unknown keys refused), then [`Config::from_file`]
+//! checks what serde cannot (duplicate zones, glue, ranges) and reports `file:line:column: why`.
+//! The documented `config/dnsbl.toml` is compiled in as the default. No I/O beyond reading the
+//! file named by the caller.
+
+use std::collections::BTreeMap;
+use std::fmt;
+use std::net::{IpAddr, SocketAddr};
+use std::path::{Path, PathBuf};
+use std::time::Duration;
+
+use serde::Deserialize;
+use toml::Spanned;
+
+use crate::model::{validate_txt, ListingCode};
+
+/// The embedded default configuration (also shipped as `config/dnsbl.toml`).
+pub const DEFAULT_TOML: &str = include_str!("../config/dnsbl.toml");
+
+/// A configuration error with its position in the file.
+#[derive(Debug, Clone, PartialEq, Eq, thiserror::Error)]
+pub struct ConfigError {
+    /// The file, or `<embedded default>`.
+    pub origin: String,
+    /// 1-based line and column, when known.
+    pub position: Option<(usize, usize)>,
+    pub message: String,
+}
+
+impl fmt::Display for ConfigError {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        match self.position {
+            Some((line, col)) => write!(f, "{}:{}:{}: {}", self.origin, line, col, self.message),
+            None => write!(f, "{}: {}", self.origin, self.message),
+        }
+    }
+}
+
+/// A lower-case, absolute domain name without the trailing dot (`bl.example.org`).
+#[derive(Clone, Debug, PartialEq, Eq, Hash, PartialOrd, Ord)]
+pub struct DomainName(String);
+
+impl DomainName {
+    /// Validates a host-style name: 1..=63-byte labels of letters, digits, `-` and `_`, ≤ 253 bytes.
+    pub fn parse(text: &str) -> Result<DomainName, String> {
+        let name = text.strip_suffix('.').unwrap_or(text).to_ascii_lowercase();
+        if name.is_empty() || name.len() > 253 {
+            return Err(format!("{text:?} is not a domain name (1 to 253 characters)"));
+        }
+        for label in name.split('.') {
+            let ok_chars = label.bytes().all(|b| b.is_ascii_alphanumeric() || b == b'-' || b == b'_');
+            if label.is_empty() || label.len() > 63 || !ok_chars {
+                return Err(format!("{text:?} is not a domain name (bad label {label:?})"));
+            }
+        }
+        Ok(DomainName(name))
+    }
+
+    /// The name as text, lower case, no trailing dot.
+    pub fn as_str(&self) -> &str {
+        &self.0
+    }
+
+    /// Labels from left to right.
+    pub fn labels(&self) -> impl DoubleEndedIterator<Item = &str> {
+        self.0.split('.')
+    }
+
+    /// True when `self` equals `origin` or lies below it.
+    pub fn is_within(&self, origin: &DomainName) -> bool {
+        self.0 == origin.0 || self.0.ends_with(&format!(".{}", origin.0))
+    }
+
+    /// Replaces the suffix `from` with `to` (used when `--zone` renames the zone).
+    fn rebase(&self, from: &DomainName, to: &DomainName) -> DomainName {
+        if self == from {
+            return to.clone();
+        }
+        match self.0.strip_suffix(&format!(".{}", from.0)) {
+            Some(head) => DomainName(format!("{head}.{}", to.0)),
+            None => self.clone(),
+        }
+    }
+}
+
+impl fmt::Display for DomainName {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        f.write_str(&self.0)
+    }
+}
+
+impl<'de> Deserialize<'de> for DomainName {
+    fn deserialize<D: serde::Deserializer<'de>>(d: D) -> Result<Self, D::Error> {
+        let s = String::deserialize(d)?;
+        DomainName::parse(&s).map_err(serde::de::Error::custom)
+    }
+}
+
+/// A return code as a TOML table key.
+#[derive(Clone, Copy, Debug, PartialEq, Eq, PartialOrd, Ord)]
+struct CodeKey(ListingCode);
+
+impl<'de> Deserialize<'de> for CodeKey {
+    fn deserialize<D: serde::Deserializer<'de>>(d: D) -> Result<Self, D::Error> {
+        let s = String::deserialize(d)?;
+        s.parse().map(CodeKey).map_err(serde::de::Error::custom)
+    }
+}
+
+// ---- the file model -------------------------------------------------------------------------
+
+#[derive(Debug, Deserialize)]
+#[serde(deny_unknown_fields, rename_all = "kebab-case")]
+struct ConfigFile {
+    version: Spanned<u32>,
+    server: ServerFile,
+    #[serde(rename = "zone")]
+    zones: Vec<Spanned<ZoneFile>>,
+}
+
+#[derive(Debug, Deserialize)]
+#[serde(deny_unknown_fields, rename_all = "kebab-case")]
+struct ServerFile {
+    listen: Spanned<Vec<SocketAddr>>,
+    data_dir: PathBuf,
+    #[serde(default)]
+    udp_workers: usize,
+    #[serde(default = "default_rcvbuf")]
+    udp_receive_buffer: usize,
+    #[serde(default = "default_payload")]
+    max_udp_payload: Spanned<u16>,
+    #[serde(default = "default_tcp_idle")]
+    tcp_idle_timeout: u64,
+    #[serde(default = "default_tcp_conns")]
+    max_tcp_connections: Spanned<usize>,
+}
+
+fn default_rcvbuf() -> usize {
+    8 << 20
+}
+fn default_payload() -> Spanned<u16> {
+    Spanned::new(0..0, 1232)
+}
+fn default_tcp_idle() -> u64 {
+    10
+}
+fn default_tcp_conns() -> Spanned<usize> {
+    Spanned::new(0..0, 512)
+}
+
+#[derive(Debug, Deserialize)]
+#[serde(deny_unknown_fields, rename_all = "kebab-case")]
+struct ZoneFile {
+    name: Spanned<DomainName>,
+    ttl: u32,
+    txt_template: Spanned<String>,
+    soa: SoaFile,
+    #[serde(default)]
+    ns: Vec<Spanned<NsFile>>,
+    #[serde(default)]
+    codes: BTreeMap<CodeKey, String>,
+}
+
+#[derive(Debug, Deserialize)]
+#[serde(deny_unknown_fields, rename_all = "kebab-case")]
+struct SoaFile {
+    mname: DomainName,
+    rname: DomainName,
+    ttl: u32,
+    refresh: u32,
+    retry: u32,
+    expire: u32,
+    minimum: u32,
+}
+
+#[derive(Debug, Deserialize)]
+#[serde(deny_unknown_fields, rename_all = "kebab-case")]
+struct NsFile {
+    name: DomainName,
+    #[serde(default)]
+    addresses: Vec<IpAddr>,
+    ttl: Option<u32>,
+}
+
+// ---- the validated configuration ------------------------------------------------------------
+
+/// The validated configuration of a server.
+#[derive(Clone, Debug, PartialEq, Eq)]
+pub struct Config {
+    pub server: ServerConfig,
+    pub zones: Vec<ZoneConfig>,
+}
+
+/// Listener and storage settings.
+#[derive(Clone, Debug, PartialEq, Eq)]
+pub struct ServerConfig {
+    pub listen: Vec<SocketAddr>,
+    pub data_dir: PathBuf,
+    /// UDP sockets per listen address (resolved: never 0).
+    pub udp_workers: usize,
+    pub udp_receive_buffer: usize,
+    pub max_udp_payload: u16,
+    pub tcp_idle_timeout: Duration,
+    pub max_tcp_connections: usize,
+}
+
+/// One served zone.
+#[derive(Clone, Debug, PartialEq, Eq)]
+pub struct ZoneConfig {
+    pub origin: DomainName,
+    pub ttl: u32,
+    pub txt_template: String,
+    pub soa: Soa,
+    pub ns: Vec<NameServer>,
+    pub codes: BTreeMap<ListingCode, String>,
+}
+
+/// SOA fields except the serial, which lives in the store.
+#[derive(Clone, Debug, PartialEq, Eq)]
+pub struct Soa {
+    pub mname: DomainName,
+    pub rname: DomainName,
+    pub ttl: u32,
+    pub refresh: u32,
+    pub retry: u32,
+    pub expire: u32,
+    pub minimum: u32,
+}
+
+/// An NS record at the apex, with glue addresses for in-zone names.
+#[derive(Clone, Debug, PartialEq, Eq)]
+pub struct NameServer {
+    pub name: DomainName,
+    pub addresses: Vec<IpAddr>,
+    pub ttl: u32,
+}
+
+impl Config {
+    /// The embedded default (`config/dnsbl.toml`).
+    pub fn embedded_default() -> Result<Config, ConfigError> {
+        Config::parse(DEFAULT_TOML, "<embedded default>")
+    }
+
+    /// Reads and validates a file.
+    pub fn load(path: &Path) -> Result<Config, ConfigError> {
+        let origin = path.display().to_string();
+        let text = std::fs::read_to_string(path).map_err(|e| ConfigError {
+            origin: origin.clone(),
+            position: None,
+            message: format!("cannot read: {e}"),
+        })?;
+        Config::parse(&text, &origin)
+    }
+
+    /// Parses and validates TOML text; `origin` names it in errors.
+    pub fn parse(text: &str, origin: &str) -> Result<Config, ConfigError> {
+        let at = |span: Option<std::ops::Range<usize>>, message: String| ConfigError {
+            origin: origin.to_string(),
+            position: span.filter(|s| s.end > 0).map(|s| line_col(text, s.start)),
+            message,
+        };
+        let file: ConfigFile = toml::from_str(text).map_err(|e| at(e.span(), e.message().to_string()))?;
+        Config::validate(file).map_err(|(span, msg)| at(span, msg))
+    }
+
+    fn validate(file: ConfigFile) -> Result<Config, (Option<std::ops::Range<usize>>, String)> {
+        if *file.version.get_ref() != 1 {
+            return Err((
+                Some(file.version.span()),
+                format!("unsupported config version {}; this dnsbl reads version 1", file.version.get_ref()),
+            ));
+        }
+        let server = validate_server(file.server)?;
+        if file.zones.is_empty() {
+            return Err((None, "no [[zone]] configured; a server needs at least one zone".into()));
+        }
+        let mut zones: Vec<ZoneConfig> = Vec::new();
+        for spanned in file.zones {
+            let span = spanned.span();
+            let zone = validate_zone(spanned.into_inner())?;
+            if zones.iter().any(|z| z.origin == zone.origin) {
+                return Err((Some(span), format!("zone {} is configured twice", zone.origin)));
+            }
+            zones.push(zone);
+        }
+        Ok(Config { server, zones })
+    }
+
+    /// Applies `dnsbl serve --zone NAME`: keep only that zone, or rename the single zone to it.
+    pub fn select_zone(&mut self, name: &DomainName) -> Result<(), String> {
+        if self.zones.iter().any(|z| &z.origin == name) {
+            self.zones.retain(|z| &z.origin == name);
+            return Ok(());
+        }
+        match self.zones.as_mut_slice() {
+            [zone] => {
+                zone.rename(name);
+                Ok(())
+            }
+            _ => Err(format!(
+                "zone {name} is not configured (configured: {})",
+                self.zones.iter().map(|z| z.origin.as_str()).collect::<Vec<_>>().join(", ")
+            )),
+        }
+    }
+
+    /// The configured zone with this name.
+    pub fn zone(&self, name: &DomainName) -> Option<&ZoneConfig> {
+        self.zones.iter().find(|z| &z.origin == name)
+    }
+}
+
+impl ZoneConfig {
+    fn rename(&mut self, to: &DomainName) {
+        let from = self.origin.clone();
+        self.soa.mname = self.soa.mname.rebase(&from, to);
+        self.soa.rname = self.soa.rname.rebase(&from, to);
+        for ns in &mut self.ns {
+            ns.name = ns.name.rebase(&from, to);
+        }
+        self.txt_template = self.txt_template.replace(from.as_str(), to.as_str());
+        self.origin = to.clone();
+    }
+}
+
+fn validate_server(s: ServerFile) -> Result<ServerConfig, (Option<std::ops::Range<usize>>, String)> {
+    if s.listen.get_ref().is_empty() {
+        return Err((Some(s.listen.span()), "listen needs at least one address".into()));
+    }
+    let payload = *s.max_udp_payload.get_ref();
+    if !(512..=4096).contains(&payload) {
+        return Err((Some(s.max_udp_payload.span()), format!("max-udp-payload {payload} must be within 512..=4096")));
+    }
+    if *s.max_tcp_connections.get_ref() == 0 {
+        return Err((Some(s.max_tcp_connections.span()), "max-tcp-connections must be at least 1".into()));
+    }
+    let workers =
+        if s.udp_workers == 0 { std::thread::available_parallelism().map_or(1, |n| n.get()) } else { s.udp_workers };
+    Ok(ServerConfig {
+        listen: s.listen.into_inner(),
+        data_dir: s.data_dir,
+        udp_workers: workers,
+        udp_receive_buffer: s.udp_receive_buffer,
+        max_udp_payload: payload,
+        tcp_idle_timeout: Duration::from_secs(s.tcp_idle_timeout.max(1)),
+        max_tcp_connections: *s.max_tcp_connections.get_ref(),
+    })
+}
+
+fn validate_zone(z: ZoneFile) -> Result<ZoneConfig, (Option<std::ops::Range<usize>>, String)> {
+    let origin = z.name.get_ref().clone();
+    validate_txt(z.txt_template.get_ref()).map_err(|e| (Some(z.txt_template.span()), format!("txt-template: {e}")))?;
+    let mut ns = Vec::new();
+    for spanned in z.ns {
+        let span = spanned.span();
+        let n = spanned.into_inner();
+        let inside = n.name.is_within(&origin);
+        if inside && n.addresses.is_empty() {
+            return Err((
+                Some(span),
+                format!("name server {} is inside zone {origin}; give its glue addresses", n.name),
+            ));
+        }
+        if !inside && !n.addresses.is_empty() {
+            return Err((
+                Some(span),
+                format!("name server {} is outside zone {origin}; glue addresses are only for in-zone names", n.name),
+            ));
+        }
+        if n.name == origin {
+            return Err((Some(span), "a name server may not be the zone apex itself".into()));
+        }
+        ns.push(NameServer { name: n.name, addresses: n.addresses, ttl: n.ttl.unwrap_or(z.soa.ttl) });
+    }
+    let soa = Soa {
+        mname: z.soa.mname,
+        rname: z.soa.rname,
+        ttl: z.soa.ttl,
+        refresh: z.soa.refresh,
+        retry: z.soa.retry,
+        expire: z.soa.expire,
+        minimum: z.soa.minimum,
+    };
+    let codes = z.codes.into_iter().map(|(k, v)| (k.0, v)).collect();
+    Ok(ZoneConfig { origin, ttl: z.ttl, txt_template: z.txt_template.into_inner(), soa, ns, codes })
+}
+
+/// 1-based line and column of a byte offset.
+fn line_col(text: &str, offset: usize) -> (usize, usize) {
+    let before = &text[..offset.min(text.len())];
+    let line = before.matches('\n').count() + 1;
+    let col = before.rfind('\n').map_or(before.len(), |nl| before.len() - nl - 1) + 1;
+    (line, col)
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn embedded_default_is_valid_and_documented() {
+        let c = Config::embedded_default().expect("default config parses");
+        assert_eq!(c.server.listen, vec!["127.0.0.1:5353".parse::<SocketAddr>().expect("addr")]);
+        assert_eq!(c.server.data_dir, PathBuf::from("./data"));
+        assert_eq!(c.zones.len(), 1);
+        let z = &c.zones[0];
+        assert_eq!(z.origin.as_str(), "bl.localhost");
+        assert_eq!(z.soa.minimum, 60);
+        assert_eq!(z.ns[0].addresses, vec!["127.0.0.1".parse::<IpAddr>().expect("ip")]);
+        assert_eq!(z.codes.len(), 3);
+        assert!(c.server.udp_workers >= 1);
+    }
+
+    fn err(text: &str) -> String {
+        Config::parse(text, "t.toml").expect_err("must fail").to_string()
+    }
+
+    #[test]
+    fn errors_name_file_line_and_reason() {
+        let bad_code = DEFAULT_TOML.replace("\"127.0.0.4\" =", "\"10.0.0.4\" =");
+        let line = DEFAULT_TOML.lines().position(|l| l.starts_with("\"127.0.0.4\"")).expect("line") + 1;
+        let e = err(&bad_code);
+        assert!(e.starts_with(&format!("t.toml:{line}:")), "{e}");
+        assert!(e.contains("outside 127.0.0.0/8"), "{e}");
+
+        let unknown = DEFAULT_TOML.replace("ttl = 300", "ttl = 300\ncolour = \"red\"");
+        assert!(err(&unknown).contains("unknown field `colour`"));
+
+        let no_glue = DEFAULT_TOML.replace("addresses = [\"127.0.0.1\"]", "");
+        assert!(err(&no_glue).contains("give its glue addresses"));
+
+        let bad_name = DEFAULT_TOML.replace("name = \"bl.localhost\"", "name = \"bl..localhost\"");
+        assert!(err(&bad_name).contains("not a domain name"));
+
+        let v2 = DEFAULT_TOML.replace("version = 1", "version = 2");
+        assert!(err(&v2).contains("unsupported config version 2"));
+
+        let payload = DEFAULT_TOML.replace("max-udp-payload = 1232", "max-udp-payload = 100");
+        assert!(err(&payload).contains("512..=4096"));
+    }
+
+    #[test]
+    fn select_zone_renames_single_zone() {
+        let mut c = Config::embedded_default().expect("default");
+        let name = DomainName::parse("bl.example.org").expect("name");
+        c.select_zone(&name).expect("rename");
+        let z = &c.zones[0];
+        assert_eq!(z.origin, name);
+        assert_eq!(z.soa.mname.as_str(), "ns1.bl.example.org");
+        assert_eq!(z.ns[0].name.as_str(), "ns1.bl.example.org");
+        assert!(z.txt_template.contains("bl.example.org"));
+    }
+
+    #[test]
+    fn domain_names() {
+        let n = DomainName::parse("BL.Example.ORG.").expect("valid");
+        assert_eq!(n.as_str(), "bl.example.org");
+        assert!(DomainName::parse("ns1.bl.example.org").expect("valid").is_within(&n));
+        assert!(!DomainName::parse("xbl.example.org").expect("valid").is_within(&n));
+        assert!(DomainName::parse("a b.org").is_err());
+        assert!(DomainName::parse(&"a".repeat(64)).is_err());
+    }
+}

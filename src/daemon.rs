@@ -1,0 +1,138 @@
+//! Start, run and stop a server: open the store, load the snapshot, bind, spawn the listeners.
+//!
+//! Servers take their configuration, bind every socket before answering anything, and stop on a
+//! cancellation token (mini-redis style), so tests start the real thing on port 0.
+
+use std::net::SocketAddr;
+use std::sync::Arc;
+use std::time::{SystemTime, UNIX_EPOCH};
+
+use tokio::task::JoinSet;
+use tokio_util::sync::CancellationToken;
+
+use crate::config::Config;
+use crate::dns::{self, tcp::TcpSettings, Limits};
+use crate::publisher::load_snapshot;
+use crate::snapshot::SharedSnapshot;
+use crate::store::{Store, StoreError};
+
+/// Why a server did not start.
+#[derive(Debug, thiserror::Error)]
+pub enum DaemonError {
+    #[error(transparent)]
+    Store(#[from] StoreError),
+    #[error("cannot create data directory {path}: {source}")]
+    DataDir { path: String, source: std::io::Error },
+    #[error("cannot listen on {addr}: {source}")]
+    Bind { addr: SocketAddr, source: std::io::Error },
+    #[error("start-up task failed: {0}")]
+    Join(#[from] tokio::task::JoinError),
+}
+
+/// A server that is answering queries.
+#[derive(Debug)]
+pub struct RunningServer {
+    addrs: Vec<SocketAddr>,
+    shared: Arc<SharedSnapshot>,
+    shutdown: CancellationToken,
+    tasks: JoinSet<()>,
+    /// Held open (and locked) for as long as the server runs.
+    _store: Arc<Store>,
+}
+
+/// Seconds since the Unix epoch.
+pub fn unix_now() -> u64 {
+    SystemTime::now().duration_since(UNIX_EPOCH).map_or(0, |d| d.as_secs())
+}
+
+impl RunningServer {
+    /// Opens the store, loads every zone, binds every listen address and starts answering.
+    /// Must be called inside a tokio runtime.
+    pub async fn start(config: Config) -> Result<RunningServer, DaemonError> {
+        let config = Arc::new(config);
+        let (store, shared) = load(config.clone()).await?;
+        let bound = bind_sockets(&config)?;
+        let shutdown = CancellationToken::new();
+        let addrs = bound.iter().map(|b| b.addr).collect();
+        let tasks = spawn_tasks(&config, bound, &shared, &shutdown)?;
+        Ok(RunningServer { addrs, shared, shutdown, tasks, _store: store })
+    }
+
+    /// The addresses actually bound (UDP and TCP share each).
+    pub fn local_addrs(&self) -> &[SocketAddr] {
+        &self.addrs
+    }
+
+    /// The snapshot being served.
+    pub fn snapshot(&self) -> &Arc<SharedSnapshot> {
+        &self.shared
+    }
+
+    /// A token that stops the server when cancelled.
+    pub fn shutdown_token(&self) -> CancellationToken {
+        self.shutdown.clone()
+    }
+
+    /// Stops answering, waits for the listeners to end and closes the store.
+    pub async fn stop(mut self) {
+        self.shutdown.cancel();
+        while self.tasks.join_next().await.is_some() {}
+    }
+
+    /// Waits until the shutdown token is cancelled, then stops.
+    pub async fn run_until_stopped(self) {
+        self.shutdown.cancelled().await;
+        self.stop().await;
+    }
+}
+
+async fn load(config: Arc<Config>) -> Result<(Arc<Store>, Arc<SharedSnapshot>), DaemonError> {
+    tokio::task::spawn_blocking(move || {
+        let dir = &config.server.data_dir;
+        std::fs::create_dir_all(dir).map_err(|source| DaemonError::DataDir { path: dir.display().to_string(), source })?;
+        let store = Store::open(dir)?;
+        let (snapshot, report) = load_snapshot(&store, &config, unix_now())?;
+        for z in report {
+            tracing::info!(zone = %z.zone, serial = z.serial, entries = z.entries, expired = z.expired, segments = z.segments, elapsed_ms = z.elapsed_ms, "loaded zone");
+        }
+        Ok((Arc::new(store), Arc::new(SharedSnapshot::new(snapshot))))
+    })
+    .await?
+}
+
+fn bind_sockets(config: &Config) -> Result<Vec<dns::listen::Bound>, DaemonError> {
+    let s = &config.server;
+    s.listen
+        .iter()
+        .map(|&addr| {
+            dns::listen::bind(addr, s.udp_workers, s.udp_receive_buffer)
+                .map_err(|source| DaemonError::Bind { addr, source })
+        })
+        .collect()
+}
+
+fn spawn_tasks(
+    config: &Config,
+    bound: Vec<dns::listen::Bound>,
+    shared: &Arc<SharedSnapshot>,
+    shutdown: &CancellationToken,
+) -> Result<JoinSet<()>, DaemonError> {
+    let limits = Limits { max_udp_payload: config.server.max_udp_payload };
+    let tcp = TcpSettings {
+        idle_timeout: config.server.tcp_idle_timeout,
+        max_connections: config.server.max_tcp_connections,
+    };
+    let mut tasks = JoinSet::new();
+    for b in bound {
+        let addr = b.addr;
+        let bind_err = |source| DaemonError::Bind { addr, source };
+        for socket in b.udp {
+            let socket = tokio::net::UdpSocket::from_std(socket).map_err(bind_err)?;
+            tasks.spawn(dns::udp::serve(socket, shared.clone(), limits, shutdown.clone()));
+        }
+        let listener = tokio::net::TcpListener::from_std(b.tcp).map_err(bind_err)?;
+        tasks.spawn(dns::tcp::serve(listener, shared.clone(), limits, tcp, shutdown.clone()));
+        tracing::info!(%addr, udp_sockets = config.server.udp_workers, "listening (UDP and TCP)");
+    }
+    Ok(tasks)
+}

@@ -1,0 +1,164 @@
+//! One DNS request in, one response out: wire bytes to wire bytes, via hickory-proto.
+//!
+//! Protocol hygiene lives here: responses (QR=1) and runts are dropped before parsing; what does
+//! not parse gets FORMERR; opcodes other than QUERY get NOTIMP; EDNS is echoed, version > 0 gets
+//! BADVERS; zone transfers and non-IN classes are REFUSED; UDP replies over the client's limit
+//! (512 without EDNS, else its size capped by `max-udp-payload`) are truncated honestly (TC=1,
+//! question only). The answer itself comes from [`crate::query::resolve`].
+
+use hickory_proto::op::{Edns, Message, MessageType, Metadata, OpCode, Query, ResponseCode};
+use hickory_proto::rr::rdata::{A, AAAA, NS, SOA, TXT};
+use hickory_proto::rr::{DNSClass, Name, RData, Record, RecordType};
+use hickory_proto::serialize::binary::BinEncodable;
+
+use crate::config::DomainName;
+use crate::query::{self, Answer, Data, Owner, Rr};
+use crate::snapshot::Snapshot;
+
+/// How the request arrived; UDP replies are size-limited.
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub enum Transport {
+    Udp,
+    Tcp,
+}
+
+/// Size limits for replies.
+#[derive(Clone, Copy, Debug)]
+pub struct Limits {
+    /// Largest UDP reply to an EDNS client (and the size we advertise).
+    pub max_udp_payload: u16,
+}
+
+const HEADER_LEN: usize = 12;
+
+/// The reply to one request, or `None` when the packet must be dropped silently.
+pub fn respond(snapshot: &Snapshot, packet: &[u8], transport: Transport, limits: &Limits) -> Option<Vec<u8>> {
+    if packet.len() < HEADER_LEN || packet[2] & 0x80 != 0 {
+        return None;
+    }
+    let request = match Message::from_vec(packet) {
+        Ok(m) => m,
+        Err(_) => return encode(&formerr(packet)),
+    };
+    let response = answer(snapshot, &request, limits);
+    let max = match (transport, &request.edns) {
+        (Transport::Tcp, _) => usize::from(u16::MAX),
+        (Transport::Udp, None) => 512,
+        (Transport::Udp, Some(e)) => usize::from(e.max_payload().clamp(512, limits.max_udp_payload.max(512))),
+    };
+    let bytes = encode(&response)?;
+    if bytes.len() <= max {
+        return Some(bytes);
+    }
+    encode(&truncated(&response))
+}
+
+/// The response message for a parsed request.
+fn answer(snapshot: &Snapshot, request: &Message, limits: &Limits) -> Message {
+    let mut response = Message::new(request.metadata.id, MessageType::Response, request.metadata.op_code);
+    response.metadata = Metadata::response_from_request(&request.metadata);
+    response.metadata.recursion_available = false;
+    response.metadata.authentic_data = false;
+    response.queries = request.queries.clone();
+    if let Some(client) = &request.edns {
+        let mut edns = Edns::new();
+        edns.set_max_payload(limits.max_udp_payload.max(512));
+        edns.set_version(0);
+        response.edns = Some(edns);
+        if client.version() > 0 {
+            response.metadata.response_code = ResponseCode::BADVERS;
+            return response;
+        }
+    }
+    if request.metadata.op_code != OpCode::Query {
+        response.metadata.response_code = ResponseCode::NotImp;
+        return response;
+    }
+    let [query] = request.queries.as_slice() else {
+        response.metadata.response_code = ResponseCode::FormErr;
+        return response;
+    };
+    let refused = matches!(query.query_type(), RecordType::AXFR | RecordType::IXFR)
+        || !matches!(query.query_class(), DNSClass::IN);
+    let labels: Vec<&[u8]> = query.name().iter().collect();
+    match (refused, query::resolve(snapshot, &labels, u16::from(query.query_type()))) {
+        (false, Some(a)) => {
+            if fill(&mut response, query, &a).is_err() {
+                response.answers.clear();
+                response.authorities.clear();
+                response.additionals.clear();
+                response.metadata.response_code = ResponseCode::ServFail;
+            }
+        }
+        _ => response.metadata.response_code = ResponseCode::Refused,
+    }
+    response
+}
+
+/// Copies an abstract answer into the message.
+fn fill(response: &mut Message, query: &Query, a: &Answer<'_>) -> Result<(), NameError> {
+    let origin = name(&a.zone.config.origin)?;
+    response.metadata.authoritative = true;
+    response.metadata.response_code = if a.nxdomain { ResponseCode::NXDomain } else { ResponseCode::NoError };
+    let record = |rr: &Rr<'_>| -> Result<Record, NameError> {
+        let owner = match rr.owner {
+            Owner::Qname => query.name().clone(),
+            Owner::Apex => origin.clone(),
+            Owner::Name(n) => name(n)?,
+        };
+        let data = match &rr.data {
+            Data::A(ip) => RData::A(A(*ip)),
+            Data::Aaaa(ip) => RData::AAAA(AAAA(*ip)),
+            Data::Txt(t) => RData::TXT(TXT::new(vec![t.clone()])),
+            Data::Ns(n) => RData::NS(NS(name(n)?)),
+            Data::Soa => {
+                let s = &a.zone.config.soa;
+                let i = |v: u32| i32::try_from(v).unwrap_or(i32::MAX);
+                RData::SOA(SOA::new(
+                    name(&s.mname)?,
+                    name(&s.rname)?,
+                    a.zone.serial,
+                    i(s.refresh),
+                    i(s.retry),
+                    i(s.expire),
+                    s.minimum,
+                ))
+            }
+        };
+        Ok(Record::from_rdata(owner, rr.ttl, data))
+    };
+    response.answers = a.answers.iter().map(record).collect::<Result<_, _>>()?;
+    response.authorities = a.authority.iter().map(record).collect::<Result<_, _>>()?;
+    response.additionals = a.additional.iter().map(record).collect::<Result<_, _>>()?;
+    Ok(())
+}
+
+#[derive(Debug)]
+struct NameError;
+
+fn name(d: &DomainName) -> Result<Name, NameError> {
+    Name::from_ascii(format!("{d}.")).map_err(|_| NameError)
+}
+
+/// FORMERR for a packet that did not parse, with its id, opcode and RD bit.
+fn formerr(packet: &[u8]) -> Message {
+    let id = u16::from_be_bytes([packet[0], packet[1]]);
+    let op = OpCode::from_u8((packet[2] >> 3) & 0x0f);
+    let mut m = Message::error_msg(id, op, ResponseCode::FormErr);
+    m.metadata.recursion_desired = packet[2] & 0x01 != 0;
+    m
+}
+
+/// The same header and question with no records and TC=1.
+fn truncated(full: &Message) -> Message {
+    let mut m = Message::new(full.metadata.id, MessageType::Response, full.metadata.op_code);
+    m.metadata = full.metadata;
+    m.metadata.truncation = true;
+    m.queries = full.queries.clone();
+    m.edns = full.edns.clone();
+    m
+}
+
+fn encode(m: &Message) -> Option<Vec<u8>> {
+    m.to_bytes().ok()
+}

@@ -1,0 +1,14 @@
+//! The DNS front end: sockets, framing and the request → response step. The only module that
+//! uses hickory-proto.
+//!
+//! - [`message`]: one request's bytes → one response's bytes (protocol hygiene + encoding).
+//! - [`udp`]: one task per `SO_REUSEPORT` socket: receive, answer, send.
+//! - [`tcp`]: our own accept loop (connection cap, idle timeout, never gives up on errors).
+//! - [`listen`]: binds the sockets for each listen address, UDP and TCP on the same port.
+
+pub mod listen;
+pub mod message;
+pub mod tcp;
+pub mod udp;
+
+pub use message::{respond, Limits, Transport};

@@ -1,0 +1,50 @@
+//! # dnsbl — an authoritative DNS blocklist server
+//!
+//! Mail servers ask `7.100.51.198.bl.example.org A`; a listed address answers `127.0.0.x` (one A
+//! record per return code) and a TXT reason, an unlisted one NXDOMAIN with the zone's SOA.
+//!
+//! ## Architecture map
+//!
+//! Layers depend only downward.
+//!
+//! ```text
+//! pure core      model · trie · query · zonefile · config        no tokio/rocksdb/hickory/clap, no logging
+//! one system     store (rocksdb) · dns (hickory-proto, sockets) · snapshot (arc-swap)
+//! orchestration  publisher (store → snapshot) · importer (file → store) · daemon (start, run, stop)
+//! entry          cli (clap; one file per subcommand) · main.rs
+//! ```
+//!
+//! ## Data flow
+//!
+//! ```text
+//! rbldnsd file ──zonefile──▶ importer ──one WriteBatch──▶ RocksDB (source of truth)
+//!                                                            │ at start: publisher::load_snapshot
+//!                                                            ▼
+//!                                  Snapshot { per zone: config, serial, PrefixTable v4/v6, values }
+//!                                                            │ SharedSnapshot::load() (lock-free)
+//! UDP/TCP packet ──dns::message──▶ query::resolve ───────────┘ ──▶ Answer ──▶ encoded reply
+//! ```
+//!
+//! - [`model`]: prefixes, return codes, listings (parsed at the edge, never wrong afterwards).
+//! - [`trie`]: longest-prefix match flattened into sorted segments; exclusions cut holes.
+//! - [`query`]: the DNSBL answer rules (test points, empty non-terminals, apex, NS glue).
+//! - [`zonefile`]: streaming rbldnsd data reader.
+//! - [`config`]: TOML file → validated [`config::Config`]; `config/dnsbl.toml` is the embedded default.
+//! - [`store`]: RocksDB column families and the versioned byte layout ([`store::encoding`]).
+//! - [`snapshot`]: immutable per-zone tables and their lock-free publication.
+//! - [`dns`]: sockets, framing, protocol hygiene, encoding.
+//! - [`publisher`], [`importer`], [`daemon`]: the steps that join the pieces.
+//! - [`cli`]: the `dnsbl` command.
+
+pub mod cli;
+pub mod config;
+pub mod daemon;
+pub mod dns;
+pub mod importer;
+pub mod model;
+pub mod publisher;
+pub mod query;
+pub mod snapshot;
+pub mod store;
+pub mod trie;
+pub mod zonefile;

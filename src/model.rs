@@ -1,0 +1,406 @@
+//! The vocabulary of a DNS blocklist: address prefixes, return codes, listings and exclusions.
+//!
+//! Pure types parsed at the edge so the rest of the code cannot hold a wrong one: a [`Prefix`] has
+//! no host bits set, a [`ListingCode`] lies inside 127.0.0.0/8 and is never 127.0.0.1. No I/O here.
+
+use std::fmt;
+use std::net::{IpAddr, Ipv4Addr, Ipv6Addr};
+use std::str::FromStr;
+
+/// Bits of an IPv4-mapped IPv6 address (`::ffff:0:0/96`) above the embedded IPv4 address.
+pub const V4_MAPPED_PREFIX: u128 = 0xffff_u128 << 32;
+
+/// An IPv4 or IPv6 network prefix with all host bits zero.
+#[derive(Clone, Copy, Debug, PartialEq, Eq, Hash, PartialOrd, Ord)]
+pub enum Prefix {
+    /// IPv4: address bits and prefix length 0..=32.
+    V4 { bits: u32, len: u8 },
+    /// IPv6: address bits and prefix length 0..=128.
+    V6 { bits: u128, len: u8 },
+}
+
+/// Why a text is not a prefix.
+#[derive(Debug, Clone, PartialEq, Eq, thiserror::Error)]
+pub enum PrefixError {
+    #[error("not an IP address or CIDR prefix: {0:?}")]
+    Syntax(String),
+    #[error("prefix length /{len} is longer than the address (max /{max})")]
+    Length { len: u32, max: u8 },
+    #[error("host bits are set in {given}; the network is {network}")]
+    HostBits { given: String, network: Prefix },
+}
+
+impl Prefix {
+    /// Builds a prefix, clearing host bits. `len` must not exceed the address width.
+    pub fn masked_v4(bits: u32, len: u8) -> Prefix {
+        let len = len.min(32);
+        Prefix::V4 { bits: bits & mask32(len), len }
+    }
+
+    /// Builds an IPv6 prefix, clearing host bits; an IPv4-mapped prefix of /96 or longer becomes IPv4.
+    pub fn masked_v6(bits: u128, len: u8) -> Prefix {
+        let len = len.min(128);
+        let bits = bits & mask128(len);
+        if len >= 96 && bits & !0xffff_ffff_u128 == V4_MAPPED_PREFIX {
+            return Prefix::V4 { bits: bits as u32, len: len - 96 };
+        }
+        Prefix::V6 { bits, len }
+    }
+
+    /// A single address as a host prefix (/32 or /128).
+    pub fn host(ip: IpAddr) -> Prefix {
+        match ip {
+            IpAddr::V4(v4) => Prefix::V4 { bits: u32::from(v4), len: 32 },
+            IpAddr::V6(v6) => Prefix::masked_v6(u128::from(v6), 128),
+        }
+    }
+
+    /// Parses `a.b.c.d`, `a.b.c.d/n`, an IPv6 address or `v6/n`. Host bits are refused, so a typo
+    /// such as `203.0.113.9/24` is not silently widened.
+    pub fn parse_strict(text: &str) -> Result<Prefix, PrefixError> {
+        let parsed = Prefix::parse_masking(text)?;
+        let (addr, _) = text.split_once('/').unwrap_or((text, ""));
+        let given: IpAddr = addr.parse().map_err(|_| PrefixError::Syntax(text.to_string()))?;
+        if Prefix::host(given).first_address() != parsed.first_address() {
+            return Err(PrefixError::HostBits { given: text.to_string(), network: parsed });
+        }
+        Ok(parsed)
+    }
+
+    /// Parses like [`Prefix::parse_strict`] but clears host bits, as rbldnsd does.
+    pub fn parse_masking(text: &str) -> Result<Prefix, PrefixError> {
+        let syntax = || PrefixError::Syntax(text.to_string());
+        let (addr, len) = match text.split_once('/') {
+            Some((a, l)) => (a, Some(l)),
+            None => (text, None),
+        };
+        let ip: IpAddr = addr.parse().map_err(|_| syntax())?;
+        let max = if ip.is_ipv4() { 32 } else { 128 };
+        let len = match len {
+            None => max,
+            Some(l) if !l.is_empty() && l.bytes().all(|b| b.is_ascii_digit()) && l.len() <= 3 => {
+                let n: u32 = l.parse().map_err(|_| syntax())?;
+                if n > u32::from(max) {
+                    return Err(PrefixError::Length { len: n, max });
+                }
+                n as u8
+            }
+            Some(_) => return Err(syntax()),
+        };
+        Ok(match ip {
+            IpAddr::V4(v4) => Prefix::masked_v4(u32::from(v4), len),
+            IpAddr::V6(v6) => Prefix::masked_v6(u128::from(v6), len),
+        })
+    }
+
+    /// Prefix length in bits.
+    pub fn len(&self) -> u8 {
+        match *self {
+            Prefix::V4 { len, .. } | Prefix::V6 { len, .. } => len,
+        }
+    }
+
+    /// True for the zero-length prefix (`0.0.0.0/0`, `::/0`).
+    pub fn is_empty(&self) -> bool {
+        self.len() == 0
+    }
+
+    /// The lowest address inside the prefix.
+    pub fn first_address(&self) -> IpAddr {
+        match *self {
+            Prefix::V4 { bits, .. } => IpAddr::V4(Ipv4Addr::from(bits)),
+            Prefix::V6 { bits, .. } => IpAddr::V6(Ipv6Addr::from(bits)),
+        }
+    }
+
+    /// True when `ip` lies inside this prefix (IPv4-mapped IPv6 addresses count as IPv4).
+    pub fn contains(&self, ip: IpAddr) -> bool {
+        match (*self, Prefix::host(ip)) {
+            (Prefix::V4 { bits, len }, Prefix::V4 { bits: a, .. }) => a & mask32(len) == bits,
+            (Prefix::V6 { bits, len }, Prefix::V6 { bits: a, .. }) => a & mask128(len) == bits,
+            _ => false,
+        }
+    }
+}
+
+impl fmt::Display for Prefix {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        match *self {
+            Prefix::V4 { bits, len } => write!(f, "{}/{}", Ipv4Addr::from(bits), len),
+            Prefix::V6 { bits, len } => write!(f, "{}/{}", Ipv6Addr::from(bits), len),
+        }
+    }
+}
+
+impl FromStr for Prefix {
+    type Err = PrefixError;
+    fn from_str(s: &str) -> Result<Self, Self::Err> {
+        Prefix::parse_strict(s)
+    }
+}
+
+/// Network mask of `len` leading one bits (IPv4).
+pub fn mask32(len: u8) -> u32 {
+    if len == 0 {
+        0
+    } else {
+        u32::MAX << (32 - u32::from(len.min(32)))
+    }
+}
+
+/// Network mask of `len` leading one bits (IPv6).
+pub fn mask128(len: u8) -> u128 {
+    if len == 0 {
+        0
+    } else {
+        u128::MAX << (128 - u32::from(len.min(128)))
+    }
+}
+
+/// A DNSBL return code: an address in 127.0.0.0/8, never 127.0.0.0, 127.0.0.1 or 127.255.255.0/24
+/// (that range is reserved for signalling errors to clients, which we never do).
+#[derive(Clone, Copy, Debug, PartialEq, Eq, Hash, PartialOrd, Ord)]
+pub struct ListingCode(Ipv4Addr);
+
+/// Why an address is not a usable return code.
+#[derive(Debug, Clone, PartialEq, Eq, thiserror::Error)]
+pub enum CodeError {
+    #[error("return code {0} is not an IPv4 address")]
+    Syntax(String),
+    #[error("return code {0} is outside 127.0.0.0/8")]
+    NotLoopback(Ipv4Addr),
+    #[error("return code {0} is reserved (127.0.0.0 and 127.0.0.1 mean 'not listed' to clients)")]
+    Reserved(Ipv4Addr),
+    #[error("return code {0} lies in 127.255.255.0/24, which lists use to signal errors")]
+    ErrorRange(Ipv4Addr),
+}
+
+impl ListingCode {
+    /// The RFC 5782 test code and our "registered marketer" code.
+    pub const REGISTERED: ListingCode = ListingCode(Ipv4Addr::new(127, 0, 0, 2));
+    /// An operator listing of a marketing source.
+    pub const OPERATOR: ListingCode = ListingCode(Ipv4Addr::new(127, 0, 0, 3));
+
+    /// Validates a return code.
+    pub fn new(ip: Ipv4Addr) -> Result<ListingCode, CodeError> {
+        let o = ip.octets();
+        if o[0] != 127 {
+            return Err(CodeError::NotLoopback(ip));
+        }
+        if u32::from(ip) <= u32::from(Ipv4Addr::new(127, 0, 0, 1)) {
+            return Err(CodeError::Reserved(ip));
+        }
+        if o[1] == 255 && o[2] == 255 {
+            return Err(CodeError::ErrorRange(ip));
+        }
+        Ok(ListingCode(ip))
+    }
+
+    /// Parses a full address (`127.0.0.3`) or rbldnsd's short forms (`3` = 127.0.0.3, `1.3` = 127.0.1.3).
+    pub fn parse_short(text: &str) -> Result<ListingCode, CodeError> {
+        let syntax = || CodeError::Syntax(text.to_string());
+        let parts: Vec<&str> = text.split('.').collect();
+        if parts.is_empty() || parts.len() > 4 {
+            return Err(syntax());
+        }
+        let mut octets = [127u8, 0, 0, 0];
+        let start = 4 - parts.len();
+        for (i, part) in parts.iter().enumerate() {
+            if part.is_empty() || part.len() > 3 || !part.bytes().all(|b| b.is_ascii_digit()) {
+                return Err(syntax());
+            }
+            octets[start + i] = part.parse().map_err(|_| syntax())?;
+        }
+        ListingCode::new(Ipv4Addr::from(octets))
+    }
+
+    /// The address to put in the A record.
+    pub fn addr(self) -> Ipv4Addr {
+        self.0
+    }
+}
+
+impl fmt::Display for ListingCode {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        self.0.fmt(f)
+    }
+}
+
+impl FromStr for ListingCode {
+    type Err = CodeError;
+    fn from_str(s: &str) -> Result<Self, Self::Err> {
+        let ip: Ipv4Addr = s.parse().map_err(|_| CodeError::Syntax(s.to_string()))?;
+        ListingCode::new(ip)
+    }
+}
+
+/// Longest TXT string a single DNS character-string can carry.
+pub const MAX_TXT_BYTES: usize = 255;
+
+/// What a listed address answers: its return codes (sorted, unique, at least one) and an optional
+/// TXT template (`$` = the queried address); without one the zone's default template applies.
+#[derive(Clone, Debug, PartialEq, Eq, Hash)]
+pub struct Listing {
+    codes: Vec<ListingCode>,
+    reason: Option<String>,
+}
+
+/// Why a listing value is refused.
+#[derive(Debug, Clone, PartialEq, Eq, thiserror::Error)]
+pub enum ListingError {
+    #[error("a listing needs at least one return code")]
+    NoCodes,
+    #[error("reason is {0} bytes; a TXT string holds at most 255")]
+    ReasonTooLong(usize),
+    #[error("reason contains a control character")]
+    ReasonControl,
+}
+
+impl Listing {
+    /// Builds a listing; codes are sorted and de-duplicated.
+    pub fn new(mut codes: Vec<ListingCode>, reason: Option<String>) -> Result<Listing, ListingError> {
+        codes.sort();
+        codes.dedup();
+        if codes.is_empty() {
+            return Err(ListingError::NoCodes);
+        }
+        if let Some(r) = &reason {
+            validate_txt(r)?;
+        }
+        Ok(Listing { codes, reason })
+    }
+
+    /// The return codes, one A record each.
+    pub fn codes(&self) -> &[ListingCode] {
+        &self.codes
+    }
+
+    /// The entry's own TXT template, if any.
+    pub fn reason(&self) -> Option<&str> {
+        self.reason.as_deref()
+    }
+}
+
+/// Checks that a TXT template fits one character-string and has no control characters.
+pub fn validate_txt(text: &str) -> Result<(), ListingError> {
+    if text.len() > MAX_TXT_BYTES {
+        return Err(ListingError::ReasonTooLong(text.len()));
+    }
+    if text.chars().any(char::is_control) {
+        return Err(ListingError::ReasonControl);
+    }
+    Ok(())
+}
+
+/// Expands a TXT template: `$` becomes the queried address, `$$` a literal `$`. The result is cut
+/// to 255 bytes at a character boundary.
+pub fn expand_txt(template: &str, ip: IpAddr) -> String {
+    let mut out = String::with_capacity(template.len() + 16);
+    let mut chars = template.chars().peekable();
+    while let Some(c) = chars.next() {
+        if c == '$' {
+            if chars.peek() == Some(&'$') {
+                chars.next();
+                out.push('$');
+            } else {
+                out.push_str(&ip.to_string());
+            }
+        } else {
+            out.push(c);
+        }
+    }
+    if out.len() > MAX_TXT_BYTES {
+        let mut end = MAX_TXT_BYTES;
+        while !out.is_char_boundary(end) {
+            end -= 1;
+        }
+        out.truncate(end);
+    }
+    out
+}
+
+/// What the list says about a prefix: listed with a value, or excluded from a wider listing.
+#[derive(Clone, Debug, PartialEq, Eq)]
+pub enum Entry {
+    Listed(Listing),
+    Excluded,
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn prefixes_parse_and_mask() {
+        assert_eq!(Prefix::parse_strict("10.0.0.0/8"), Ok(Prefix::V4 { bits: 0x0a00_0000, len: 8 }));
+        assert_eq!(Prefix::parse_strict("10.1.2.3"), Ok(Prefix::V4 { bits: 0x0a01_0203, len: 32 }));
+        assert!(matches!(Prefix::parse_strict("10.0.0.1/8"), Err(PrefixError::HostBits { .. })));
+        assert_eq!(Prefix::parse_masking("10.0.0.1/8"), Ok(Prefix::V4 { bits: 0x0a00_0000, len: 8 }));
+        assert!(matches!(Prefix::parse_strict("10.0.0.0/33"), Err(PrefixError::Length { .. })));
+        assert!(matches!(Prefix::parse_strict("10.0.0.0/"), Err(PrefixError::Syntax(_))));
+        assert!(matches!(Prefix::parse_strict("10.0.0.0/+8"), Err(PrefixError::Syntax(_))));
+        assert!(matches!(Prefix::parse_strict("nonsense"), Err(PrefixError::Syntax(_))));
+        assert_eq!(Prefix::parse_strict("2001:db8::/32").map(|p| p.len()), Ok(32));
+        // IPv4-mapped IPv6 is IPv4.
+        assert_eq!(Prefix::parse_strict("::ffff:127.0.0.2"), Ok(Prefix::V4 { bits: 0x7f00_0002, len: 32 }));
+        assert_eq!(Prefix::parse_strict("::ffff:10.0.0.0/104"), Ok(Prefix::V4 { bits: 0x0a00_0000, len: 8 }));
+        assert_eq!(Prefix::parse_strict("0.0.0.0/0").map(|p| p.is_empty()), Ok(true));
+    }
+
+    #[test]
+    fn prefix_display_round_trips() {
+        for text in ["198.51.100.0/24", "2001:db8::/48", "0.0.0.0/0", "::/0", "1.2.3.4/32"] {
+            let p: Prefix = text.parse().expect("valid");
+            assert_eq!(p.to_string().parse::<Prefix>(), Ok(p));
+        }
+    }
+
+    #[test]
+    fn contains_respects_family() {
+        let p: Prefix = "198.51.100.0/24".parse().expect("valid");
+        assert!(p.contains("198.51.100.7".parse().expect("ip")));
+        assert!(p.contains("::ffff:198.51.100.7".parse().expect("ip")));
+        assert!(!p.contains("198.51.101.7".parse().expect("ip")));
+        assert!(!p.contains("2001:db8::1".parse().expect("ip")));
+    }
+
+    #[test]
+    fn codes_are_checked() {
+        assert!(ListingCode::new(Ipv4Addr::new(127, 0, 0, 2)).is_ok());
+        assert_eq!(
+            ListingCode::new(Ipv4Addr::new(127, 0, 0, 1)),
+            Err(CodeError::Reserved(Ipv4Addr::new(127, 0, 0, 1)))
+        );
+        assert!(matches!(ListingCode::new(Ipv4Addr::new(10, 0, 0, 2)), Err(CodeError::NotLoopback(_))));
+        assert!(matches!(ListingCode::new(Ipv4Addr::new(127, 255, 255, 254)), Err(CodeError::ErrorRange(_))));
+        assert_eq!(ListingCode::parse_short("3").map(|c| c.to_string()), Ok("127.0.0.3".into()));
+        assert_eq!(ListingCode::parse_short("1.3").map(|c| c.to_string()), Ok("127.0.1.3".into()));
+        assert_eq!(ListingCode::parse_short("127.0.0.4").map(|c| c.to_string()), Ok("127.0.0.4".into()));
+        assert!(ListingCode::parse_short("1").is_err());
+        assert!(ListingCode::parse_short("x").is_err());
+        assert!(ListingCode::parse_short("1.2.3.4.5").is_err());
+    }
+
+    #[test]
+    fn txt_templates_expand() {
+        let ip: IpAddr = "192.0.2.1".parse().expect("ip");
+        assert_eq!(expand_txt("see http://x/?$", ip), "see http://x/?192.0.2.1");
+        assert_eq!(expand_txt("costs $$5", ip), "costs $5");
+        let long = "é".repeat(200);
+        let out = expand_txt(&long, ip);
+        assert!(out.len() <= 255 && out.is_char_boundary(out.len()));
+    }
+
+    #[test]
+    fn listing_sorts_codes_and_checks_reason() {
+        let l = Listing::new(vec![ListingCode::OPERATOR, ListingCode::REGISTERED, ListingCode::OPERATOR], None)
+            .expect("valid");
+        assert_eq!(l.codes(), &[ListingCode::REGISTERED, ListingCode::OPERATOR]);
+        assert_eq!(Listing::new(vec![], None), Err(ListingError::NoCodes));
+        assert_eq!(
+            Listing::new(vec![ListingCode::OPERATOR], Some("x".repeat(256))),
+            Err(ListingError::ReasonTooLong(256))
+        );
+        assert_eq!(Listing::new(vec![ListingCode::OPERATOR], Some("a\nb".into())), Err(ListingError::ReasonControl));
+    }
+}

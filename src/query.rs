@@ -1,0 +1,368 @@
+//! What the zone says about a question: the DNSBL answer logic, independent of any wire format.
+//!
+//! [`resolve`] takes the question's labels and type and a [`Snapshot`] and returns an [`Answer`]
+//! (sections of abstract records) or `None` for names outside every served zone (REFUSED).
+//! Rules, from CONVENTIONS.md: reversed IPv4 octets or 32 reversed IPv6 nibbles under a zone;
+//! IPv4-mapped IPv6 names are looked up as IPv4; the RFC 5782 test points (127.0.0.2 listed,
+//! 127.0.0.1 never) hold whatever the data says; a strict prefix of a reversed address is an
+//! empty non-terminal (NODATA) when something below it is listed, else NXDOMAIN (RFC 8020); any
+//! other shape is NXDOMAIN. Octet labels with leading zeros ("01") are not addresses. Pure.
+
+use std::net::{IpAddr, Ipv4Addr, Ipv6Addr};
+use std::sync::LazyLock;
+
+use crate::config::{DomainName, NameServer};
+use crate::model::{expand_txt, mask128, mask32, Listing, ListingCode, V4_MAPPED_PREFIX};
+use crate::snapshot::{Snapshot, ZoneSnapshot};
+
+/// Query types the answer logic distinguishes (RFC 1035 / 3596 numbers).
+pub mod qtype {
+    pub const A: u16 = 1;
+    pub const NS: u16 = 2;
+    pub const SOA: u16 = 6;
+    pub const TXT: u16 = 16;
+    pub const AAAA: u16 = 28;
+    pub const ANY: u16 = 255;
+}
+
+/// The RFC 5782 IPv4 test point that is always listed.
+pub const TEST_LISTED_V4: u32 = 0x7f00_0002;
+/// The RFC 5782 IPv4 test point that is never listed.
+pub const TEST_UNLISTED_V4: u32 = 0x7f00_0001;
+
+static TEST_LISTING: LazyLock<Listing> = LazyLock::new(|| {
+    Listing::new(vec![ListingCode::REGISTERED], Some("RFC 5782 test point: $ is always listed".to_string()))
+        .unwrap_or_else(|_| unreachable!("the built-in test listing is valid"))
+});
+
+/// Whose name a record carries.
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub enum Owner<'s> {
+    /// The name exactly as the client asked it (keeps its 0x20 case).
+    Qname,
+    /// The zone apex.
+    Apex,
+    /// Another name (glue for an in-zone name server).
+    Name(&'s DomainName),
+}
+
+/// Record data, rendered to wire format by the DNS layer.
+#[derive(Clone, Debug, PartialEq, Eq)]
+pub enum Data<'s> {
+    A(Ipv4Addr),
+    Aaaa(Ipv6Addr),
+    Txt(String),
+    /// The zone's SOA (fields from its config, serial from the snapshot).
+    Soa,
+    Ns(&'s DomainName),
+}
+
+/// One resource record.
+#[derive(Clone, Debug, PartialEq, Eq)]
+pub struct Rr<'s> {
+    pub owner: Owner<'s>,
+    pub ttl: u32,
+    pub data: Data<'s>,
+}
+
+/// An authoritative answer from one zone.
+#[derive(Debug)]
+pub struct Answer<'s> {
+    pub zone: &'s ZoneSnapshot,
+    /// NXDOMAIN when true, NOERROR otherwise.
+    pub nxdomain: bool,
+    pub answers: Vec<Rr<'s>>,
+    pub authority: Vec<Rr<'s>>,
+    pub additional: Vec<Rr<'s>>,
+}
+
+impl<'s> Answer<'s> {
+    fn empty(zone: &'s ZoneSnapshot, nxdomain: bool) -> Answer<'s> {
+        let soa = &zone.config.soa;
+        Answer {
+            zone,
+            nxdomain,
+            answers: Vec::new(),
+            // RFC 2308: negative answers carry the SOA, its TTL capped by MINIMUM.
+            authority: vec![Rr { owner: Owner::Apex, ttl: soa.ttl.min(soa.minimum), data: Data::Soa }],
+            additional: Vec::new(),
+        }
+    }
+
+    fn positive(zone: &'s ZoneSnapshot, answers: Vec<Rr<'s>>) -> Answer<'s> {
+        if answers.is_empty() {
+            return Answer::empty(zone, false);
+        }
+        Answer { zone, nxdomain: false, answers, authority: Vec::new(), additional: Vec::new() }
+    }
+}
+
+/// Answers a question given as labels (left to right, no root) and a query type; `None` when the
+/// name is in no served zone.
+pub fn resolve<'s>(snapshot: &'s Snapshot, labels: &[&[u8]], qtype: u16) -> Option<Answer<'s>> {
+    let (zone, depth) = find_zone(snapshot, labels)?;
+    let rel = &labels[..labels.len() - depth];
+    if rel.is_empty() {
+        return Some(apex(zone, qtype));
+    }
+    if let Some(answer) = name_server_host(zone, rel, qtype) {
+        return Some(answer);
+    }
+    Some(address(zone, rel, qtype))
+}
+
+/// The served zone with the longest origin that is a suffix of the name, and its label count.
+fn find_zone<'s>(snapshot: &'s Snapshot, labels: &[&[u8]]) -> Option<(&'s ZoneSnapshot, usize)> {
+    snapshot
+        .zones
+        .iter()
+        .filter_map(|z| {
+            let origin: Vec<&str> = z.config.origin.labels().collect();
+            let n = origin.len();
+            let tail = labels.len().checked_sub(n).map(|start| &labels[start..])?;
+            tail.iter().zip(&origin).all(|(a, b)| a.eq_ignore_ascii_case(b.as_bytes())).then_some((z, n))
+        })
+        .max_by_key(|&(_, n)| n)
+}
+
+fn apex(zone: &ZoneSnapshot, qtype: u16) -> Answer<'_> {
+    let soa = || Rr { owner: Owner::Apex, ttl: zone.config.soa.ttl, data: Data::Soa };
+    let ns = || zone.config.ns.iter().map(|n| Rr { owner: Owner::Apex, ttl: n.ttl, data: Data::Ns(&n.name) });
+    let mut answer = match qtype {
+        qtype::SOA => Answer::positive(zone, vec![soa()]),
+        qtype::NS => Answer::positive(zone, ns().collect()),
+        qtype::ANY => Answer::positive(zone, std::iter::once(soa()).chain(ns()).collect()),
+        _ => return Answer::empty(zone, false),
+    };
+    if matches!(qtype, qtype::NS | qtype::ANY) {
+        answer.additional = zone.config.ns.iter().flat_map(|n| glue(n, Owner::Name(&n.name), qtype::ANY)).collect();
+    }
+    answer
+}
+
+/// Address records of an in-zone name server.
+fn glue<'s>(ns: &'s NameServer, owner: Owner<'s>, qtype: u16) -> impl Iterator<Item = Rr<'s>> + 's {
+    ns.addresses.iter().filter_map(move |ip| {
+        let data = match ip {
+            IpAddr::V4(v4) if matches!(qtype, qtype::A | qtype::ANY) => Data::A(*v4),
+            IpAddr::V6(v6) if matches!(qtype, qtype::AAAA | qtype::ANY) => Data::Aaaa(*v6),
+            _ => return None,
+        };
+        Some(Rr { owner, ttl: ns.ttl, data })
+    })
+}
+
+/// Answers for the names of in-zone name servers and the empty non-terminals above them.
+fn name_server_host<'s>(zone: &'s ZoneSnapshot, rel: &[&[u8]], qtype: u16) -> Option<Answer<'s>> {
+    let depth = zone.config.origin.labels().count();
+    let mut ent = false;
+    for ns in &zone.config.ns {
+        let labels: Vec<&str> = ns.name.labels().collect();
+        let own = &labels[..labels.len().saturating_sub(depth)];
+        if own.len() < rel.len() {
+            continue;
+        }
+        let tail = &own[own.len() - rel.len()..];
+        if !tail.iter().zip(rel).all(|(a, b)| a.as_bytes().eq_ignore_ascii_case(b)) {
+            continue;
+        }
+        if own.len() == rel.len() {
+            return Some(Answer::positive(zone, glue(ns, Owner::Qname, qtype).collect()));
+        }
+        ent = true;
+    }
+    ent.then(|| Answer::empty(zone, false))
+}
+
+fn address<'s>(zone: &'s ZoneSnapshot, rel: &[&[u8]], qtype: u16) -> Answer<'s> {
+    let v4 = parse_v4_labels(rel);
+    let v6 = parse_v6_labels(rel);
+    if let Some((addr, 4)) = v4 {
+        if let Some(listing) = lookup_v4(zone, addr) {
+            return listed(zone, listing, IpAddr::V4(Ipv4Addr::from(addr)), qtype);
+        }
+    }
+    if let Some((addr, 32)) = v6 {
+        let hit = if addr & !0xffff_ffff == V4_MAPPED_PREFIX {
+            lookup_v4(zone, addr as u32).map(|l| (l, IpAddr::V4(Ipv4Addr::from(addr as u32))))
+        } else {
+            zone.v6.lookup(addr).and_then(|id| zone.value(id)).map(|l| (l, IpAddr::V6(Ipv6Addr::from(addr))))
+        };
+        if let Some((listing, ip)) = hit {
+            return listed(zone, listing, ip, qtype);
+        }
+    }
+    let below_v4 = v4.is_some_and(|(a, n)| n < 4 && any_listed_v4(zone, a, a | !mask32(n * 8)));
+    let below_v6 = v6.is_some_and(|(a, n)| n < 32 && any_listed_v6(zone, a, a | !mask128(n * 4)));
+    Answer::empty(zone, !(below_v4 || below_v6))
+}
+
+fn listed<'s>(zone: &'s ZoneSnapshot, listing: &'s Listing, ip: IpAddr, qtype: u16) -> Answer<'s> {
+    let ttl = zone.config.ttl;
+    let mut answers = Vec::new();
+    if matches!(qtype, qtype::A | qtype::ANY) {
+        answers.extend(listing.codes().iter().map(|c| Rr { owner: Owner::Qname, ttl, data: Data::A(c.addr()) }));
+    }
+    if matches!(qtype, qtype::TXT | qtype::ANY) {
+        let template = listing.reason().unwrap_or(&zone.config.txt_template);
+        answers.push(Rr { owner: Owner::Qname, ttl, data: Data::Txt(expand_txt(template, ip)) });
+    }
+    Answer::positive(zone, answers)
+}
+
+/// The listing deciding an IPv4 address, with the test points fixed.
+fn lookup_v4(zone: &ZoneSnapshot, addr: u32) -> Option<&Listing> {
+    match addr {
+        TEST_LISTED_V4 => Some(&TEST_LISTING),
+        TEST_UNLISTED_V4 => None,
+        _ => zone.v4.lookup(addr).and_then(|id| zone.value(id)),
+    }
+}
+
+fn any_listed_v4(zone: &ZoneSnapshot, first: u32, last: u32) -> bool {
+    (first..=last).contains(&TEST_LISTED_V4) || zone.v4.any_listed(first, last)
+}
+
+fn any_listed_v6(zone: &ZoneSnapshot, first: u128, last: u128) -> bool {
+    let (lo, hi) = (first.max(V4_MAPPED_PREFIX), last.min(V4_MAPPED_PREFIX | 0xffff_ffff));
+    (lo <= hi && any_listed_v4(zone, lo as u32, hi as u32)) || zone.v6.any_listed(first, last)
+}
+
+/// 1 to 4 reversed decimal octets → (address with the given octets on top, octet count).
+fn parse_v4_labels(rel: &[&[u8]]) -> Option<(u32, u8)> {
+    if rel.is_empty() || rel.len() > 4 {
+        return None;
+    }
+    let mut bits = 0u32;
+    for (i, label) in rel.iter().rev().enumerate() {
+        bits |= u32::from(parse_octet(label)?) << (24 - 8 * i);
+    }
+    Some((bits, rel.len() as u8))
+}
+
+fn parse_octet(label: &[u8]) -> Option<u8> {
+    match label {
+        [] => None,
+        [b'0', _, ..] => None,
+        _ if label.len() > 3 || !label.iter().all(u8::is_ascii_digit) => None,
+        _ => label
+            .iter()
+            .try_fold(0u16, |acc, d| Some(acc * 10 + u16::from(d - b'0')))
+            .and_then(|v| u8::try_from(v).ok()),
+    }
+}
+
+/// 1 to 32 reversed nibble labels → (address with the given nibbles on top, nibble count).
+fn parse_v6_labels(rel: &[&[u8]]) -> Option<(u128, u8)> {
+    if rel.is_empty() || rel.len() > 32 {
+        return None;
+    }
+    let mut bits = 0u128;
+    for (i, label) in rel.iter().rev().enumerate() {
+        let nibble = match label {
+            [c] => (*c as char).to_digit(16)?,
+            _ => return None,
+        };
+        bits |= u128::from(nibble) << (124 - 4 * i);
+    }
+    Some((bits, rel.len() as u8))
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use crate::config::Config;
+    use crate::model::{Entry, Prefix};
+    use crate::snapshot::ZoneBuilder;
+    use std::sync::Arc;
+
+    const MX: u16 = 15;
+
+    fn snapshot(entries: &[(&str, Option<&str>)]) -> Snapshot {
+        let config = Config::embedded_default().expect("config");
+        let mut b = ZoneBuilder::new(Arc::new(config.zones[0].clone()), 7);
+        for (prefix, reason) in entries {
+            let p: Prefix = prefix.parse().expect("prefix");
+            let e = match reason {
+                Some(r) => {
+                    Entry::Listed(Listing::new(vec![ListingCode::OPERATOR], Some(r.to_string())).expect("listing"))
+                }
+                None => Entry::Excluded,
+            };
+            b.add(p, e);
+        }
+        Snapshot { zones: vec![b.build()] }
+    }
+
+    fn ask<'s>(s: &'s Snapshot, name: &str, t: u16) -> Option<Answer<'s>> {
+        let labels: Vec<&[u8]> = name.split('.').map(str::as_bytes).collect();
+        resolve(s, &labels, t)
+    }
+
+    fn v6_name(ip: &str) -> String {
+        let bits = u128::from(ip.parse::<Ipv6Addr>().expect("v6"));
+        let mut out: Vec<String> = (0..32).map(|i| format!("{:x}", (bits >> (4 * i)) & 0xf)).collect();
+        out.push("bl.localhost".into());
+        out.join(".")
+    }
+
+    #[test]
+    fn test_points_hold_whatever_the_data() {
+        let s = snapshot(&[("127.0.0.0/8", Some("loopback")), ("127.0.0.2/32", None)]);
+        let a = ask(&s, "2.0.0.127.bl.localhost", qtype::A).expect("ours");
+        assert_eq!(a.answers[0].data, Data::A(Ipv4Addr::new(127, 0, 0, 2)));
+        let t = ask(&s, "2.0.0.127.BL.localhost", qtype::TXT).expect("ours");
+        assert_eq!(t.answers[0].data, Data::Txt("RFC 5782 test point: 127.0.0.2 is always listed".into()));
+        assert!(ask(&s, "1.0.0.127.bl.localhost", qtype::A).expect("ours").nxdomain);
+        let v6 = ask(&s, &v6_name("::ffff:7f00:2"), qtype::A).expect("ours");
+        assert_eq!(v6.answers.len(), 1);
+        assert!(ask(&s, &v6_name("::ffff:7f00:1"), qtype::A).expect("ours").nxdomain);
+    }
+
+    #[test]
+    fn listings_exclusions_and_shapes() {
+        let s =
+            snapshot(&[("198.51.100.0/24", Some("net $")), ("198.51.100.77/32", None), ("2001:db8::/32", Some("six"))]);
+        let hit = ask(&s, "7.100.51.198.bl.localhost", qtype::TXT).expect("ours");
+        assert_eq!(hit.answers[0].data, Data::Txt("net 198.51.100.7".into()));
+        assert!(ask(&s, "77.100.51.198.bl.localhost", qtype::A).expect("ours").nxdomain);
+        let nodata = ask(&s, "7.100.51.198.bl.localhost", MX).expect("ours");
+        assert!(!nodata.nxdomain && nodata.answers.is_empty() && nodata.authority[0].data == Data::Soa);
+        assert_eq!(ask(&s, &v6_name("2001:db8::1"), qtype::A).expect("ours").answers.len(), 1);
+        for bad in ["256.1.1.1", "01.100.51.198", "1.1.1.1.1", "x.100.51.198", "ab.8.b.d.0.1.0.0.2"] {
+            let a = ask(&s, &format!("{bad}.bl.localhost"), qtype::A).expect("ours");
+            assert!(a.nxdomain, "{bad}");
+        }
+        assert!(ask(&s, "7.100.51.198.bl.example", qtype::A).is_none(), "outside our zones");
+    }
+
+    #[test]
+    fn empty_non_terminals() {
+        let s = snapshot(&[("198.51.100.7/32", Some("x")), ("2001:db8::1/128", Some("y"))]);
+        for ent in ["100.51.198", "51.198", "198", "0.0.127", "127"] {
+            let a = ask(&s, &format!("{ent}.bl.localhost"), qtype::A).expect("ours");
+            assert!(!a.nxdomain && a.answers.is_empty(), "{ent} has a listed address below it");
+        }
+        for none in ["101.51.198", "199", "1.0.127"] {
+            assert!(ask(&s, &format!("{none}.bl.localhost"), qtype::A).expect("ours").nxdomain, "{none}");
+        }
+        let full = v6_name("2001:db8::1");
+        let ent6 = full.splitn(10, '.').last().expect("tail");
+        assert!(!ask(&s, ent6, qtype::A).expect("ours").nxdomain);
+        assert!(ask(&s, "f.f.f.f.bl.localhost", qtype::A).expect("ours").nxdomain);
+    }
+
+    #[test]
+    fn apex_and_name_servers() {
+        let s = snapshot(&[]);
+        let soa = ask(&s, "bl.localhost", qtype::SOA).expect("ours");
+        assert_eq!(soa.answers[0].data, Data::Soa);
+        let ns = ask(&s, "bl.localhost", qtype::NS).expect("ours");
+        assert!(matches!(ns.answers[0].data, Data::Ns(_)));
+        assert_eq!(ns.additional[0].data, Data::A(Ipv4Addr::new(127, 0, 0, 1)));
+        let a = ask(&s, "bl.localhost", qtype::A).expect("ours");
+        assert!(!a.nxdomain && a.answers.is_empty(), "no 127/8 A at the apex");
+        let host = ask(&s, "NS1.bl.localhost", qtype::A).expect("ours");
+        assert_eq!(host.answers[0].owner, Owner::Qname);
+    }
+}

@@ -1,0 +1,284 @@
+//! Byte layout of everything the store persists: keys and versioned values (pure, no RocksDB).
+//!
+//! Keys are big-endian so RocksDB's byte order is address order within a zone:
+//! `zone-len:u8 · zone · family:u8 (4|6) · address (4|16 bytes) · prefix-len:u8`.
+//! Values start with a format version byte; an unknown version or a short value is reported as
+//! corrupt, never guessed at. Changing a layout means a new version and a migration.
+
+use std::net::Ipv4Addr;
+
+use crate::config::DomainName;
+use crate::model::{Listing, ListingCode, Prefix};
+
+/// Version byte of listing and exclusion values written by this build.
+pub const VALUE_VERSION: u8 = 1;
+
+/// Why stored bytes could not be decoded.
+#[derive(Debug, Clone, PartialEq, Eq, thiserror::Error)]
+pub enum DecodeError {
+    #[error("key has a bad layout")]
+    Key,
+    #[error("value format version {0} is newer than this dnsbl understands")]
+    Version(u8),
+    #[error("value is truncated or malformed: {0}")]
+    Value(&'static str),
+}
+
+/// A listing as stored: the answer plus when it was made and when it expires.
+#[derive(Clone, Debug, PartialEq, Eq)]
+pub struct StoredListing {
+    pub listing: Listing,
+    /// Unix seconds.
+    pub added_at: u64,
+    /// Unix seconds; `None` = never.
+    pub expires_at: Option<u64>,
+}
+
+/// An exclusion as stored.
+#[derive(Clone, Debug, PartialEq, Eq)]
+pub struct StoredExclusion {
+    pub reason: Option<String>,
+    /// Unix seconds.
+    pub added_at: u64,
+}
+
+/// The key prefix shared by every entry of a zone.
+pub fn zone_prefix(zone: &DomainName) -> Vec<u8> {
+    let name = zone.as_str().as_bytes();
+    let mut k = Vec::with_capacity(name.len() + 1);
+    // Domain names are at most 253 bytes, so the length fits one byte.
+    k.push(name.len() as u8);
+    k.extend_from_slice(name);
+    k
+}
+
+/// The key just past every entry of a zone (for range deletes and scans).
+pub fn zone_end(zone: &DomainName) -> Vec<u8> {
+    let mut k = zone_prefix(zone);
+    k.push(0xff);
+    k
+}
+
+/// The key of one prefix in one zone.
+pub fn entry_key(zone: &DomainName, prefix: &Prefix) -> Vec<u8> {
+    let mut k = zone_prefix(zone);
+    match *prefix {
+        Prefix::V4 { bits, len } => {
+            k.push(4);
+            k.extend_from_slice(&bits.to_be_bytes());
+            k.push(len);
+        }
+        Prefix::V6 { bits, len } => {
+            k.push(6);
+            k.extend_from_slice(&bits.to_be_bytes());
+            k.push(len);
+        }
+    }
+    k
+}
+
+/// The prefix encoded in an entry key whose zone part is `zone_prefix_len` bytes.
+pub fn decode_entry_key(key: &[u8], zone_prefix_len: usize) -> Result<Prefix, DecodeError> {
+    let rest = key.get(zone_prefix_len..).ok_or(DecodeError::Key)?;
+    match rest {
+        [4, a @ .., len] if a.len() == 4 && *len <= 32 => {
+            let bits = u32::from_be_bytes([a[0], a[1], a[2], a[3]]);
+            let p = Prefix::masked_v4(bits, *len);
+            (p == Prefix::V4 { bits, len: *len }).then_some(p).ok_or(DecodeError::Key)
+        }
+        [6, a @ .., len] if a.len() == 16 && *len <= 128 => {
+            let mut b = [0u8; 16];
+            b.copy_from_slice(a);
+            let bits = u128::from_be_bytes(b);
+            let p = Prefix::masked_v6(bits, *len);
+            (p == Prefix::V6 { bits, len: *len }).then_some(p).ok_or(DecodeError::Key)
+        }
+        _ => Err(DecodeError::Key),
+    }
+}
+
+/// Encodes a listing value (version 1):
+/// `1 · added_at:u64 · expires_at:u64 (0 = never) · n:u8 · n × code:[u8;4] · reason`.
+pub fn encode_listing(v: &StoredListing) -> Vec<u8> {
+    let codes = v.listing.codes();
+    let mut out = Vec::with_capacity(20 + codes.len() * 4 + v.listing.reason().map_or(0, str::len));
+    out.push(VALUE_VERSION);
+    out.extend_from_slice(&v.added_at.to_be_bytes());
+    out.extend_from_slice(&v.expires_at.unwrap_or(0).to_be_bytes());
+    // Codes are unique addresses in 127/8 minus a few, so at most 2^24; real listings carry a few.
+    out.push(codes.len().min(255) as u8);
+    for c in codes.iter().take(255) {
+        out.extend_from_slice(&c.addr().octets());
+    }
+    encode_reason(&mut out, v.listing.reason());
+    out
+}
+
+/// Decodes a listing value.
+pub fn decode_listing(bytes: &[u8]) -> Result<StoredListing, DecodeError> {
+    let mut r = Reader(bytes);
+    check_version(r.u8()?)?;
+    let added_at = r.u64()?;
+    let expires_at = Some(r.u64()?).filter(|&t| t != 0);
+    let n = r.u8()?;
+    let mut codes = Vec::with_capacity(usize::from(n));
+    for _ in 0..n {
+        let o = r.take(4)?;
+        let code = ListingCode::new(Ipv4Addr::new(o[0], o[1], o[2], o[3]))
+            .map_err(|_| DecodeError::Value("invalid return code"))?;
+        codes.push(code);
+    }
+    let reason = decode_reason(&mut r)?;
+    r.end()?;
+    let listing = Listing::new(codes, reason).map_err(|_| DecodeError::Value("invalid listing"))?;
+    Ok(StoredListing { listing, added_at, expires_at })
+}
+
+/// Encodes an exclusion value (version 1): `1 · added_at:u64 · reason`.
+pub fn encode_exclusion(v: &StoredExclusion) -> Vec<u8> {
+    let mut out = Vec::with_capacity(12 + v.reason.as_deref().map_or(0, str::len));
+    out.push(VALUE_VERSION);
+    out.extend_from_slice(&v.added_at.to_be_bytes());
+    encode_reason(&mut out, v.reason.as_deref());
+    out
+}
+
+/// Decodes an exclusion value.
+pub fn decode_exclusion(bytes: &[u8]) -> Result<StoredExclusion, DecodeError> {
+    let mut r = Reader(bytes);
+    check_version(r.u8()?)?;
+    let added_at = r.u64()?;
+    let reason = decode_reason(&mut r)?;
+    r.end()?;
+    Ok(StoredExclusion { reason, added_at })
+}
+
+/// `0` for none, or `1 · len:u16 · UTF-8 bytes`.
+fn encode_reason(out: &mut Vec<u8>, reason: Option<&str>) {
+    match reason {
+        None => out.push(0),
+        Some(r) => {
+            out.push(1);
+            // Reasons are validated to at most 255 bytes before they get here.
+            let bytes = &r.as_bytes()[..r.len().min(u16::MAX as usize)];
+            out.extend_from_slice(&(bytes.len() as u16).to_be_bytes());
+            out.extend_from_slice(bytes);
+        }
+    }
+}
+
+fn decode_reason(r: &mut Reader<'_>) -> Result<Option<String>, DecodeError> {
+    match r.u8()? {
+        0 => Ok(None),
+        1 => {
+            let len = u16::from_be_bytes([r.u8()?, r.u8()?]);
+            let bytes = r.take(usize::from(len))?;
+            String::from_utf8(bytes.to_vec()).map(Some).map_err(|_| DecodeError::Value("reason is not UTF-8"))
+        }
+        _ => Err(DecodeError::Value("bad reason marker")),
+    }
+}
+
+fn check_version(v: u8) -> Result<(), DecodeError> {
+    match v {
+        VALUE_VERSION => Ok(()),
+        0 => Err(DecodeError::Value("version byte 0")),
+        newer => Err(DecodeError::Version(newer)),
+    }
+}
+
+struct Reader<'a>(&'a [u8]);
+
+impl<'a> Reader<'a> {
+    fn take(&mut self, n: usize) -> Result<&'a [u8], DecodeError> {
+        if self.0.len() < n {
+            return Err(DecodeError::Value("value ends early"));
+        }
+        let (head, tail) = self.0.split_at(n);
+        self.0 = tail;
+        Ok(head)
+    }
+    fn u8(&mut self) -> Result<u8, DecodeError> {
+        Ok(self.take(1)?[0])
+    }
+    fn u64(&mut self) -> Result<u64, DecodeError> {
+        let b = self.take(8)?;
+        Ok(u64::from_be_bytes([b[0], b[1], b[2], b[3], b[4], b[5], b[6], b[7]]))
+    }
+    fn end(&self) -> Result<(), DecodeError> {
+        if self.0.is_empty() {
+            Ok(())
+        } else {
+            Err(DecodeError::Value("trailing bytes"))
+        }
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    fn zone() -> DomainName {
+        DomainName::parse("bl.test").expect("name")
+    }
+
+    #[test]
+    fn golden_keys() {
+        let p: Prefix = "198.51.100.0/24".parse().expect("prefix");
+        assert_eq!(entry_key(&zone(), &p), b"\x07bl.test\x04\xc6\x33\x64\x00\x18".to_vec());
+        let p6: Prefix = "2001:db8::/32".parse().expect("prefix");
+        let mut want = b"\x07bl.test\x06\x20\x01\x0d\xb8".to_vec();
+        want.extend_from_slice(&[0; 12]);
+        want.push(32);
+        assert_eq!(entry_key(&zone(), &p6), want);
+        assert_eq!(decode_entry_key(&want, 8), Ok(p6));
+        assert_eq!(zone_end(&zone()), b"\x07bl.test\xff".to_vec());
+    }
+
+    #[test]
+    fn key_order_is_address_order() {
+        let keys: Vec<Vec<u8>> = ["1.2.3.0/24", "1.2.3.0/32", "1.2.3.4/32", "9.0.0.0/8", "::1/128"]
+            .iter()
+            .map(|s| entry_key(&zone(), &s.parse().expect("prefix")))
+            .collect();
+        let mut sorted = keys.clone();
+        sorted.sort();
+        assert_eq!(keys, sorted);
+    }
+
+    #[test]
+    fn golden_listing_value() {
+        let v = StoredListing {
+            listing: Listing::new(vec![ListingCode::OPERATOR], Some("hi $".into())).expect("listing"),
+            added_at: 0x0102,
+            expires_at: None,
+        };
+        let bytes = encode_listing(&v);
+        assert_eq!(
+            bytes,
+            [&[1u8][..], &[0, 0, 0, 0, 0, 0, 1, 2], &[0; 8], &[1, 127, 0, 0, 3], &[1, 0, 4], b"hi $"].concat()
+        );
+        assert_eq!(decode_listing(&bytes), Ok(v));
+    }
+
+    #[test]
+    fn golden_exclusion_value() {
+        let v = StoredExclusion { reason: None, added_at: 5 };
+        let bytes = encode_exclusion(&v);
+        assert_eq!(bytes, vec![1, 0, 0, 0, 0, 0, 0, 0, 5, 0]);
+        assert_eq!(decode_exclusion(&bytes), Ok(v));
+    }
+
+    #[test]
+    fn corrupt_values_are_errors() {
+        assert_eq!(decode_exclusion(&[]), Err(DecodeError::Value("value ends early")));
+        assert_eq!(decode_exclusion(&[9, 0]), Err(DecodeError::Version(9)));
+        assert_eq!(decode_exclusion(&[1, 0, 0, 0, 0, 0, 0, 0, 5, 0, 0]), Err(DecodeError::Value("trailing bytes")));
+        let bad_code = [&[1u8][..], &[0; 16], &[1, 10, 0, 0, 3], &[0]].concat();
+        assert_eq!(decode_listing(&bad_code), Err(DecodeError::Value("invalid return code")));
+        assert_eq!(decode_entry_key(b"\x07bl.test\x04\x01\x02", 8), Err(DecodeError::Key));
+        assert_eq!(decode_entry_key(b"\x07bl.test\x04\x01\x02\x03\x04\x21", 8), Err(DecodeError::Key));
+        // Host bits set in a key is corruption, not a prefix to guess at.
+        assert_eq!(decode_entry_key(b"\x07bl.test\x04\x01\x02\x03\x04\x08", 8), Err(DecodeError::Key));
+    }
+}

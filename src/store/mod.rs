@@ -1,0 +1,370 @@
+//! RocksDB, the source of truth. The only module that touches the `rocksdb` crate.
+//!
+//! Column families: `listings` and `exclusions` (entry key → versioned value, see [`encoding`]),
+//! `meta` (schema version, per-zone SOA serial), and `registrations` / `audit`, reserved for the
+//! marketer registry and the audit trail. Every write is one `WriteBatch` with a synced WAL.
+//! A database written by a newer schema, or a value that does not decode, is refused with a
+//! clear error; nothing here panics on stored bytes.
+
+pub mod encoding;
+
+use std::path::{Path, PathBuf};
+
+use rocksdb::{ColumnFamilyDescriptor, Options, ReadOptions, WriteBatch, WriteOptions, DB};
+
+use crate::config::DomainName;
+use crate::model::Prefix;
+pub use encoding::{DecodeError, StoredExclusion, StoredListing};
+
+/// Schema version written by this build; a database with a higher one is refused.
+pub const SCHEMA_VERSION: u32 = 1;
+
+const CF_LISTINGS: &str = "listings";
+const CF_EXCLUSIONS: &str = "exclusions";
+const CF_META: &str = "meta";
+const CF_REGISTRATIONS: &str = "registrations";
+const CF_AUDIT: &str = "audit";
+const ALL_CFS: [&str; 5] = [CF_LISTINGS, CF_EXCLUSIONS, CF_META, CF_REGISTRATIONS, CF_AUDIT];
+
+const KEY_SCHEMA: &[u8] = b"schema-version";
+
+/// What can go wrong with the store.
+#[derive(Debug, thiserror::Error)]
+pub enum StoreError {
+    #[error("database {0} is in use by the server (or another dnsbl process); stop it first")]
+    InUse(PathBuf),
+    #[error("database {path} has schema version {found}, newer than this dnsbl ({supported}); upgrade dnsbl")]
+    NewerSchema { path: PathBuf, found: u32, supported: u32 },
+    #[error("database is corrupt: {cf} key {key}: {why}")]
+    Corrupt { cf: &'static str, key: String, why: DecodeError },
+    #[error("database {path}: {context}: {source}")]
+    Db { path: PathBuf, context: &'static str, source: rocksdb::Error },
+}
+
+/// One stored entry of a zone.
+#[derive(Clone, Debug, PartialEq, Eq)]
+pub enum StoredEntry {
+    Listing(StoredListing),
+    Exclusion(StoredExclusion),
+}
+
+/// An open database.
+pub struct Store {
+    db: DB,
+    path: PathBuf,
+}
+
+impl std::fmt::Debug for Store {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.debug_struct("Store").field("path", &self.path).finish()
+    }
+}
+
+impl Store {
+    /// Opens (creating if needed) the database in `path` for reading and writing.
+    pub fn open(path: &Path) -> Result<Store, StoreError> {
+        let mut opts = Options::default();
+        opts.create_if_missing(true);
+        opts.create_missing_column_families(true);
+        // Keep column families this build does not know (a newer schema) so the check below can
+        // refuse the database instead of RocksDB failing with a less helpful message.
+        let mut names: Vec<String> = DB::list_cf(&opts, path).unwrap_or_default();
+        for cf in ALL_CFS {
+            if !names.iter().any(|n| n == cf) {
+                names.push(cf.to_string());
+            }
+        }
+        let cfs = names.iter().map(|n| ColumnFamilyDescriptor::new(n, Options::default()));
+        let db = DB::open_cf_descriptors(&opts, path, cfs).map_err(|e| open_error(path, e))?;
+        let store = Store { db, path: path.to_path_buf() };
+        store.check_schema()?;
+        Ok(store)
+    }
+
+    /// The directory of the database.
+    pub fn path(&self) -> &Path {
+        &self.path
+    }
+
+    fn check_schema(&self) -> Result<(), StoreError> {
+        let meta = self.cf(CF_META)?;
+        match self.db.get_cf(meta, KEY_SCHEMA).map_err(|e| self.err("reading schema version", e))? {
+            None => self
+                .db
+                .put_cf_opt(meta, KEY_SCHEMA, SCHEMA_VERSION.to_be_bytes(), &synced())
+                .map_err(|e| self.err("writing schema version", e)),
+            Some(v) => {
+                let found = <[u8; 4]>::try_from(v.as_slice()).map(u32::from_be_bytes).map_err(|_| {
+                    self.corrupt(CF_META, KEY_SCHEMA, DecodeError::Value("schema version is not 4 bytes"))
+                })?;
+                if found > SCHEMA_VERSION {
+                    return Err(StoreError::NewerSchema { path: self.path.clone(), found, supported: SCHEMA_VERSION });
+                }
+                Ok(())
+            }
+        }
+    }
+
+    /// Calls `f` for every listing and then every exclusion of `zone`, in address order.
+    pub fn for_each_entry(&self, zone: &DomainName, mut f: impl FnMut(Prefix, StoredEntry)) -> Result<(), StoreError> {
+        self.scan(CF_LISTINGS, zone, |p, v| {
+            f(p, StoredEntry::Listing(encoding::decode_listing(v)?));
+            Ok(())
+        })?;
+        self.scan(CF_EXCLUSIONS, zone, |p, v| {
+            f(p, StoredEntry::Exclusion(encoding::decode_exclusion(v)?));
+            Ok(())
+        })
+    }
+
+    fn scan(
+        &self,
+        cf_name: &'static str,
+        zone: &DomainName,
+        mut f: impl FnMut(Prefix, &[u8]) -> Result<(), DecodeError>,
+    ) -> Result<(), StoreError> {
+        let cf = self.cf(cf_name)?;
+        let start = encoding::zone_prefix(zone);
+        let mut ro = ReadOptions::default();
+        ro.set_iterate_upper_bound(encoding::zone_end(zone));
+        let mut it = self.db.raw_iterator_cf_opt(cf, ro);
+        it.seek(&start);
+        while let (Some(key), Some(value)) = (it.key(), it.value()) {
+            let prefix = encoding::decode_entry_key(key, start.len()).map_err(|why| self.corrupt(cf_name, key, why))?;
+            f(prefix, value).map_err(|why| self.corrupt(cf_name, key, why))?;
+            it.next();
+        }
+        it.status().map_err(|e| self.err("scanning entries", e))
+    }
+
+    /// The zone's SOA serial, if one was ever stored.
+    pub fn serial(&self, zone: &DomainName) -> Result<Option<u32>, StoreError> {
+        let key = serial_key(zone);
+        let v = self.db.get_cf(self.cf(CF_META)?, &key).map_err(|e| self.err("reading serial", e))?;
+        v.map(|b| {
+            <[u8; 4]>::try_from(b.as_slice())
+                .map(u32::from_be_bytes)
+                .map_err(|_| self.corrupt(CF_META, &key, DecodeError::Value("serial is not 4 bytes")))
+        })
+        .transpose()
+    }
+
+    /// The zone's serial, storing a first one (`now`, Unix seconds) if it has none yet.
+    pub fn ensure_serial(&self, zone: &DomainName, now: u64) -> Result<u32, StoreError> {
+        if let Some(s) = self.serial(zone)? {
+            return Ok(s);
+        }
+        let serial = next_serial(None, now);
+        self.db
+            .put_cf_opt(self.cf(CF_META)?, serial_key(zone), serial.to_be_bytes(), &synced())
+            .map_err(|e| self.err("writing serial", e))?;
+        Ok(serial)
+    }
+
+    /// Starts replacing every entry of `zone`; nothing is visible until [`ZoneReplacement::commit`].
+    pub fn replace_zone(&self, zone: &DomainName) -> Result<ZoneReplacement<'_>, StoreError> {
+        let mut batch = WriteBatch::default();
+        let (from, to) = (encoding::zone_prefix(zone), encoding::zone_end(zone));
+        batch.delete_range_cf(self.cf(CF_LISTINGS)?, &from, &to);
+        batch.delete_range_cf(self.cf(CF_EXCLUSIONS)?, &from, &to);
+        Ok(ZoneReplacement { store: self, zone: zone.clone(), batch, listings: 0, exclusions: 0 })
+    }
+
+    fn cf(&self, name: &'static str) -> Result<&rocksdb::ColumnFamily, StoreError> {
+        self.db.cf_handle(name).ok_or_else(|| StoreError::Corrupt {
+            cf: name,
+            key: String::new(),
+            why: DecodeError::Value("column family missing"),
+        })
+    }
+
+    fn err(&self, context: &'static str, source: rocksdb::Error) -> StoreError {
+        StoreError::Db { path: self.path.clone(), context, source }
+    }
+
+    fn corrupt(&self, cf: &'static str, key: &[u8], why: DecodeError) -> StoreError {
+        StoreError::Corrupt { cf, key: hex(key), why }
+    }
+}
+
+/// A zone's new contents, collected in one atomic batch.
+pub struct ZoneReplacement<'s> {
+    store: &'s Store,
+    zone: DomainName,
+    batch: WriteBatch,
+    listings: u64,
+    exclusions: u64,
+}
+
+impl std::fmt::Debug for ZoneReplacement<'_> {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.debug_struct("ZoneReplacement").field("zone", &self.zone).field("listings", &self.listings).finish()
+    }
+}
+
+/// What a committed replacement wrote.
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub struct ReplaceSummary {
+    pub listings: u64,
+    pub exclusions: u64,
+    pub serial: u32,
+}
+
+impl ZoneReplacement<'_> {
+    /// Adds (or, for a prefix given twice, replaces) a listing.
+    pub fn put_listing(&mut self, prefix: &Prefix, value: &StoredListing) -> Result<(), StoreError> {
+        let cf = self.store.cf(CF_LISTINGS)?;
+        self.batch.put_cf(cf, encoding::entry_key(&self.zone, prefix), encoding::encode_listing(value));
+        self.listings += 1;
+        Ok(())
+    }
+
+    /// Adds (or replaces) an exclusion.
+    pub fn put_exclusion(&mut self, prefix: &Prefix, value: &StoredExclusion) -> Result<(), StoreError> {
+        let cf = self.store.cf(CF_EXCLUSIONS)?;
+        self.batch.put_cf(cf, encoding::entry_key(&self.zone, prefix), encoding::encode_exclusion(value));
+        self.exclusions += 1;
+        Ok(())
+    }
+
+    /// Writes everything at once (WAL synced) and advances the zone's serial.
+    pub fn commit(mut self, now: u64) -> Result<ReplaceSummary, StoreError> {
+        let serial = next_serial(self.store.serial(&self.zone)?, now);
+        self.batch.put_cf(self.store.cf(CF_META)?, serial_key(&self.zone), serial.to_be_bytes());
+        self.store.db.write_opt(self.batch, &synced()).map_err(|e| self.store.err("writing the import batch", e))?;
+        Ok(ReplaceSummary { listings: self.listings, exclusions: self.exclusions, serial })
+    }
+}
+
+/// The serial after a change: greater than the old one, and the current time when that is larger
+/// (so serials read as timestamps where possible). Wraps per RFC 1982 arithmetic if ever needed.
+pub fn next_serial(old: Option<u32>, now: u64) -> u32 {
+    let now = u32::try_from(now).unwrap_or(u32::MAX);
+    match old {
+        None => now.max(1),
+        Some(old) => {
+            let bumped = old.wrapping_add(1);
+            if now > bumped {
+                now
+            } else {
+                bumped
+            }
+        }
+    }
+}
+
+fn serial_key(zone: &DomainName) -> Vec<u8> {
+    let mut k = b"serial/".to_vec();
+    k.extend_from_slice(zone.as_str().as_bytes());
+    k
+}
+
+fn synced() -> WriteOptions {
+    let mut w = WriteOptions::default();
+    w.set_sync(true);
+    w
+}
+
+fn open_error(path: &Path, e: rocksdb::Error) -> StoreError {
+    let text = e.to_string();
+    if text.contains("lock") || text.contains("Resource temporarily unavailable") {
+        StoreError::InUse(path.to_path_buf())
+    } else {
+        StoreError::Db { path: path.to_path_buf(), context: "opening", source: e }
+    }
+}
+
+fn hex(bytes: &[u8]) -> String {
+    bytes.iter().map(|b| format!("{b:02x}")).collect()
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use crate::model::{Listing, ListingCode};
+
+    fn zone(name: &str) -> DomainName {
+        DomainName::parse(name).expect("name")
+    }
+
+    fn listing(reason: &str) -> StoredListing {
+        StoredListing {
+            listing: Listing::new(vec![ListingCode::OPERATOR], Some(reason.into())).expect("listing"),
+            added_at: 1,
+            expires_at: None,
+        }
+    }
+
+    fn entries(store: &Store, z: &DomainName) -> Vec<(Prefix, StoredEntry)> {
+        let mut out = Vec::new();
+        store.for_each_entry(z, |p, e| out.push((p, e))).expect("scan");
+        out
+    }
+
+    #[test]
+    fn replace_is_atomic_per_zone_and_survives_reopen() {
+        let dir = tempfile::tempdir().expect("tempdir");
+        let (a, b) = (zone("a.test"), zone("b.test"));
+        {
+            let store = Store::open(dir.path()).expect("open");
+            let mut r = store.replace_zone(&a).expect("replace");
+            r.put_listing(&"10.0.0.0/8".parse().expect("p"), &listing("a1")).expect("put");
+            r.put_exclusion(&"10.1.0.0/16".parse().expect("p"), &StoredExclusion { reason: None, added_at: 2 })
+                .expect("put");
+            let s = r.commit(1000).expect("commit");
+            assert_eq!((s.listings, s.exclusions, s.serial), (1, 1, 1000));
+            let mut r = store.replace_zone(&b).expect("replace");
+            r.put_listing(&"2001:db8::/32".parse().expect("p"), &listing("b1")).expect("put");
+            r.commit(1000).expect("commit");
+            // Uncommitted replacement changes nothing.
+            let r = store.replace_zone(&a).expect("replace");
+            drop(r);
+        }
+        let store = Store::open(dir.path()).expect("reopen");
+        let got = entries(&store, &a);
+        assert_eq!(got.len(), 2);
+        assert_eq!(got[0], ("10.0.0.0/8".parse().expect("p"), StoredEntry::Listing(listing("a1"))));
+        assert_eq!(entries(&store, &b).len(), 1);
+        assert_eq!(store.serial(&a).expect("serial"), Some(1000));
+        // Replacing a zone drops its old entries only.
+        let mut r = store.replace_zone(&a).expect("replace");
+        r.put_listing(&"192.0.2.1/32".parse().expect("p"), &listing("a2")).expect("put");
+        assert_eq!(r.commit(5).expect("commit").serial, 1001, "serial always grows");
+        assert_eq!(entries(&store, &a).len(), 1);
+        assert_eq!(entries(&store, &b).len(), 1);
+    }
+
+    #[test]
+    fn second_open_reports_in_use() {
+        let dir = tempfile::tempdir().expect("tempdir");
+        let _first = Store::open(dir.path()).expect("open");
+        let second = Store::open(dir.path()).expect_err("locked");
+        assert!(matches!(second, StoreError::InUse(_)), "{second}");
+    }
+
+    #[test]
+    fn newer_schema_and_corrupt_values_are_refused() {
+        let dir = tempfile::tempdir().expect("tempdir");
+        let z = zone("a.test");
+        {
+            let store = Store::open(dir.path()).expect("open");
+            let cf = store.cf(CF_LISTINGS).expect("cf");
+            store.db.put_cf(cf, encoding::entry_key(&z, &"10.0.0.0/8".parse().expect("p")), [7u8, 1]).expect("put");
+            let mut out = Vec::new();
+            let err = store.for_each_entry(&z, |p, _| out.push(p)).expect_err("corrupt");
+            assert!(err.to_string().contains("newer than this dnsbl"), "{err}");
+            let meta = store.cf(CF_META).expect("cf");
+            store.db.put_cf(meta, KEY_SCHEMA, 99u32.to_be_bytes()).expect("put");
+        }
+        let err = Store::open(dir.path()).expect_err("newer schema");
+        assert!(matches!(err, StoreError::NewerSchema { found: 99, .. }), "{err}");
+    }
+
+    #[test]
+    fn serials_grow() {
+        assert_eq!(next_serial(None, 1_700_000_000), 1_700_000_000);
+        assert_eq!(next_serial(Some(5), 1_700_000_000), 1_700_000_000);
+        assert_eq!(next_serial(Some(1_800_000_000), 1_700_000_000), 1_800_000_001);
+        assert_eq!(next_serial(Some(u32::MAX), 0), 0);
+    }
+}
