@@ -1,0 +1,183 @@
+//! The `dnsbl` binary: serve with signals, zone import with its errors, config check, exit codes.
+
+use std::io::{BufRead, BufReader};
+use std::net::SocketAddr;
+use std::path::Path;
+use std::process::{Child, Command, Output, Stdio};
+use std::sync::mpsc;
+use std::time::Duration;
+
+use hickory_proto::rr::RecordType;
+
+use crate::harness::*;
+
+fn dnsbl(args: &[&str]) -> Output {
+    Command::new(env!("CARGO_BIN_EXE_dnsbl")).args(args).env("DNSBL_LOG", "info").output().expect("run dnsbl")
+}
+
+fn text(out: &[u8]) -> String {
+    String::from_utf8_lossy(out).into_owned()
+}
+
+/// Starts `dnsbl serve` on 127.0.0.1:0 and waits for the address it logs.
+fn spawn_server(data: &Path) -> (Child, SocketAddr, mpsc::Receiver<String>) {
+    let mut child = Command::new(env!("CARGO_BIN_EXE_dnsbl"))
+        .args(["serve", "--listen", "127.0.0.1:0", "--data-dir"])
+        .arg(data)
+        .env("DNSBL_LOG", "info")
+        .stderr(Stdio::piped())
+        .stdout(Stdio::null())
+        .spawn()
+        .expect("spawn dnsbl serve");
+    let stderr = child.stderr.take().expect("stderr");
+    let (tx, rx) = mpsc::channel();
+    std::thread::spawn(move || {
+        for line in BufReader::new(stderr).lines().map_while(Result::ok) {
+            if tx.send(line).is_err() {
+                break;
+            }
+        }
+    });
+    while let Ok(line) = rx.recv_timeout(Duration::from_secs(30)) {
+        if let Some(addr) = line.split_whitespace().find_map(|w| w.strip_prefix("addr=")) {
+            if let Ok(addr) = addr.parse() {
+                return (child, addr, rx);
+            }
+        }
+    }
+    let _ = child.kill();
+    let _ = child.wait();
+    panic!("dnsbl serve did not log a listening address");
+}
+
+fn terminate(child: &mut Child) -> std::process::ExitStatus {
+    let status = Command::new("kill").args(["-TERM", &child.id().to_string()]).status().expect("kill");
+    assert!(status.success());
+    for _ in 0..100 {
+        if let Some(status) = child.try_wait().expect("wait") {
+            return status;
+        }
+        std::thread::sleep(Duration::from_millis(50));
+    }
+    let _ = child.kill();
+    panic!("server did not stop on SIGTERM within 5 s");
+}
+
+#[test]
+fn serve_answers_and_stops_cleanly_on_sigterm() {
+    let (_dir, data) = temp_data();
+    let (mut child, addr, logs) = spawn_server(&data);
+    assert_eq!(a_records(&ask(addr, "2.0.0.127.bl.localhost", RecordType::A)), ["127.0.0.2"]);
+    for _ in 0..50 {
+        ask(addr, "9.9.9.9.bl.localhost", RecordType::A);
+    }
+    let status = terminate(&mut child);
+    assert!(status.success(), "exit status {status}");
+    let lines: Vec<String> = logs.try_iter().collect();
+    assert!(lines.iter().any(|l| l.contains("stopped")), "{lines:?}");
+    assert!(lines.len() < 10, "no log line per query: {lines:?}");
+}
+
+#[test]
+fn import_example_zone_then_serve_it() {
+    let (_dir, data) = temp_data();
+    let data_arg = data.to_str().expect("utf-8 path");
+    let out = dnsbl(&["zone", "import", "zones/example.bl.rbldnsd", "--data-dir", data_arg]);
+    assert!(out.status.success(), "{}", text(&out.stderr));
+    assert!(text(&out.stdout).contains("into zone bl.localhost"), "{}", text(&out.stdout));
+    let s = TestServer::in_dir(&data);
+    let q = |name: &str, t| ask(s.addr, &format!("{name}.bl.localhost"), t);
+    assert_eq!(a_records(&q("1.113.0.203", RecordType::A)), ["127.0.0.3"]);
+    assert_eq!(
+        txt_records(&q("1.113.0.203", RecordType::TXT)),
+        ["Email marketing seen from 203.0.113.1, see https://bl.localhost/lookup?ip=203.0.113.1"]
+    );
+    assert!(q("77.113.0.203", RecordType::A).answers.is_empty(), "exclusion");
+    assert_eq!(a_records(&q("8.100.51.198", RecordType::A)), ["127.0.0.4"]);
+    assert_eq!(a_records(&q("20.2.0.192", RecordType::A)), ["127.0.0.3"], "range");
+    assert!(q("32.2.0.192", RecordType::A).answers.is_empty(), "past the range");
+    let six = v6_name("2001:db8:ac3e::1", "bl.localhost");
+    assert_eq!(a_records(&ask(s.addr, &six, RecordType::A)), ["127.0.0.3"]);
+    assert!(ask(s.addr, &v6_name("2001:db8:ac3e::25", "bl.localhost"), RecordType::A).answers.is_empty());
+}
+
+#[test]
+fn bad_lines_are_reported_with_line_numbers_and_nothing_is_imported() {
+    let (dir, data) = temp_data();
+    let data_arg = data.to_str().expect("utf-8 path");
+    let good = dir.path().join("good.rbldnsd");
+    std::fs::write(&good, "192.0.2.1\n").expect("write");
+    assert!(dnsbl(&["zone", "import", good.to_str().expect("path"), "--data-dir", data_arg]).status.success());
+
+    let bad = dir.path().join("bad.rbldnsd");
+    std::fs::write(&bad, "# header\n192.0.2.2\n300.1.1.1\n192.0.2.3 :1:x\n2001:db8::/200\n192.0.2.4\n").expect("write");
+    let out = dnsbl(&["zone", "import", bad.to_str().expect("path"), "--data-dir", data_arg]);
+    assert_eq!(out.status.code(), Some(1));
+    let err = text(&out.stderr);
+    let shown = bad.display().to_string();
+    for line in [3, 4, 5] {
+        assert!(err.contains(&format!("{shown}:{line}: ")), "line {line} missing in: {err}");
+    }
+    assert!(err.contains("nothing was imported"), "{err}");
+    assert!(!err.contains(&format!("{shown}:2:")), "{err}");
+
+    let s = TestServer::in_dir(&data);
+    assert_eq!(a_records(&ask(s.addr, "1.2.0.192.bl.localhost", RecordType::A)), ["127.0.0.3"], "old data kept");
+    assert!(ask(s.addr, "2.2.0.192.bl.localhost", RecordType::A).answers.is_empty(), "bad file not applied");
+}
+
+#[test]
+fn import_while_serving_is_refused_and_changes_nothing() {
+    let (dir, data) = temp_data();
+    let (mut child, addr, _logs) = spawn_server(&data);
+    let file = dir.path().join("list.rbldnsd");
+    std::fs::write(&file, "192.0.2.1\n").expect("write");
+    let out = dnsbl(&["zone", "import", file.to_str().expect("path"), "--data-dir", data.to_str().expect("path")]);
+    assert_eq!(out.status.code(), Some(1));
+    assert!(text(&out.stderr).contains("in use by the server"), "{}", text(&out.stderr));
+    assert!(ask(addr, "1.2.0.192.bl.localhost", RecordType::A).answers.is_empty());
+    assert!(terminate(&mut child).success());
+}
+
+#[test]
+fn import_refuses_unknown_zone() {
+    let (_dir, data) = temp_data();
+    let config = Path::new("config/dnsbl.toml");
+    let out = dnsbl(&[
+        "zone",
+        "import",
+        "zones/example.bl.rbldnsd",
+        "--config",
+        config.to_str().expect("path"),
+        "--zone",
+        "bad..name",
+        "--data-dir",
+        data.to_str().expect("path"),
+    ]);
+    assert_eq!(out.status.code(), Some(1));
+    assert!(text(&out.stderr).contains("not a domain name"), "{}", text(&out.stderr));
+}
+
+#[test]
+fn config_check_names_file_and_line() {
+    let (dir, _data) = temp_data();
+    let ok = dnsbl(&["config", "check", "config/dnsbl.toml"]);
+    assert!(ok.status.success(), "{}", text(&ok.stderr));
+    assert!(text(&ok.stdout).contains("ok (1 zone(s): bl.localhost)"));
+
+    let bad = dir.path().join("bad.toml");
+    let content = std::fs::read_to_string("config/dnsbl.toml").expect("read").replace("ttl = 300", "ttl = \"long\"");
+    std::fs::write(&bad, &content).expect("write");
+    let line = content.lines().position(|l| l.starts_with("ttl = \"long\"")).expect("line") + 1;
+    let out = dnsbl(&["config", "check", bad.to_str().expect("path")]);
+    assert_eq!(out.status.code(), Some(1));
+    let err = text(&out.stderr);
+    assert!(err.contains(&format!("{}:{line}:", bad.display())), "{err}");
+}
+
+#[test]
+fn usage_errors_exit_2() {
+    assert_eq!(dnsbl(&["serve", "--listen", "not-an-address"]).status.code(), Some(2));
+    assert_eq!(dnsbl(&["frobnicate"]).status.code(), Some(2));
+    assert!(dnsbl(&["zone", "import", "--help"]).status.success());
+}

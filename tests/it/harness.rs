@@ -1,0 +1,191 @@
+//! Test helpers: a server started in-process on 127.0.0.1:0, seeding the store, a small DNS client.
+
+use std::io::{Read, Write};
+use std::net::{SocketAddr, TcpStream, UdpSocket};
+use std::path::{Path, PathBuf};
+use std::time::Duration;
+
+use dnsbl::config::{Config, DomainName};
+use dnsbl::daemon::RunningServer;
+use dnsbl::model::{Listing, ListingCode, Prefix};
+use dnsbl::store::{Store, StoredExclusion, StoredListing};
+use hickory_proto::op::{Edns, Message, Query};
+use hickory_proto::rr::{Name, RData, RecordType};
+
+/// What to put in the store before a server starts.
+pub enum Seed<'a> {
+    Listed(&'a [&'a str], Option<&'a str>),
+    Excluded,
+}
+
+/// Writes `entries` as the whole list of `zone` in the data directory `data`.
+pub fn seed(data: &Path, zone: &str, entries: &[(&str, Seed<'_>)]) {
+    std::fs::create_dir_all(data).expect("data dir");
+    let store = Store::open(data).expect("open store");
+    let zone = DomainName::parse(zone).expect("zone");
+    let mut batch = store.replace_zone(&zone).expect("batch");
+    for (prefix, seed) in entries {
+        let prefix: Prefix = prefix.parse().expect("prefix");
+        match seed {
+            Seed::Listed(codes, reason) => {
+                let codes = codes.iter().map(|c| c.parse::<ListingCode>().expect("code")).collect();
+                let listing = Listing::new(codes, reason.map(str::to_string)).expect("listing");
+                batch.put_listing(&prefix, &StoredListing { listing, added_at: 1, expires_at: None }).expect("put");
+            }
+            Seed::Excluded => {
+                batch.put_exclusion(&prefix, &StoredExclusion { reason: None, added_at: 1 }).expect("put")
+            }
+        }
+    }
+    batch.commit(1_700_000_000).expect("commit");
+}
+
+/// A running server and the runtime that drives it.
+pub struct TestServer {
+    pub addr: SocketAddr,
+    server: Option<RunningServer>,
+    runtime: tokio::runtime::Runtime,
+}
+
+/// The embedded default configuration on 127.0.0.1:0 with its data in `data`.
+pub fn test_config(data: &Path) -> Config {
+    let mut config = Config::embedded_default().expect("default config");
+    config.server.listen = vec!["127.0.0.1:0".parse().expect("addr")];
+    config.server.data_dir = data.to_path_buf();
+    config.server.udp_workers = 2;
+    config
+}
+
+impl TestServer {
+    pub fn start(config: Config) -> TestServer {
+        let runtime =
+            tokio::runtime::Builder::new_multi_thread().worker_threads(2).enable_all().build().expect("runtime");
+        let server = runtime.block_on(RunningServer::start(config)).expect("server starts");
+        let addr = server.local_addrs()[0];
+        TestServer { addr, server: Some(server), runtime }
+    }
+
+    /// Starts the default configuration with its data in `data`.
+    pub fn in_dir(data: &Path) -> TestServer {
+        TestServer::start(test_config(data))
+    }
+
+    pub fn stop(mut self) {
+        if let Some(s) = self.server.take() {
+            self.runtime.block_on(s.stop());
+        }
+    }
+}
+
+impl Drop for TestServer {
+    fn drop(&mut self) {
+        if let Some(s) = self.server.take() {
+            self.runtime.block_on(s.stop());
+        }
+    }
+}
+
+/// A fresh temp dir and the data directory inside it.
+pub fn temp_data() -> (tempfile::TempDir, PathBuf) {
+    let dir = tempfile::tempdir().expect("tempdir");
+    let data = dir.path().join("data");
+    (dir, data)
+}
+
+/// A query message for `name`/`rtype`, optionally with an EDNS OPT.
+pub fn question(name: &str, rtype: RecordType, edns: Option<Edns>) -> Message {
+    let mut m = Message::query();
+    m.metadata.recursion_desired = true;
+    let fqdn = if name.ends_with('.') { name.to_string() } else { format!("{name}.") };
+    m.add_query(Query::query(Name::from_ascii(fqdn).expect("name"), rtype));
+    m.edns = edns;
+    m
+}
+
+/// EDNS with this payload size and version.
+pub fn edns(payload: u16, version: u8) -> Edns {
+    let mut e = Edns::new();
+    e.set_max_payload(payload);
+    e.set_version(version);
+    e
+}
+
+/// Sends raw bytes over UDP; the reply, or `None` after `wait`.
+pub fn udp_raw(addr: SocketAddr, packet: &[u8], wait: Duration) -> Option<Vec<u8>> {
+    let sock = UdpSocket::bind("127.0.0.1:0").expect("bind");
+    sock.set_read_timeout(Some(wait)).expect("timeout");
+    sock.send_to(packet, addr).expect("send");
+    let mut buf = vec![0u8; 65_535];
+    match sock.recv_from(&mut buf) {
+        Ok((n, _)) => Some(buf[..n].to_vec()),
+        Err(_) => None,
+    }
+}
+
+/// Sends raw bytes as one TCP message; the reply message, or `None` if the server sent none.
+pub fn tcp_raw(addr: SocketAddr, packet: &[u8], wait: Duration) -> Option<Vec<u8>> {
+    let mut s = TcpStream::connect(addr).expect("connect");
+    s.set_read_timeout(Some(wait)).expect("timeout");
+    let mut framed = (packet.len() as u16).to_be_bytes().to_vec();
+    framed.extend_from_slice(packet);
+    s.write_all(&framed).expect("write");
+    let mut len = [0u8; 2];
+    s.read_exact(&mut len).ok()?;
+    let mut body = vec![0u8; u16::from_be_bytes(len) as usize];
+    s.read_exact(&mut body).ok()?;
+    Some(body)
+}
+
+/// Sends a message over UDP and decodes the reply (retries twice on loss).
+pub fn udp(addr: SocketAddr, m: &Message) -> Message {
+    let bytes = m.to_vec().expect("encode");
+    for _ in 0..3 {
+        if let Some(reply) = udp_raw(addr, &bytes, Duration::from_secs(2)) {
+            let reply = Message::from_vec(&reply).expect("decodable reply");
+            assert_eq!(reply.metadata.id, m.metadata.id);
+            return reply;
+        }
+    }
+    panic!("no UDP reply from {addr}");
+}
+
+/// Sends a message over TCP and decodes the reply.
+pub fn tcp(addr: SocketAddr, m: &Message) -> Message {
+    let reply = tcp_raw(addr, &m.to_vec().expect("encode"), Duration::from_secs(5)).expect("TCP reply");
+    Message::from_vec(&reply).expect("decodable reply")
+}
+
+/// Asks `name`/`rtype` over UDP without EDNS.
+pub fn ask(addr: SocketAddr, name: &str, rtype: RecordType) -> Message {
+    udp(addr, &question(name, rtype, None))
+}
+
+/// The A addresses of the answer section, as text.
+pub fn a_records(m: &Message) -> Vec<String> {
+    m.answers
+        .iter()
+        .filter_map(|r| match &r.data {
+            RData::A(a) => Some(a.0.to_string()),
+            _ => None,
+        })
+        .collect()
+}
+
+/// The TXT strings of the answer section.
+pub fn txt_records(m: &Message) -> Vec<String> {
+    m.answers
+        .iter()
+        .filter_map(|r| match &r.data {
+            RData::TXT(t) => Some(t.txt_data.iter().map(|s| String::from_utf8_lossy(s).into_owned()).collect()),
+            _ => None,
+        })
+        .collect()
+}
+
+/// The reversed-nibble query name of an IPv6 address under `zone`.
+pub fn v6_name(ip: &str, zone: &str) -> String {
+    let bits = u128::from(ip.parse::<std::net::Ipv6Addr>().expect("v6"));
+    let mut labels: Vec<String> = (0..32).map(|i| format!("{:x}", (bits >> (4 * i)) & 0xf)).collect();
+    labels.push(zone.to_string());
+    labels.join(".")
+}

@@ -1,0 +1,173 @@
+//! CONVENTIONS.md "Protocol hygiene": EDNS, truncation, malformed and hostile packets.
+
+use std::time::Duration;
+
+use hickory_proto::op::{Message, OpCode, ResponseCode};
+use hickory_proto::rr::{DNSClass, RecordType};
+
+use crate::harness::*;
+
+const ZONE: &str = "bl.localhost";
+
+/// A listing with so many codes that its A answer exceeds 512 and 1232 bytes.
+fn big_server() -> (tempfile::TempDir, TestServer) {
+    let (dir, data) = temp_data();
+    let codes: Vec<String> = (2..=101).map(|i| format!("127.0.1.{i}")).collect();
+    let code_refs: Vec<&str> = codes.iter().map(String::as_str).collect();
+    seed(&data, ZONE, &[("192.0.2.1", Seed::Listed(&code_refs, None))]);
+    let s = TestServer::in_dir(&data);
+    (dir, s)
+}
+
+fn server() -> (tempfile::TempDir, TestServer) {
+    let (dir, data) = temp_data();
+    let s = TestServer::in_dir(&data);
+    (dir, s)
+}
+
+#[test]
+fn edns_is_echoed_only_when_asked() {
+    let (_dir, s) = server();
+    let plain = ask(s.addr, "2.0.0.127.bl.localhost", RecordType::A);
+    assert!(plain.edns.is_none(), "no OPT without one in the query");
+    let with = udp(s.addr, &question("2.0.0.127.bl.localhost", RecordType::A, Some(edns(4096, 0))));
+    let opt = with.edns.as_ref().expect("OPT echoed");
+    assert_eq!((opt.version(), opt.max_payload()), (0, 1232));
+    assert_eq!(a_records(&with), ["127.0.0.2"]);
+}
+
+#[test]
+fn edns_version_above_zero_gets_badvers() {
+    let (_dir, s) = server();
+    let m = udp(s.addr, &question("2.0.0.127.bl.localhost", RecordType::A, Some(edns(1232, 1))));
+    // BADVERS is 16 (RFC 6891); hickory decodes 16 as its twin BADSIG.
+    assert_eq!(u16::from(m.metadata.response_code), u16::from(ResponseCode::BADVERS));
+    assert_eq!(m.edns.as_ref().map(|e| e.version()), Some(0));
+    assert!(m.answers.is_empty());
+}
+
+#[test]
+fn udp_replies_are_truncated_honestly() {
+    let (_dir, s) = big_server();
+    let name = "1.2.0.192.bl.localhost";
+    // No EDNS: 512 bytes.
+    let q = question(name, RecordType::A, None);
+    let bytes = udp_raw(s.addr, &q.to_vec().expect("encode"), Duration::from_secs(2)).expect("reply");
+    assert!(bytes.len() <= 512);
+    let m = Message::from_vec(&bytes).expect("decode");
+    assert!(m.metadata.truncation && m.answers.is_empty(), "TC=1 and no partial answer");
+    assert_eq!(m.queries, q.queries);
+    // EDNS 4096 is capped at our 1232.
+    let q = question(name, RecordType::A, Some(edns(4096, 0)));
+    let bytes = udp_raw(s.addr, &q.to_vec().expect("encode"), Duration::from_secs(2)).expect("reply");
+    assert!(bytes.len() <= 1232);
+    assert!(Message::from_vec(&bytes).expect("decode").metadata.truncation);
+    // TCP gets everything.
+    let full = tcp(s.addr, &question(name, RecordType::A, None));
+    assert!(!full.metadata.truncation);
+    assert_eq!(a_records(&full).len(), 100);
+    // A small answer with EDNS is not truncated.
+    let small = udp(s.addr, &question("2.0.0.127.bl.localhost", RecordType::A, Some(edns(512, 0))));
+    assert!(!small.metadata.truncation);
+}
+
+#[test]
+fn responses_are_dropped_even_when_they_do_not_parse() {
+    let (_dir, s) = server();
+    let mut response = question("2.0.0.127.bl.localhost", RecordType::A, None).to_vec().expect("encode");
+    response[2] |= 0x80; // QR=1
+    assert_eq!(udp_raw(s.addr, &response, Duration::from_millis(300)), None);
+    let garbage = [0x12, 0x34, 0x80, 0, 0, 1, 0, 0, 0, 0, 0, 0, 0xff, 0xff];
+    assert_eq!(udp_raw(s.addr, &garbage, Duration::from_millis(300)), None);
+    assert_eq!(udp_raw(s.addr, &[1, 2, 3], Duration::from_millis(300)), None, "runt");
+    // Still serving.
+    assert_eq!(a_records(&ask(s.addr, "2.0.0.127.bl.localhost", RecordType::A)), ["127.0.0.2"]);
+}
+
+#[test]
+fn malformed_queries_get_formerr() {
+    let (_dir, s) = server();
+    let cases: Vec<(&str, Vec<u8>)> = vec![
+        ("label runs past the end", vec![0xab, 0xcd, 0x01, 0, 0, 1, 0, 0, 0, 0, 0, 0, 0x3f, b'a']),
+        ("no question", vec![0xab, 0xcd, 0x01, 0, 0, 0, 0, 0, 0, 0, 0, 0]),
+        ("two questions", {
+            let mut q = question("a.bl.localhost", RecordType::A, None);
+            q.add_query(q.queries[0].clone());
+            q.metadata.id = 0xabcd;
+            q.to_vec().expect("encode")
+        }),
+    ];
+    for (why, packet) in cases {
+        let reply = udp_raw(s.addr, &packet, Duration::from_secs(2)).unwrap_or_else(|| panic!("{why}: no reply"));
+        let m = Message::from_vec(&reply).expect("decode");
+        assert_eq!(m.metadata.id, 0xabcd, "{why}");
+        assert_eq!(m.metadata.response_code, ResponseCode::FormErr, "{why}");
+    }
+    assert_eq!(a_records(&ask(s.addr, "2.0.0.127.bl.localhost", RecordType::A)), ["127.0.0.2"]);
+}
+
+#[test]
+fn unknown_opcodes_get_notimp() {
+    let (_dir, s) = server();
+    for op in [OpCode::Status, OpCode::Notify, OpCode::Update, OpCode::Unknown(9)] {
+        let mut q = question("2.0.0.127.bl.localhost", RecordType::A, None);
+        q.metadata.op_code = op;
+        let m = udp(s.addr, &q);
+        assert_eq!(m.metadata.response_code, ResponseCode::NotImp, "{op:?}");
+    }
+}
+
+#[test]
+fn zone_transfers_and_other_classes_are_refused() {
+    let (_dir, s) = server();
+    for t in [RecordType::AXFR, RecordType::IXFR] {
+        let m = tcp(s.addr, &question(ZONE, t, None));
+        assert_eq!(m.metadata.response_code, ResponseCode::Refused, "{t} over TCP");
+        assert!(m.answers.is_empty());
+    }
+    let mut chaos = question("version.bind", RecordType::TXT, None);
+    chaos.queries[0].set_query_class(DNSClass::CH);
+    assert_eq!(udp(s.addr, &chaos).metadata.response_code, ResponseCode::Refused);
+}
+
+#[test]
+fn tcp_connection_carries_several_queries_and_survives_garbage() {
+    use std::io::{Read, Write};
+    let (_dir, s) = server();
+    let mut conn = std::net::TcpStream::connect(s.addr).expect("connect");
+    conn.set_read_timeout(Some(Duration::from_secs(5))).expect("timeout");
+    for i in 0..3u16 {
+        let mut q = question("2.0.0.127.bl.localhost", RecordType::A, None);
+        q.metadata.id = i;
+        let bytes = q.to_vec().expect("encode");
+        let mut framed = (bytes.len() as u16).to_be_bytes().to_vec();
+        framed.extend_from_slice(&bytes);
+        conn.write_all(&framed).expect("write");
+        let mut len = [0u8; 2];
+        conn.read_exact(&mut len).expect("length");
+        let mut body = vec![0u8; u16::from_be_bytes(len) as usize];
+        conn.read_exact(&mut body).expect("body");
+        let m = Message::from_vec(&body).expect("decode");
+        assert_eq!((m.metadata.id, a_records(&m)), (i, vec!["127.0.0.2".to_string()]));
+    }
+    // A half message followed by a hang-up must not hurt the server.
+    conn.write_all(&[0, 40, 1, 2, 3]).expect("write");
+    drop(conn);
+    assert_eq!(a_records(&tcp(s.addr, &question("2.0.0.127.bl.localhost", RecordType::A, None))), ["127.0.0.2"]);
+}
+
+#[test]
+fn random_bytes_never_stop_the_server() {
+    let (_dir, s) = server();
+    let sock = std::net::UdpSocket::bind("127.0.0.1:0").expect("bind");
+    let mut seed = 0x9e37_79b9_7f4a_7c15u64;
+    for _ in 0..2000 {
+        seed ^= seed << 13;
+        seed ^= seed >> 7;
+        seed ^= seed << 17;
+        let len = (seed % 80) as usize;
+        let packet: Vec<u8> = (0..len).map(|i| (seed >> (i % 8 * 8)) as u8 ^ i as u8).collect();
+        sock.send_to(&packet, s.addr).expect("send");
+    }
+    assert_eq!(a_records(&ask(s.addr, "2.0.0.127.bl.localhost", RecordType::A)), ["127.0.0.2"]);
+}
