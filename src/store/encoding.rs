@@ -1,7 +1,9 @@
 //! Byte layout of everything the store persists: keys and versioned values (pure, no RocksDB).
 //!
-//! Keys are big-endian so RocksDB's byte order is address order within a zone:
-//! `zone-len:u8 · zone · family:u8 (4|6) · address (4|16 bytes) · prefix-len:u8`.
+//! Keys are big-endian so RocksDB's byte order is address order within a zone's list:
+//! `zone-len:u8 · zone · generation:u32 · family:u8 (4|6) · address (4|16 bytes) · prefix-len:u8`.
+//! The generation lets an import stream a whole new list beside the served one and switch to it
+//! with one small atomic write (see `store::ZoneReplacement`).
 //! Values start with a format version byte; an unknown version or a short value is reported as
 //! corrupt, never guessed at. Changing a layout means a new version and a migration.
 
@@ -42,26 +44,27 @@ pub struct StoredExclusion {
     pub added_at: u64,
 }
 
-/// The key prefix shared by every entry of a zone.
-pub fn zone_prefix(zone: &DomainName) -> Vec<u8> {
+/// The key prefix shared by every entry of one generation of a zone's list.
+pub fn list_prefix(zone: &DomainName, generation: u32) -> Vec<u8> {
     let name = zone.as_str().as_bytes();
-    let mut k = Vec::with_capacity(name.len() + 1);
+    let mut k = Vec::with_capacity(name.len() + 5);
     // Domain names are at most 253 bytes, so the length fits one byte.
     k.push(name.len() as u8);
     k.extend_from_slice(name);
+    k.extend_from_slice(&generation.to_be_bytes());
     k
 }
 
-/// The key just past every entry of a zone (for range deletes and scans).
-pub fn zone_end(zone: &DomainName) -> Vec<u8> {
-    let mut k = zone_prefix(zone);
+/// The key just past every entry of one generation (for range deletes and scans).
+pub fn list_end(zone: &DomainName, generation: u32) -> Vec<u8> {
+    let mut k = list_prefix(zone, generation);
     k.push(0xff);
     k
 }
 
-/// The key of one prefix in one zone.
-pub fn entry_key(zone: &DomainName, prefix: &Prefix) -> Vec<u8> {
-    let mut k = zone_prefix(zone);
+/// The key of one prefix in one generation of a zone's list.
+pub fn entry_key(zone: &DomainName, generation: u32, prefix: &Prefix) -> Vec<u8> {
+    let mut k = list_prefix(zone, generation);
     match *prefix {
         Prefix::V4 { bits, len } => {
             k.push(4);
@@ -77,9 +80,9 @@ pub fn entry_key(zone: &DomainName, prefix: &Prefix) -> Vec<u8> {
     k
 }
 
-/// The prefix encoded in an entry key whose zone part is `zone_prefix_len` bytes.
-pub fn decode_entry_key(key: &[u8], zone_prefix_len: usize) -> Result<Prefix, DecodeError> {
-    let rest = key.get(zone_prefix_len..).ok_or(DecodeError::Key)?;
+/// The prefix encoded in an entry key whose list prefix is `list_prefix_len` bytes.
+pub fn decode_entry_key(key: &[u8], list_prefix_len: usize) -> Result<Prefix, DecodeError> {
+    let rest = key.get(list_prefix_len..).ok_or(DecodeError::Key)?;
     match rest {
         [4, a @ .., len] if a.len() == 4 && *len <= 32 => {
             let bits = u32::from_be_bytes([a[0], a[1], a[2], a[3]]);
@@ -225,21 +228,21 @@ mod tests {
     #[test]
     fn golden_keys() {
         let p: Prefix = "198.51.100.0/24".parse().expect("prefix");
-        assert_eq!(entry_key(&zone(), &p), b"\x07bl.test\x04\xc6\x33\x64\x00\x18".to_vec());
+        assert_eq!(entry_key(&zone(), 2, &p), b"\x07bl.test\x00\x00\x00\x02\x04\xc6\x33\x64\x00\x18".to_vec());
         let p6: Prefix = "2001:db8::/32".parse().expect("prefix");
-        let mut want = b"\x07bl.test\x06\x20\x01\x0d\xb8".to_vec();
+        let mut want = b"\x07bl.test\x00\x00\x00\x01\x06\x20\x01\x0d\xb8".to_vec();
         want.extend_from_slice(&[0; 12]);
         want.push(32);
-        assert_eq!(entry_key(&zone(), &p6), want);
-        assert_eq!(decode_entry_key(&want, 8), Ok(p6));
-        assert_eq!(zone_end(&zone()), b"\x07bl.test\xff".to_vec());
+        assert_eq!(entry_key(&zone(), 1, &p6), want);
+        assert_eq!(decode_entry_key(&want, 12), Ok(p6));
+        assert_eq!(list_end(&zone(), 1), b"\x07bl.test\x00\x00\x00\x01\xff".to_vec());
     }
 
     #[test]
     fn key_order_is_address_order() {
         let keys: Vec<Vec<u8>> = ["1.2.3.0/24", "1.2.3.0/32", "1.2.3.4/32", "9.0.0.0/8", "::1/128"]
             .iter()
-            .map(|s| entry_key(&zone(), &s.parse().expect("prefix")))
+            .map(|s| entry_key(&zone(), 1, &s.parse().expect("prefix")))
             .collect();
         let mut sorted = keys.clone();
         sorted.sort();
@@ -276,9 +279,9 @@ mod tests {
         assert_eq!(decode_exclusion(&[1, 0, 0, 0, 0, 0, 0, 0, 5, 0, 0]), Err(DecodeError::Value("trailing bytes")));
         let bad_code = [&[1u8][..], &[0; 16], &[1, 10, 0, 0, 3], &[0]].concat();
         assert_eq!(decode_listing(&bad_code), Err(DecodeError::Value("invalid return code")));
-        assert_eq!(decode_entry_key(b"\x07bl.test\x04\x01\x02", 8), Err(DecodeError::Key));
-        assert_eq!(decode_entry_key(b"\x07bl.test\x04\x01\x02\x03\x04\x21", 8), Err(DecodeError::Key));
+        assert_eq!(decode_entry_key(b"\x07bl.test\0\0\0\x01\x04\x01\x02", 12), Err(DecodeError::Key));
+        assert_eq!(decode_entry_key(b"\x07bl.test\0\0\0\x01\x04\x01\x02\x03\x04\x21", 12), Err(DecodeError::Key));
         // Host bits set in a key is corruption, not a prefix to guess at.
-        assert_eq!(decode_entry_key(b"\x07bl.test\x04\x01\x02\x03\x04\x08", 8), Err(DecodeError::Key));
+        assert_eq!(decode_entry_key(b"\x07bl.test\0\0\0\x01\x04\x01\x02\x03\x04\x08", 12), Err(DecodeError::Key));
     }
 }

@@ -1,8 +1,12 @@
 //! RocksDB, the source of truth. The only module that touches the `rocksdb` crate.
 //!
 //! Column families: `listings` and `exclusions` (entry key → versioned value, see [`encoding`]),
-//! `meta` (schema version, per-zone SOA serial), and `registrations` / `audit`, reserved for the
-//! marketer registry and the audit trail. Every write is one `WriteBatch` with a synced WAL.
+//! `meta` (schema version, per-zone SOA serial and list generation), and `registrations` /
+//! `audit`, reserved for the marketer registry and the audit trail. A change becomes visible in
+//! one `WriteBatch` with a synced WAL. A zone replacement streams the new list into the next
+//! generation in bounded chunks (constant memory), then switches generation, bumps the serial and
+//! drops the old generation in that one synced batch; an interrupted import leaves only an
+//! unreferenced generation, cleared by the next one.
 //! A database written by a newer schema, or a value that does not decode, is refused with a
 //! clear error; nothing here panics on stored bytes.
 
@@ -27,6 +31,9 @@ const CF_AUDIT: &str = "audit";
 const ALL_CFS: [&str; 5] = [CF_LISTINGS, CF_EXCLUSIONS, CF_META, CF_REGISTRATIONS, CF_AUDIT];
 
 const KEY_SCHEMA: &[u8] = b"schema-version";
+
+/// Entries staged per unsynced write while a replacement streams in.
+const STAGING_CHUNK: usize = 50_000;
 
 /// What can go wrong with the store.
 #[derive(Debug, thiserror::Error)]
@@ -124,9 +131,10 @@ impl Store {
         mut f: impl FnMut(Prefix, &[u8]) -> Result<(), DecodeError>,
     ) -> Result<(), StoreError> {
         let cf = self.cf(cf_name)?;
-        let start = encoding::zone_prefix(zone);
+        let generation = self.generation(zone)?;
+        let start = encoding::list_prefix(zone, generation);
         let mut ro = ReadOptions::default();
-        ro.set_iterate_upper_bound(encoding::zone_end(zone));
+        ro.set_iterate_upper_bound(encoding::list_end(zone, generation));
         let mut it = self.db.raw_iterator_cf_opt(cf, ro);
         it.seek(&start);
         while let (Some(key), Some(value)) = (it.key(), it.value()) {
@@ -139,12 +147,20 @@ impl Store {
 
     /// The zone's SOA serial, if one was ever stored.
     pub fn serial(&self, zone: &DomainName) -> Result<Option<u32>, StoreError> {
-        let key = serial_key(zone);
-        let v = self.db.get_cf(self.cf(CF_META)?, &key).map_err(|e| self.err("reading serial", e))?;
+        self.meta_u32(&meta_key("serial/", zone), "serial")
+    }
+
+    /// The generation of the zone's list that is current (0 before the first import).
+    fn generation(&self, zone: &DomainName) -> Result<u32, StoreError> {
+        Ok(self.meta_u32(&meta_key("generation/", zone), "generation")?.unwrap_or(0))
+    }
+
+    fn meta_u32(&self, key: &[u8], what: &'static str) -> Result<Option<u32>, StoreError> {
+        let v = self.db.get_cf(self.cf(CF_META)?, key).map_err(|e| self.err("reading metadata", e))?;
         v.map(|b| {
             <[u8; 4]>::try_from(b.as_slice())
                 .map(u32::from_be_bytes)
-                .map_err(|_| self.corrupt(CF_META, &key, DecodeError::Value("serial is not 4 bytes")))
+                .map_err(|_| self.corrupt(CF_META, key, DecodeError::Value(what)))
         })
         .transpose()
     }
@@ -156,18 +172,36 @@ impl Store {
         }
         let serial = next_serial(None, now);
         self.db
-            .put_cf_opt(self.cf(CF_META)?, serial_key(zone), serial.to_be_bytes(), &synced())
+            .put_cf_opt(self.cf(CF_META)?, meta_key("serial/", zone), serial.to_be_bytes(), &synced())
             .map_err(|e| self.err("writing serial", e))?;
         Ok(serial)
     }
 
     /// Starts replacing every entry of `zone`; nothing is visible until [`ZoneReplacement::commit`].
     pub fn replace_zone(&self, zone: &DomainName) -> Result<ZoneReplacement<'_>, StoreError> {
-        let mut batch = WriteBatch::default();
-        let (from, to) = (encoding::zone_prefix(zone), encoding::zone_end(zone));
-        batch.delete_range_cf(self.cf(CF_LISTINGS)?, &from, &to);
-        batch.delete_range_cf(self.cf(CF_EXCLUSIONS)?, &from, &to);
-        Ok(ZoneReplacement { store: self, zone: zone.clone(), batch, listings: 0, exclusions: 0 })
+        let old = self.generation(zone)?;
+        let new = old.wrapping_add(1);
+        // Leftovers of an interrupted replacement live in `new`; start it empty.
+        self.drop_generation(zone, new)?;
+        Ok(ZoneReplacement {
+            store: self,
+            zone: zone.clone(),
+            old,
+            new,
+            batch: WriteBatch::default(),
+            staged: 0,
+            listings: 0,
+            exclusions: 0,
+            done: false,
+        })
+    }
+
+    fn drop_generation(&self, zone: &DomainName, generation: u32) -> Result<(), StoreError> {
+        let (from, to) = (encoding::list_prefix(zone, generation), encoding::list_end(zone, generation));
+        for cf in [CF_LISTINGS, CF_EXCLUSIONS] {
+            self.db.delete_range_cf(self.cf(cf)?, &from, &to).map_err(|e| self.err("clearing a list generation", e))?;
+        }
+        Ok(())
     }
 
     fn cf(&self, name: &'static str) -> Result<&rocksdb::ColumnFamily, StoreError> {
@@ -187,18 +221,23 @@ impl Store {
     }
 }
 
-/// A zone's new contents, collected in one atomic batch.
+/// A zone's new list, streamed into the next generation and switched to atomically on commit.
+/// Dropped without commit, it removes what it staged; the served list never changes.
 pub struct ZoneReplacement<'s> {
     store: &'s Store,
     zone: DomainName,
+    old: u32,
+    new: u32,
     batch: WriteBatch,
+    staged: usize,
     listings: u64,
     exclusions: u64,
+    done: bool,
 }
 
 impl std::fmt::Debug for ZoneReplacement<'_> {
     fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
-        f.debug_struct("ZoneReplacement").field("zone", &self.zone).field("listings", &self.listings).finish()
+        f.debug_struct("ZoneReplacement").field("zone", &self.zone).field("generation", &self.new).finish()
     }
 }
 
@@ -214,25 +253,59 @@ impl ZoneReplacement<'_> {
     /// Adds (or, for a prefix given twice, replaces) a listing.
     pub fn put_listing(&mut self, prefix: &Prefix, value: &StoredListing) -> Result<(), StoreError> {
         let cf = self.store.cf(CF_LISTINGS)?;
-        self.batch.put_cf(cf, encoding::entry_key(&self.zone, prefix), encoding::encode_listing(value));
+        self.batch.put_cf(cf, encoding::entry_key(&self.zone, self.new, prefix), encoding::encode_listing(value));
         self.listings += 1;
-        Ok(())
+        self.staged_one()
     }
 
     /// Adds (or replaces) an exclusion.
     pub fn put_exclusion(&mut self, prefix: &Prefix, value: &StoredExclusion) -> Result<(), StoreError> {
         let cf = self.store.cf(CF_EXCLUSIONS)?;
-        self.batch.put_cf(cf, encoding::entry_key(&self.zone, prefix), encoding::encode_exclusion(value));
+        self.batch.put_cf(cf, encoding::entry_key(&self.zone, self.new, prefix), encoding::encode_exclusion(value));
         self.exclusions += 1;
+        self.staged_one()
+    }
+
+    fn staged_one(&mut self) -> Result<(), StoreError> {
+        self.staged += 1;
+        if self.staged >= STAGING_CHUNK {
+            self.write_staged()?;
+        }
         Ok(())
     }
 
-    /// Writes everything at once (WAL synced) and advances the zone's serial.
+    /// Writes staged entries without syncing: the commit's synced write covers them (WAL order).
+    fn write_staged(&mut self) -> Result<(), StoreError> {
+        let batch = std::mem::take(&mut self.batch);
+        self.staged = 0;
+        self.store.db.write(batch).map_err(|e| self.store.err("staging the new list", e))
+    }
+
+    /// Switches the zone to the new list (WAL synced), advances its serial and drops the old list.
     pub fn commit(mut self, now: u64) -> Result<ReplaceSummary, StoreError> {
-        let serial = next_serial(self.store.serial(&self.zone)?, now);
-        self.batch.put_cf(self.store.cf(CF_META)?, serial_key(&self.zone), serial.to_be_bytes());
-        self.store.db.write_opt(self.batch, &synced()).map_err(|e| self.store.err("writing the import batch", e))?;
+        self.write_staged()?;
+        let store = self.store;
+        let serial = next_serial(store.serial(&self.zone)?, now);
+        let meta = store.cf(CF_META)?;
+        let mut switch = WriteBatch::default();
+        switch.put_cf(meta, meta_key("generation/", &self.zone), self.new.to_be_bytes());
+        switch.put_cf(meta, meta_key("serial/", &self.zone), serial.to_be_bytes());
+        let (from, to) = (encoding::list_prefix(&self.zone, self.old), encoding::list_end(&self.zone, self.old));
+        for cf in [CF_LISTINGS, CF_EXCLUSIONS] {
+            switch.delete_range_cf(store.cf(cf)?, &from, &to);
+        }
+        store.db.write_opt(switch, &synced()).map_err(|e| store.err("switching to the new list", e))?;
+        self.done = true;
         Ok(ReplaceSummary { listings: self.listings, exclusions: self.exclusions, serial })
+    }
+}
+
+impl Drop for ZoneReplacement<'_> {
+    fn drop(&mut self) {
+        if !self.done {
+            // Best effort; the next replacement clears this generation anyway.
+            let _ = self.store.drop_generation(&self.zone, self.new);
+        }
     }
 }
 
@@ -253,8 +326,8 @@ pub fn next_serial(old: Option<u32>, now: u64) -> u32 {
     }
 }
 
-fn serial_key(zone: &DomainName) -> Vec<u8> {
-    let mut k = b"serial/".to_vec();
+fn meta_key(kind: &str, zone: &DomainName) -> Vec<u8> {
+    let mut k = kind.as_bytes().to_vec();
     k.extend_from_slice(zone.as_str().as_bytes());
     k
 }
@@ -335,6 +408,38 @@ mod tests {
     }
 
     #[test]
+    fn large_replacements_stream_and_abandoned_ones_leave_nothing() {
+        let dir = tempfile::tempdir().expect("tempdir");
+        let z = zone("a.test");
+        let store = Store::open(dir.path()).expect("open");
+        let mut r = store.replace_zone(&z).expect("replace");
+        r.put_listing(&"192.0.2.1/32".parse().expect("p"), &listing("kept")).expect("put");
+        r.commit(10).expect("commit");
+        // More than one staging chunk, then abandoned: the served list is untouched.
+        let mut r = store.replace_zone(&z).expect("replace");
+        for i in 0..(STAGING_CHUNK as u32 + 10) {
+            r.put_listing(&Prefix::masked_v4(0x0a00_0000 + i, 32), &listing("staged")).expect("put");
+        }
+        drop(r);
+        assert_eq!(entries(&store, &z).len(), 1);
+        // A crash mid-import leaves staged keys in the next generation; the next import clears them.
+        let cf = store.cf(CF_LISTINGS).expect("cf");
+        let stray = encoding::entry_key(&z, 2, &"10.9.9.9/32".parse().expect("p"));
+        store.db.put_cf(cf, &stray, encoding::encode_listing(&listing("stray"))).expect("put");
+        let mut r = store.replace_zone(&z).expect("replace");
+        for i in 0..(STAGING_CHUNK as u32 + 10) {
+            r.put_listing(&Prefix::masked_v4(0x0b00_0000 + i, 32), &listing("new")).expect("put");
+        }
+        r.commit(11).expect("commit");
+        let got = entries(&store, &z);
+        assert_eq!(got.len(), STAGING_CHUNK + 10);
+        assert!(got.iter().all(|(p, _)| p.to_string().starts_with("11.")), "no stray or old entries");
+        // The old generation is gone from disk, not just hidden.
+        let old = encoding::entry_key(&z, 1, &"192.0.2.1/32".parse().expect("p"));
+        assert_eq!(store.db.get_cf(cf, old).expect("get"), None);
+    }
+
+    #[test]
     fn second_open_reports_in_use() {
         let dir = tempfile::tempdir().expect("tempdir");
         let _first = Store::open(dir.path()).expect("open");
@@ -349,7 +454,7 @@ mod tests {
         {
             let store = Store::open(dir.path()).expect("open");
             let cf = store.cf(CF_LISTINGS).expect("cf");
-            store.db.put_cf(cf, encoding::entry_key(&z, &"10.0.0.0/8".parse().expect("p")), [7u8, 1]).expect("put");
+            store.db.put_cf(cf, encoding::entry_key(&z, 0, &"10.0.0.0/8".parse().expect("p")), [7u8, 1]).expect("put");
             let mut out = Vec::new();
             let err = store.for_each_entry(&z, |p, _| out.push(p)).expect_err("corrupt");
             assert!(err.to_string().contains("newer than this dnsbl"), "{err}");
