@@ -10,7 +10,7 @@
 
 use std::net::Ipv6Addr;
 
-use crate::model::{validate_txt, Listing, ListingCode, Prefix};
+use crate::model::{mask128, mask32, validate_txt, Listing, ListingCode, Prefix};
 
 /// Which rbldnsd dataset type the file is written for.
 #[derive(Clone, Copy, Debug, PartialEq, Eq)]
@@ -227,7 +227,11 @@ impl Parser {
                 _ => return Err(format!("bad prefix length in {text:?}")),
             },
         };
-        Ok(vec![Prefix::masked_v4(u32::from_be_bytes(octets), len)])
+        let bits = u32::from_be_bytes(octets);
+        if bits & !mask32(len) != 0 {
+            return Err(host_bits(text, Prefix::masked_v4(bits, len)));
+        }
+        Ok(vec![Prefix::masked_v4(bits, len)])
     }
 
     fn too_wide(&self, prefixes: &[Prefix]) -> bool {
@@ -342,7 +346,7 @@ fn parse_v6(text: &str) -> LineResult<Prefix> {
     };
     if addr.contains("::") || addr.contains('.') {
         let ip: Ipv6Addr = addr.parse().map_err(|_| bad())?;
-        return Ok(Prefix::masked_v6(u128::from(ip), len.unwrap_or(128)));
+        return v6_prefix(text, u128::from(ip), len.unwrap_or(128));
     }
     let groups: Vec<&str> = addr.split(':').collect();
     if groups.is_empty() || groups.len() > 8 {
@@ -356,7 +360,19 @@ fn parse_v6(text: &str) -> LineResult<Prefix> {
         let v = u16::from_str_radix(g, 16).map_err(|_| bad())?;
         bits |= u128::from(v) << (112 - 16 * i);
     }
-    Ok(Prefix::masked_v6(bits, len.unwrap_or((groups.len() * 16) as u8)))
+    v6_prefix(text, bits, len.unwrap_or((groups.len() * 16) as u8))
+}
+
+fn v6_prefix(text: &str, bits: u128, len: u8) -> LineResult<Prefix> {
+    if bits & !mask128(len) != 0 {
+        return Err(host_bits(text, Prefix::masked_v6(bits, len)));
+    }
+    Ok(Prefix::masked_v6(bits, len))
+}
+
+/// rbldnsd ignores such entries with a warning (unless run with -e) to catch typos; we refuse them.
+fn host_bits(text: &str, network: Prefix) -> String {
+    format!("host bits are set in {text:?}; the network is {network} (rbldnsd ignores such lines)")
 }
 
 /// The fewest CIDR prefixes covering exactly `first..=last`.
@@ -442,7 +458,8 @@ mod tests {
         }
         assert_eq!(listed(&mut ps, "127.16.0-31").0, vec![p("127.16.0.0/19")]);
         assert_eq!(listed(&mut ps, "127.0.0.1-255").0.len(), 8);
-        assert_eq!(listed(&mut ps, "10.0.0.1/8").0, vec![p("10.0.0.0/8")], "host bits are cleared as rbldnsd does");
+        assert!(ps.line("10.0.0.1/8").expect_err("host bits").contains("the network is 10.0.0.0/8"));
+        assert!(ps.line("2001:db8::1/32").expect_err("host bits").contains("the network is 2001:db8::/32"));
     }
 
     #[test]
