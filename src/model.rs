@@ -295,28 +295,37 @@ pub fn validate_txt(text: &str) -> Result<(), ListingError> {
 /// Expands a TXT template: `$` becomes the queried address, `$$` a literal `$`. The result is cut
 /// to 255 bytes at a character boundary.
 pub fn expand_txt(template: &str, ip: IpAddr) -> String {
-    let mut out = String::with_capacity(template.len() + 16);
-    let mut chars = template.chars().peekable();
-    while let Some(c) = chars.next() {
-        if c == '$' {
-            if chars.peek() == Some(&'$') {
-                chars.next();
-                out.push('$');
-            } else {
-                out.push_str(&ip.to_string());
-            }
+    let mut out = Vec::with_capacity(template.len() + 16);
+    expand_txt_into(template, ip, &mut out);
+    // Only whole UTF-8 characters are ever written, so this never replaces anything.
+    String::from_utf8_lossy(&out).into_owned()
+}
+
+/// Like [`expand_txt`], appending to `out` without allocating when it has room.
+pub fn expand_txt_into(template: &str, ip: IpAddr, out: &mut Vec<u8>) {
+    use std::io::Write;
+    let start = out.len();
+    let mut rest = template.as_bytes();
+    while let Some(i) = rest.iter().position(|&b| b == b'$') {
+        out.extend_from_slice(&rest[..i]);
+        if rest.get(i + 1) == Some(&b'$') {
+            out.push(b'$');
+            rest = &rest[i + 2..];
         } else {
-            out.push(c);
+            // Writing to a Vec cannot fail.
+            let _ = write!(out, "{ip}");
+            rest = &rest[i + 1..];
         }
     }
-    if out.len() > MAX_TXT_BYTES {
-        let mut end = MAX_TXT_BYTES;
-        while !out.is_char_boundary(end) {
+    out.extend_from_slice(rest);
+    if out.len() - start > MAX_TXT_BYTES {
+        let mut end = start + MAX_TXT_BYTES;
+        // Back up to the first byte of a UTF-8 character.
+        while end > start && out[end] & 0xc0 == 0x80 {
             end -= 1;
         }
         out.truncate(end);
     }
-    out
 }
 
 /// What the list says about a prefix: listed with a value, or excluded from a wider listing.

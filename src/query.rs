@@ -97,32 +97,64 @@ impl<'s> Answer<'s> {
     }
 }
 
-/// Answers a question given as labels (left to right, no root) and a query type; `None` when the
-/// name is in no served zone.
-pub fn resolve<'s>(snapshot: &'s Snapshot, labels: &[&[u8]], qtype: u16) -> Option<Answer<'s>> {
+/// Where a name lands in the served data, before any records are built (no allocation).
+#[derive(Clone, Copy, Debug)]
+pub enum Lookup<'s> {
+    /// The zone apex.
+    Apex,
+    /// An in-zone name server's own name (`Some`), or an empty non-terminal above one (`None`).
+    NameServer(Option<&'s NameServer>),
+    /// A listed address: its listing and the address (IPv4 for mapped IPv6 names).
+    Listed(&'s Listing, IpAddr),
+    /// An empty non-terminal above listed addresses: NODATA.
+    Below,
+    /// Not listed, or not an address at all: NXDOMAIN.
+    Nothing,
+}
+
+/// Finds the zone of a name (labels left to right, no root) and what the name is in it.
+/// Returns the zone, the number of labels of its origin, and the lookup; `None` outside our zones.
+#[inline]
+pub fn classify<'s>(snapshot: &'s Snapshot, labels: &[&[u8]]) -> Option<(&'s ZoneSnapshot, usize, Lookup<'s>)> {
     let (zone, depth) = find_zone(snapshot, labels)?;
     let rel = &labels[..labels.len() - depth];
     if rel.is_empty() {
-        return Some(apex(zone, qtype));
+        return Some((zone, depth, Lookup::Apex));
     }
-    if let Some(answer) = name_server_host(zone, rel, qtype) {
-        return Some(answer);
+    if let Some(ns) = name_server_match(zone, depth, rel) {
+        return Some((zone, depth, Lookup::NameServer(ns)));
     }
-    Some(address(zone, rel, qtype))
+    Some((zone, depth, address(zone, rel)))
+}
+
+/// Answers a question given as labels (left to right, no root) and a query type; `None` when the
+/// name is in no served zone.
+pub fn resolve<'s>(snapshot: &'s Snapshot, labels: &[&[u8]], qtype: u16) -> Option<Answer<'s>> {
+    let (zone, _, lookup) = classify(snapshot, labels)?;
+    Some(match lookup {
+        Lookup::Apex => apex(zone, qtype),
+        Lookup::NameServer(Some(ns)) => Answer::positive(zone, glue(ns, Owner::Qname, qtype).collect()),
+        Lookup::NameServer(None) | Lookup::Below => Answer::empty(zone, false),
+        Lookup::Listed(listing, ip) => listed(zone, listing, ip, qtype),
+        Lookup::Nothing => Answer::empty(zone, true),
+    })
 }
 
 /// The served zone with the longest origin that is a suffix of the name, and its label count.
 fn find_zone<'s>(snapshot: &'s Snapshot, labels: &[&[u8]]) -> Option<(&'s ZoneSnapshot, usize)> {
-    snapshot
-        .zones
-        .iter()
-        .filter_map(|z| {
-            let origin: Vec<&str> = z.config.origin.labels().collect();
-            let n = origin.len();
-            let tail = labels.len().checked_sub(n).map(|start| &labels[start..])?;
-            tail.iter().zip(&origin).all(|(a, b)| a.eq_ignore_ascii_case(b.as_bytes())).then_some((z, n))
-        })
-        .max_by_key(|&(_, n)| n)
+    let mut best: Option<(&ZoneSnapshot, usize)> = None;
+    for z in &snapshot.zones {
+        let n = z.config.origin.labels().count();
+        if n > labels.len() || best.is_some_and(|(_, b)| b >= n) {
+            continue;
+        }
+        let matches =
+            z.config.origin.labels().rev().zip(labels.iter().rev()).all(|(o, l)| o.as_bytes().eq_ignore_ascii_case(l));
+        if matches {
+            best = Some((z, n));
+        }
+    }
+    best
 }
 
 fn apex(zone: &ZoneSnapshot, qtype: u16) -> Answer<'_> {
@@ -152,34 +184,30 @@ fn glue<'s>(ns: &'s NameServer, owner: Owner<'s>, qtype: u16) -> impl Iterator<I
     })
 }
 
-/// Answers for the names of in-zone name servers and the empty non-terminals above them.
-fn name_server_host<'s>(zone: &'s ZoneSnapshot, rel: &[&[u8]], qtype: u16) -> Option<Answer<'s>> {
-    let depth = zone.config.origin.labels().count();
-    let mut ent = false;
+/// `Some(Some(ns))` for an in-zone name server's name, `Some(None)` for a name above one.
+fn name_server_match<'s>(zone: &'s ZoneSnapshot, depth: usize, rel: &[&[u8]]) -> Option<Option<&'s NameServer>> {
+    let mut above = false;
     for ns in &zone.config.ns {
-        let labels: Vec<&str> = ns.name.labels().collect();
-        let own = &labels[..labels.len().saturating_sub(depth)];
-        if own.len() < rel.len() {
+        let own = ns.name.labels().count().saturating_sub(depth);
+        if own < rel.len() {
             continue;
         }
-        let tail = &own[own.len() - rel.len()..];
-        if !tail.iter().zip(rel).all(|(a, b)| a.as_bytes().eq_ignore_ascii_case(b)) {
-            continue;
+        let matches =
+            ns.name.labels().rev().skip(depth).zip(rel.iter().rev()).all(|(a, b)| a.as_bytes().eq_ignore_ascii_case(b));
+        if matches && own == rel.len() {
+            return Some(Some(ns));
         }
-        if own.len() == rel.len() {
-            return Some(Answer::positive(zone, glue(ns, Owner::Qname, qtype).collect()));
-        }
-        ent = true;
+        above |= matches;
     }
-    ent.then(|| Answer::empty(zone, false))
+    above.then_some(None)
 }
 
-fn address<'s>(zone: &'s ZoneSnapshot, rel: &[&[u8]], qtype: u16) -> Answer<'s> {
+fn address<'s>(zone: &'s ZoneSnapshot, rel: &[&[u8]]) -> Lookup<'s> {
     let v4 = parse_v4_labels(rel);
     let v6 = parse_v6_labels(rel);
     if let Some((addr, 4)) = v4 {
         if let Some(listing) = lookup_v4(zone, addr) {
-            return listed(zone, listing, IpAddr::V4(Ipv4Addr::from(addr)), qtype);
+            return Lookup::Listed(listing, IpAddr::V4(Ipv4Addr::from(addr)));
         }
     }
     if let Some((addr, 32)) = v6 {
@@ -189,12 +217,16 @@ fn address<'s>(zone: &'s ZoneSnapshot, rel: &[&[u8]], qtype: u16) -> Answer<'s> 
             zone.v6.lookup(addr).and_then(|id| zone.value(id)).map(|l| (l, IpAddr::V6(Ipv6Addr::from(addr))))
         };
         if let Some((listing, ip)) = hit {
-            return listed(zone, listing, ip, qtype);
+            return Lookup::Listed(listing, ip);
         }
     }
     let below_v4 = v4.is_some_and(|(a, n)| n < 4 && any_listed_v4(zone, a, a | !mask32(n * 8)));
     let below_v6 = v6.is_some_and(|(a, n)| n < 32 && any_listed_v6(zone, a, a | !mask128(n * 4)));
-    Answer::empty(zone, !(below_v4 || below_v6))
+    if below_v4 || below_v6 {
+        Lookup::Below
+    } else {
+        Lookup::Nothing
+    }
 }
 
 fn listed<'s>(zone: &'s ZoneSnapshot, listing: &'s Listing, ip: IpAddr, qtype: u16) -> Answer<'s> {
@@ -204,10 +236,14 @@ fn listed<'s>(zone: &'s ZoneSnapshot, listing: &'s Listing, ip: IpAddr, qtype: u
         answers.extend(listing.codes().iter().map(|c| Rr { owner: Owner::Qname, ttl, data: Data::A(c.addr()) }));
     }
     if matches!(qtype, qtype::TXT | qtype::ANY) {
-        let template = listing.reason().unwrap_or(&zone.config.txt_template);
-        answers.push(Rr { owner: Owner::Qname, ttl, data: Data::Txt(expand_txt(template, ip)) });
+        answers.push(Rr { owner: Owner::Qname, ttl, data: Data::Txt(expand_txt(txt_template(zone, listing), ip)) });
     }
     Answer::positive(zone, answers)
+}
+
+/// The TXT template a listed name answers with: its own reason, else the zone's default.
+pub fn txt_template<'s>(zone: &'s ZoneSnapshot, listing: &'s Listing) -> &'s str {
+    listing.reason().unwrap_or(&zone.config.txt_template)
 }
 
 /// The listing deciding an IPv4 address, with the test points fixed.

@@ -4,7 +4,8 @@
 //! not parse gets FORMERR; opcodes other than QUERY get NOTIMP; EDNS is echoed, version > 0 gets
 //! BADVERS; zone transfers and non-IN classes are REFUSED; UDP replies over the client's limit
 //! (512 without EDNS, else its size capped by `max-udp-payload`) are truncated honestly (TC=1,
-//! question only). The answer itself comes from [`crate::query::resolve`].
+//! question only). The answer itself comes from [`crate::query::resolve`]. Common queries are
+//! answered by [`super::lean`] first.
 
 use hickory_proto::op::{Edns, Message, MessageType, Metadata, OpCode, Query, ResponseCode};
 use hickory_proto::rr::rdata::{A, AAAA, NS, SOA, TXT};
@@ -31,8 +32,27 @@ pub struct Limits {
 
 const HEADER_LEN: usize = 12;
 
-/// The reply to one request, or `None` when the packet must be dropped silently.
-pub fn respond(snapshot: &Snapshot, packet: &[u8], transport: Transport, limits: &Limits) -> Option<Vec<u8>> {
+/// Writes the reply to one request into `out`; `false` when the packet must be dropped silently.
+/// Common queries take the allocation-free [`super::lean`] path, the rest the full path.
+pub fn respond(snapshot: &Snapshot, packet: &[u8], transport: Transport, limits: &Limits, out: &mut Vec<u8>) -> bool {
+    if packet.len() < HEADER_LEN || packet[2] & 0x80 != 0 {
+        return false;
+    }
+    if super::lean::answer(snapshot, packet, transport, limits, out) {
+        return true;
+    }
+    match respond_full(snapshot, packet, transport, limits) {
+        Some(bytes) => {
+            out.clear();
+            out.extend_from_slice(&bytes);
+            true
+        }
+        None => false,
+    }
+}
+
+/// The reply through hickory-proto for any request, or `None` when it must be dropped.
+pub fn respond_full(snapshot: &Snapshot, packet: &[u8], transport: Transport, limits: &Limits) -> Option<Vec<u8>> {
     if packet.len() < HEADER_LEN || packet[2] & 0x80 != 0 {
         return None;
     }

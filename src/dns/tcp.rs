@@ -61,6 +61,8 @@ pub async fn serve(
 async fn connection(mut stream: TcpStream, shared: &SharedSnapshot, limits: Limits, idle: Duration) {
     let _ = stream.set_nodelay(true);
     let mut buf = Vec::new();
+    let mut reply = Vec::with_capacity(4096);
+    let mut framed = Vec::with_capacity(4096);
     loop {
         let mut len = [0u8; 2];
         match tokio::time::timeout(idle, stream.read_exact(&mut len)).await {
@@ -73,13 +75,13 @@ async fn connection(mut stream: TcpStream, shared: &SharedSnapshot, limits: Limi
             Ok(Ok(_)) => {}
             _ => return,
         }
-        let Some(reply) = respond(&shared.load(), &buf, Transport::Tcp, &limits) else {
+        if !respond(&shared.load(), &buf, Transport::Tcp, &limits, &mut reply) {
             continue;
-        };
+        }
         let Ok(reply_len) = u16::try_from(reply.len()) else {
             return;
         };
-        let mut framed = Vec::with_capacity(reply.len() + 2);
+        framed.clear();
         framed.extend_from_slice(&reply_len.to_be_bytes());
         framed.extend_from_slice(&reply);
         if stream.write_all(&framed).await.is_err() {

@@ -12,6 +12,7 @@ use crate::snapshot::SharedSnapshot;
 /// Serves one socket until `shutdown` is cancelled.
 pub async fn serve(socket: UdpSocket, shared: Arc<SharedSnapshot>, limits: Limits, shutdown: CancellationToken) {
     let mut buf = vec![0u8; 65_535];
+    let mut reply = Vec::with_capacity(4096);
     loop {
         let received = tokio::select! {
             _ = shutdown.cancelled() => return,
@@ -28,8 +29,7 @@ pub async fn serve(socket: UdpSocket, shared: Arc<SharedSnapshot>, limits: Limit
         if peer.port() == 0 {
             continue;
         }
-        let reply = respond(&shared.load(), &buf[..len], Transport::Udp, &limits);
-        if let Some(reply) = reply {
+        if respond(&shared.load(), &buf[..len], Transport::Udp, &limits, &mut reply) {
             if let Err(e) = socket.send_to(&reply, peer).await {
                 tracing::debug!(error = %e, %peer, "udp send failed");
             }

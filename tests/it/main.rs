@@ -3,5 +3,6 @@
 
 mod answers;
 mod cli;
+mod differential;
 mod harness;
 mod hygiene;
