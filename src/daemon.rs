@@ -36,6 +36,7 @@ pub struct RunningServer {
     shared: Arc<SharedSnapshot>,
     shutdown: CancellationToken,
     tasks: JoinSet<()>,
+    udp_threads: Vec<std::thread::JoinHandle<()>>,
     /// Held open (and locked) for as long as the server runs.
     _store: Arc<Store>,
 }
@@ -54,8 +55,10 @@ impl RunningServer {
         let bound = bind_sockets(&config)?;
         let shutdown = CancellationToken::new();
         let addrs = bound.iter().map(|b| b.addr).collect();
-        let tasks = spawn_tasks(&config, bound, &shared, &shutdown)?;
-        Ok(RunningServer { addrs, shared, shutdown, tasks, _store: store })
+        // On failure, cancelling stops the workers that did start.
+        let (tasks, udp_threads) =
+            spawn_tasks(&config, bound, &shared, &shutdown).inspect_err(|_| shutdown.cancel())?;
+        Ok(RunningServer { addrs, shared, shutdown, tasks, udp_threads, _store: store })
     }
 
     /// The addresses actually bound (UDP and TCP share each).
@@ -77,6 +80,9 @@ impl RunningServer {
     pub async fn stop(mut self) {
         self.shutdown.cancel();
         while self.tasks.join_next().await.is_some() {}
+        let threads = std::mem::take(&mut self.udp_threads);
+        // UDP workers notice the cancellation within their receive timeout.
+        let _ = tokio::task::spawn_blocking(move || threads.into_iter().for_each(|t| drop(t.join()))).await;
     }
 
     /// Waits until the shutdown token is cancelled, then stops.
@@ -116,23 +122,28 @@ fn spawn_tasks(
     bound: Vec<dns::listen::Bound>,
     shared: &Arc<SharedSnapshot>,
     shutdown: &CancellationToken,
-) -> Result<JoinSet<()>, DaemonError> {
+) -> Result<(JoinSet<()>, Vec<std::thread::JoinHandle<()>>), DaemonError> {
     let limits = Limits { max_udp_payload: config.server.max_udp_payload };
     let tcp = TcpSettings {
         idle_timeout: config.server.tcp_idle_timeout,
         max_connections: config.server.max_tcp_connections,
     };
     let mut tasks = JoinSet::new();
+    let mut threads = Vec::new();
     for b in bound {
         let addr = b.addr;
         let bind_err = |source| DaemonError::Bind { addr, source };
-        for socket in b.udp {
-            let socket = tokio::net::UdpSocket::from_std(socket).map_err(bind_err)?;
-            tasks.spawn(dns::udp::serve(socket, shared.clone(), limits, shutdown.clone()));
+        for (i, socket) in b.udp.into_iter().enumerate() {
+            let (shared, shutdown) = (shared.clone(), shutdown.clone());
+            let thread = std::thread::Builder::new()
+                .name(format!("dnsbl-udp-{i}"))
+                .spawn(move || dns::udp::serve(socket, shared, limits, shutdown))
+                .map_err(bind_err)?;
+            threads.push(thread);
         }
         let listener = tokio::net::TcpListener::from_std(b.tcp).map_err(bind_err)?;
         tasks.spawn(dns::tcp::serve(listener, shared.clone(), limits, tcp, shutdown.clone()));
-        tracing::info!(%addr, udp_sockets = config.server.udp_workers, "listening (UDP and TCP)");
+        tracing::info!(%addr, udp_workers = config.server.udp_workers, "listening (UDP and TCP)");
     }
-    Ok(tasks)
+    Ok((tasks, threads))
 }

@@ -23,6 +23,10 @@ pub trait Addr: Copy + Ord + fmt::Debug + Send + Sync + 'static {
     fn checked_next(self) -> Option<Self>;
     /// The last address of the prefix starting at `self` with `len` bits.
     fn last_in(self, len: u8) -> Self;
+    /// The top 16 bits (the bucket of the lookup index).
+    fn top16(self) -> usize;
+    /// The first address of bucket `top`.
+    fn bucket_start(top: usize) -> Self;
 }
 
 impl Addr for u32 {
@@ -34,6 +38,12 @@ impl Addr for u32 {
     fn last_in(self, len: u8) -> Self {
         self | !crate::model::mask32(len)
     }
+    fn top16(self) -> usize {
+        (self >> 16) as usize
+    }
+    fn bucket_start(top: usize) -> Self {
+        (top as u32) << 16
+    }
 }
 
 impl Addr for u128 {
@@ -44,6 +54,12 @@ impl Addr for u128 {
     }
     fn last_in(self, len: u8) -> Self {
         self | !crate::model::mask128(len)
+    }
+    fn top16(self) -> usize {
+        (self >> 112) as usize
+    }
+    fn bucket_start(top: usize) -> Self {
+        (top as u128) << 112
     }
 }
 
@@ -63,6 +79,9 @@ pub struct PrefixTable<A: Addr> {
     starts: Box<[A]>,
     /// The deciding value of each segment (`UNLISTED` for none). Adjacent values differ.
     values: Box<[ValueId]>,
+    /// `index[b]` = the first segment starting at or after bucket `b` (top 16 address bits), so a
+    /// lookup searches only the segments of one bucket instead of the whole table.
+    index: Box<[u32]>,
 }
 
 impl<A: Addr> fmt::Debug for PrefixTable<A> {
@@ -73,9 +92,11 @@ impl<A: Addr> fmt::Debug for PrefixTable<A> {
 
 impl<A: Addr> Default for PrefixTable<A> {
     fn default() -> Self {
-        PrefixTable { starts: Box::new([A::ZERO]), values: Box::new([UNLISTED]) }
+        PrefixTable::from_segments(vec![A::ZERO], vec![UNLISTED])
     }
 }
+
+const BUCKETS: usize = 1 << 16;
 
 impl<A: Addr> PrefixTable<A> {
     /// Builds a table from `(network address, prefix length, verdict)` triples. Host bits must be
@@ -99,7 +120,22 @@ impl<A: Addr> PrefixTable<A> {
             open.push((start.last_in(len), value));
         }
         close_before(&mut open, &mut out, None);
-        PrefixTable { starts: out.starts.into_boxed_slice(), values: out.values.into_boxed_slice() }
+        PrefixTable::from_segments(out.starts, out.values)
+    }
+
+    fn from_segments(starts: Vec<A>, values: Vec<ValueId>) -> PrefixTable<A> {
+        let mut index = Vec::with_capacity(BUCKETS + 1);
+        let mut i = 0;
+        for bucket in 0..BUCKETS {
+            let first = A::bucket_start(bucket);
+            while i < starts.len() && starts[i] < first {
+                i += 1;
+            }
+            // Segment counts beyond u32 would need more memory than any list we serve.
+            index.push(u32::try_from(i).unwrap_or(u32::MAX));
+        }
+        index.push(u32::try_from(starts.len()).unwrap_or(u32::MAX));
+        PrefixTable { starts: starts.into_boxed_slice(), values: values.into_boxed_slice(), index: index.into_boxed_slice() }
     }
 
     /// The value deciding `addr`, if it is listed.
@@ -127,13 +163,18 @@ impl<A: Addr> PrefixTable<A> {
 
     /// Heap bytes held by the table.
     pub fn heap_bytes(&self) -> usize {
-        self.starts.len() * std::mem::size_of::<A>() + self.values.len() * std::mem::size_of::<ValueId>()
+        self.starts.len() * std::mem::size_of::<A>()
+            + self.values.len() * std::mem::size_of::<ValueId>()
+            + self.index.len() * std::mem::size_of::<u32>()
     }
 
     #[inline]
     fn segment_of(&self, addr: A) -> usize {
-        // starts[0] is zero, so at least one start is <= addr.
-        self.starts.partition_point(|&s| s <= addr).saturating_sub(1)
+        // The deciding segment starts in this bucket, or is the last one before it.
+        let bucket = addr.top16();
+        let (lo, hi) = (self.index[bucket] as usize, self.index[bucket + 1] as usize);
+        // starts[0] is zero, so for bucket 0 the search finds at least one start <= addr.
+        (lo + self.starts[lo..hi].partition_point(|&s| s <= addr)).saturating_sub(1)
     }
 }
 

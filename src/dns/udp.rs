@@ -1,38 +1,130 @@
-//! The UDP loop: one task per socket receives a datagram, answers it from the current snapshot
-//! and sends the reply. No per-query logging; errors on one datagram never stop the loop.
+//! The UDP loop: one OS thread per `SO_REUSEPORT` socket receives up to [`BATCH`] datagrams with
+//! one `recvmmsg`, answers them from one snapshot load into reused buffers, and sends the replies
+//! with one `sendmmsg`. No per-query allocation and no per-query logging; an error on one
+//! datagram never stops the loop. The socket's receive timeout bounds how long a stop takes.
 
+use std::io::{IoSlice, IoSliceMut};
+use std::net::UdpSocket;
+use std::os::fd::AsRawFd;
 use std::sync::Arc;
+use std::time::Duration;
 
-use tokio::net::UdpSocket;
+use nix::errno::Errno;
+use nix::sys::socket::{recvmmsg, sendmmsg, ControlMessage, MsgFlags, MultiHeaders, SockaddrStorage};
 use tokio_util::sync::CancellationToken;
 
 use super::message::{respond, Limits, Transport};
 use crate::snapshot::SharedSnapshot;
 
-/// Serves one socket until `shutdown` is cancelled.
-pub async fn serve(socket: UdpSocket, shared: Arc<SharedSnapshot>, limits: Limits, shutdown: CancellationToken) {
-    let mut buf = vec![0u8; 65_535];
-    let mut reply = Vec::with_capacity(4096);
-    loop {
-        let received = tokio::select! {
-            _ = shutdown.cancelled() => return,
-            r = socket.recv_from(&mut buf) => r,
-        };
-        let (len, peer) = match received {
-            Ok(r) => r,
-            Err(e) => {
-                // ICMP errors from earlier sends surface here (ECONNREFUSED); keep serving.
-                tracing::debug!(error = %e, "udp receive failed");
-                continue;
-            }
-        };
-        if peer.port() == 0 {
+/// Datagrams handled per system call.
+pub const BATCH: usize = 32;
+/// Largest query we read; longer datagrams are dropped (no DNS query needs more).
+const MAX_QUERY: usize = 4096;
+/// How often a blocked worker checks for shutdown.
+const STOP_CHECK: Duration = Duration::from_millis(200);
+
+/// Serves one socket on the calling thread until `shutdown` is cancelled.
+pub fn serve(socket: UdpSocket, shared: Arc<SharedSnapshot>, limits: Limits, shutdown: CancellationToken) {
+    if let Err(e) = socket.set_nonblocking(false).and_then(|()| socket.set_read_timeout(Some(STOP_CHECK))) {
+        tracing::error!(error = %e, "cannot configure UDP socket; this worker stops");
+        return;
+    }
+    let fd = socket.as_raw_fd();
+    let mut queries = vec![[0u8; MAX_QUERY]; BATCH];
+    let mut replies: Vec<Vec<u8>> = (0..BATCH).map(|_| Vec::with_capacity(1232)).collect();
+    let mut received: [(usize, Option<SockaddrStorage>); BATCH] = [(0, None); BATCH];
+    let mut recv_headers = MultiHeaders::<SockaddrStorage>::preallocate(BATCH, None);
+    let mut send_headers = MultiHeaders::<SockaddrStorage>::preallocate(BATCH, None);
+    while !shutdown.is_cancelled() {
+        let count = receive(fd, &mut recv_headers, &mut queries, &mut received);
+        if count == 0 {
             continue;
         }
-        if respond(&shared.load(), &buf[..len], Transport::Udp, &limits, &mut reply) {
-            if let Err(e) = socket.send_to(&reply, peer).await {
-                tracing::debug!(error = %e, %peer, "udp send failed");
+        let snapshot = shared.load();
+        let mut to: [Option<SockaddrStorage>; BATCH] = [None; BATCH];
+        let mut ready = 0;
+        for i in 0..count {
+            let (len, peer) = received[i];
+            if !peer.as_ref().is_some_and(valid_peer) {
+                continue;
+            }
+            let reply = &mut replies[ready];
+            if respond(&snapshot, &queries[i][..len], Transport::Udp, &limits, reply) {
+                to[ready] = peer;
+                ready += 1;
+            }
+        }
+        drop(snapshot);
+        send(fd, &mut send_headers, &replies[..ready], &to[..ready]);
+    }
+}
+
+/// Receives at least one datagram (or times out); returns how many, with their lengths and peers.
+/// Truncated datagrams (longer than [`MAX_QUERY`]) are reported with length 0 and no peer.
+fn receive(
+    fd: i32,
+    headers: &mut MultiHeaders<SockaddrStorage>,
+    queries: &mut [[u8; MAX_QUERY]],
+    received: &mut [(usize, Option<SockaddrStorage>); BATCH],
+) -> usize {
+    let mut iovs: [[IoSliceMut<'_>; 1]; BATCH] = iovs_for(queries);
+    match recvmmsg(fd, headers, iovs.iter_mut(), MsgFlags::MSG_WAITFORONE, None) {
+        Ok(results) => {
+            let mut n = 0;
+            for msg in results {
+                received[n] =
+                    if msg.flags.contains(MsgFlags::MSG_TRUNC) { (0, None) } else { (msg.bytes, msg.address) };
+                n += 1;
+            }
+            n
+        }
+        Err(Errno::EAGAIN | Errno::EINTR) => 0,
+        Err(e) => {
+            // ICMP errors from earlier sends surface here (ECONNREFUSED); keep serving.
+            tracing::debug!(error = %e, "udp receive failed");
+            0
+        }
+    }
+}
+
+fn iovs_for(queries: &mut [[u8; MAX_QUERY]]) -> [[IoSliceMut<'_>; 1]; BATCH] {
+    let mut it = queries.iter_mut();
+    std::array::from_fn(|_| match it.next() {
+        Some(q) => [IoSliceMut::new(q)],
+        None => [IoSliceMut::new(&mut [])],
+    })
+}
+
+/// Sends the replies, retrying the rest after a partial send; drops what the kernel refuses.
+fn send(fd: i32, headers: &mut MultiHeaders<SockaddrStorage>, replies: &[Vec<u8>], to: &[Option<SockaddrStorage>]) {
+    let mut start = 0;
+    while start < replies.len() {
+        let pending = &replies[start..];
+        let slices: [[IoSlice<'_>; 1]; BATCH] =
+            std::array::from_fn(|i| [IoSlice::new(pending.get(i).map_or(&[][..], |r| r))]);
+        let none: [ControlMessage<'_>; 0] = [];
+        match sendmmsg(fd, headers, slices[..pending.len()].iter(), &to[start..], none, MsgFlags::empty()) {
+            Ok(results) => {
+                let sent = results.count();
+                start += sent.max(1);
+            }
+            Err(Errno::EINTR) => {}
+            Err(e) => {
+                tracing::debug!(error = %e, "udp send failed");
+                // Skip the datagram the kernel refused and go on with the rest.
+                start += 1;
             }
         }
     }
+}
+
+/// Drops spoofing-prone sources: port 0 and unspecified addresses.
+fn valid_peer(addr: &SockaddrStorage) -> bool {
+    if let Some(v4) = addr.as_sockaddr_in() {
+        return v4.port() != 0 && v4.ip() != std::net::Ipv4Addr::UNSPECIFIED;
+    }
+    if let Some(v6) = addr.as_sockaddr_in6() {
+        return v6.port() != 0 && !v6.ip().is_unspecified();
+    }
+    false
 }
