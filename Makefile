@@ -1,7 +1,7 @@
 # dnsbl — the two commands a fresh Debian 12 machine needs:
 #   make serve   install what is missing, build, serve the embedded default (bl.localhost on 127.0.0.1:5353)
 #   make test    install what is missing, run the whole test suite
-.PHONY: deps build serve test check
+.PHONY: deps build serve test check bench-peer
 
 # Debian packages the build and tests need: RocksDB 7.8.3 (linked, not built from source, see
 # .cargo/config.toml), libclang for bindgen, and dig for the manual checks in README.
@@ -28,3 +28,7 @@ test: deps
 check: deps
 	cargo fmt --check
 	cargo clippy --locked --all-targets -- -D warnings
+
+# Side-by-side benchmark against rbldnsd (installs rbldnsd and dnsperf if missing); see README.
+bench-peer: deps
+	scripts/bench-peer.sh

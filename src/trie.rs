@@ -135,7 +135,11 @@ impl<A: Addr> PrefixTable<A> {
             index.push(u32::try_from(i).unwrap_or(u32::MAX));
         }
         index.push(u32::try_from(starts.len()).unwrap_or(u32::MAX));
-        PrefixTable { starts: starts.into_boxed_slice(), values: values.into_boxed_slice(), index: index.into_boxed_slice() }
+        PrefixTable {
+            starts: starts.into_boxed_slice(),
+            values: values.into_boxed_slice(),
+            index: index.into_boxed_slice(),
+        }
     }
 
     /// The value deciding `addr`, if it is listed.

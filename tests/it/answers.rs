@@ -218,3 +218,18 @@ fn restart_keeps_data() {
     assert_eq!(a_records(&ask(second.addr, "1.2.0.192.bl.localhost", RecordType::A)), ["127.0.0.3"]);
     assert_eq!(serial(&second), before, "a restart is not a change");
 }
+
+#[test]
+fn serves_ipv4_and_ipv6_listen_addresses_on_udp_and_tcp() {
+    let (_dir, data) = temp_data();
+    let mut config = test_config(&data);
+    config.server.listen = vec!["127.0.0.1:0".parse().expect("addr"), "[::1]:0".parse().expect("addr")];
+    let s = TestServer::start(config);
+    let addrs = s.local_addrs();
+    assert_eq!(addrs.len(), 2);
+    for addr in addrs {
+        let q = question("2.0.0.127.bl.localhost", RecordType::A, None);
+        assert_eq!(a_records(&udp(addr, &q)), ["127.0.0.2"], "UDP {addr}");
+        assert_eq!(a_records(&tcp(addr, &q)), ["127.0.0.2"], "TCP {addr}");
+    }
+}

@@ -49,6 +49,8 @@ fn snapshot() -> Snapshot {
     Snapshot { zones }
 }
 
+static SNAPSHOT: std::sync::LazyLock<Snapshot> = std::sync::LazyLock::new(snapshot);
+
 fn name_strategy() -> impl Strategy<Value = String> {
     let zone = prop_oneof![Just("bl.localhost"), Just("dnsbl.example.org"), Just("example.com"), Just("localhost")];
     let v4 = prop_oneof![
@@ -162,16 +164,16 @@ proptest! {
     #![proptest_config(ProptestConfig { cases: 3000, ..ProptestConfig::default() })]
     #[test]
     fn lean_and_full_paths_agree(packet in query_strategy(), tcp in any::<bool>(), payload in 512u16..4096) {
-        let snap = snapshot();
+        let snap = &*SNAPSHOT;
         let limits = Limits { max_udp_payload: payload };
         let transport = if tcp { Transport::Tcp } else { Transport::Udp };
         let mut out = Vec::new();
-        if packet.len() >= 12 && packet[2] & 0x80 == 0 && lean::answer(&snap, &packet, transport, &limits, &mut out) {
-            let full = respond_full(&snap, &packet, transport, &limits).expect("full path answers too");
+        if packet.len() >= 12 && packet[2] & 0x80 == 0 && lean::answer(snap, &packet, transport, &limits, &mut out) {
+            let full = respond_full(snap, &packet, transport, &limits).expect("full path answers too");
             prop_assert_eq!(canonical(&out), canonical(&full));
         }
         // Whatever path is taken, a reply (if any) decodes and never exceeds the UDP limit.
-        if respond(&snap, &packet, transport, &limits, &mut out) {
+        if respond(snap, &packet, transport, &limits, &mut out) {
             let m = decode(&out);
             if !tcp {
                 let limit = m.edns.as_ref().map_or(512, |_| payload as usize);

@@ -70,6 +70,11 @@ impl TestServer {
         TestServer::start(test_config(data))
     }
 
+    /// Every bound listen address.
+    pub fn local_addrs(&self) -> Vec<SocketAddr> {
+        self.server.as_ref().map(|s| s.local_addrs().to_vec()).unwrap_or_default()
+    }
+
     pub fn stop(mut self) {
         if let Some(s) = self.server.take() {
             self.runtime.block_on(s.stop());
@@ -112,7 +117,7 @@ pub fn edns(payload: u16, version: u8) -> Edns {
 
 /// Sends raw bytes over UDP; the reply, or `None` after `wait`.
 pub fn udp_raw(addr: SocketAddr, packet: &[u8], wait: Duration) -> Option<Vec<u8>> {
-    let sock = UdpSocket::bind("127.0.0.1:0").expect("bind");
+    let sock = UdpSocket::bind(if addr.is_ipv6() { "[::1]:0" } else { "127.0.0.1:0" }).expect("bind");
     sock.set_read_timeout(Some(wait)).expect("timeout");
     sock.send_to(packet, addr).expect("send");
     let mut buf = vec![0u8; 65_535];

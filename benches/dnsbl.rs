@@ -1,0 +1,128 @@
+//! Criterion benchmarks: trie lookups at 10k / 1M / 10M prefixes (the cost should stay flat),
+//! the lean and full query paths (question parse + lookup + answer encode), and the table build
+//! that publishing a changed list costs today. `cargo bench` runs them at full size; under
+//! `cargo test` they run once at small sizes so the test suite stays quick.
+
+use std::hint::black_box;
+use std::sync::Arc;
+
+use criterion::{criterion_group, criterion_main, BatchSize, BenchmarkId, Criterion, Throughput};
+use dnsbl::config::Config;
+use dnsbl::dns::{lean, respond_full, Limits, Transport};
+use dnsbl::model::{Entry, Listing, ListingCode, Prefix};
+use dnsbl::snapshot::{Snapshot, ZoneBuilder};
+use dnsbl::trie::{PrefixTable, Verdict};
+use hickory_proto::op::{Message, Query};
+use hickory_proto::rr::{Name, RecordType};
+
+fn full_size() -> bool {
+    std::env::args().any(|a| a == "--bench")
+}
+
+/// A deterministic generator (xorshift) so every run measures the same data.
+struct Rng(u64);
+impl Rng {
+    fn next(&mut self) -> u64 {
+        self.0 ^= self.0 << 13;
+        self.0 ^= self.0 >> 7;
+        self.0 ^= self.0 << 17;
+        self.0
+    }
+}
+
+/// `n` entries: 90 % /32s, 9 % CIDRs /16-/31, 1 % exclusions.
+fn entries(n: usize, rng: &mut Rng) -> Vec<(u32, u8, Verdict)> {
+    (0..n)
+        .map(|i| {
+            let r = rng.next();
+            let addr = (r >> 32) as u32;
+            match i % 100 {
+                0 => (addr, 32, Verdict::Excluded),
+                1..=9 => {
+                    let len = 16 + (r % 16) as u8;
+                    (addr & dnsbl::model::mask32(len), len, Verdict::Listed((r % 7) as u32))
+                }
+                _ => (addr, 32, Verdict::Listed((r % 7) as u32)),
+            }
+        })
+        .collect()
+}
+
+fn trie_lookup(c: &mut Criterion) {
+    let sizes: &[usize] = if full_size() { &[10_000, 1_000_000, 10_000_000] } else { &[10_000] };
+    let mut group = c.benchmark_group("trie_lookup");
+    group.throughput(Throughput::Elements(1024));
+    for &n in sizes {
+        let mut rng = Rng(0x5782);
+        let table = PrefixTable::build(entries(n, &mut rng));
+        eprintln!(
+            "trie {n} prefixes: {} segments, {:.1} bytes/prefix",
+            table.segments(),
+            table.heap_bytes() as f64 / n as f64
+        );
+        let probes: Vec<u32> = (0..1024).map(|_| (rng.next() >> 32) as u32).collect();
+        group.bench_with_input(BenchmarkId::from_parameter(n), &table, |b, t| {
+            b.iter(|| probes.iter().filter(|&&p| t.lookup(black_box(p)).is_some()).count())
+        });
+    }
+    group.finish();
+}
+
+fn table_build(c: &mut Criterion) {
+    let n = if full_size() { 10_000_000 } else { 10_000 };
+    let mut rng = Rng(0x2308);
+    let input = entries(n, &mut rng);
+    let mut group = c.benchmark_group("table_build");
+    group.sample_size(10);
+    group.bench_function(BenchmarkId::from_parameter(n), |b| {
+        b.iter_batched(|| input.clone(), |e| PrefixTable::build(black_box(e)), BatchSize::LargeInput)
+    });
+    group.finish();
+}
+
+fn snapshot() -> Snapshot {
+    let config = Config::embedded_default().expect("default config");
+    let mut b = ZoneBuilder::new(Arc::new(config.zones[0].clone()), 1);
+    let mut rng = Rng(0x1035);
+    for _ in 0..100_000 {
+        let addr = (rng.next() >> 32) as u32;
+        let listing = Listing::new(vec![ListingCode::OPERATOR], Some("marketing from $".into())).expect("listing");
+        b.add(Prefix::masked_v4(addr, 32), Entry::Listed(listing));
+    }
+    b.add(
+        "198.51.100.7/32".parse().expect("prefix"),
+        Entry::Listed(Listing::new(vec![ListingCode::REGISTERED], None).expect("listing")),
+    );
+    Snapshot { zones: vec![b.build()] }
+}
+
+fn query(name: &str, t: RecordType) -> Vec<u8> {
+    let mut m = Message::query();
+    m.add_query(Query::query(Name::from_ascii(name).expect("name"), t));
+    m.to_vec().expect("encode")
+}
+
+fn query_paths(c: &mut Criterion) {
+    let snap = snapshot();
+    let limits = Limits { max_udp_payload: 1232 };
+    let cases = [
+        ("listed_a", query("7.100.51.198.bl.localhost.", RecordType::A)),
+        ("listed_txt", query("7.100.51.198.bl.localhost.", RecordType::TXT)),
+        ("unlisted_a", query("9.9.9.9.bl.localhost.", RecordType::A)),
+        ("ipv6_unlisted_a", query(&format!("{}bl.localhost.", "1.".repeat(32)), RecordType::A)),
+    ];
+    let mut group = c.benchmark_group("query");
+    let mut out = Vec::with_capacity(1232);
+    for (name, packet) in &cases {
+        group.bench_function(format!("lean/{name}"), |b| {
+            b.iter(|| lean::answer(&snap, black_box(packet), Transport::Udp, &limits, &mut out))
+        });
+        group.bench_function(format!("full/{name}"), |b| {
+            b.iter(|| respond_full(&snap, black_box(packet), Transport::Udp, &limits))
+        });
+    }
+    group.finish();
+}
+
+criterion_group!(benches, trie_lookup, table_build, query_paths);
+criterion_main!(benches);

@@ -1,0 +1,130 @@
+#!/usr/bin/env bash
+# Peer benchmark: rbldnsd and dnsbl, one after the other, on the same data, the same loopback port
+# and the same dnsperf commands. Prints a Markdown table (see README "Performance").
+#
+#   make bench-peer                       # full dataset (1.22M entries, 300k queries), ~3 minutes
+#   BENCH_SCALE=10 make bench-peer        # a tenth of everything, for a quick look
+#
+# Settings (environment): BENCH_DIR (target/bench-peer), BENCH_PORT (5399), BENCH_SECONDS per
+# dnsperf run (10), BENCH_RATE for the fixed-rate latency run (50000 qps), BENCH_SCALE (1).
+# Every run is bounded by BENCH_SECONDS; the servers this script starts are stopped on exit.
+set -euo pipefail
+[ -n "${BENCH_TRACE:-}" ] && set -x
+cd "$(dirname "$0")/.."
+
+OUT=${BENCH_DIR:-target/bench-peer}
+PORT=${BENCH_PORT:-5399}
+SECS=${BENCH_SECONDS:-10}
+RATE=${BENCH_RATE:-50000}
+SCALE=${BENCH_SCALE:-1}
+ZONE=bl.bench
+HZ=$(getconf CLK_TCK)
+SERVER_PID=""
+
+cleanup() { if [ -n "$SERVER_PID" ]; then kill "$SERVER_PID" 2>/dev/null || true; wait "$SERVER_PID" 2>/dev/null || true; fi; }
+trap cleanup EXIT
+
+need=()
+for tool in rbldnsd:rbldnsd dnsperf:dnsperf dig:dnsutils taskset:util-linux python3:python3; do
+  command -v "${tool%%:*}" >/dev/null || need+=("${tool#*:}")
+done
+if [ ${#need[@]} -gt 0 ]; then
+  SUDO=$([ "$(id -u)" = 0 ] || echo sudo)
+  $SUDO apt-get update -qq && DEBIAN_FRONTEND=noninteractive $SUDO apt-get install -y -qq "${need[@]}"
+fi
+cargo build --release --locked -q
+DNSBL=$PWD/target/release/dnsbl
+
+if [ ! -f "$OUT/scale-$SCALE" ]; then
+  rm -rf "$OUT"; mkdir -p "$OUT"
+  python3 scripts/bench-data.py "$OUT" "$ZONE" "$SCALE"
+  touch "$OUT/scale-$SCALE"
+fi
+chmod -R a+rX "$OUT"   # rbldnsd reads the files as user rbldns
+PROBE=$(grep -m1 ' A$' "$OUT/queries.txt" | cut -d' ' -f1)
+LISTED=$(sed -n 3p "$OUT/v4set.rbldnsd" | awk -F. '{print $4"."$3"."$2"."$1}').$ZONE
+
+cpu_ticks() { awk '{print $14+$15}' "/proc/$1/stat"; }
+rss_mb() { awk '/VmRSS/ {printf "%.0f", $2/1024}' "/proc/$1/status"; }
+
+# Starts a server on cores $2 ("rbldnsd" or "dnsbl" in $1); sets SERVER_PID and LOAD_S.
+start_server() {
+  local t0; t0=$(date +%s.%N)
+  case $1 in
+    rbldnsd) taskset -c "$2" rbldnsd -n -a -b "127.0.0.1/$PORT" -w "$PWD/$OUT" -u rbldns \
+               "$ZONE:ip4set:v4set.rbldnsd" "$ZONE:ip4trie:v4trie.rbldnsd" "$ZONE:ip6trie:v6.rbldnsd" \
+               >"$OUT/rbldnsd.log" 2>&1 & ;;
+    dnsbl) DNSBL_LOG=warn taskset -c "$2" "$DNSBL" serve --zone "$ZONE" --data-dir "$OUT/dnsbl-data" \
+               --listen "127.0.0.1:$PORT" >"$OUT/dnsbl.log" 2>&1 & ;;
+  esac
+  SERVER_PID=$!
+  for _ in $(seq 600); do
+    # dig +short prints errors to stdout too, so wait for an actual 127.0.0.x answer.
+    if dig +short +time=1 +tries=1 -p "$PORT" @127.0.0.1 "$LISTED" A 2>/dev/null | grep -q '^127\.'; then
+      LOAD_S=$(echo "$(date +%s.%N) - $t0" | bc); return 0
+    fi
+    sleep 0.1
+  done
+  echo "$1 did not answer within 60 s" >&2; exit 1
+}
+
+stop_server() { kill "$SERVER_PID"; wait "$SERVER_PID" 2>/dev/null || true; SERVER_PID=""; }
+
+# Max-rate run: prints "qps lost% cpu_seconds".
+max_rate() {
+  local c0 c1 out
+  c0=$(cpu_ticks "$SERVER_PID")
+  out=$(timeout $((SECS + 20)) taskset -c "$1" dnsperf -s 127.0.0.1 -p "$PORT" -d "$OUT/queries.txt" \
+        -l "$SECS" -c 4 -q 500 2>&1)
+  c1=$(cpu_ticks "$SERVER_PID")
+  echo "$(echo "$out" | awk '/Queries per second/ {printf "%.0f", $4}') \
+$(echo "$out" | awk -F'[()]' '/Queries lost/ {print $2}') \
+$(echo "scale=2; ($c1 - $c0) / $HZ" | bc)"
+}
+
+# Fixed-rate run: prints "p50_ms p99_ms lost%".
+fixed_rate() {
+  local out
+  out=$(timeout $((SECS + 20)) taskset -c "$1" dnsperf -s 127.0.0.1 -p "$PORT" -d "$OUT/queries.txt" \
+        -l "$SECS" -Q "$RATE" -c 4 -q 500 -v 2>&1)
+  echo "$(echo "$out" | awk '/^> / {print $NF}' | sort -n | awk '{a[NR]=$1} END {printf "%.3f %.3f", a[int(NR*0.5)]*1000, a[int(NR*0.99)]*1000}') \
+$(echo "$out" | awk -F'[()]' '/Queries lost/ {print $2}')"
+}
+
+declare -A R
+run() {
+  local name=$1
+  start_server "$name" 0
+  R[$name,load]=$LOAD_S
+  read -r R[$name,qps] R[$name,lost] R[$name,cpu] <<<"$(max_rate 1)"
+  read -r R[$name,p50] R[$name,p99] R[$name,flost] <<<"$(fixed_rate 1)"
+  R[$name,rss]=$(rss_mb "$SERVER_PID")
+  stop_server
+  start_server "$name" 0,1
+  read -r R[$name,qps2] R[$name,lost2] R[$name,cpu2] <<<"$(max_rate 0,1)"
+  stop_server
+}
+
+echo "dataset: $(grep -vc '^[#:$!]' "$OUT/all.rbldnsd") entries + $(grep -c '^!' "$OUT/all.rbldnsd") exclusions, $(wc -l <"$OUT/queries.txt") queries" >&2
+rm -rf "$OUT/dnsbl-data"
+IMPORT_S=$( { /usr/bin/time -f %e "$DNSBL" zone import "$OUT/all.rbldnsd" --zone "$ZONE" --data-dir "$OUT/dnsbl-data" >/dev/null; } 2>&1 | tail -1)
+run rbldnsd
+run dnsbl
+
+ratio() { echo "scale=2; $1 / $2" | bc; }
+per_cpu() { echo "scale=0; ${R[$1,qps]} * $SECS / ${R[$1,cpu]}" | bc; }
+cat <<TABLE
+| measure | rbldnsd | dnsbl | dnsbl / rbldnsd |
+|---|---|---|---|
+| max qps, server on 1 core, dnsperf on the other | ${R[rbldnsd,qps]} | ${R[dnsbl,qps]} | $(ratio "${R[dnsbl,qps]}" "${R[rbldnsd,qps]}") |
+| lost at max rate | ${R[rbldnsd,lost]} | ${R[dnsbl,lost]} | |
+| server CPU seconds in that run (${SECS} s) | ${R[rbldnsd,cpu]} | ${R[dnsbl,cpu]} | $(ratio "${R[dnsbl,cpu]}" "${R[rbldnsd,cpu]}") |
+| answers per server CPU second | $(per_cpu rbldnsd) | $(per_cpu dnsbl) | $(ratio "$(per_cpu dnsbl)" "$(per_cpu rbldnsd)") |
+| p50 / p99 latency at ${RATE} qps (ms) | ${R[rbldnsd,p50]} / ${R[rbldnsd,p99]} | ${R[dnsbl,p50]} / ${R[dnsbl,p99]} | |
+| lost at ${RATE} qps | ${R[rbldnsd,flost]} | ${R[dnsbl,flost]} | |
+| max qps, server on both cores (shared with dnsperf) | ${R[rbldnsd,qps2]} | ${R[dnsbl,qps2]} | $(ratio "${R[dnsbl,qps2]}" "${R[rbldnsd,qps2]}") |
+| RSS after the runs (MB) | ${R[rbldnsd,rss]} | ${R[dnsbl,rss]} | |
+| start to first answer (s) | ${R[rbldnsd,load]} (from text) | ${R[dnsbl,load]} (from RocksDB) | |
+| import of the text file (s) | — | ${IMPORT_S} | |
+TABLE
+echo "change-to-visible latency under load: not measurable yet (live updates arrive with the operator API)"
