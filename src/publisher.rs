@@ -7,7 +7,8 @@ use std::time::Instant;
 use crate::config::Config;
 use crate::model::Entry;
 use crate::snapshot::{Snapshot, ZoneBuilder};
-use crate::store::{Store, StoreError, StoredEntry};
+use crate::store::encoding::decode_answer;
+use crate::store::{Store, StoreError};
 
 /// Per-zone numbers from a load, for the log.
 #[derive(Clone, Debug, PartialEq, Eq)]
@@ -30,10 +31,16 @@ pub fn load_snapshot(store: &Store, config: &Config, now: u64) -> Result<(Snapsh
         let serial = store.ensure_serial(&zone.origin, now)?;
         let mut builder = ZoneBuilder::new(Arc::new(zone.clone()), serial);
         let mut expired = 0;
-        store.for_each_entry(&zone.origin, |prefix, entry| match entry {
-            StoredEntry::Listing(l) if l.expires_at.is_some_and(|t| t <= now) => expired += 1,
-            StoredEntry::Listing(l) => builder.add(prefix, Entry::Listed(l.listing)),
-            StoredEntry::Exclusion(_) => builder.add(prefix, Entry::Excluded),
+        store.for_each_raw(&zone.origin, |prefix, head| match head {
+            Some(h) if h.expires_at.is_some_and(|t| t <= now) => {
+                expired += 1;
+                Ok(())
+            }
+            Some(h) => builder.add_encoded(prefix, h.answer, decode_answer),
+            None => {
+                builder.add(prefix, Entry::Excluded);
+                Ok(())
+            }
         })?;
         let entries = builder.entries();
         let built = builder.build();

@@ -119,10 +119,32 @@ pub fn encode_listing(v: &StoredListing) -> Vec<u8> {
 
 /// Decodes a listing value.
 pub fn decode_listing(bytes: &[u8]) -> Result<StoredListing, DecodeError> {
+    let head = listing_head(bytes)?;
+    let listing = decode_answer(head.answer)?;
+    Ok(StoredListing { listing, added_at: head.added_at, expires_at: head.expires_at })
+}
+
+/// The fixed part of a listing value, and the bytes of its answer (codes and reason) unread:
+/// loading a big list decodes each distinct answer once.
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub struct ListingHead<'a> {
+    pub added_at: u64,
+    pub expires_at: Option<u64>,
+    pub answer: &'a [u8],
+}
+
+/// Reads the version and times of a listing value without decoding its answer.
+pub fn listing_head(bytes: &[u8]) -> Result<ListingHead<'_>, DecodeError> {
     let mut r = Reader(bytes);
     check_version(r.u8()?)?;
     let added_at = r.u64()?;
     let expires_at = Some(r.u64()?).filter(|&t| t != 0);
+    Ok(ListingHead { added_at, expires_at, answer: r.0 })
+}
+
+/// Decodes the answer part of a listing value: `n:u8 · n × code · reason`.
+pub fn decode_answer(bytes: &[u8]) -> Result<Listing, DecodeError> {
+    let mut r = Reader(bytes);
     let n = r.u8()?;
     let mut codes = Vec::with_capacity(usize::from(n));
     for _ in 0..n {
@@ -133,8 +155,7 @@ pub fn decode_listing(bytes: &[u8]) -> Result<StoredListing, DecodeError> {
     }
     let reason = decode_reason(&mut r)?;
     r.end()?;
-    let listing = Listing::new(codes, reason).map_err(|_| DecodeError::Value("invalid listing"))?;
-    Ok(StoredListing { listing, added_at, expires_at })
+    Listing::new(codes, reason).map_err(|_| DecodeError::Value("invalid listing"))
 }
 
 /// Encodes an exclusion value (version 1): `1 · added_at:u64 · reason`.
