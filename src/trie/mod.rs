@@ -8,6 +8,9 @@
 
 use std::fmt;
 
+mod layered;
+pub use layered::{LayeredTable, Patch};
+
 /// Index into the snapshot's value table (codes + TXT template).
 pub type ValueId = u32;
 
@@ -27,6 +30,8 @@ pub trait Addr: Copy + Ord + fmt::Debug + Send + Sync + 'static {
     fn top16(self) -> usize;
     /// The first address of bucket `top`.
     fn bucket_start(top: usize) -> Self;
+    /// The previous address, or `None` at zero.
+    fn checked_prev(self) -> Option<Self>;
 }
 
 impl Addr for u32 {
@@ -44,6 +49,9 @@ impl Addr for u32 {
     fn bucket_start(top: usize) -> Self {
         (top as u32) << 16
     }
+    fn checked_prev(self) -> Option<Self> {
+        self.checked_sub(1)
+    }
 }
 
 impl Addr for u128 {
@@ -60,6 +68,9 @@ impl Addr for u128 {
     }
     fn bucket_start(top: usize) -> Self {
         (top as u128) << 112
+    }
+    fn checked_prev(self) -> Option<Self> {
+        self.checked_sub(1)
     }
 }
 
@@ -102,27 +113,35 @@ impl<A: Addr> PrefixTable<A> {
     /// Builds a table from `(network address, prefix length, verdict)` triples. Host bits must be
     /// zero. Several verdicts for the same prefix: an exclusion beats a listing, otherwise the
     /// later one in the input wins.
-    pub fn build(mut entries: Vec<(A, u8, Verdict)>) -> PrefixTable<A> {
-        // Outer prefixes before inner ones; at the same prefix, the exclusion last (on top).
-        entries.sort_by(|a, b| {
-            (a.0, a.1, matches!(a.2, Verdict::Excluded)).cmp(&(b.0, b.1, matches!(b.2, Verdict::Excluded)))
-        });
-        let mut out = Segments { starts: vec![A::ZERO], values: vec![UNLISTED] };
-        // Open prefixes, outermost first: (last address, value).
-        let mut open: Vec<(A, ValueId)> = Vec::new();
-        for (start, len, verdict) in entries {
-            close_before(&mut open, &mut out, Some(start));
-            let value = match verdict {
-                Verdict::Listed(id) => id,
-                Verdict::Excluded => UNLISTED,
-            };
-            out.set(start, value);
-            open.push((start.last_in(len), value));
-        }
-        close_before(&mut open, &mut out, None);
+    pub fn build(entries: Vec<(A, u8, Verdict)>) -> PrefixTable<A> {
+        let out = flatten(entries);
         PrefixTable::from_segments(out.starts, out.values)
     }
+}
 
+/// Cuts the address line into segments: "most specific prefix wins, exclusion wins a tie".
+fn flatten<A: Addr>(mut entries: Vec<(A, u8, Verdict)>) -> Segments<A> {
+    // Outer prefixes before inner ones; at the same prefix, the exclusion last (on top).
+    entries.sort_by(|a, b| {
+        (a.0, a.1, matches!(a.2, Verdict::Excluded)).cmp(&(b.0, b.1, matches!(b.2, Verdict::Excluded)))
+    });
+    let mut out = Segments { starts: vec![A::ZERO], values: vec![UNLISTED] };
+    // Open prefixes, outermost first: (last address, value).
+    let mut open: Vec<(A, ValueId)> = Vec::new();
+    for (start, len, verdict) in entries {
+        close_before(&mut open, &mut out, Some(start));
+        let value = match verdict {
+            Verdict::Listed(id) => id,
+            Verdict::Excluded => UNLISTED,
+        };
+        out.set(start, value);
+        open.push((start.last_in(len), value));
+    }
+    close_before(&mut open, &mut out, None);
+    out
+}
+
+impl<A: Addr> PrefixTable<A> {
     fn from_segments(starts: Vec<A>, values: Vec<ValueId>) -> PrefixTable<A> {
         let mut index = Vec::with_capacity(BUCKETS + 1);
         let mut i = 0;
