@@ -93,7 +93,7 @@ fn snapshot() -> Snapshot {
         "198.51.100.7/32".parse().expect("prefix"),
         Entry::Listed(Listing::new(vec![ListingCode::REGISTERED], None).expect("listing")),
     );
-    Snapshot { zones: vec![b.build()] }
+    Snapshot::new(vec![b.build()])
 }
 
 fn query(name: &str, t: RecordType) -> Vec<u8> {

@@ -12,7 +12,7 @@ use tokio_util::sync::CancellationToken;
 
 use crate::config::Config;
 use crate::dns::{self, tcp::TcpSettings, Limits};
-use crate::publisher::load_snapshot;
+use crate::publisher::Publisher;
 use crate::snapshot::SharedSnapshot;
 use crate::store::{Store, StoreError};
 
@@ -34,6 +34,7 @@ pub enum DaemonError {
 pub struct RunningServer {
     addrs: Vec<SocketAddr>,
     shared: Arc<SharedSnapshot>,
+    publisher: Arc<std::sync::Mutex<Publisher>>,
     shutdown: CancellationToken,
     tasks: JoinSet<()>,
     udp_threads: Vec<std::thread::JoinHandle<()>>,
@@ -51,14 +52,16 @@ impl RunningServer {
     /// Must be called inside a tokio runtime.
     pub async fn start(config: Config) -> Result<RunningServer, DaemonError> {
         let config = Arc::new(config);
-        let (store, shared) = load(config.clone()).await?;
+        let (store, publisher) = load(config.clone()).await?;
+        let shared = publisher.shared().clone();
+        let publisher = Arc::new(std::sync::Mutex::new(publisher));
         let bound = bind_sockets(&config)?;
         let shutdown = CancellationToken::new();
         let addrs = bound.iter().map(|b| b.addr).collect();
         // On failure, cancelling stops the workers that did start.
         let (tasks, udp_threads) =
             spawn_tasks(&config, bound, &shared, &shutdown).inspect_err(|_| shutdown.cancel())?;
-        Ok(RunningServer { addrs, shared, shutdown, tasks, udp_threads, _store: store })
+        Ok(RunningServer { addrs, shared, publisher, shutdown, tasks, udp_threads, _store: store })
     }
 
     /// The addresses actually bound (UDP and TCP share each).
@@ -69,6 +72,11 @@ impl RunningServer {
     /// The snapshot being served.
     pub fn snapshot(&self) -> &Arc<SharedSnapshot> {
         &self.shared
+    }
+
+    /// The writer that applies live changes (one at a time).
+    pub fn publisher(&self) -> &Arc<std::sync::Mutex<Publisher>> {
+        &self.publisher
     }
 
     /// A token that stops the server when cancelled.
@@ -92,16 +100,16 @@ impl RunningServer {
     }
 }
 
-async fn load(config: Arc<Config>) -> Result<(Arc<Store>, Arc<SharedSnapshot>), DaemonError> {
+async fn load(config: Arc<Config>) -> Result<(Arc<Store>, Publisher), DaemonError> {
     tokio::task::spawn_blocking(move || {
         let dir = &config.server.data_dir;
         std::fs::create_dir_all(dir).map_err(|source| DaemonError::DataDir { path: dir.display().to_string(), source })?;
-        let store = Store::open(dir)?;
-        let (snapshot, report) = load_snapshot(&store, &config, unix_now())?;
+        let store = Arc::new(Store::open(dir)?);
+        let (publisher, report) = Publisher::load(store.clone(), &config, unix_now())?;
         for z in report {
             tracing::info!(zone = %z.zone, serial = z.serial, entries = z.entries, expired = z.expired, segments = z.segments, elapsed_ms = z.elapsed_ms, "loaded zone");
         }
-        Ok((Arc::new(store), Arc::new(SharedSnapshot::new(snapshot))))
+        Ok((store, publisher))
     })
     .await?
 }

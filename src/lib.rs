@@ -17,23 +17,27 @@
 //! ## Data flow
 //!
 //! ```text
-//! rbldnsd file ──zonefile──▶ importer ──one WriteBatch──▶ RocksDB (source of truth)
-//!                                                            │ at start: publisher::load_snapshot
-//!                                                            ▼
-//!                                  Snapshot { per zone: config, serial, PrefixTable v4/v6, values }
-//!                                                            │ SharedSnapshot::load() (lock-free)
-//! UDP/TCP packet ──dns::message──▶ query::resolve ───────────┘ ──▶ Answer ──▶ encoded reply
+//! rbldnsd file ──zonefile──▶ importer ──streamed batches, one switch──▶ RocksDB (source of truth)
+//!                                                                        │
+//! live change ──▶ Publisher::apply ──one synced WriteBatch──────────────▶┤
+//!                      │ recompute the changed prefix's range            │ at start: Publisher::load
+//!                      ▼ (a Patch) from the entries inside/covering it   ▼
+//!            SharedSnapshot::publish ◀── Snapshot { per zone: config, serial, LayeredTable v4/v6, values }
+//!                                                      │ SharedSnapshot::load() (lock-free)
+//! UDP/TCP packet ──dns (lean, else hickory)──▶ query::classify/resolve ──▶ encoded reply
 //! ```
 //!
 //! - [`model`]: prefixes, return codes, listings (parsed at the edge, never wrong afterwards).
-//! - [`trie`]: longest-prefix match flattened into sorted segments; exclusions cut holes.
+//! - [`trie`]: longest-prefix match flattened into sorted segments (exclusions cut holes), with
+//!   patches on top for live changes.
 //! - [`query`]: the DNSBL answer rules (test points, empty non-terminals, apex, NS glue).
 //! - [`zonefile`]: streaming rbldnsd data reader.
 //! - [`config`]: TOML file → validated [`config::Config`]; `config/dnsbl.toml` is the embedded default.
 //! - [`store`]: RocksDB column families and the versioned byte layout ([`store::encoding`]).
 //! - [`snapshot`]: immutable per-zone tables and their lock-free publication.
 //! - [`dns`]: sockets, framing, protocol hygiene, encoding.
-//! - [`publisher`], [`importer`], [`daemon`]: the steps that join the pieces.
+//! - [`publisher`]: the single writer (load at start, live changes with read-your-writes).
+//! - [`importer`], [`daemon`]: the steps that join the pieces.
 //! - [`cli`]: the `dnsbl` command.
 
 pub mod cli;

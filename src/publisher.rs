@@ -1,14 +1,25 @@
-//! Builds snapshots from the store. Today: the whole list at start-up; live changes (and the
-//! incremental publication they need) come with the operator API.
+//! The single writer: builds the first snapshot from the store, then applies live changes.
+//!
+//! A change is written to RocksDB first (one synced batch with the new serial); then only the
+//! part of the list it touches is recomputed (a [`Patch`] over the changed prefix's range, from
+//! the entries inside or covering it) and a new snapshot that shares everything else is
+//! published. When a change returns, the DNS path already answers from it (read-your-writes).
+//! Patches are folded into new base tables every [`MERGE_AFTER`] changes per zone.
 
+use std::collections::HashMap;
 use std::sync::Arc;
 use std::time::Instant;
 
-use crate::config::Config;
-use crate::model::Entry;
-use crate::snapshot::{Snapshot, ZoneBuilder};
-use crate::store::encoding::decode_answer;
-use crate::store::{Store, StoreError};
+use crate::config::{Config, DomainName};
+use crate::model::{Entry, Listing, Prefix};
+use crate::query::{TEST_LISTED_V4, TEST_UNLISTED_V4};
+use crate::snapshot::{SharedSnapshot, Snapshot, ZoneBuilder, ZoneSnapshot};
+use crate::store::encoding::{decode_answer, DecodeError, ListingHead};
+use crate::store::{EntryChange, Store, StoreError, StoredExclusion, StoredListing};
+use crate::trie::{Addr, Patch, ValueId, Verdict};
+
+/// Patches per zone before they are merged into new base tables.
+pub const MERGE_AFTER: usize = 256;
 
 /// Per-zone numbers from a load, for the log.
 #[derive(Clone, Debug, PartialEq, Eq)]
@@ -21,38 +32,209 @@ pub struct ZoneLoad {
     pub elapsed_ms: u128,
 }
 
-/// Reads every configured zone from the store into a new snapshot. Entries whose expiry time
-/// (Unix seconds) is at or before `now` are left out.
-pub fn load_snapshot(store: &Store, config: &Config, now: u64) -> Result<(Snapshot, Vec<ZoneLoad>), StoreError> {
-    let mut zones = Vec::with_capacity(config.zones.len());
-    let mut report = Vec::new();
-    for zone in &config.zones {
-        let started = Instant::now();
-        let serial = store.ensure_serial(&zone.origin, now)?;
-        let mut builder = ZoneBuilder::new(Arc::new(zone.clone()), serial);
-        let mut expired = 0;
-        store.for_each_raw(&zone.origin, |prefix, head| match head {
-            Some(h) if h.expires_at.is_some_and(|t| t <= now) => {
-                expired += 1;
-                Ok(())
-            }
-            Some(h) => builder.add_encoded(prefix, h.answer, decode_answer),
-            None => {
-                builder.add(prefix, Entry::Excluded);
-                Ok(())
-            }
-        })?;
-        let entries = builder.entries();
-        let built = builder.build();
-        report.push(ZoneLoad {
-            zone: zone.origin.to_string(),
-            serial,
-            entries,
-            expired,
-            segments: built.v4.segments() + built.v6.segments(),
-            elapsed_ms: started.elapsed().as_millis(),
-        });
-        zones.push(built);
+/// One change to a zone's list.
+#[derive(Clone, Debug, PartialEq, Eq)]
+pub enum Change {
+    AddListing { prefix: Prefix, listing: Listing, expires_at: Option<u64> },
+    RemoveListing { prefix: Prefix },
+    AddExclusion { prefix: Prefix, reason: Option<String> },
+    RemoveExclusion { prefix: Prefix },
+}
+
+impl Change {
+    pub fn prefix(&self) -> Prefix {
+        match self {
+            Change::AddListing { prefix, .. }
+            | Change::RemoveListing { prefix }
+            | Change::AddExclusion { prefix, .. }
+            | Change::RemoveExclusion { prefix } => *prefix,
+        }
     }
-    Ok((Snapshot { zones }, report))
+}
+
+/// Why a change was not applied (nothing was written).
+#[derive(Debug, thiserror::Error)]
+pub enum ChangeError {
+    #[error("zone {0} is not served here")]
+    UnknownZone(String),
+    #[error("{0} is an RFC 5782 test point; it is built in and cannot be changed")]
+    TestPoint(Prefix),
+    #[error("there is no such entry at {0}")]
+    NotFound(Prefix),
+    #[error(transparent)]
+    Store(#[from] StoreError),
+}
+
+/// Owns the write side: the store and the published snapshot.
+#[derive(Debug)]
+pub struct Publisher {
+    store: Arc<Store>,
+    shared: Arc<SharedSnapshot>,
+    /// Per zone: listing value → id in the zone's value table.
+    interned: HashMap<DomainName, HashMap<Listing, ValueId>>,
+}
+
+impl Publisher {
+    /// Reads every configured zone from the store and publishes the first snapshot. Entries whose
+    /// expiry time (Unix seconds) is at or before `now` are left out.
+    pub fn load(store: Arc<Store>, config: &Config, now: u64) -> Result<(Publisher, Vec<ZoneLoad>), StoreError> {
+        let mut zones = Vec::with_capacity(config.zones.len());
+        let mut report = Vec::new();
+        let mut interned = HashMap::new();
+        for zone in &config.zones {
+            let started = Instant::now();
+            let serial = store.ensure_serial(&zone.origin, now)?;
+            let mut builder = ZoneBuilder::new(Arc::new(zone.clone()), serial);
+            let mut expired = 0;
+            store.for_each_raw(&zone.origin, |prefix, head| match head {
+                Some(h) if h.expires_at.is_some_and(|t| t <= now) => {
+                    expired += 1;
+                    Ok(())
+                }
+                Some(h) => builder.add_encoded(prefix, h.answer, decode_answer),
+                None => {
+                    builder.add(prefix, Entry::Excluded);
+                    Ok(())
+                }
+            })?;
+            let entries = builder.entries();
+            let (built, index) = builder.build_with_index();
+            report.push(ZoneLoad {
+                zone: zone.origin.to_string(),
+                serial,
+                entries,
+                expired,
+                segments: built.v4.base().segments() + built.v6.base().segments(),
+                elapsed_ms: started.elapsed().as_millis(),
+            });
+            interned.insert(zone.origin.clone(), index);
+            zones.push(built);
+        }
+        let shared = Arc::new(SharedSnapshot::new(Snapshot::new(zones)));
+        Ok((Publisher { store, shared, interned }, report))
+    }
+
+    /// The snapshot the DNS path reads.
+    pub fn shared(&self) -> &Arc<SharedSnapshot> {
+        &self.shared
+    }
+
+    /// Writes one change durably, then publishes it; returns the zone's new serial.
+    pub fn apply(&mut self, zone: &DomainName, change: Change, now: u64) -> Result<u32, ChangeError> {
+        let current = self.shared.load_full();
+        let at = current
+            .zones
+            .iter()
+            .position(|z| &z.config.origin == zone)
+            .ok_or_else(|| ChangeError::UnknownZone(zone.to_string()))?;
+        let prefix = change.prefix();
+        if is_test_point(prefix) {
+            return Err(ChangeError::TestPoint(prefix));
+        }
+        let serial = self.write(zone, &change, now)?.ok_or(ChangeError::NotFound(prefix))?;
+        let mut next_zone = self.patched(&current.zones[at], serial, prefix, now)?;
+        if next_zone.v4.patch_count() + next_zone.v6.patch_count() > MERGE_AFTER {
+            next_zone = next_zone.merged();
+        }
+        let mut next = Snapshot::clone(&current);
+        next.zones[at] = Arc::new(next_zone);
+        self.shared.publish(next);
+        Ok(serial)
+    }
+
+    fn write(&self, zone: &DomainName, change: &Change, now: u64) -> Result<Option<u32>, StoreError> {
+        let prefix = change.prefix();
+        match change {
+            Change::AddListing { listing, expires_at, .. } => {
+                let value = StoredListing { listing: listing.clone(), added_at: now, expires_at: *expires_at };
+                self.store.change_entry(zone, &prefix, EntryChange::PutListing(&value), now)
+            }
+            Change::AddExclusion { reason, .. } => {
+                let value = StoredExclusion { reason: reason.clone(), added_at: now };
+                self.store.change_entry(zone, &prefix, EntryChange::PutExclusion(&value), now)
+            }
+            Change::RemoveListing { .. } => self.store.change_entry(zone, &prefix, EntryChange::DeleteListing, now),
+            Change::RemoveExclusion { .. } => self.store.change_entry(zone, &prefix, EntryChange::DeleteExclusion, now),
+        }
+    }
+
+    /// The zone after a change at `prefix`: the affected range recomputed from the store.
+    fn patched(
+        &mut self,
+        zone: &ZoneSnapshot,
+        serial: u32,
+        prefix: Prefix,
+        now: u64,
+    ) -> Result<ZoneSnapshot, StoreError> {
+        let index = self.interned.entry(zone.config.origin.clone()).or_default();
+        let mut values = ValueSink { index, first_new: zone.distinct_values(), added: Vec::new() };
+        Ok(match prefix {
+            Prefix::V4 { bits, len } => {
+                let (first, last) = zone.v4.patch_range(bits, bits.last_in(len));
+                let range = Prefix::masked_v4(first, 32 - (last - first).count_ones() as u8);
+                let entries = affecting(&self.store, &zone.config.origin, range, now, &mut values, |p| match p {
+                    Prefix::V4 { bits, len } => Some((bits, len)),
+                    Prefix::V6 { .. } => None,
+                })?;
+                let patch = Patch::build(first, last, entries);
+                zone.changed(serial, Some(patch), None, values.added)
+            }
+            Prefix::V6 { bits, len } => {
+                let (first, last) = zone.v6.patch_range(bits, bits.last_in(len));
+                let range = Prefix::V6 { bits: first, len: 128 - (last - first).count_ones() as u8 };
+                let entries = affecting(&self.store, &zone.config.origin, range, now, &mut values, |p| match p {
+                    Prefix::V6 { bits, len } => Some((bits, len)),
+                    Prefix::V4 { .. } => None,
+                })?;
+                let patch = Patch::build(first, last, entries);
+                zone.changed(serial, None, Some(patch), values.added)
+            }
+        })
+    }
+}
+
+/// Interns listings met while recomputing a range; new ones are appended to the zone's values.
+struct ValueSink<'a> {
+    index: &'a mut HashMap<Listing, ValueId>,
+    first_new: usize,
+    added: Vec<Listing>,
+}
+
+impl ValueSink<'_> {
+    fn id(&mut self, listing: Listing) -> ValueId {
+        if let Some(&id) = self.index.get(&listing) {
+            return id;
+        }
+        let id = (self.first_new + self.added.len()) as ValueId;
+        self.added.push(listing.clone());
+        self.index.insert(listing, id);
+        id
+    }
+}
+
+/// The entries inside or covering `range`, as table entries of one address family.
+fn affecting<A: Addr>(
+    store: &Store,
+    zone: &DomainName,
+    range: Prefix,
+    now: u64,
+    values: &mut ValueSink<'_>,
+    family: impl Fn(Prefix) -> Option<(A, u8)>,
+) -> Result<Vec<(A, u8, Verdict)>, StoreError> {
+    let mut out = Vec::new();
+    store.for_each_affecting(zone, range, |prefix, head: Option<ListingHead<'_>>| -> Result<(), DecodeError> {
+        let Some((bits, len)) = family(prefix) else { return Ok(()) };
+        match head {
+            Some(h) if h.expires_at.is_some_and(|t| t <= now) => {}
+            Some(h) => out.push((bits, len, Verdict::Listed(values.id(decode_answer(h.answer)?)))),
+            None => out.push((bits, len, Verdict::Excluded)),
+        }
+        Ok(())
+    })?;
+    Ok(out)
+}
+
+/// The RFC 5782 test points are built in: no entry may be put or removed exactly there.
+fn is_test_point(prefix: Prefix) -> bool {
+    matches!(prefix, Prefix::V4 { bits: TEST_LISTED_V4 | TEST_UNLISTED_V4, len: 32 })
 }

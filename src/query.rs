@@ -327,7 +327,7 @@ mod tests {
             };
             b.add(p, e);
         }
-        Snapshot { zones: vec![b.build()] }
+        Snapshot::new(vec![b.build()])
     }
 
     fn ask<'s>(s: &'s Snapshot, name: &str, t: u16) -> Option<Answer<'s>> {

@@ -1,10 +1,10 @@
 //! Immutable snapshots of everything the DNS path reads, and their lock-free publication.
 //!
-//! A [`Snapshot`] holds, per served zone, its configuration, SOA serial and two prefix tables
-//! (IPv4, IPv6) whose values index a table of interned [`Listing`]s. [`SharedSnapshot`] is the
-//! one place that owns `arc-swap`: DNS workers `load()` without locking; publishing replaces the
-//! whole snapshot at once, so a query sees either the old list or the new one, never a mix
-//! (live updates, which publish, arrive with the operator API).
+//! A [`Snapshot`] holds, per served zone, its configuration, SOA serial and two layered prefix
+//! tables (IPv4, IPv6) whose values index a table of interned [`Listing`]s. [`SharedSnapshot`] is
+//! the one place that owns `arc-swap`: DNS workers `load()` without locking; the publisher
+//! replaces the whole snapshot at once, so a query sees either the old list or the new one, never
+//! a mix. A change shares everything it does not touch (`Arc`s) with the previous snapshot.
 
 use std::collections::HashMap;
 use std::sync::Arc;
@@ -13,27 +13,78 @@ use arc_swap::ArcSwap;
 
 use crate::config::ZoneConfig;
 use crate::model::{Entry, Listing, Prefix};
-use crate::trie::{PrefixTable, ValueId, Verdict};
+use crate::trie::{LayeredTable, Patch, PrefixTable, ValueId, Verdict};
 
 /// One zone as the DNS path sees it.
-#[derive(Debug)]
+#[derive(Clone, Debug)]
 pub struct ZoneSnapshot {
     pub config: Arc<ZoneConfig>,
     pub serial: u32,
-    pub v4: PrefixTable<u32>,
-    pub v6: PrefixTable<u128>,
-    values: Vec<Listing>,
+    pub v4: LayeredTable<u32>,
+    pub v6: LayeredTable<u128>,
+    values: ValueTable,
+}
+
+/// Listing values: a shared base and the few added by live changes since the last merge.
+#[derive(Clone, Debug, Default)]
+struct ValueTable {
+    base: Arc<Vec<Listing>>,
+    added: Arc<Vec<Listing>>,
 }
 
 impl ZoneSnapshot {
     /// The listing a table value refers to.
+    #[inline]
     pub fn value(&self, id: ValueId) -> Option<&Listing> {
-        self.values.get(id as usize)
+        let id = id as usize;
+        match id.checked_sub(self.values.base.len()) {
+            None => self.values.base.get(id),
+            Some(i) => self.values.added.get(i),
+        }
     }
 
     /// Distinct listing values (codes + reason) in the zone.
     pub fn distinct_values(&self) -> usize {
-        self.values.len()
+        self.values.base.len() + self.values.added.len()
+    }
+
+    /// The next snapshot after a change: new serial, patched tables, and values appended.
+    pub fn changed(
+        &self,
+        serial: u32,
+        v4: Option<Patch<u32>>,
+        v6: Option<Patch<u128>>,
+        new_values: Vec<Listing>,
+    ) -> ZoneSnapshot {
+        let mut next = self.clone();
+        next.serial = serial;
+        if let Some(p) = v4 {
+            next.v4 = next.v4.with_patch(p);
+        }
+        if let Some(p) = v6 {
+            next.v6 = next.v6.with_patch(p);
+        }
+        if !new_values.is_empty() {
+            let mut added = Vec::with_capacity(self.values.added.len() + new_values.len());
+            added.extend(self.values.added.iter().cloned());
+            added.extend(new_values);
+            next.values.added = Arc::new(added);
+        }
+        next
+    }
+
+    /// The same zone with patches folded into new base tables and added values into the base.
+    pub fn merged(&self) -> ZoneSnapshot {
+        let mut base = Vec::with_capacity(self.distinct_values());
+        base.extend(self.values.base.iter().cloned());
+        base.extend(self.values.added.iter().cloned());
+        ZoneSnapshot {
+            config: self.config.clone(),
+            serial: self.serial,
+            v4: LayeredTable::new(self.v4.merged()),
+            v6: LayeredTable::new(self.v6.merged()),
+            values: ValueTable { base: Arc::new(base), added: Arc::default() },
+        }
     }
 }
 
@@ -127,20 +178,32 @@ impl ZoneBuilder {
     }
 
     pub fn build(self) -> ZoneSnapshot {
-        ZoneSnapshot {
+        self.build_with_index().0
+    }
+
+    /// Builds the zone and returns the value index live changes intern into.
+    pub fn build_with_index(self) -> (ZoneSnapshot, HashMap<Listing, ValueId>) {
+        let zone = ZoneSnapshot {
             config: self.config,
             serial: self.serial,
-            v4: PrefixTable::build(self.v4),
-            v6: PrefixTable::build(self.v6),
-            values: self.values,
-        }
+            v4: LayeredTable::new(PrefixTable::build(self.v4)),
+            v6: LayeredTable::new(PrefixTable::build(self.v6)),
+            values: ValueTable { base: Arc::new(self.values), added: Arc::default() },
+        };
+        (zone, self.interned)
     }
 }
 
 /// Everything served, at one moment.
-#[derive(Debug, Default)]
+#[derive(Clone, Debug, Default)]
 pub struct Snapshot {
-    pub zones: Vec<ZoneSnapshot>,
+    pub zones: Vec<Arc<ZoneSnapshot>>,
+}
+
+impl Snapshot {
+    pub fn new(zones: Vec<ZoneSnapshot>) -> Snapshot {
+        Snapshot { zones: zones.into_iter().map(Arc::new).collect() }
+    }
 }
 
 /// The current snapshot, shared by all DNS workers.
@@ -156,6 +219,16 @@ impl SharedSnapshot {
     #[inline]
     pub fn load(&self) -> arc_swap::Guard<Arc<Snapshot>> {
         self.0.load()
+    }
+
+    /// The current snapshot as an owned `Arc` (for the writer, which keeps it across a change).
+    pub fn load_full(&self) -> Arc<Snapshot> {
+        self.0.load_full()
+    }
+
+    /// Replaces the snapshot; later `load()`s see the new one. Only the publisher calls this.
+    pub(crate) fn publish(&self, next: Snapshot) {
+        self.0.store(Arc::new(next));
     }
 }
 

@@ -48,6 +48,15 @@ pub enum StoreError {
     Db { path: PathBuf, context: &'static str, source: rocksdb::Error },
 }
 
+/// One change to one entry of a zone's list.
+#[derive(Clone, Copy, Debug)]
+pub enum EntryChange<'a> {
+    PutListing(&'a StoredListing),
+    DeleteListing,
+    PutExclusion(&'a StoredExclusion),
+    DeleteExclusion,
+}
+
 /// One stored entry of a zone.
 #[derive(Clone, Debug, PartialEq, Eq)]
 pub enum StoredEntry {
@@ -143,24 +152,119 @@ impl Store {
         &self,
         cf_name: &'static str,
         zone: &DomainName,
+        f: impl FnMut(Prefix, &[u8]) -> Result<(), DecodeError>,
+    ) -> Result<(), StoreError> {
+        let generation = self.generation(zone)?;
+        let (start, end) = (encoding::list_prefix(zone, generation), encoding::list_end(zone, generation));
+        // A whole-list scan: read ahead, and do not push the block cache's hot entries out.
+        self.scan_keys(cf_name, start.len(), &start, end, true, f)
+    }
+
+    /// Calls `f` for every key in `from..to` (exclusive) of a list generation whose prefix is
+    /// `prefix_len` bytes.
+    fn scan_keys(
+        &self,
+        cf_name: &'static str,
+        prefix_len: usize,
+        from: &[u8],
+        to: Vec<u8>,
+        bulk: bool,
         mut f: impl FnMut(Prefix, &[u8]) -> Result<(), DecodeError>,
     ) -> Result<(), StoreError> {
         let cf = self.cf(cf_name)?;
-        let generation = self.generation(zone)?;
-        let start = encoding::list_prefix(zone, generation);
         let mut ro = ReadOptions::default();
-        ro.set_iterate_upper_bound(encoding::list_end(zone, generation));
-        // A whole-list scan: read ahead, and do not push the block cache's hot entries out.
-        ro.set_readahead_size(4 << 20);
-        ro.fill_cache(false);
+        ro.set_iterate_upper_bound(to);
+        if bulk {
+            ro.set_readahead_size(4 << 20);
+            ro.fill_cache(false);
+        }
         let mut it = self.db.raw_iterator_cf_opt(cf, ro);
-        it.seek(&start);
+        it.seek(from);
         while let (Some(key), Some(value)) = (it.key(), it.value()) {
-            let prefix = encoding::decode_entry_key(key, start.len()).map_err(|why| self.corrupt(cf_name, key, why))?;
+            let prefix = encoding::decode_entry_key(key, prefix_len).map_err(|why| self.corrupt(cf_name, key, why))?;
             f(prefix, value).map_err(|why| self.corrupt(cf_name, key, why))?;
             it.next();
         }
         it.status().map_err(|e| self.err("scanning entries", e))
+    }
+
+    /// Calls `f` for every entry of `zone` that lies inside `range` or covers it, the entries a
+    /// change inside `range` needs to recompute that part of the list. Listings come with their
+    /// head (see [`Store::for_each_raw`]), exclusions as `None`.
+    pub fn for_each_affecting(
+        &self,
+        zone: &DomainName,
+        range: Prefix,
+        mut f: impl FnMut(Prefix, Option<encoding::ListingHead<'_>>) -> Result<(), DecodeError>,
+    ) -> Result<(), StoreError> {
+        let generation = self.generation(zone)?;
+        let prefix_len = encoding::list_prefix(zone, generation).len();
+        // Inside: keys from the range's own key up to the last address's host key.
+        let from = encoding::entry_key(zone, generation, &range);
+        let last = match range {
+            Prefix::V4 { bits, len } => Prefix::V4 { bits: bits | !crate::model::mask32(len), len: 32 },
+            Prefix::V6 { bits, len } => Prefix::V6 { bits: bits | !crate::model::mask128(len), len: 128 },
+        };
+        let mut to = encoding::entry_key(zone, generation, &last);
+        to.push(0);
+        self.scan_keys(CF_LISTINGS, prefix_len, &from, to.clone(), false, |p, v| {
+            f(p, Some(encoding::listing_head(v)?))
+        })?;
+        self.scan_keys(CF_EXCLUSIONS, prefix_len, &from, to, false, |p, v| {
+            encoding::decode_exclusion(v)?;
+            f(p, None)
+        })?;
+        // Covering: every shorter prefix of the range's first address.
+        for len in 0..range.len() {
+            let outer = match range {
+                Prefix::V4 { bits, .. } => Prefix::masked_v4(bits, len),
+                Prefix::V6 { bits, .. } => Prefix::V6 { bits: bits & crate::model::mask128(len), len },
+            };
+            let key = encoding::entry_key(zone, generation, &outer);
+            if let Some(v) =
+                self.db.get_pinned_cf(self.cf(CF_LISTINGS)?, &key).map_err(|e| self.err("reading an entry", e))?
+            {
+                f(outer, Some(encoding::listing_head(&v).map_err(|why| self.corrupt(CF_LISTINGS, &key, why))?))
+                    .map_err(|why| self.corrupt(CF_LISTINGS, &key, why))?;
+            }
+            if let Some(v) =
+                self.db.get_pinned_cf(self.cf(CF_EXCLUSIONS)?, &key).map_err(|e| self.err("reading an entry", e))?
+            {
+                encoding::decode_exclusion(&v).map_err(|why| self.corrupt(CF_EXCLUSIONS, &key, why))?;
+                f(outer, None).map_err(|why| self.corrupt(CF_EXCLUSIONS, &key, why))?;
+            }
+        }
+        Ok(())
+    }
+
+    /// Applies one change to `zone`'s current list and advances its serial, in one synced write.
+    /// Returns the new serial, or `None` (and writes nothing) when a removal finds no entry.
+    pub fn change_entry(
+        &self,
+        zone: &DomainName,
+        prefix: &Prefix,
+        change: EntryChange<'_>,
+        now: u64,
+    ) -> Result<Option<u32>, StoreError> {
+        let generation = self.generation(zone)?;
+        let key = encoding::entry_key(zone, generation, prefix);
+        let mut batch = WriteBatch::default();
+        match change {
+            EntryChange::PutListing(v) => batch.put_cf(self.cf(CF_LISTINGS)?, &key, encoding::encode_listing(v)),
+            EntryChange::PutExclusion(v) => batch.put_cf(self.cf(CF_EXCLUSIONS)?, &key, encoding::encode_exclusion(v)),
+            EntryChange::DeleteListing | EntryChange::DeleteExclusion => {
+                let cf =
+                    self.cf(if matches!(change, EntryChange::DeleteListing) { CF_LISTINGS } else { CF_EXCLUSIONS })?;
+                if self.db.get_pinned_cf(cf, &key).map_err(|e| self.err("reading an entry", e))?.is_none() {
+                    return Ok(None);
+                }
+                batch.delete_cf(cf, &key);
+            }
+        }
+        let serial = next_serial(self.serial(zone)?, now);
+        batch.put_cf(self.cf(CF_META)?, meta_key("serial/", zone), serial.to_be_bytes());
+        self.db.write_opt(batch, &synced()).map_err(|e| self.err("writing a change", e))?;
+        Ok(Some(serial))
     }
 
     /// The zone's SOA serial, if one was ever stored.

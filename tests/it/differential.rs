@@ -46,7 +46,7 @@ fn snapshot() -> Snapshot {
         }
         zones.push(b.build());
     }
-    Snapshot { zones }
+    Snapshot::new(zones)
 }
 
 static SNAPSHOT: std::sync::LazyLock<Snapshot> = std::sync::LazyLock::new(snapshot);

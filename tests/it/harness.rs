@@ -70,6 +70,13 @@ impl TestServer {
         TestServer::start(test_config(data))
     }
 
+    /// Applies a live change through the server's publisher, as the operator API will.
+    pub fn apply(&self, zone: &str, change: dnsbl::publisher::Change) -> Result<u32, dnsbl::publisher::ChangeError> {
+        let server = self.server.as_ref().expect("running");
+        let mut publisher = server.publisher().lock().expect("publisher lock");
+        publisher.apply(&DomainName::parse(zone).expect("zone"), change, dnsbl::daemon::unix_now())
+    }
+
     /// Every bound listen address.
     pub fn local_addrs(&self) -> Vec<SocketAddr> {
         self.server.as_ref().map(|s| s.local_addrs().to_vec()).unwrap_or_default()
