@@ -116,6 +116,8 @@ impl<'de> Deserialize<'de> for CodeKey {
 struct ConfigFile {
     version: Spanned<u32>,
     server: ServerFile,
+    #[serde(default)]
+    api: ApiFile,
     #[serde(rename = "zone")]
     zones: Vec<Spanned<ZoneFile>>,
 }
@@ -148,6 +150,23 @@ fn default_tcp_idle() -> u64 {
 }
 fn default_tcp_conns() -> Spanned<usize> {
     Spanned::new(0..0, 512)
+}
+
+#[derive(Debug, Deserialize)]
+#[serde(deny_unknown_fields, rename_all = "kebab-case")]
+struct ApiFile {
+    #[serde(default = "default_api_listen")]
+    listen: SocketAddr,
+}
+
+impl Default for ApiFile {
+    fn default() -> Self {
+        ApiFile { listen: default_api_listen() }
+    }
+}
+
+fn default_api_listen() -> SocketAddr {
+    SocketAddr::from(([127, 0, 0, 1], 8053))
 }
 
 #[derive(Debug, Deserialize)]
@@ -190,7 +209,15 @@ struct NsFile {
 #[derive(Clone, Debug, PartialEq, Eq)]
 pub struct Config {
     pub server: ServerConfig,
+    pub api: ApiConfig,
     pub zones: Vec<ZoneConfig>,
+}
+
+/// The operator HTTP API.
+#[derive(Clone, Debug, PartialEq, Eq)]
+pub struct ApiConfig {
+    /// Where the API listens (plain HTTP; keep it on loopback).
+    pub listen: SocketAddr,
 }
 
 /// Listener and storage settings.
@@ -285,7 +312,7 @@ impl Config {
             }
             zones.push(zone);
         }
-        Ok(Config { server, zones })
+        Ok(Config { server, api: ApiConfig { listen: file.api.listen }, zones })
     }
 
     /// Applies `dnsbl serve --zone NAME`: keep only that zone, or rename the single zone to it.

@@ -25,6 +25,8 @@ pub enum DaemonError {
     DataDir { path: String, source: std::io::Error },
     #[error("cannot listen on {addr}: {source}")]
     Bind { addr: SocketAddr, source: std::io::Error },
+    #[error("operator token in the data directory: {0}")]
+    Token(std::io::Error),
     #[error("start-up task failed: {0}")]
     Join(#[from] tokio::task::JoinError),
 }
@@ -33,6 +35,7 @@ pub enum DaemonError {
 #[derive(Debug)]
 pub struct RunningServer {
     addrs: Vec<SocketAddr>,
+    api_addr: SocketAddr,
     shared: Arc<SharedSnapshot>,
     publisher: Arc<std::sync::Mutex<Publisher>>,
     shutdown: CancellationToken,
@@ -56,17 +59,34 @@ impl RunningServer {
         let shared = publisher.shared().clone();
         let publisher = Arc::new(std::sync::Mutex::new(publisher));
         let bound = bind_sockets(&config)?;
+        let bind_err = |source| DaemonError::Bind { addr: config.api.listen, source };
+        let api_listener = tokio::net::TcpListener::bind(config.api.listen).await.map_err(bind_err)?;
+        let api_addr = api_listener.local_addr().map_err(bind_err)?;
+        let token = crate::api::token::load_or_create(&config.server.data_dir).map_err(DaemonError::Token)?;
         let shutdown = CancellationToken::new();
         let addrs = bound.iter().map(|b| b.addr).collect();
         // On failure, cancelling stops the workers that did start.
-        let (tasks, udp_threads) =
+        let (mut tasks, udp_threads) =
             spawn_tasks(&config, bound, &shared, &shutdown).inspect_err(|_| shutdown.cancel())?;
-        Ok(RunningServer { addrs, shared, publisher, shutdown, tasks, udp_threads, _store: store })
+        let api_state = crate::api::ApiState {
+            publisher: publisher.clone(),
+            store: store.clone(),
+            shared: shared.clone(),
+            operator_token: token.into(),
+        };
+        tasks.spawn(crate::api::serve(api_listener, api_state, shutdown.clone()));
+        tracing::info!(addr = %api_addr, "operator API listening (HTTP)");
+        Ok(RunningServer { addrs, api_addr, shared, publisher, shutdown, tasks, udp_threads, _store: store })
     }
 
     /// The addresses actually bound (UDP and TCP share each).
     pub fn local_addrs(&self) -> &[SocketAddr] {
         &self.addrs
+    }
+
+    /// The address of the operator API.
+    pub fn api_addr(&self) -> SocketAddr {
+        self.api_addr
     }
 
     /// The snapshot being served.

@@ -9,7 +9,7 @@
 //!
 //! ```text
 //! pure core      model · trie · query · zonefile · config        no tokio/rocksdb/hickory/clap, no logging
-//! one system     store (rocksdb) · dns (hickory-proto, sockets) · snapshot (arc-swap)
+//! one system     store (rocksdb) · dns (hickory-proto, sockets) · api (axum) · snapshot (arc-swap)
 //! orchestration  publisher (store → snapshot) · importer (file → store) · daemon (start, run, stop)
 //! entry          cli (clap; one file per subcommand) · main.rs
 //! ```
@@ -36,10 +36,12 @@
 //! - [`store`]: RocksDB column families and the versioned byte layout ([`store::encoding`]).
 //! - [`snapshot`]: immutable per-zone tables and their lock-free publication.
 //! - [`dns`]: sockets, framing, protocol hygiene, encoding.
+//! - [`api`]: the operator HTTP API (bearer token, JSON, read-your-writes).
 //! - [`publisher`]: the single writer (load at start, live changes with read-your-writes).
 //! - [`importer`], [`daemon`]: the steps that join the pieces.
 //! - [`cli`]: the `dnsbl` command.
 
+pub mod api;
 pub mod cli;
 pub mod config;
 pub mod daemon;

@@ -1,7 +1,10 @@
 //! The `dnsbl` command line (the only module that uses clap). One file per subcommand; each
 //! turns flags into library calls and errors into messages that say what to do.
 
+mod client;
 mod config;
+mod listing;
+mod lookup;
 mod serve;
 mod zone;
 
@@ -29,6 +32,14 @@ enum Command {
     /// Work with a zone's data.
     #[command(subcommand)]
     Zone(zone::ZoneCommand),
+    /// Add or remove listings on a running server.
+    #[command(subcommand)]
+    Listing(listing::ListingCommand),
+    /// Add or remove exclusions on a running server.
+    #[command(subcommand)]
+    Exclusion(listing::ExclusionCommand),
+    /// Show what the DNS answers for an address and why.
+    Lookup(lookup::LookupArgs),
 }
 
 impl Cli {
@@ -38,6 +49,9 @@ impl Cli {
             Command::Serve(args) => serve::run(args),
             Command::Config(cmd) => config::run(cmd),
             Command::Zone(cmd) => zone::run(cmd),
+            Command::Listing(cmd) => listing::run_listing(cmd),
+            Command::Exclusion(cmd) => listing::run_exclusion(cmd),
+            Command::Lookup(args) => lookup::run(args),
         }
     }
 }

@@ -237,6 +237,29 @@ impl Store {
         Ok(())
     }
 
+    /// Every entry of `zone` at `prefix` or covering it, shortest prefix first.
+    pub fn covering(&self, zone: &DomainName, prefix: Prefix) -> Result<Vec<(Prefix, StoredEntry)>, StoreError> {
+        let generation = self.generation(zone)?;
+        let mut out = Vec::new();
+        for len in 0..=prefix.len() {
+            let outer = match prefix {
+                Prefix::V4 { bits, .. } => Prefix::masked_v4(bits, len),
+                Prefix::V6 { bits, .. } => Prefix::V6 { bits: bits & crate::model::mask128(len), len },
+            };
+            let key = encoding::entry_key(zone, generation, &outer);
+            let get = |cf| self.db.get_pinned_cf(cf, &key).map_err(|e| self.err("reading an entry", e));
+            if let Some(v) = get(self.cf(CF_LISTINGS)?)? {
+                let l = encoding::decode_listing(&v).map_err(|why| self.corrupt(CF_LISTINGS, &key, why))?;
+                out.push((outer, StoredEntry::Listing(l)));
+            }
+            if let Some(v) = get(self.cf(CF_EXCLUSIONS)?)? {
+                let x = encoding::decode_exclusion(&v).map_err(|why| self.corrupt(CF_EXCLUSIONS, &key, why))?;
+                out.push((outer, StoredEntry::Exclusion(x)));
+            }
+        }
+        Ok(out)
+    }
+
     /// Applies one change to `zone`'s current list and advances its serial, in one synced write.
     /// Returns the new serial, or `None` (and writes nothing) when a removal finds no entry.
     pub fn change_entry(

@@ -22,7 +22,7 @@ fn text(out: &[u8]) -> String {
 /// Starts `dnsbl serve` on 127.0.0.1:0 and waits for the address it logs.
 fn spawn_server(data: &Path) -> (Child, SocketAddr, mpsc::Receiver<String>) {
     let mut child = Command::new(env!("CARGO_BIN_EXE_dnsbl"))
-        .args(["serve", "--listen", "127.0.0.1:0", "--data-dir"])
+        .args(["serve", "--listen", "127.0.0.1:0", "--api-listen", "127.0.0.1:0", "--data-dir"])
         .arg(data)
         .env("DNSBL_LOG", "info")
         .stderr(Stdio::piped())

@@ -53,6 +53,7 @@ pub fn test_config(data: &Path) -> Config {
     config.server.listen = vec!["127.0.0.1:0".parse().expect("addr")];
     config.server.data_dir = data.to_path_buf();
     config.server.udp_workers = 2;
+    config.api.listen = "127.0.0.1:0".parse().expect("addr");
     config
 }
 
@@ -75,6 +76,13 @@ impl TestServer {
         let server = self.server.as_ref().expect("running");
         let mut publisher = server.publisher().lock().expect("publisher lock");
         publisher.apply(&DomainName::parse(zone).expect("zone"), change, dnsbl::daemon::unix_now())
+    }
+
+    /// The operator API's base URL and token.
+    pub fn api(&self, data: &Path) -> (String, String) {
+        let server = self.server.as_ref().expect("running");
+        let token = std::fs::read_to_string(data.join("operator.token")).expect("token file");
+        (format!("http://{}", server.api_addr()), token.trim().to_string())
     }
 
     /// Every bound listen address.

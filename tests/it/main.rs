@@ -2,6 +2,7 @@
 //! real UDP and TCP sockets. One test binary (each extra binary relinks RocksDB).
 
 mod answers;
+mod api;
 mod cli;
 mod differential;
 mod harness;

@@ -1,0 +1,74 @@
+//! The operator token: 256 random bits, hex, created on first start in the data directory with
+//! mode 0600, and compared in constant time.
+
+use std::io::{Read, Write};
+use std::os::unix::fs::OpenOptionsExt;
+use std::path::{Path, PathBuf};
+
+/// File name of the operator token inside the data directory.
+pub const OPERATOR_TOKEN_FILE: &str = "operator.token";
+
+/// The path of the operator token for a data directory.
+pub fn operator_token_path(data_dir: &Path) -> PathBuf {
+    data_dir.join(OPERATOR_TOKEN_FILE)
+}
+
+/// Reads the operator token, creating it (mode 0600) if the file does not exist yet.
+pub fn load_or_create(data_dir: &Path) -> std::io::Result<String> {
+    let path = operator_token_path(data_dir);
+    match std::fs::read_to_string(&path) {
+        Ok(t) if !t.trim().is_empty() => return Ok(t.trim().to_string()),
+        Ok(_) => {
+            return Err(std::io::Error::other(format!("{} is empty; delete it to get a new token", path.display())))
+        }
+        Err(e) if e.kind() == std::io::ErrorKind::NotFound => {}
+        Err(e) => return Err(e),
+    }
+    let token = random_hex(32)?;
+    let mut file = std::fs::OpenOptions::new().write(true).create_new(true).mode(0o600).open(&path)?;
+    file.write_all(format!("{token}\n").as_bytes())?;
+    file.sync_all()?;
+    Ok(token)
+}
+
+/// `n` random bytes from the kernel, as lower-case hex.
+pub fn random_hex(n: usize) -> std::io::Result<String> {
+    let mut bytes = vec![0u8; n];
+    std::fs::File::open("/dev/urandom")?.read_exact(&mut bytes)?;
+    Ok(bytes.iter().map(|b| format!("{b:02x}")).collect())
+}
+
+/// Constant-time comparison (the time does not depend on where the strings differ).
+pub fn matches(given: &str, expected: &str) -> bool {
+    let (a, b) = (given.as_bytes(), expected.as_bytes());
+    let mut diff = a.len() ^ b.len();
+    for (i, expected_byte) in b.iter().enumerate() {
+        diff |= usize::from(a.get(i).copied().unwrap_or(0) ^ expected_byte);
+    }
+    diff == 0 && !expected.is_empty()
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn created_once_with_mode_0600() {
+        use std::os::unix::fs::PermissionsExt;
+        let dir = tempfile::tempdir().expect("tempdir");
+        let first = load_or_create(dir.path()).expect("create");
+        assert_eq!(first.len(), 64);
+        let mode = std::fs::metadata(operator_token_path(dir.path())).expect("meta").permissions().mode();
+        assert_eq!(mode & 0o777, 0o600);
+        assert_eq!(load_or_create(dir.path()).expect("read"), first);
+    }
+
+    #[test]
+    fn comparison() {
+        assert!(matches("abc", "abc"));
+        assert!(!matches("abd", "abc"));
+        assert!(!matches("ab", "abc"));
+        assert!(!matches("abcd", "abc"));
+        assert!(!matches("", ""));
+    }
+}

@@ -1,0 +1,99 @@
+//! The CLI's side of the operator API: where the server is, the token, and errors that say what
+//! to do. The only module that uses ureq.
+
+use std::path::PathBuf;
+
+use anyhow::{anyhow, bail, Context};
+use serde_json::Value;
+
+use crate::api::token::operator_token_path;
+
+/// How to reach the API (shared by the commands that talk to a running server).
+#[derive(Debug, clap::Args)]
+pub struct ClientArgs {
+    /// The server's API address.
+    #[arg(long, value_name = "URL", env = "DNSBL_SERVER", default_value = "http://127.0.0.1:8053")]
+    server: String,
+    /// File with the bearer token (default: operator.token in --data-dir).
+    #[arg(long, value_name = "FILE", env = "DNSBL_TOKEN_FILE")]
+    token_file: Option<PathBuf>,
+    /// Data directory of a local server, where its operator token lives.
+    #[arg(long, value_name = "DIR", default_value = "./data")]
+    data_dir: PathBuf,
+    /// Print the server's JSON answer instead of text.
+    #[arg(long)]
+    pub json: bool,
+}
+
+/// A connection to the API with its token.
+#[derive(Debug)]
+pub struct Client {
+    base: String,
+    token: String,
+    token_source: PathBuf,
+}
+
+impl ClientArgs {
+    pub fn connect(&self) -> anyhow::Result<Client> {
+        let path = self.token_file.clone().unwrap_or_else(|| operator_token_path(&self.data_dir));
+        let token = std::fs::read_to_string(&path).with_context(|| {
+            format!("cannot read the API token from {} (use --token-file or DNSBL_TOKEN_FILE)", path.display())
+        })?;
+        let base = self.server.trim_end_matches('/').to_string();
+        let base = if base.contains("://") { base } else { format!("http://{base}") };
+        Ok(Client { base, token: token.trim().to_string(), token_source: path })
+    }
+}
+
+impl Client {
+    pub fn get(&self, path: &str) -> anyhow::Result<Value> {
+        self.finish(self.request("GET", path).call())
+    }
+
+    pub fn post(&self, path: &str, body: Value) -> anyhow::Result<Value> {
+        self.finish(self.request("POST", path).send_json(body))
+    }
+
+    pub fn delete(&self, path: &str, query: &[(&str, &str)]) -> anyhow::Result<Value> {
+        let mut req = self.request("DELETE", path);
+        for (k, v) in query {
+            req = req.query(k, v);
+        }
+        self.finish(req.call())
+    }
+
+    /// The zone to change: the one given, or the only one the server serves.
+    pub fn zone(&self, given: Option<&str>) -> anyhow::Result<String> {
+        if let Some(z) = given {
+            return Ok(z.to_string());
+        }
+        let zones = self.get("/v1/zones")?;
+        let names: Vec<&str> = zones.as_array().into_iter().flatten().filter_map(|z| z["zone"].as_str()).collect();
+        match names.as_slice() {
+            [one] => Ok(one.to_string()),
+            _ => bail!("the server serves several zones ({}); say which one with --zone", names.join(", ")),
+        }
+    }
+
+    fn request(&self, method: &str, path: &str) -> ureq::Request {
+        ureq::request(method, &format!("{}{path}", self.base)).set("Authorization", &format!("Bearer {}", self.token))
+    }
+
+    fn finish(&self, result: Result<ureq::Response, ureq::Error>) -> anyhow::Result<Value> {
+        match result {
+            Ok(resp) => resp.into_json().context("the server's answer is not JSON"),
+            Err(ureq::Error::Status(401, _)) => Err(anyhow!(
+                "the server refused the token from {} (401); is it this server's token?",
+                self.token_source.display()
+            )),
+            Err(ureq::Error::Status(code, resp)) => {
+                let body: Value = resp.into_json().unwrap_or(Value::Null);
+                let msg = body["error"].as_str().unwrap_or("no reason given").to_string();
+                Err(anyhow!("{msg} (HTTP {code})"))
+            }
+            Err(ureq::Error::Transport(t)) => {
+                Err(anyhow!("cannot reach the server at {}: {t} — is `dnsbl serve` running?", self.base))
+            }
+        }
+    }
+}

@@ -1,0 +1,118 @@
+//! `dnsbl listing add|remove` and `dnsbl exclusion add|remove`: live changes through the API.
+
+use serde_json::json;
+
+use super::client::ClientArgs;
+
+#[derive(Debug, clap::Subcommand)]
+pub enum ListingCommand {
+    /// List a prefix. Visible in DNS when the command returns.
+    ///
+    /// Examples:
+    ///   dnsbl listing add 203.0.113.0/24 --code 3 --reason "marketing campaigns seen from this network"
+    ///   dnsbl listing add 198.51.100.7 --code 3 --code 4 --reason "complaints" --expires 30d
+    #[command(verbatim_doc_comment)]
+    Add {
+        /// Address or CIDR prefix (host bits must be zero).
+        prefix: String,
+        /// Return code: full (127.0.0.3) or short (3); repeat for several.
+        #[arg(long = "code", value_name = "CODE", default_value = "127.0.0.3")]
+        codes: Vec<String>,
+        /// TXT text; `$` becomes the queried address. Default: the zone's txt-template.
+        #[arg(long)]
+        reason: Option<String>,
+        /// Stop listing after a duration (30d, 12h) or at an RFC 3339 time.
+        #[arg(long, value_name = "WHEN")]
+        expires: Option<String>,
+        #[arg(long, value_name = "NAME")]
+        zone: Option<String>,
+        #[command(flatten)]
+        client: ClientArgs,
+    },
+    /// Remove the listing at exactly this prefix.
+    ///
+    /// Example: dnsbl listing remove 203.0.113.0/24
+    Remove {
+        prefix: String,
+        #[arg(long, value_name = "NAME")]
+        zone: Option<String>,
+        #[command(flatten)]
+        client: ClientArgs,
+    },
+}
+
+#[derive(Debug, clap::Subcommand)]
+pub enum ExclusionCommand {
+    /// Exclude a prefix from wider listings (more specific listings inside it still apply).
+    ///
+    /// Example: dnsbl exclusion add 203.0.113.77 --reason "customer's own mail server, verified"
+    Add {
+        prefix: String,
+        #[arg(long)]
+        reason: Option<String>,
+        #[arg(long, value_name = "NAME")]
+        zone: Option<String>,
+        #[command(flatten)]
+        client: ClientArgs,
+    },
+    /// Remove the exclusion at exactly this prefix.
+    ///
+    /// Example: dnsbl exclusion remove 203.0.113.77
+    Remove {
+        prefix: String,
+        #[arg(long, value_name = "NAME")]
+        zone: Option<String>,
+        #[command(flatten)]
+        client: ClientArgs,
+    },
+}
+
+pub fn run_listing(cmd: ListingCommand) -> anyhow::Result<()> {
+    match cmd {
+        ListingCommand::Add { prefix, codes, reason, expires, zone, client } => {
+            let c = client.connect()?;
+            let zone = c.zone(zone.as_deref())?;
+            let body = json!({ "prefix": prefix, "codes": codes, "reason": reason, "expires": expires });
+            let answer = c.post(&format!("/v1/zones/{zone}/listings"), body)?;
+            report(client.json, &answer, "listed")
+        }
+        ListingCommand::Remove { prefix, zone, client } => {
+            let c = client.connect()?;
+            let zone = c.zone(zone.as_deref())?;
+            let answer = c.delete(&format!("/v1/zones/{zone}/listings"), &[("prefix", &prefix)])?;
+            report(client.json, &answer, "removed the listing of")
+        }
+    }
+}
+
+pub fn run_exclusion(cmd: ExclusionCommand) -> anyhow::Result<()> {
+    match cmd {
+        ExclusionCommand::Add { prefix, reason, zone, client } => {
+            let c = client.connect()?;
+            let zone = c.zone(zone.as_deref())?;
+            let answer =
+                c.post(&format!("/v1/zones/{zone}/exclusions"), json!({ "prefix": prefix, "reason": reason }))?;
+            report(client.json, &answer, "excluded")
+        }
+        ExclusionCommand::Remove { prefix, zone, client } => {
+            let c = client.connect()?;
+            let zone = c.zone(zone.as_deref())?;
+            let answer = c.delete(&format!("/v1/zones/{zone}/exclusions"), &[("prefix", &prefix)])?;
+            report(client.json, &answer, "removed the exclusion of")
+        }
+    }
+}
+
+fn report(json: bool, answer: &serde_json::Value, verb: &str) -> anyhow::Result<()> {
+    if json {
+        println!("{answer}");
+    } else {
+        println!(
+            "{verb} {} in {} (serial {})",
+            answer["prefix"].as_str().unwrap_or("?"),
+            answer["zone"].as_str().unwrap_or("?"),
+            answer["serial"]
+        );
+    }
+    Ok(())
+}

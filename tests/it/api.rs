@@ -1,0 +1,244 @@
+//! The operator API and the CLI commands that use it, against the real server.
+
+use std::process::Command;
+
+use hickory_proto::rr::{RData, RecordType};
+use serde_json::{json, Value};
+
+use crate::harness::*;
+
+const ZONE: &str = "bl.localhost";
+
+struct Api {
+    base: String,
+    token: String,
+}
+
+impl Api {
+    fn call(&self, method: &str, path: &str, token: Option<&str>, body: Option<Value>) -> (u16, Value) {
+        let mut req = ureq::request(method, &format!("{}{path}", self.base));
+        if let Some(t) = token.or(Some(self.token.as_str())).filter(|t| !t.is_empty()) {
+            req = req.set("Authorization", &format!("Bearer {t}"));
+        }
+        let result = match body {
+            Some(b) => req.send_json(b),
+            None => req.call(),
+        };
+        match result {
+            Ok(r) => (r.status(), r.into_json().unwrap_or(Value::Null)),
+            Err(ureq::Error::Status(code, r)) => (code, r.into_json().unwrap_or(Value::Null)),
+            Err(e) => panic!("transport error: {e}"),
+        }
+    }
+}
+
+fn serial(s: &TestServer) -> u32 {
+    match &ask(s.addr, ZONE, RecordType::SOA).answers[0].data {
+        RData::SOA(soa) => soa.serial,
+        _ => panic!("SOA expected"),
+    }
+}
+
+fn codes(s: &TestServer, rev: &str) -> Vec<String> {
+    a_records(&ask(s.addr, &format!("{rev}.{ZONE}"), RecordType::A))
+}
+
+#[test]
+fn wrong_or_missing_token_is_401_and_changes_nothing() {
+    let (_dir, data) = temp_data();
+    let s = TestServer::in_dir(&data);
+    let (base, token) = s.api(&data);
+    let api = Api { base, token };
+    let before = serial(&s);
+    let body = json!({ "prefix": "192.0.2.0/24", "codes": ["127.0.0.3"] });
+    for bad in ["", "not-the-token", &api.token[..10]] {
+        let (status, answer) = api.call("POST", "/v1/zones/bl.localhost/listings", Some(bad), Some(body.clone()));
+        assert_eq!(status, 401, "token {bad:?}");
+        assert!(answer["error"].as_str().is_some_and(|e| e.contains("token")), "{answer}");
+    }
+    assert_eq!(api.call("GET", "/v1/lookup/192.0.2.1", Some("nope"), None).0, 401);
+    assert_eq!(serial(&s), before);
+    assert!(codes(&s, "1.2.0.192").is_empty());
+}
+
+#[test]
+fn writes_are_visible_in_dns_when_the_request_returns() {
+    let (_dir, data) = temp_data();
+    let s = TestServer::in_dir(&data);
+    let (base, token) = s.api(&data);
+    let api = Api { base, token };
+    let (status, answer) = api.call(
+        "POST",
+        "/v1/zones/bl.localhost/listings",
+        None,
+        Some(json!({ "prefix": "203.0.113.0/24", "codes": ["3"], "reason": "marketing from $", "expires": "30d" })),
+    );
+    assert_eq!(status, 201, "{answer}");
+    assert_eq!(answer["serial"].as_u64(), Some(u64::from(serial(&s))));
+    assert_eq!(codes(&s, "9.113.0.203"), ["127.0.0.3"]);
+    let (status, _) = api.call(
+        "POST",
+        "/v1/zones/bl.localhost/exclusions",
+        None,
+        Some(json!({ "prefix": "203.0.113.77", "reason": "own MTA" })),
+    );
+    assert_eq!(status, 201);
+    assert!(codes(&s, "77.113.0.203").is_empty());
+
+    let (status, lookup) = api.call("GET", "/v1/lookup/203.0.113.77", None, None);
+    assert_eq!(status, 200);
+    let z = &lookup["zones"][0];
+    assert_eq!(z["listed"], json!(false));
+    assert_eq!(z["decided_by"]["kind"], json!("exclusion"));
+    assert_eq!(z["decided_by"]["prefix"], json!("203.0.113.77/32"));
+    assert_eq!(z["also_covering"][0]["prefix"], json!("203.0.113.0/24"));
+    assert!(z["also_covering"][0]["expires_at"].as_u64().is_some());
+    let (_, lookup) = api.call("GET", "/v1/lookup/203.0.113.9", None, None);
+    assert_eq!(lookup["zones"][0]["txt"], json!("marketing from 203.0.113.9"));
+    let (_, lookup) = api.call("GET", "/v1/lookup/127.0.0.2", None, None);
+    assert_eq!(lookup["zones"][0]["decided_by"]["kind"], json!("built-in RFC 5782 test point"));
+
+    let (status, _) = api.call("DELETE", "/v1/zones/bl.localhost/exclusions?prefix=203.0.113.77", None, None);
+    assert_eq!(status, 200);
+    assert_eq!(codes(&s, "77.113.0.203"), ["127.0.0.3"]);
+    let (status, _) = api.call("DELETE", "/v1/zones/bl.localhost/listings?prefix=203.0.113.0/24", None, None);
+    assert_eq!(status, 200);
+    assert!(codes(&s, "9.113.0.203").is_empty());
+}
+
+#[test]
+fn bad_requests_get_4xx_with_a_reason_and_change_nothing() {
+    let (_dir, data) = temp_data();
+    let s = TestServer::in_dir(&data);
+    let (base, token) = s.api(&data);
+    let api = Api { base, token };
+    let before = serial(&s);
+    let post = |path: &str, body: Value| api.call("POST", path, None, Some(body));
+    let cases: Vec<(u16, &str, (u16, Value))> = vec![
+        (
+            400,
+            "host bits",
+            post("/v1/zones/bl.localhost/listings", json!({ "prefix": "203.0.113.9/24", "codes": ["3"] })),
+        ),
+        (400, "not an IP", post("/v1/zones/bl.localhost/listings", json!({ "prefix": "nonsense", "codes": ["3"] }))),
+        (
+            400,
+            "reserved",
+            post("/v1/zones/bl.localhost/listings", json!({ "prefix": "192.0.2.1", "codes": ["127.0.0.1"] })),
+        ),
+        (
+            400,
+            "outside 127.0.0.0/8",
+            post("/v1/zones/bl.localhost/listings", json!({ "prefix": "192.0.2.1", "codes": ["10.0.0.3"] })),
+        ),
+        (
+            400,
+            "255",
+            post(
+                "/v1/zones/bl.localhost/listings",
+                json!({ "prefix": "192.0.2.1", "codes": ["3"], "reason": "x".repeat(300) }),
+            ),
+        ),
+        (
+            400,
+            "not in the future",
+            post(
+                "/v1/zones/bl.localhost/listings",
+                json!({ "prefix": "192.0.2.1", "codes": ["3"], "expires": "2001-01-01T00:00:00Z" }),
+            ),
+        ),
+        (
+            400,
+            "unknown field",
+            post("/v1/zones/bl.localhost/listings", json!({ "prefix": "192.0.2.1", "codes": ["3"], "colour": "red" })),
+        ),
+        (
+            400,
+            "at least one return code",
+            post("/v1/zones/bl.localhost/listings", json!({ "prefix": "192.0.2.1", "codes": [] })),
+        ),
+        (403, "test point", post("/v1/zones/bl.localhost/exclusions", json!({ "prefix": "127.0.0.2" }))),
+        (
+            404,
+            "not served",
+            post("/v1/zones/bl.example.org/listings", json!({ "prefix": "192.0.2.1", "codes": ["3"] })),
+        ),
+        (404, "no such entry", api.call("DELETE", "/v1/zones/bl.localhost/listings?prefix=192.0.2.1", None, None)),
+        (400, "not an IP address", api.call("GET", "/v1/lookup/999.1.1.1", None, None)),
+    ];
+    for (want, why, (status, answer)) in cases {
+        assert_eq!(status, want, "{why}: {answer}");
+        let msg = answer["error"].as_str().unwrap_or_default();
+        assert!(msg.contains(why), "{why}: {answer}");
+    }
+    assert_eq!(serial(&s), before, "nothing was written");
+    assert_eq!(codes(&s, "2.0.0.127"), ["127.0.0.2"]);
+}
+
+fn dnsbl(args: &[&str]) -> std::process::Output {
+    Command::new(env!("CARGO_BIN_EXE_dnsbl")).args(args).output().expect("run dnsbl")
+}
+
+#[test]
+fn cli_commands_drive_the_api() {
+    let (_dir, data) = temp_data();
+    let s = TestServer::in_dir(&data);
+    let (base, _) = s.api(&data);
+    let data_arg = data.to_str().expect("path");
+    let common = ["--server", base.as_str(), "--data-dir", data_arg];
+    let run = |args: &[&str]| {
+        let mut all: Vec<&str> = args.to_vec();
+        all.extend_from_slice(&common);
+        dnsbl(&all)
+    };
+    let out = run(&["listing", "add", "198.51.100.0/24", "--code", "3", "--reason", "campaigns from $"]);
+    assert!(out.status.success(), "{}", String::from_utf8_lossy(&out.stderr));
+    assert!(String::from_utf8_lossy(&out.stdout).contains("listed 198.51.100.0/24 in bl.localhost"));
+    assert_eq!(codes(&s, "7.100.51.198"), ["127.0.0.3"], "visible when the command returns");
+    assert!(run(&["exclusion", "add", "198.51.100.25", "--reason", "own MTA"]).status.success());
+    assert!(codes(&s, "25.100.51.198").is_empty());
+    let out = run(&["lookup", "198.51.100.25"]);
+    let text = String::from_utf8_lossy(&out.stdout);
+    assert!(
+        text.contains("bl.localhost: not listed") && text.contains("decided by exclusion 198.51.100.25/32"),
+        "{text}"
+    );
+    let out = run(&["lookup", "198.51.100.7", "--json"]);
+    let v: Value = serde_json::from_slice(&out.stdout).expect("json");
+    assert_eq!(v["zones"][0]["codes"], json!(["127.0.0.3"]));
+    assert!(run(&["listing", "remove", "198.51.100.0/24"]).status.success());
+    assert!(codes(&s, "7.100.51.198").is_empty());
+
+    let out = run(&["listing", "remove", "198.51.100.0/24"]);
+    assert_eq!(out.status.code(), Some(1));
+    assert!(String::from_utf8_lossy(&out.stderr).contains("no such entry"), "{}", String::from_utf8_lossy(&out.stderr));
+    let out = run(&["listing", "add", "10.0.0.1/8"]);
+    assert_eq!(out.status.code(), Some(1));
+    assert!(String::from_utf8_lossy(&out.stderr).contains("host bits"));
+}
+
+#[test]
+fn cli_says_what_to_do_when_the_server_is_unreachable_or_refuses() {
+    let (dir, data) = temp_data();
+    std::fs::create_dir_all(&data).expect("dir");
+    std::fs::write(data.join("operator.token"), "x\n").expect("token");
+    // A port that nothing listens on: bind, note, close.
+    let port = std::net::TcpListener::bind("127.0.0.1:0").expect("bind").local_addr().expect("addr").port();
+    let server = format!("http://127.0.0.1:{port}");
+    let out = dnsbl(&["listing", "add", "192.0.2.1", "--server", &server, "--data-dir", data.to_str().expect("path")]);
+    assert_eq!(out.status.code(), Some(1));
+    let err = String::from_utf8_lossy(&out.stderr);
+    assert!(err.contains("cannot reach the server") && err.contains("is `dnsbl serve` running?"), "{err}");
+
+    let s = TestServer::in_dir(&data);
+    let (base, _) = s.api(&data);
+    let wrong = dir.path().join("wrong.token");
+    std::fs::write(&wrong, "0000").expect("write");
+    let out = dnsbl(&["lookup", "192.0.2.1", "--server", &base, "--token-file", wrong.to_str().expect("path")]);
+    assert_eq!(out.status.code(), Some(1));
+    assert!(
+        String::from_utf8_lossy(&out.stderr).contains("refused the token"),
+        "{}",
+        String::from_utf8_lossy(&out.stderr)
+    );
+}
