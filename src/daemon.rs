@@ -75,6 +75,7 @@ impl RunningServer {
             operator_token: token.into(),
         };
         tasks.spawn(crate::api::serve(api_listener, api_state, shutdown.clone()));
+        tasks.spawn(expire_listings(publisher.clone(), shutdown.clone()));
         tracing::info!(addr = %api_addr, "operator API listening (HTTP)");
         Ok(RunningServer { addrs, api_addr, shared, publisher, shutdown, tasks, udp_threads, _store: store })
     }
@@ -132,6 +133,34 @@ async fn load(config: Arc<Config>) -> Result<(Arc<Store>, Publisher), DaemonErro
         Ok((store, publisher))
     })
     .await?
+}
+
+/// How often due expiries are applied (so an entry stops being listed within this time).
+const EXPIRY_TICK: std::time::Duration = std::time::Duration::from_millis(250);
+
+/// Removes listings whose expiry time has come, until shutdown.
+async fn expire_listings(publisher: Arc<std::sync::Mutex<Publisher>>, shutdown: CancellationToken) {
+    loop {
+        tokio::select! {
+            _ = shutdown.cancelled() => return,
+            _ = tokio::time::sleep(EXPIRY_TICK) => {}
+        }
+        let publisher = publisher.clone();
+        let result = tokio::task::spawn_blocking(move || match publisher.lock() {
+            Ok(mut p) => p.expire_due(unix_now()).map_err(|e| e.to_string()),
+            Err(_) => Err("writer lock poisoned".to_string()),
+        })
+        .await;
+        match result {
+            Ok(Ok(removed)) => {
+                for (zone, prefix) in removed {
+                    tracing::info!(%zone, %prefix, "listing expired");
+                }
+            }
+            Ok(Err(e)) => tracing::error!(error = %e, "expiring listings failed; will retry"),
+            Err(e) => tracing::error!(error = %e, "expiry task failed"),
+        }
+    }
 }
 
 fn bind_sockets(config: &Config) -> Result<Vec<dns::listen::Bound>, DaemonError> {

@@ -6,7 +6,7 @@
 //! published. When a change returns, the DNS path already answers from it (read-your-writes).
 //! Patches are folded into new base tables every [`MERGE_AFTER`] changes per zone.
 
-use std::collections::HashMap;
+use std::collections::{BTreeSet, HashMap};
 use std::sync::Arc;
 use std::time::Instant;
 
@@ -72,6 +72,9 @@ pub struct Publisher {
     shared: Arc<SharedSnapshot>,
     /// Per zone: listing value → id in the zone's value table.
     interned: HashMap<DomainName, HashMap<Listing, ValueId>>,
+    /// Listings with an expiry time, soonest first. Entries may be stale (the listing was removed
+    /// or replaced); [`Publisher::expire_due`] checks the store before removing anything.
+    expiries: BTreeSet<(u64, DomainName, Prefix)>,
 }
 
 impl Publisher {
@@ -81,6 +84,7 @@ impl Publisher {
         let mut zones = Vec::with_capacity(config.zones.len());
         let mut report = Vec::new();
         let mut interned = HashMap::new();
+        let mut expiries = BTreeSet::new();
         for zone in &config.zones {
             let started = Instant::now();
             let serial = store.ensure_serial(&zone.origin, now)?;
@@ -91,7 +95,12 @@ impl Publisher {
                     expired += 1;
                     Ok(())
                 }
-                Some(h) => builder.add_encoded(prefix, h.answer, decode_answer),
+                Some(h) => {
+                    if let Some(t) = h.expires_at {
+                        expiries.insert((t, zone.origin.clone(), prefix));
+                    }
+                    builder.add_encoded(prefix, h.answer, decode_answer)
+                }
                 None => {
                     builder.add(prefix, Entry::Excluded);
                     Ok(())
@@ -111,7 +120,7 @@ impl Publisher {
             zones.push(built);
         }
         let shared = Arc::new(SharedSnapshot::new(Snapshot::new(zones)));
-        Ok((Publisher { store, shared, interned }, report))
+        Ok((Publisher { store, shared, interned, expiries }, report))
     }
 
     /// The snapshot the DNS path reads.
@@ -132,6 +141,9 @@ impl Publisher {
             return Err(ChangeError::TestPoint(prefix));
         }
         let serial = self.write(zone, &change, now)?.ok_or(ChangeError::NotFound(prefix))?;
+        if let Change::AddListing { expires_at: Some(t), .. } = change {
+            self.expiries.insert((t, zone.clone(), prefix));
+        }
         let mut next_zone = self.patched(&current.zones[at], serial, prefix, now)?;
         if next_zone.v4.patch_count() + next_zone.v6.patch_count() > MERGE_AFTER {
             next_zone = next_zone.merged();
@@ -140,6 +152,25 @@ impl Publisher {
         next.zones[at] = Arc::new(next_zone);
         self.shared.publish(next);
         Ok(serial)
+    }
+
+    /// Removes every listing whose expiry time is at or before `now`; returns what it removed.
+    pub fn expire_due(&mut self, now: u64) -> Result<Vec<(DomainName, Prefix)>, ChangeError> {
+        let mut removed = Vec::new();
+        while let Some((at, zone, prefix)) = self.expiries.first().cloned() {
+            if at > now {
+                break;
+            }
+            self.expiries.pop_first();
+            // Only if the listing there is still the one that expires now.
+            if self.store.listing_at(&zone, &prefix)?.is_some_and(|l| l.expires_at == Some(at)) {
+                match self.apply(&zone, Change::RemoveListing { prefix }, now) {
+                    Ok(_) | Err(ChangeError::NotFound(_)) => removed.push((zone, prefix)),
+                    Err(e) => return Err(e),
+                }
+            }
+        }
+        Ok(removed)
     }
 
     fn write(&self, zone: &DomainName, change: &Change, now: u64) -> Result<Option<u32>, StoreError> {

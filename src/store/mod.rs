@@ -237,6 +237,15 @@ impl Store {
         Ok(())
     }
 
+    /// The listing at exactly `prefix`, if any.
+    pub fn listing_at(&self, zone: &DomainName, prefix: &Prefix) -> Result<Option<StoredListing>, StoreError> {
+        let key = encoding::entry_key(zone, self.generation(zone)?, prefix);
+        match self.db.get_pinned_cf(self.cf(CF_LISTINGS)?, &key).map_err(|e| self.err("reading an entry", e))? {
+            None => Ok(None),
+            Some(v) => encoding::decode_listing(&v).map(Some).map_err(|why| self.corrupt(CF_LISTINGS, &key, why)),
+        }
+    }
+
     /// Every entry of `zone` at `prefix` or covering it, shortest prefix first.
     pub fn covering(&self, zone: &DomainName, prefix: Prefix) -> Result<Vec<(Prefix, StoredEntry)>, StoreError> {
         let generation = self.generation(zone)?;

@@ -279,3 +279,39 @@ fn removing_a_loaded_inner_exclusion_uncovers_the_loaded_listing() {
     s.apply(ZONE, Change::RemoveExclusion { prefix: "198.51.7.0/24".parse().expect("p") }).expect("remove");
     assert_eq!(codes(&s, "9.7.51.198"), ["127.0.0.3"]);
 }
+
+#[test]
+fn listings_expire_without_any_command() {
+    let (_dir, data) = temp_data();
+    {
+        // One listing that expired while the server was down.
+        std::fs::create_dir_all(&data).expect("dir");
+        let store = dnsbl::store::Store::open(&data).expect("store");
+        let zone = dnsbl::config::DomainName::parse(ZONE).expect("zone");
+        let mut batch = store.replace_zone(&zone).expect("batch");
+        let value =
+            dnsbl::store::StoredListing { listing: listing("127.0.0.3", "old"), added_at: 1, expires_at: Some(1_000) };
+        batch.put_listing(&"192.0.2.1".parse().expect("p"), &value).expect("put");
+        batch.commit(1_700_000_000).expect("commit");
+    }
+    let s = TestServer::in_dir(&data);
+    assert!(codes(&s, "1.2.0.192").is_empty(), "expired before the start");
+    let now = dnsbl::daemon::unix_now();
+    let change = Change::AddListing {
+        prefix: "192.0.2.2".parse().expect("p"),
+        listing: listing("127.0.0.3", "soon"),
+        expires_at: Some(now + 2),
+    };
+    let added = s.apply(ZONE, change).expect("add");
+    s.apply(ZONE, add("192.0.2.3", "127.0.0.3", "stays")).expect("add");
+    assert_eq!(codes(&s, "2.2.0.192"), ["127.0.0.3"]);
+    // Wait on the DNS answer itself, with a generous deadline.
+    let deadline = std::time::Instant::now() + std::time::Duration::from_secs(10);
+    while !codes(&s, "2.2.0.192").is_empty() {
+        assert!(std::time::Instant::now() < deadline, "the listing did not expire");
+        std::thread::sleep(std::time::Duration::from_millis(50));
+    }
+    assert!(dnsbl::daemon::unix_now() >= now + 2, "not before its time");
+    assert!(serial(&s) > added, "expiry is a change: the serial moved");
+    assert_eq!(codes(&s, "3.2.0.192"), ["127.0.0.3"], "other listings stay");
+}
