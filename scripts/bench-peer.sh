@@ -4,6 +4,8 @@
 #
 #   make bench-peer                       # full dataset (1.22M entries, 300k queries), ~3 minutes
 #   BENCH_SCALE=10 make bench-peer        # a tenth of everything, for a quick look
+#   scripts/bench-peer.sh change          # dnsbl only: change-to-visible latency of 1000 API adds
+#                                         # while dnsperf sends BENCH_RATE qps
 #
 # Settings (environment): BENCH_DIR (target/bench-peer), BENCH_PORT (5399), BENCH_SECONDS per
 # dnsperf run (10), BENCH_RATE for the fixed-rate latency run (50000 qps), BENCH_SCALE (1).
@@ -105,6 +107,32 @@ run() {
   stop_server
 }
 
+# Change-to-visible latency under load (dnsbl only; rbldnsd has no live changes).
+change_mode() {
+  local api_port=$((PORT + 1)) out
+  [ -d "$OUT/dnsbl-data" ] || "$DNSBL" zone import "$OUT/all.rbldnsd" --zone "$ZONE" --data-dir "$OUT/dnsbl-data" >/dev/null
+  DNSBL_LOG=warn "$DNSBL" serve --zone "$ZONE" --data-dir "$OUT/dnsbl-data" --listen "127.0.0.1:$PORT" \
+      --api-listen "127.0.0.1:$api_port" >"$OUT/dnsbl.log" 2>&1 &
+  SERVER_PID=$!
+  for _ in $(seq 600); do
+    dig +short +time=1 +tries=1 -p "$PORT" @127.0.0.1 "$LISTED" A 2>/dev/null | grep -q '^127\.' && break
+    sleep 0.1
+  done
+  timeout $((SECS + 40)) dnsperf -s 127.0.0.1 -p "$PORT" -d "$OUT/queries.txt" -l $((SECS + 20)) -Q "$RATE" \
+      -c 4 -q 500 >"$OUT/dnsperf-change.log" 2>&1 &
+  local load_pid=$!
+  sleep 1
+  python3 scripts/bench-change.py --api "http://127.0.0.1:$api_port" --token-file "$OUT/dnsbl-data/operator.token" \
+      --dns "127.0.0.1:$PORT" --zone "$ZONE" -n 1000 --base "100.$((64 + RANDOM % 32)).0.0"
+  wait "$load_pid" || true
+  echo "dnsperf meanwhile at $RATE qps: $(grep -E 'Queries (completed|lost)' "$OUT/dnsperf-change.log" | tr -s ' ' | tr '\n' ' ')"
+  stop_server
+}
+if [ "${1:-}" = change ]; then
+  change_mode
+  exit 0
+fi
+
 echo "dataset: $(grep -vc '^[#:$!]' "$OUT/all.rbldnsd") entries + $(grep -c '^!' "$OUT/all.rbldnsd") exclusions, $(wc -l <"$OUT/queries.txt") queries" >&2
 rm -rf "$OUT/dnsbl-data"
 IMPORT_S=$( { /usr/bin/time -f %e "$DNSBL" zone import "$OUT/all.rbldnsd" --zone "$ZONE" --data-dir "$OUT/dnsbl-data" >/dev/null; } 2>&1 | tail -1)
@@ -127,4 +155,4 @@ cat <<TABLE
 | start to first answer (s) | ${R[rbldnsd,load]} (from text) | ${R[dnsbl,load]} (from RocksDB) | |
 | import of the text file (s) | — | ${IMPORT_S} | |
 TABLE
-echo "change-to-visible latency under load: not measurable yet (live updates arrive with the operator API)"
+echo "change-to-visible latency under load: scripts/bench-peer.sh change"
