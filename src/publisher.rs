@@ -15,7 +15,7 @@ use crate::model::{Entry, Listing, Prefix};
 use crate::query::{TEST_LISTED_V4, TEST_UNLISTED_V4};
 use crate::snapshot::{SharedSnapshot, Snapshot, ZoneBuilder, ZoneSnapshot};
 use crate::store::encoding::{decode_answer, DecodeError, ListingHead};
-use crate::store::{EntryChange, Store, StoreError, StoredExclusion, StoredListing};
+use crate::store::{AuditAction, AuditRecord, EntryChange, Store, StoreError, StoredExclusion, StoredListing};
 use crate::trie::{Addr, Patch, ValueId, Verdict};
 
 /// Patches per zone before they are merged into new base tables.
@@ -50,6 +50,22 @@ impl Change {
             | Change::RemoveExclusion { prefix } => *prefix,
         }
     }
+}
+
+/// Who makes a change and through what, for the audit trail.
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub struct Origin<'a> {
+    /// "operator", a marketer id, "expiry".
+    pub actor: &'a str,
+    /// "api", "import", "expiry".
+    pub source: &'a str,
+}
+
+impl Origin<'static> {
+    /// An operator through the HTTP API.
+    pub const OPERATOR_API: Origin<'static> = Origin { actor: "operator", source: "api" };
+    /// The server's own expiry timer.
+    pub const EXPIRY: Origin<'static> = Origin { actor: "expiry", source: "expiry" };
 }
 
 /// Why a change was not applied (nothing was written).
@@ -129,7 +145,13 @@ impl Publisher {
     }
 
     /// Writes one change durably, then publishes it; returns the zone's new serial.
-    pub fn apply(&mut self, zone: &DomainName, change: Change, now: u64) -> Result<u32, ChangeError> {
+    pub fn apply(
+        &mut self,
+        zone: &DomainName,
+        change: Change,
+        origin: Origin<'_>,
+        now: u64,
+    ) -> Result<u32, ChangeError> {
         let current = self.shared.load_full();
         let at = current
             .zones
@@ -140,7 +162,7 @@ impl Publisher {
         if is_test_point(prefix) {
             return Err(ChangeError::TestPoint(prefix));
         }
-        let serial = self.write(zone, &change, now)?.ok_or(ChangeError::NotFound(prefix))?;
+        let serial = self.write(zone, &change, origin, now)?.ok_or(ChangeError::NotFound(prefix))?;
         if let Change::AddListing { expires_at: Some(t), .. } = change {
             self.expiries.insert((t, zone.clone(), prefix));
         }
@@ -164,7 +186,7 @@ impl Publisher {
             self.expiries.pop_first();
             // Only if the listing there is still the one that expires now.
             if self.store.listing_at(&zone, &prefix)?.is_some_and(|l| l.expires_at == Some(at)) {
-                match self.apply(&zone, Change::RemoveListing { prefix }, now) {
+                match self.apply(&zone, Change::RemoveListing { prefix }, Origin::EXPIRY, now) {
                     Ok(_) | Err(ChangeError::NotFound(_)) => removed.push((zone, prefix)),
                     Err(e) => return Err(e),
                 }
@@ -173,19 +195,48 @@ impl Publisher {
         Ok(removed)
     }
 
-    fn write(&self, zone: &DomainName, change: &Change, now: u64) -> Result<Option<u32>, StoreError> {
+    fn write(
+        &self,
+        zone: &DomainName,
+        change: &Change,
+        origin: Origin<'_>,
+        now: u64,
+    ) -> Result<Option<u32>, StoreError> {
         let prefix = change.prefix();
+        let mut audit = AuditRecord {
+            at_us: unix_now_us(),
+            action: AuditAction::RemoveListing,
+            actor: origin.actor.to_string(),
+            source: origin.source.to_string(),
+            codes: Vec::new(),
+            reason: None,
+            expires_at: None,
+        };
         match change {
             Change::AddListing { listing, expires_at, .. } => {
+                audit.action = AuditAction::AddListing;
+                audit.codes = listing.codes().to_vec();
+                audit.reason = listing.reason().map(str::to_string);
+                audit.expires_at = *expires_at;
                 let value = StoredListing { listing: listing.clone(), added_at: now, expires_at: *expires_at };
-                self.store.change_entry(zone, &prefix, EntryChange::PutListing(&value), now)
+                self.store.change_entry(zone, &prefix, EntryChange::PutListing(&value), &audit, now)
             }
             Change::AddExclusion { reason, .. } => {
+                audit.action = AuditAction::AddExclusion;
+                audit.reason = reason.clone();
                 let value = StoredExclusion { reason: reason.clone(), added_at: now };
-                self.store.change_entry(zone, &prefix, EntryChange::PutExclusion(&value), now)
+                self.store.change_entry(zone, &prefix, EntryChange::PutExclusion(&value), &audit, now)
             }
-            Change::RemoveListing { .. } => self.store.change_entry(zone, &prefix, EntryChange::DeleteListing, now),
-            Change::RemoveExclusion { .. } => self.store.change_entry(zone, &prefix, EntryChange::DeleteExclusion, now),
+            Change::RemoveListing { .. } => {
+                if origin == Origin::EXPIRY {
+                    audit.action = AuditAction::Expired;
+                }
+                self.store.change_entry(zone, &prefix, EntryChange::DeleteListing, &audit, now)
+            }
+            Change::RemoveExclusion { .. } => {
+                audit.action = AuditAction::RemoveExclusion;
+                self.store.change_entry(zone, &prefix, EntryChange::DeleteExclusion, &audit, now)
+            }
         }
     }
 
@@ -268,4 +319,9 @@ fn affecting<A: Addr>(
 /// The RFC 5782 test points are built in: no entry may be put or removed exactly there.
 fn is_test_point(prefix: Prefix) -> bool {
     matches!(prefix, Prefix::V4 { bits: TEST_LISTED_V4 | TEST_UNLISTED_V4, len: 32 })
+}
+
+/// Microseconds since the Unix epoch (audit record times).
+fn unix_now_us() -> u64 {
+    std::time::SystemTime::now().duration_since(std::time::UNIX_EPOCH).map_or(0, |d| d.as_micros() as u64)
 }

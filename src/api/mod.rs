@@ -4,6 +4,7 @@
 //! - `POST /v1/zones/{zone}/listings` `{prefix, codes, reason?, expires?}`; `DELETE ...?prefix=`.
 //! - `POST /v1/zones/{zone}/exclusions` `{prefix, reason?}`; `DELETE ...?prefix=`.
 //! - `GET  /v1/lookup/{ip}` — the answer the DNS gives now, per zone, and the entries behind it.
+//! - `GET  /v1/history?prefix=` — every change that affected an address or prefix, oldest first.
 //!
 //! Every request needs `Authorization: Bearer <operator token>` ([`token`]); a wrong or missing
 //! token gets 401 and changes nothing. A write is validated completely before anything is written,
@@ -56,6 +57,7 @@ fn router(state: ApiState) -> Router {
         .route("/v1/zones/{zone}/listings", post(add_listing).delete(remove_listing))
         .route("/v1/zones/{zone}/exclusions", post(add_exclusion).delete(remove_exclusion))
         .route("/v1/lookup/{ip}", get(lookup))
+        .route("/v1/history", get(history))
         .layer(middleware::from_fn_with_state(state.clone(), require_operator))
         .with_state(state)
 }
@@ -207,7 +209,7 @@ async fn apply(state: &ApiState, zone: &str, change: Change) -> Result<u32, ApiE
     let result = tokio::task::spawn_blocking(move || {
         let mut p =
             publisher.lock().map_err(|_| ApiError(StatusCode::INTERNAL_SERVER_ERROR, "writer poisoned".into()))?;
-        p.apply(&zone, change, unix_now()).map_err(change_error)
+        p.apply(&zone, change, crate::publisher::Origin::OPERATOR_API, unix_now()).map_err(change_error)
     })
     .await;
     result.map_err(|e| ApiError(StatusCode::INTERNAL_SERVER_ERROR, e.to_string()))?
@@ -314,6 +316,57 @@ fn explain(store: &Store, shared: &SharedSnapshot, ip: IpAddr) -> Result<Vec<Zon
         });
     }
     Ok(out)
+}
+
+#[derive(Serialize)]
+struct HistoryRecord {
+    zone: String,
+    prefix: String,
+    /// RFC 3339, UTC.
+    at: String,
+    action: &'static str,
+    actor: String,
+    source: String,
+    codes: Vec<String>,
+    reason: Option<String>,
+    expires_at: Option<u64>,
+}
+
+async fn history(
+    State(state): State<ApiState>,
+    Query(q): Query<PrefixQuery>,
+) -> Result<Json<Vec<HistoryRecord>>, ApiError> {
+    let prefix = parse_prefix(&q.prefix)?;
+    let zones: Vec<DomainName> = state.shared.load().zones.iter().map(|z| z.config.origin.clone()).collect();
+    let store = state.store.clone();
+    let records = tokio::task::spawn_blocking(move || -> Result<Vec<HistoryRecord>, ApiError> {
+        let mut out = Vec::new();
+        for zone in zones {
+            let found =
+                store.history(&zone, prefix).map_err(|e| ApiError(StatusCode::INTERNAL_SERVER_ERROR, e.to_string()))?;
+            out.extend(found.into_iter().map(|(p, r)| {
+                HistoryRecord {
+                    zone: zone.to_string(),
+                    prefix: p.to_string(),
+                    at: humantime::format_rfc3339_micros(
+                        std::time::UNIX_EPOCH + std::time::Duration::from_micros(r.at_us),
+                    )
+                    .to_string(),
+                    action: r.action.as_str(),
+                    actor: r.actor,
+                    source: r.source,
+                    codes: r.codes.iter().map(ToString::to_string).collect(),
+                    reason: r.reason,
+                    expires_at: r.expires_at,
+                }
+            }));
+        }
+        out.sort_by(|a, b| a.at.cmp(&b.at));
+        Ok(out)
+    })
+    .await
+    .map_err(|e| ApiError(StatusCode::INTERNAL_SERVER_ERROR, e.to_string()))??;
+    Ok(Json(records))
 }
 
 fn view(prefix: Prefix, entry: StoredEntry) -> EntryView {

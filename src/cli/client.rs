@@ -50,6 +50,14 @@ impl Client {
         self.finish(self.request("GET", path).call())
     }
 
+    pub fn get_query(&self, path: &str, query: &[(&str, &str)]) -> anyhow::Result<Value> {
+        let mut req = self.request("GET", path);
+        for (k, v) in query {
+            req = req.query(k, v);
+        }
+        self.finish(req.call())
+    }
+
     pub fn post(&self, path: &str, body: Value) -> anyhow::Result<Value> {
         self.finish(self.request("POST", path).send_json(body))
     }

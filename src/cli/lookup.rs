@@ -70,3 +70,44 @@ fn entry_details(e: &serde_json::Map<String, serde_json::Value>) -> String {
     }
     out
 }
+
+/// Every change that ever affected an address or prefix, oldest first (removals and expiries too).
+///
+/// Examples:
+///   dnsbl history 203.0.113.9
+///   dnsbl history 203.0.113.0/24 --json
+#[derive(Debug, clap::Args)]
+#[command(verbatim_doc_comment)]
+pub struct HistoryArgs {
+    /// IPv4 or IPv6 address, or CIDR prefix.
+    prefix: String,
+    #[command(flatten)]
+    client: ClientArgs,
+}
+
+pub fn run_history(args: HistoryArgs) -> anyhow::Result<()> {
+    let c = args.client.connect()?;
+    let answer = c.get_query("/v1/history", &[("prefix", &args.prefix)])?;
+    if args.client.json {
+        println!("{answer}");
+        return Ok(());
+    }
+    let records = answer.as_array().cloned().unwrap_or_default();
+    if records.is_empty() {
+        println!("no changes recorded for {}", args.prefix);
+    }
+    for r in records {
+        let s = |k: &str| r[k].as_str().unwrap_or("").to_string();
+        let codes: Vec<&str> = r["codes"].as_array().into_iter().flatten().filter_map(|c| c.as_str()).collect();
+        let mut line =
+            format!("{} {} {} {} by {} via {}", s("at"), s("zone"), s("action"), s("prefix"), s("actor"), s("source"));
+        if !codes.is_empty() {
+            line.push_str(&format!(" codes {}", codes.join(" ")));
+        }
+        if let Some(reason) = r["reason"].as_str() {
+            line.push_str(&format!(" ({reason})"));
+        }
+        println!("{line}");
+    }
+    Ok(())
+}

@@ -40,6 +40,8 @@ enum Command {
     Exclusion(listing::ExclusionCommand),
     /// Show what the DNS answers for an address and why.
     Lookup(lookup::LookupArgs),
+    /// Show every change that affected an address or prefix.
+    History(lookup::HistoryArgs),
 }
 
 impl Cli {
@@ -52,6 +54,7 @@ impl Cli {
             Command::Listing(cmd) => listing::run_listing(cmd),
             Command::Exclusion(cmd) => listing::run_exclusion(cmd),
             Command::Lookup(args) => lookup::run(args),
+            Command::History(args) => lookup::run_history(args),
         }
     }
 }

@@ -238,6 +238,138 @@ impl<'a> Reader<'a> {
     }
 }
 
+/// What a change did, for the audit trail.
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub enum AuditAction {
+    AddListing = 1,
+    RemoveListing = 2,
+    AddExclusion = 3,
+    RemoveExclusion = 4,
+    Expired = 5,
+}
+
+impl AuditAction {
+    fn from_u8(v: u8) -> Option<AuditAction> {
+        Some(match v {
+            1 => AuditAction::AddListing,
+            2 => AuditAction::RemoveListing,
+            3 => AuditAction::AddExclusion,
+            4 => AuditAction::RemoveExclusion,
+            5 => AuditAction::Expired,
+            _ => return None,
+        })
+    }
+
+    /// The action as a word for people and JSON.
+    pub fn as_str(self) -> &'static str {
+        match self {
+            AuditAction::AddListing => "add-listing",
+            AuditAction::RemoveListing => "remove-listing",
+            AuditAction::AddExclusion => "add-exclusion",
+            AuditAction::RemoveExclusion => "remove-exclusion",
+            AuditAction::Expired => "expired",
+        }
+    }
+}
+
+/// One audit record: who did what to which prefix, when, with which values.
+#[derive(Clone, Debug, PartialEq, Eq)]
+pub struct AuditRecord {
+    /// Microseconds since the Unix epoch.
+    pub at_us: u64,
+    pub action: AuditAction,
+    /// Who: "operator", a marketer id, "expiry".
+    pub actor: String,
+    /// Through what: "api", "import", "expiry".
+    pub source: String,
+    pub codes: Vec<ListingCode>,
+    pub reason: Option<String>,
+    pub expires_at: Option<u64>,
+}
+
+/// Audit key: `zone-len · zone · family · address · prefix-len · at_us:u64 · seq:u16`, so the
+/// records of one prefix are contiguous and in time order (across list generations).
+pub fn audit_key(zone: &DomainName, prefix: &Prefix, at_us: u64, seq: u16) -> Vec<u8> {
+    let mut k = audit_prefix_key(zone, prefix);
+    k.extend_from_slice(&at_us.to_be_bytes());
+    k.extend_from_slice(&seq.to_be_bytes());
+    k
+}
+
+/// The key prefix of every audit record of one prefix.
+pub fn audit_prefix_key(zone: &DomainName, prefix: &Prefix) -> Vec<u8> {
+    let name = zone.as_str().as_bytes();
+    let mut k = Vec::with_capacity(name.len() + 32);
+    k.push(name.len() as u8);
+    k.extend_from_slice(name);
+    match *prefix {
+        Prefix::V4 { bits, len } => {
+            k.push(4);
+            k.extend_from_slice(&bits.to_be_bytes());
+            k.push(len);
+        }
+        Prefix::V6 { bits, len } => {
+            k.push(6);
+            k.extend_from_slice(&bits.to_be_bytes());
+            k.push(len);
+        }
+    }
+    k
+}
+
+/// The prefix of an audit key written by [`audit_key`] for a zone whose name is `zone_len` bytes.
+pub fn decode_audit_key_prefix(key: &[u8], zone_len: usize) -> Result<Prefix, DecodeError> {
+    let body = key.get(1 + zone_len..key.len().checked_sub(10).ok_or(DecodeError::Key)?).ok_or(DecodeError::Key)?;
+    decode_entry_key(body, 0)
+}
+
+/// Encodes an audit record (version 1): `1 · at_us:u64 · action:u8 · actor · source · n:u8 ·
+/// n × code · reason · expires_at:u64 (0 = none)`, strings as `len:u8 · bytes`.
+pub fn encode_audit(r: &AuditRecord) -> Vec<u8> {
+    let mut out = Vec::with_capacity(64);
+    out.push(VALUE_VERSION);
+    out.extend_from_slice(&r.at_us.to_be_bytes());
+    out.push(r.action as u8);
+    for s in [&r.actor, &r.source] {
+        let b = &s.as_bytes()[..s.len().min(255)];
+        out.push(b.len() as u8);
+        out.extend_from_slice(b);
+    }
+    out.push(r.codes.len().min(255) as u8);
+    for c in r.codes.iter().take(255) {
+        out.extend_from_slice(&c.addr().octets());
+    }
+    encode_reason(&mut out, r.reason.as_deref());
+    out.extend_from_slice(&r.expires_at.unwrap_or(0).to_be_bytes());
+    out
+}
+
+/// Decodes an audit record.
+pub fn decode_audit(bytes: &[u8]) -> Result<AuditRecord, DecodeError> {
+    let mut r = Reader(bytes);
+    check_version(r.u8()?)?;
+    let at_us = r.u64()?;
+    let action = AuditAction::from_u8(r.u8()?).ok_or(DecodeError::Value("unknown audit action"))?;
+    let mut text = || -> Result<String, DecodeError> {
+        let n = usize::from(r.u8()?);
+        String::from_utf8(r.take(n)?.to_vec()).map_err(|_| DecodeError::Value("audit text is not UTF-8"))
+    };
+    let (actor, source) = (text()?, text()?);
+    let n = r.u8()?;
+    let mut codes = Vec::with_capacity(usize::from(n));
+    for _ in 0..n {
+        let o = r.take(4)?;
+        codes.push(
+            ListingCode::new(Ipv4Addr::new(o[0], o[1], o[2], o[3]))
+                .map_err(|_| DecodeError::Value("invalid return code"))?,
+        );
+    }
+    let reason = decode_reason(&mut r)?;
+    let expires_at = Some(r.u64()?).filter(|&t| t != 0);
+    r.end()?;
+    Ok(AuditRecord { at_us, action, actor, source, codes, reason, expires_at })
+}
+
 #[cfg(test)]
 mod tests {
     use super::*;
@@ -291,6 +423,42 @@ mod tests {
         let bytes = encode_exclusion(&v);
         assert_eq!(bytes, vec![1, 0, 0, 0, 0, 0, 0, 0, 5, 0]);
         assert_eq!(decode_exclusion(&bytes), Ok(v));
+    }
+
+    #[test]
+    fn golden_audit_record() {
+        let r = AuditRecord {
+            at_us: 7,
+            action: AuditAction::AddListing,
+            actor: "op".into(),
+            source: "api".into(),
+            codes: vec![ListingCode::OPERATOR],
+            reason: Some("x".into()),
+            expires_at: Some(9),
+        };
+        let bytes = encode_audit(&r);
+        assert_eq!(
+            bytes,
+            [
+                &[1u8][..],
+                &[0, 0, 0, 0, 0, 0, 0, 7],
+                &[1],
+                &[2],
+                b"op",
+                &[3],
+                b"api",
+                &[1, 127, 0, 0, 3],
+                &[1, 0, 1],
+                b"x",
+                &[0, 0, 0, 0, 0, 0, 0, 9]
+            ]
+            .concat()
+        );
+        assert_eq!(decode_audit(&bytes), Ok(r));
+        let p: Prefix = "10.0.0.0/8".parse().expect("prefix");
+        let key = audit_key(&zone(), &p, 5, 1);
+        assert_eq!(key, [&b"\x07bl.test\x04\x0a\x00\x00\x00\x08"[..], &[0, 0, 0, 0, 0, 0, 0, 5, 0, 1]].concat());
+        assert_eq!(decode_audit_key_prefix(&key, 7), Ok(p));
     }
 
     #[test]

@@ -18,7 +18,7 @@ use rocksdb::{ColumnFamilyDescriptor, Options, ReadOptions, WriteBatch, WriteOpt
 
 use crate::config::DomainName;
 use crate::model::Prefix;
-pub use encoding::{DecodeError, StoredExclusion, StoredListing};
+pub use encoding::{AuditAction, AuditRecord, DecodeError, StoredExclusion, StoredListing};
 
 /// Schema version written by this build; a database with a higher one is refused.
 pub const SCHEMA_VERSION: u32 = 1;
@@ -68,6 +68,8 @@ pub enum StoredEntry {
 pub struct Store {
     db: DB,
     path: PathBuf,
+    /// Tells apart audit records written in the same microsecond.
+    audit_seq: std::sync::atomic::AtomicU16,
 }
 
 impl std::fmt::Debug for Store {
@@ -92,7 +94,7 @@ impl Store {
         }
         let cfs = names.iter().map(|n| ColumnFamilyDescriptor::new(n, Options::default()));
         let db = DB::open_cf_descriptors(&opts, path, cfs).map_err(|e| open_error(path, e))?;
-        let store = Store { db, path: path.to_path_buf() };
+        let store = Store { db, path: path.to_path_buf(), audit_seq: std::sync::atomic::AtomicU16::new(0) };
         store.check_schema()?;
         Ok(store)
     }
@@ -276,6 +278,7 @@ impl Store {
         zone: &DomainName,
         prefix: &Prefix,
         change: EntryChange<'_>,
+        audit: &AuditRecord,
         now: u64,
     ) -> Result<Option<u32>, StoreError> {
         let generation = self.generation(zone)?;
@@ -295,8 +298,54 @@ impl Store {
         }
         let serial = next_serial(self.serial(zone)?, now);
         batch.put_cf(self.cf(CF_META)?, meta_key("serial/", zone), serial.to_be_bytes());
+        let seq = self.audit_seq.fetch_add(1, std::sync::atomic::Ordering::Relaxed);
+        batch.put_cf(
+            self.cf(CF_AUDIT)?,
+            encoding::audit_key(zone, prefix, audit.at_us, seq),
+            encoding::encode_audit(audit),
+        );
         self.db.write_opt(batch, &synced()).map_err(|e| self.err("writing a change", e))?;
         Ok(Some(serial))
+    }
+
+    /// Every audit record of `zone` for `prefix`, the prefixes covering it and those inside it,
+    /// oldest first. Records outlive the entries they describe.
+    pub fn history(&self, zone: &DomainName, prefix: Prefix) -> Result<Vec<(Prefix, AuditRecord)>, StoreError> {
+        let zone_len = zone.as_str().len();
+        let mut out = Vec::new();
+        let mut read = |from: Vec<u8>, to: Vec<u8>| -> Result<(), StoreError> {
+            let mut ro = ReadOptions::default();
+            ro.set_iterate_upper_bound(to);
+            let mut it = self.db.raw_iterator_cf_opt(self.cf(CF_AUDIT)?, ro);
+            it.seek(&from);
+            while let (Some(k), Some(v)) = (it.key(), it.value()) {
+                let p = encoding::decode_audit_key_prefix(k, zone_len).map_err(|why| self.corrupt(CF_AUDIT, k, why))?;
+                out.push((p, encoding::decode_audit(v).map_err(|why| self.corrupt(CF_AUDIT, k, why))?));
+                it.next();
+            }
+            it.status().map_err(|e| self.err("reading the audit trail", e))
+        };
+        for len in 0..prefix.len() {
+            let outer = match prefix {
+                Prefix::V4 { bits, .. } => Prefix::masked_v4(bits, len),
+                Prefix::V6 { bits, .. } => Prefix::V6 { bits: bits & crate::model::mask128(len), len },
+            };
+            let from = encoding::audit_prefix_key(zone, &outer);
+            let mut to = from.clone();
+            to.extend_from_slice(&[0xff; 11]);
+            read(from, to)?;
+        }
+        // The prefix itself and everything inside it.
+        let last = match prefix {
+            Prefix::V4 { bits, len } => Prefix::V4 { bits: bits | !crate::model::mask32(len), len: 32 },
+            Prefix::V6 { bits, len } => Prefix::V6 { bits: bits | !crate::model::mask128(len), len: 128 },
+        };
+        let mut to = encoding::audit_prefix_key(zone, &last);
+        to.pop();
+        to.extend_from_slice(&[0xff; 12]);
+        read(encoding::audit_prefix_key(zone, &prefix), to)?;
+        out.sort_by_key(|(_, r)| r.at_us);
+        Ok(out)
     }
 
     /// The zone's SOA serial, if one was ever stored.

@@ -242,3 +242,87 @@ fn cli_says_what_to_do_when_the_server_is_unreachable_or_refuses() {
         String::from_utf8_lossy(&out.stderr)
     );
 }
+
+#[test]
+fn history_shows_every_change_oldest_first_and_survives_removal_and_restart() {
+    let (_dir, data) = temp_data();
+    let s = TestServer::in_dir(&data);
+    let (base, token) = s.api(&data);
+    let api = Api { base, token };
+    let listings = "/v1/zones/bl.localhost/listings";
+    let exclusions = "/v1/zones/bl.localhost/exclusions";
+    assert_eq!(
+        api.call(
+            "POST",
+            listings,
+            None,
+            Some(json!({ "prefix": "203.0.113.0/24", "codes": ["3"], "reason": "campaigns" }))
+        )
+        .0,
+        201
+    );
+    assert_eq!(
+        api.call("POST", exclusions, None, Some(json!({ "prefix": "203.0.113.77", "reason": "own MTA" }))).0,
+        201
+    );
+    assert_eq!(api.call("DELETE", &format!("{exclusions}?prefix=203.0.113.77"), None, None).0, 200);
+    assert_eq!(api.call("DELETE", &format!("{listings}?prefix=203.0.113.0/24"), None, None).0, 200);
+    assert_eq!(
+        api.call("POST", listings, None, Some(json!({ "prefix": "203.0.113.77", "codes": ["4"], "expires": "1s" }))).0,
+        201
+    );
+    assert_eq!(api.call("POST", listings, None, Some(json!({ "prefix": "198.51.100.1", "codes": ["3"] }))).0, 201);
+    let deadline = std::time::Instant::now() + std::time::Duration::from_secs(10);
+    while !codes(&s, "77.113.0.203").is_empty() {
+        assert!(std::time::Instant::now() < deadline, "did not expire");
+        std::thread::sleep(std::time::Duration::from_millis(50));
+    }
+    let actions = |h: &Value| -> Vec<(String, String, String)> {
+        h.as_array()
+            .expect("array")
+            .iter()
+            .map(|r| {
+                (
+                    r["action"].as_str().unwrap_or("").into(),
+                    r["prefix"].as_str().unwrap_or("").into(),
+                    r["actor"].as_str().unwrap_or("").into(),
+                )
+            })
+            .collect()
+    };
+    let (status, h) = api.call("GET", "/v1/history?prefix=203.0.113.77", None, None);
+    assert_eq!(status, 200);
+    let op = |a: &str, p: &str| (a.to_string(), p.to_string(), "operator".to_string());
+    assert_eq!(
+        actions(&h),
+        vec![
+            op("add-listing", "203.0.113.0/24"),
+            op("add-exclusion", "203.0.113.77/32"),
+            op("remove-exclusion", "203.0.113.77/32"),
+            op("remove-listing", "203.0.113.0/24"),
+            op("add-listing", "203.0.113.77/32"),
+            ("expired".to_string(), "203.0.113.77/32".to_string(), "expiry".to_string()),
+        ]
+    );
+    assert_eq!(h[0]["reason"], json!("campaigns"));
+    assert_eq!(h[0]["source"], json!("api"));
+    // A CIDR shows what happened inside it too; an unrelated address shows nothing.
+    let (_, h24) = api.call("GET", "/v1/history?prefix=203.0.113.0/24", None, None);
+    assert_eq!(actions(&h24).len(), 6);
+    let (_, other) = api.call("GET", "/v1/history?prefix=203.0.113.5", None, None);
+    assert_eq!(actions(&other).len(), 2, "only the /24's add and remove cover .5");
+    let (_, none) = api.call("GET", "/v1/history?prefix=192.0.2.1", None, None);
+    assert!(actions(&none).is_empty());
+
+    s.stop();
+    let s = TestServer::in_dir(&data);
+    let (base, token) = s.api(&data);
+    let api = Api { base: base.clone(), token };
+    let (_, again) = api.call("GET", "/v1/history?prefix=203.0.113.77", None, None);
+    assert_eq!(actions(&again).len(), 6, "the audit trail is durable");
+    let out = dnsbl(&["history", "203.0.113.77", "--server", &base, "--data-dir", data.to_str().expect("path")]);
+    let text = String::from_utf8_lossy(&out.stdout);
+    assert!(out.status.success(), "{}", String::from_utf8_lossy(&out.stderr));
+    assert!(text.contains("add-exclusion 203.0.113.77/32 by operator via api (own MTA)"), "{text}");
+    assert_eq!(text.lines().count(), 6, "{text}");
+}

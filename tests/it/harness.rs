@@ -75,7 +75,8 @@ impl TestServer {
     pub fn apply(&self, zone: &str, change: dnsbl::publisher::Change) -> Result<u32, dnsbl::publisher::ChangeError> {
         let server = self.server.as_ref().expect("running");
         let mut publisher = server.publisher().lock().expect("publisher lock");
-        publisher.apply(&DomainName::parse(zone).expect("zone"), change, dnsbl::daemon::unix_now())
+        let origin = dnsbl::publisher::Origin { actor: "test", source: "test" };
+        publisher.apply(&DomainName::parse(zone).expect("zone"), change, origin, dnsbl::daemon::unix_now())
     }
 
     /// The operator API's base URL and token.
