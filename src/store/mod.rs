@@ -1,9 +1,10 @@
 //! RocksDB, the source of truth. The only module that touches the `rocksdb` crate.
 //!
 //! Column families: `listings` and `exclusions` (entry key → versioned value, see [`encoding`]),
-//! `meta` (schema version, per-zone SOA serial and list generation), and `registrations` /
-//! `audit`, reserved for the marketer registry and the audit trail. A change becomes visible in
-//! one `WriteBatch` with a synced WAL. A zone replacement streams the new list into the next
+//! `meta` (schema version, per-zone SOA serial and list generation), `audit` (one record per
+//! change, keyed by zone, prefix and time, written in the change's own batch), and
+//! `registrations`, reserved for the marketer registry. A change becomes visible in one
+//! `WriteBatch` with a synced WAL. A zone replacement streams the new list into the next
 //! generation in bounded chunks (constant memory), then switches generation, bumps the serial and
 //! drops the old generation in that one synced batch; an interrupted import leaves only an
 //! unreferenced generation, cleared by the next one.
