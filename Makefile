@@ -4,8 +4,9 @@
 .PHONY: deps build serve test check bench-peer
 
 # Debian packages the build and tests need: RocksDB 7.8.3 (linked, not built from source, see
-# .cargo/config.toml), libclang for bindgen, and dig for the manual checks in README.
-DEBIAN_PACKAGES := librocksdb-dev libclang-dev clang pkg-config dnsutils
+# .cargo/config.toml), libclang for bindgen, dig for the manual checks in README, and rbldnsd,
+# which the export tests load our rbldnsd output into.
+DEBIAN_PACKAGES := librocksdb-dev libclang-dev clang pkg-config dnsutils rbldnsd
 SUDO := $(shell [ "$$(id -u)" = 0 ] || echo sudo)
 
 deps:

@@ -9,7 +9,7 @@ use std::io::{BufRead, BufReader};
 use std::path::{Path, PathBuf};
 
 use crate::config::DomainName;
-use crate::model::ListingCode;
+use crate::model::{Listing, ListingCode};
 use crate::store::{ReplaceSummary, Store, StoreError, StoredExclusion, StoredListing};
 use crate::zonefile::{Dataset, Directives, Item, Parser};
 
@@ -54,6 +54,9 @@ pub struct ImportOptions {
     pub default_code: ListingCode,
     /// Unix seconds, recorded as the entries' time of listing.
     pub now: u64,
+    /// The zone's TXT template: entries whose text equals it are stored without a reason of their
+    /// own (as an export writes them), so they follow the zone's template.
+    pub zone_template: Option<String>,
 }
 
 /// Replaces `zone`'s entries with the contents of the file at `path`.
@@ -90,6 +93,10 @@ pub fn import(
             }
             Ok(None) => {}
             Ok(Some(Item::Listed { prefixes, listing })) if errors.is_empty() => {
+                let listing = match (listing.reason(), &opts.zone_template) {
+                    (Some(r), Some(t)) if r == t => Listing::new(listing.codes().to_vec(), None).unwrap_or(listing),
+                    _ => listing,
+                };
                 let value = StoredListing { listing, added_at: opts.now, expires_at: None };
                 for p in &prefixes {
                     batch.put_listing(p, &value)?;

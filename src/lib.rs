@@ -10,7 +10,8 @@
 //! ```text
 //! pure core      model · trie · query · zonefile · config        no tokio/rocksdb/hickory/clap, no logging
 //! one system     store (rocksdb) · dns (hickory-proto, sockets) · api (axum) · snapshot (arc-swap)
-//! orchestration  publisher (store → snapshot) · importer (file → store) · daemon (start, run, stop)
+//! orchestration  publisher (store → snapshot) · importer (file → store) · exporter (store → file)
+//!                · daemon (start, run, stop)
 //! entry          cli (clap; one file per subcommand) · main.rs
 //! ```
 //!
@@ -38,7 +39,7 @@
 //! - [`dns`]: sockets, framing, protocol hygiene, encoding.
 //! - [`api`]: the operator HTTP API (bearer token, JSON, read-your-writes).
 //! - [`publisher`]: the single writer (load at start, live changes with read-your-writes).
-//! - [`importer`], [`daemon`]: the steps that join the pieces.
+//! - [`importer`], [`exporter`], [`daemon`]: the steps that join the pieces.
 //! - [`cli`]: the `dnsbl` command.
 
 pub mod api;
@@ -46,6 +47,7 @@ pub mod cli;
 pub mod config;
 pub mod daemon;
 pub mod dns;
+pub mod exporter;
 pub mod importer;
 pub mod model;
 pub mod publisher;

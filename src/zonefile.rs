@@ -63,6 +63,7 @@ pub struct Directives {
 #[derive(Debug)]
 pub struct Parser {
     dataset: Dataset,
+    initial_code: ListingCode,
     default_code: ListingCode,
     default_txt: Option<String>,
     vars: [Option<String>; 10],
@@ -86,6 +87,7 @@ impl Parser {
     pub fn new(dataset: Dataset, default_code: ListingCode) -> Parser {
         Parser {
             dataset,
+            initial_code: default_code,
             default_code,
             default_txt: None,
             vars: Default::default(),
@@ -169,6 +171,24 @@ impl Parser {
                 _ => return Err("$MAXRANGE4 needs one value (/24 or 256)".into()),
             },
             "TIMESTAMP" => {}
+            // A `combined` file: each section is its own dataset with its own defaults.
+            "DATASET" => {
+                let (kind, subzones) = args.split_first().ok_or("$DATASET needs a type and subzones")?;
+                if subzones.is_empty() || subzones.iter().any(|z| *z != "@") {
+                    return Err("only $DATASET sections for the zone itself (@) can be imported".into());
+                }
+                self.dataset = match kind.split(':').next().unwrap_or("") {
+                    "ip4set" | "ip4tset" => Dataset::Ip4Set,
+                    "ip4trie" => Dataset::Ip4Trie,
+                    "ip6trie" | "ip6tset" => Dataset::Ip6Trie,
+                    other => return Err(format!("dataset type {other:?} is not supported (ip4set, ip4trie, ip6trie)")),
+                };
+                self.default_code = self.initial_code;
+                self.default_txt = None;
+                self.vars = Default::default();
+                self.base = None;
+                self.max_range4 = 0;
+            }
             "=" => self.base = Some(args.join(" ")),
             k if k.len() == 1 && k.as_bytes()[0].is_ascii_digit() => {
                 self.vars[usize::from(k.as_bytes()[0] - b'0')] = Some(args.join(" "));
@@ -545,6 +565,24 @@ mod tests {
         assert!(ps.line("$SOA 1w ns1").is_err());
         assert!(ps.line("$TTL soon").is_err());
         assert!(ps.line("$BOGUS 1").is_err());
+    }
+
+    #[test]
+    fn combined_files_switch_dataset_and_scope() {
+        let mut ps = parser();
+        assert_eq!(ps.line("$DATASET ip4trie @"), Ok(None));
+        assert_eq!(ps.line(":4:four"), Ok(None));
+        assert_eq!(listed(&mut ps, "10.0.0.0/8").1.codes()[0].to_string(), "127.0.0.4");
+        assert!(ps.line("2001:db8::/32").expect_err("v6 in ip4trie").contains("IPv6 entry"));
+        assert_eq!(ps.line("$DATASET ip6trie:six @"), Ok(None));
+        let (p6, l6) = listed(&mut ps, "2001:db8::/32");
+        assert_eq!(
+            (p6[0], l6.codes()[0], l6.reason()),
+            (p("2001:db8::/32"), ListingCode::OPERATOR, None),
+            "scope reset"
+        );
+        assert!(ps.line("$DATASET ip4set proxies").expect_err("subzone").contains("(@)"));
+        assert!(ps.line("$DATASET generic @").expect_err("type").contains("not supported"));
     }
 
     #[test]

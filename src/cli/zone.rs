@@ -24,6 +24,32 @@ pub enum ZoneCommand {
     ///   dnsbl zone import list.txt --zone bl.example.org --config /etc/dnsbl/dnsbl.toml --type ip4set
     #[command(verbatim_doc_comment)]
     Import(ImportArgs),
+    /// Write a zone's current list to standard output, as rbldnsd data or a BIND master file.
+    ///
+    /// Reads the data directory directly (read-only), so it works while the server runs.
+    /// The rbldnsd output is one `combined` dataset: load it with rbldnsd as ZONE:combined:FILE,
+    /// or back into dnsbl with `dnsbl zone import`. BIND output expands every listed address.
+    ///
+    /// Examples:
+    ///   dnsbl zone export --format rbldnsd > list.rbldnsd
+    ///   dnsbl zone export --format bind --max-records 5000000 > bl.example.org.zone
+    #[command(verbatim_doc_comment)]
+    Export(ExportArgs),
+}
+
+#[derive(Debug, clap::Args)]
+pub struct ExportArgs {
+    /// rbldnsd or bind.
+    #[arg(long, value_name = "FORMAT", default_value = "rbldnsd", value_parser = ["rbldnsd", "bind"])]
+    format: String,
+    /// Zone to export (default: the only configured zone).
+    #[arg(long, value_name = "NAME")]
+    zone: Option<String>,
+    #[command(flatten)]
+    config: ConfigArgs,
+    /// BIND only: refuse when the expansion would write more names than this.
+    #[arg(long, value_name = "N", default_value_t = 1_000_000)]
+    max_records: u64,
 }
 
 #[derive(Debug, clap::Args)]
@@ -47,6 +73,7 @@ pub struct ImportArgs {
 pub fn run(cmd: ZoneCommand) -> anyhow::Result<()> {
     match cmd {
         ZoneCommand::Import(args) => run_import(args),
+        ZoneCommand::Export(args) => run_export(args),
     }
 }
 
@@ -58,7 +85,13 @@ fn run_import(args: ImportArgs) -> anyhow::Result<()> {
     };
     std::fs::create_dir_all(&config.server.data_dir)?;
     let store = Store::open(&config.server.data_dir)?;
-    let opts = ImportOptions { dataset: args.dataset, default_code: args.default_code, now: unix_now() };
+    let template = config.zones.first().map(|z| z.txt_template.clone());
+    let opts = ImportOptions {
+        dataset: args.dataset,
+        default_code: args.default_code,
+        now: unix_now(),
+        zone_template: template,
+    };
     let report = import(&store, &zone, &args.file, &opts)?;
     let s = report.summary;
     println!(
@@ -76,6 +109,29 @@ fn run_import(args: ImportArgs) -> anyhow::Result<()> {
     let d = &report.directives;
     if d.soa.is_some() || d.ns.is_some() || d.ttl.is_some() {
         println!("note: $SOA/$NS/$TTL lines were checked but not applied; the zone's SOA, NS and TTL come from its configuration");
+    }
+    Ok(())
+}
+
+fn run_export(args: ExportArgs) -> anyhow::Result<()> {
+    let config = args.config.load(args.zone.as_deref())?;
+    let [zone] = config.zones.as_slice() else {
+        bail!("several zones are configured; say which one with --zone");
+    };
+    let store = Store::open_read_only(&config.server.data_dir)?;
+    let stdout = std::io::stdout();
+    let mut out = std::io::BufWriter::new(stdout.lock());
+    let report = match args.format.as_str() {
+        "bind" => crate::exporter::bind(&store, zone, unix_now(), args.max_records, &mut out)?,
+        _ => crate::exporter::rbldnsd(&store, zone, unix_now(), &mut out)?,
+    };
+    std::io::Write::flush(&mut out)?;
+    eprintln!("exported zone {} ({} lines)", zone.origin, report.lines);
+    if report.codes_dropped > 0 {
+        eprintln!(
+            "note: {} entries carry several return codes; an rbldnsd line holds one, so only the lowest was written",
+            report.codes_dropped
+        );
     }
     Ok(())
 }

@@ -100,6 +100,23 @@ impl Store {
         Ok(store)
     }
 
+    /// Opens an existing database read-only; works while a server has it open (it then sees the
+    /// state as of the server's last flush plus its write-ahead log).
+    pub fn open_read_only(path: &Path) -> Result<Store, StoreError> {
+        let opts = Options::default();
+        let names = DB::list_cf(&opts, path).map_err(|e| open_error(path, e))?;
+        let db = DB::open_cf_for_read_only(&opts, path, &names, false).map_err(|e| open_error(path, e))?;
+        let store = Store { db, path: path.to_path_buf(), audit_seq: std::sync::atomic::AtomicU16::new(0) };
+        let meta = store.cf(CF_META)?;
+        if let Some(v) = store.db.get_cf(meta, KEY_SCHEMA).map_err(|e| store.err("reading schema version", e))? {
+            let found = <[u8; 4]>::try_from(v.as_slice()).map(u32::from_be_bytes).unwrap_or(u32::MAX);
+            if found > SCHEMA_VERSION {
+                return Err(StoreError::NewerSchema { path: path.to_path_buf(), found, supported: SCHEMA_VERSION });
+            }
+        }
+        Ok(store)
+    }
+
     /// The directory of the database.
     pub fn path(&self) -> &Path {
         &self.path

@@ -179,6 +179,18 @@ impl<A: Addr> PrefixTable<A> {
         self.starts.get(i + 1).is_some_and(|&s| s <= last)
     }
 
+    /// The listed ranges in address order: `(first, last, value)`.
+    pub fn listed_ranges(&self) -> impl Iterator<Item = (A, A, ValueId)> + '_ {
+        (0..self.starts.len()).filter(|&i| self.values[i] != UNLISTED).map(move |i| {
+            let last = match self.starts.get(i + 1) {
+                Some(next) => next.checked_prev().unwrap_or(*next),
+                // The last segment runs to the top of the address space.
+                None => A::ZERO.last_in(0),
+            };
+            (self.starts[i], last, self.values[i])
+        })
+    }
+
     /// Number of segments the address line is cut into.
     pub fn segments(&self) -> usize {
         self.starts.len()

@@ -5,6 +5,7 @@ mod answers;
 mod api;
 mod cli;
 mod differential;
+mod export;
 mod harness;
 mod hygiene;
 mod live;

@@ -1,0 +1,186 @@
+//! `dnsbl zone export`: rbldnsd output loads in the real rbldnsd and answers like dnsbl, reads
+//! back into the same list, and BIND output expands within its limit.
+
+use std::net::UdpSocket;
+use std::path::Path;
+use std::process::{Child, Command, Stdio};
+use std::time::Duration;
+
+use dnsbl::config::DomainName;
+use dnsbl::store::{Store, StoredEntry};
+use hickory_proto::rr::RecordType;
+
+use crate::harness::*;
+
+const ZONE: &str = "bl.localhost";
+
+fn dnsbl(args: &[&str]) -> std::process::Output {
+    Command::new(env!("CARGO_BIN_EXE_dnsbl")).args(args).output().expect("run dnsbl")
+}
+
+fn sample_list(data: &Path) {
+    seed(
+        data,
+        ZONE,
+        &[
+            ("203.0.113.0/24", Seed::Listed(&["127.0.0.3"], Some("marketing from $"))),
+            ("203.0.113.77", Seed::Excluded),
+            ("203.0.113.78/31", Seed::Listed(&["127.0.0.4"], None)),
+            ("198.51.100.0/22", Seed::Listed(&["127.0.0.3"], None)),
+            ("198.51.101.0/24", Seed::Excluded),
+            ("198.51.101.9", Seed::Listed(&["127.0.0.2"], Some("declared sender $"))),
+            ("2001:db8:1::/48", Seed::Listed(&["127.0.0.3"], Some("six $"))),
+            ("2001:db8:1::25", Seed::Excluded),
+        ],
+    );
+}
+
+fn entries(data: &Path) -> Vec<String> {
+    let store = Store::open_read_only(data).expect("open");
+    let mut out = Vec::new();
+    store
+        .for_each_entry(&DomainName::parse(ZONE).expect("zone"), |p, e| {
+            out.push(match e {
+                StoredEntry::Listing(l) => format!("{p} listed {:?} {:?}", l.listing.codes(), l.listing.reason()),
+                StoredEntry::Exclusion(_) => format!("{p} excluded"),
+            })
+        })
+        .expect("scan");
+    out
+}
+
+fn export(data: &Path, format: &str) -> std::process::Output {
+    dnsbl(&["zone", "export", "--format", format, "--data-dir", data.to_str().expect("path")])
+}
+
+#[test]
+fn rbldnsd_export_reads_back_into_the_same_list() {
+    let (dir, data) = temp_data();
+    sample_list(&data);
+    let out = export(&data, "rbldnsd");
+    assert!(out.status.success(), "{}", String::from_utf8_lossy(&out.stderr));
+    let file = dir.path().join("export.rbldnsd");
+    std::fs::write(&file, &out.stdout).expect("write");
+    let copy = dir.path().join("copy");
+    let imported = dnsbl(&["zone", "import", file.to_str().expect("path"), "--data-dir", copy.to_str().expect("path")]);
+    assert!(imported.status.success(), "{}", String::from_utf8_lossy(&imported.stderr));
+    assert_eq!(entries(&copy), entries(&data));
+}
+
+/// rbldnsd on a free loopback port serving `file` as a combined dataset.
+fn start_rbldnsd(dir: &Path, file: &str) -> Option<(Child, std::net::SocketAddr)> {
+    if Command::new("rbldnsd").arg("-h").stdout(Stdio::null()).stderr(Stdio::null()).status().is_err() {
+        return None;
+    }
+    let port = UdpSocket::bind("127.0.0.1:0").expect("bind").local_addr().expect("addr").port();
+    let mut cmd = Command::new("rbldnsd");
+    cmd.args(["-n", "-a", "-b", &format!("127.0.0.1/{port}"), "-w"]).arg(dir);
+    // rbldnsd refuses to run as root without -u; the Debian package creates user rbldns.
+    if running_as_root() {
+        cmd.args(["-u", "rbldns"]);
+    }
+    cmd.arg(format!("{ZONE}:combined:{file}")).stdout(Stdio::null()).stderr(Stdio::null());
+    let child = cmd.spawn().expect("spawn rbldnsd");
+    Some((child, format!("127.0.0.1:{port}").parse().expect("addr")))
+}
+
+fn running_as_root() -> bool {
+    Command::new("id").arg("-u").output().map(|o| o.stdout.starts_with(b"0")).unwrap_or(false)
+}
+
+#[test]
+fn rbldnsd_serves_the_export_with_the_same_answers() {
+    let (dir, data) = temp_data();
+    sample_list(&data);
+    let out = export(&data, "rbldnsd");
+    assert!(out.status.success());
+    // rbldnsd reads the file as user rbldns: the directory and file must be readable to it.
+    let share = dir.path().join("share");
+    std::fs::create_dir(&share).expect("dir");
+    std::fs::write(share.join("export.rbldnsd"), &out.stdout).expect("write");
+    for (path, mode) in [(dir.path(), 0o755), (share.as_path(), 0o755), (share.join("export.rbldnsd").as_path(), 0o644)]
+    {
+        use std::os::unix::fs::PermissionsExt;
+        std::fs::set_permissions(path, std::fs::Permissions::from_mode(mode)).expect("chmod");
+    }
+    let Some((mut rbl, rbl_addr)) = start_rbldnsd(&share, "export.rbldnsd") else {
+        panic!("rbldnsd is not installed; `make test` installs it");
+    };
+    let ours = TestServer::in_dir(&data);
+    // Wait until rbldnsd answers.
+    let probe = "1.113.0.203.bl.localhost";
+    let mut ready = false;
+    for _ in 0..100 {
+        let q = question(probe, RecordType::A, None).to_vec().expect("encode");
+        if udp_raw(rbl_addr, &q, Duration::from_millis(100)).is_some() {
+            ready = true;
+            break;
+        }
+    }
+    assert!(ready, "rbldnsd did not start");
+    let mut names: Vec<String> = Vec::new();
+    for v4 in [
+        "203.0.113.1",
+        "203.0.113.77",
+        "203.0.113.78",
+        "203.0.113.79",
+        "203.0.113.80",
+        "198.51.100.5",
+        "198.51.101.5",
+        "198.51.101.9",
+        "198.51.102.200",
+        "198.51.104.1",
+        "192.0.2.1",
+    ] {
+        let o: Vec<&str> = v4.split('.').rev().collect();
+        names.push(format!("{}.{ZONE}", o.join(".")));
+    }
+    for v6 in ["2001:db8:1::1", "2001:db8:1::25", "2001:db8:1:ffff::1", "2001:db8:2::1"] {
+        names.push(v6_name(v6, ZONE));
+    }
+    for name in &names {
+        for t in [RecordType::A, RecordType::TXT] {
+            let q = question(name, t, None);
+            let (a, b) = (udp(ours.addr, &q), udp(rbl_addr, &q));
+            assert_eq!(a.metadata.response_code, b.metadata.response_code, "{name} {t}");
+            let (mut x, mut y) = (a_records(&a), a_records(&b));
+            x.sort();
+            y.sort();
+            assert_eq!(x, y, "{name} A");
+            assert_eq!(txt_records(&a), txt_records(&b), "{name} TXT");
+        }
+    }
+    let _ = rbl.kill();
+    let _ = rbl.wait();
+}
+
+#[test]
+fn bind_export_expands_and_refuses_too_much() {
+    let (_dir, data) = temp_data();
+    seed(&data, ZONE, &[("192.0.2.0/30", Seed::Listed(&["127.0.0.3"], Some("x $"))), ("192.0.2.2", Seed::Excluded)]);
+    let out = export(&data, "bind");
+    assert!(out.status.success(), "{}", String::from_utf8_lossy(&out.stderr));
+    let text = String::from_utf8_lossy(&out.stdout);
+    assert!(text.contains("$ORIGIN bl.localhost."));
+    assert!(text.contains("0.2.0.192 IN A 127.0.0.3") && text.contains("3.2.0.192 IN TXT \"x 192.0.2.3\""), "{text}");
+    assert!(!text.contains("2.2.0.192 IN A"), "excluded address is not written");
+    assert!(text.contains("2.0.0.127 IN A 127.0.0.2"), "test point");
+    let (_dir2, big) = temp_data();
+    seed(&big, ZONE, &[("10.0.0.0/8", Seed::Listed(&["127.0.0.3"], None))]);
+    let out = dnsbl(&[
+        "zone",
+        "export",
+        "--format",
+        "bind",
+        "--max-records",
+        "1000",
+        "--data-dir",
+        big.to_str().expect("path"),
+    ]);
+    assert_eq!(out.status.code(), Some(1));
+    assert!(
+        String::from_utf8_lossy(&out.stderr).contains("16777216 names"),
+        "{}",
+        String::from_utf8_lossy(&out.stderr)
+    );
+}
