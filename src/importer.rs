@@ -10,7 +10,7 @@ use std::path::{Path, PathBuf};
 
 use crate::config::DomainName;
 use crate::model::{Listing, ListingCode};
-use crate::store::{ReplaceSummary, Store, StoreError, StoredExclusion, StoredListing};
+use crate::store::{AuditAction, AuditRecord, ReplaceSummary, Store, StoreError, StoredExclusion, StoredListing};
 use crate::zonefile::{Dataset, Directives, Item, Parser};
 
 /// Bad lines reported before the import stops reading.
@@ -57,6 +57,9 @@ pub struct ImportOptions {
     /// The zone's TXT template: entries whose text equals it are stored without a reason of their
     /// own (as an export writes them), so they follow the zone's template.
     pub zone_template: Option<String>,
+    /// Who imports, through what (recorded in the audit trail).
+    pub actor: String,
+    pub source: String,
 }
 
 /// Replaces `zone`'s entries with the contents of the file at `path`.
@@ -116,6 +119,22 @@ pub fn import(
     if !errors.is_empty() {
         return Err(ImportError::Lines(errors));
     }
-    let summary = batch.commit(opts.now)?;
+    let (listings, exclusions) = batch.counts();
+    let audit = AuditRecord {
+        at_us: u64::try_from(
+            std::time::SystemTime::now().duration_since(std::time::UNIX_EPOCH).map_or(0, |d| d.as_micros()),
+        )
+        .unwrap_or(u64::MAX),
+        action: AuditAction::Import,
+        actor: opts.actor.clone(),
+        source: opts.source.clone(),
+        codes: Vec::new(),
+        reason: Some(format!(
+            "replaced the list: {listings} listings, {exclusions} exclusions from {}",
+            path.file_name().map_or_else(|| path.display().to_string(), |n| n.to_string_lossy().into_owned())
+        )),
+        expires_at: None,
+    };
+    let summary = batch.commit_audited(opts.now, Some(&audit))?;
     Ok(ImportReport { lines: line_no, summary, skipped_wide, directives: parser.directives })
 }

@@ -102,41 +102,37 @@ impl Publisher {
         let mut interned = HashMap::new();
         let mut expiries = BTreeSet::new();
         for zone in &config.zones {
-            let started = Instant::now();
-            let serial = store.ensure_serial(&zone.origin, now)?;
-            let mut builder = ZoneBuilder::new(Arc::new(zone.clone()), serial);
-            let mut expired = 0;
-            store.for_each_raw(&zone.origin, |prefix, head| match head {
-                Some(h) if h.expires_at.is_some_and(|t| t <= now) => {
-                    expired += 1;
-                    Ok(())
-                }
-                Some(h) => {
-                    if let Some(t) = h.expires_at {
-                        expiries.insert((t, zone.origin.clone(), prefix));
-                    }
-                    builder.add_encoded(prefix, h.answer, decode_answer)
-                }
-                None => {
-                    builder.add(prefix, Entry::Excluded);
-                    Ok(())
-                }
-            })?;
-            let entries = builder.entries();
-            let (built, index) = builder.build_with_index();
-            report.push(ZoneLoad {
-                zone: zone.origin.to_string(),
-                serial,
-                entries,
-                expired,
-                segments: built.v4.base().segments() + built.v6.base().segments(),
-                elapsed_ms: started.elapsed().as_millis(),
-            });
-            interned.insert(zone.origin.clone(), index);
-            zones.push(built);
+            let loaded = load_zone(&store, Arc::new(zone.clone()), now)?;
+            report.push(loaded.report);
+            interned.insert(zone.origin.clone(), loaded.index);
+            expiries.extend(loaded.expiries);
+            zones.push(loaded.zone);
         }
         let shared = Arc::new(SharedSnapshot::new(Snapshot::new(zones)));
         Ok((Publisher { store, shared, interned, expiries }, report))
+    }
+
+    /// Rebuilds one zone from the store (after a whole-list import) and publishes it.
+    pub fn reload_zone(&mut self, zone: &DomainName, now: u64) -> Result<ZoneLoad, ChangeError> {
+        let current = self.shared.load_full();
+        let at = current
+            .zones
+            .iter()
+            .position(|z| &z.config.origin == zone)
+            .ok_or_else(|| ChangeError::UnknownZone(zone.to_string()))?;
+        let loaded = load_zone(&self.store, current.zones[at].config.clone(), now)?;
+        self.interned.insert(zone.clone(), loaded.index);
+        self.expiries.retain(|(_, z, _)| z != zone);
+        self.expiries.extend(loaded.expiries);
+        let mut next = Snapshot::clone(&current);
+        next.zones[at] = Arc::new(loaded.zone);
+        self.shared.publish(next);
+        Ok(loaded.report)
+    }
+
+    /// The store the writer owns (for whole-list imports, which must hold the writer).
+    pub fn store(&self) -> &Arc<Store> {
+        &self.store
     }
 
     /// The snapshot the DNS path reads.
@@ -273,6 +269,49 @@ impl Publisher {
             }
         })
     }
+}
+
+/// One zone read from the store.
+struct LoadedZone {
+    zone: ZoneSnapshot,
+    index: HashMap<Listing, ValueId>,
+    expiries: Vec<(u64, DomainName, Prefix)>,
+    report: ZoneLoad,
+}
+
+fn load_zone(store: &Store, config: Arc<crate::config::ZoneConfig>, now: u64) -> Result<LoadedZone, StoreError> {
+    let started = Instant::now();
+    let origin = config.origin.clone();
+    let serial = store.ensure_serial(&origin, now)?;
+    let mut builder = ZoneBuilder::new(config, serial);
+    let (mut expired, mut expiries) = (0, Vec::new());
+    store.for_each_raw(&origin, |prefix, head| match head {
+        Some(h) if h.expires_at.is_some_and(|t| t <= now) => {
+            expired += 1;
+            Ok(())
+        }
+        Some(h) => {
+            if let Some(t) = h.expires_at {
+                expiries.push((t, origin.clone(), prefix));
+            }
+            builder.add_encoded(prefix, h.answer, decode_answer)
+        }
+        None => {
+            builder.add(prefix, Entry::Excluded);
+            Ok(())
+        }
+    })?;
+    let entries = builder.entries();
+    let (zone, index) = builder.build_with_index();
+    let report = ZoneLoad {
+        zone: origin.to_string(),
+        serial,
+        entries,
+        expired,
+        segments: zone.v4.base().segments() + zone.v6.base().segments(),
+        elapsed_ms: started.elapsed().as_millis(),
+    };
+    Ok(LoadedZone { zone, index, expiries, report })
 }
 
 /// Interns listings met while recomputing a range; new ones are appended to the zone's values.

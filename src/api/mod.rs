@@ -5,6 +5,8 @@
 //! - `POST /v1/zones/{zone}/exclusions` `{prefix, reason?}`; `DELETE ...?prefix=`.
 //! - `GET  /v1/lookup/{ip}` — the answer the DNS gives now, per zone, and the entries behind it.
 //! - `GET  /v1/history?prefix=` — every change that affected an address or prefix, oldest first.
+//! - `POST /v1/zones/{zone}/import?type=&default_code=&name=` — an rbldnsd file as the body:
+//!   replaces the zone's list in one atomic change and one publish.
 //!
 //! Every request needs `Authorization: Bearer <operator token>` ([`token`]); a wrong or missing
 //! token gets 401 and changes nothing. A write is validated completely before anything is written,
@@ -33,6 +35,9 @@ use crate::query::{self, Lookup};
 use crate::snapshot::SharedSnapshot;
 use crate::store::{Store, StoredEntry};
 
+/// Largest rbldnsd file accepted by `POST .../import` (the body is held in memory once).
+const MAX_IMPORT_BYTES: usize = 4 << 30;
+
 /// What the handlers share.
 #[derive(Clone, Debug)]
 pub struct ApiState {
@@ -58,6 +63,10 @@ fn router(state: ApiState) -> Router {
         .route("/v1/zones/{zone}/exclusions", post(add_exclusion).delete(remove_exclusion))
         .route("/v1/lookup/{ip}", get(lookup))
         .route("/v1/history", get(history))
+        .route(
+            "/v1/zones/{zone}/import",
+            post(import_list).layer(axum::extract::DefaultBodyLimit::max(MAX_IMPORT_BYTES)),
+        )
         .layer(middleware::from_fn_with_state(state.clone(), require_operator))
         .with_state(state)
 }
@@ -367,6 +376,95 @@ async fn history(
     .await
     .map_err(|e| ApiError(StatusCode::INTERNAL_SERVER_ERROR, e.to_string()))??;
     Ok(Json(records))
+}
+
+#[derive(Deserialize)]
+struct ImportQuery {
+    #[serde(rename = "type", default = "default_dataset")]
+    dataset: String,
+    default_code: Option<String>,
+    /// The file's name, used in error messages.
+    name: Option<String>,
+}
+
+fn default_dataset() -> String {
+    "auto".into()
+}
+
+#[derive(Serialize)]
+struct ImportResponse {
+    zone: String,
+    listings: u64,
+    exclusions: u64,
+    lines: u64,
+    serial: u32,
+}
+
+async fn import_list(
+    State(state): State<ApiState>,
+    Path(zone): Path<String>,
+    Query(q): Query<ImportQuery>,
+    body: axum::body::Bytes,
+) -> Result<Json<ImportResponse>, ApiError> {
+    let zone = DomainName::parse(&zone).map_err(|e| ApiError(StatusCode::NOT_FOUND, e))?;
+    let template = {
+        let snap = state.shared.load();
+        let z = snap.zones.iter().find(|z| z.config.origin == zone);
+        z.map(|z| z.config.txt_template.clone())
+            .ok_or_else(|| ApiError(StatusCode::NOT_FOUND, format!("zone {zone} is not served here")))?
+    };
+    let opts = crate::importer::ImportOptions {
+        dataset: q.dataset.parse().map_err(bad)?,
+        default_code: q
+            .default_code
+            .as_deref()
+            .map_or(Ok(ListingCode::OPERATOR), ListingCode::parse_short)
+            .map_err(|e| bad(e.to_string()))?,
+        now: unix_now(),
+        zone_template: Some(template),
+        actor: "operator".into(),
+        source: "import".into(),
+    };
+    let name = q.name.unwrap_or_else(|| "upload".into()).replace(['/', '\\'], "_");
+    let publisher = state.publisher.clone();
+    let result = tokio::task::spawn_blocking(move || import_blocking(&publisher, &zone, &name, &body, &opts)).await;
+    result.map_err(|e| ApiError(StatusCode::INTERNAL_SERVER_ERROR, e.to_string()))?.map(Json)
+}
+
+/// Writes the upload next to the database, imports it while holding the writer (so no live change
+/// interleaves with the switch), then republishes the zone.
+fn import_blocking(
+    publisher: &Mutex<Publisher>,
+    zone: &DomainName,
+    name: &str,
+    body: &[u8],
+    opts: &crate::importer::ImportOptions,
+) -> Result<ImportResponse, ApiError> {
+    let internal = |e: String| ApiError(StatusCode::INTERNAL_SERVER_ERROR, e);
+    let mut p = publisher.lock().map_err(|_| internal("writer poisoned".into()))?;
+    let dir = p.store().path().join("uploads");
+    std::fs::create_dir_all(&dir).map_err(|e| internal(e.to_string()))?;
+    let path = dir.join(format!("{}-{name}", token::random_hex(8).map_err(|e| internal(e.to_string()))?));
+    std::fs::write(&path, body).map_err(|e| internal(format!("cannot store the upload: {e}")))?;
+    let store = p.store().clone();
+    let imported = crate::importer::import(&store, zone, &path, opts);
+    let _ = std::fs::remove_file(&path);
+    let report = imported.map_err(|e| {
+        let msg = e.to_string().replace(&path.display().to_string(), name);
+        match e {
+            crate::importer::ImportError::Lines(_) => bad(msg),
+            _ => internal(msg),
+        }
+    })?;
+    p.reload_zone(zone, opts.now).map_err(change_error)?;
+    tracing::info!(%zone, listings = report.summary.listings, exclusions = report.summary.exclusions, serial = report.summary.serial, "imported a list through the API");
+    Ok(ImportResponse {
+        zone: zone.to_string(),
+        listings: report.summary.listings,
+        exclusions: report.summary.exclusions,
+        lines: report.lines,
+        serial: report.summary.serial,
+    })
 }
 
 fn view(prefix: Prefix, entry: StoredEntry) -> EntryView {

@@ -36,16 +36,31 @@ pub struct Client {
 impl ClientArgs {
     pub fn connect(&self) -> anyhow::Result<Client> {
         let path = self.token_file.clone().unwrap_or_else(|| operator_token_path(&self.data_dir));
-        let token = std::fs::read_to_string(&path).with_context(|| {
-            format!("cannot read the API token from {} (use --token-file or DNSBL_TOKEN_FILE)", path.display())
-        })?;
-        let base = self.server.trim_end_matches('/').to_string();
-        let base = if base.contains("://") { base } else { format!("http://{base}") };
-        Ok(Client { base, token: token.trim().to_string(), token_source: path })
+        Client::new(&self.server, &path)
     }
 }
 
 impl Client {
+    /// A client for the API at `server`, with the token read from `token_path`.
+    pub fn new(server: &str, token_path: &std::path::Path) -> anyhow::Result<Client> {
+        let token = std::fs::read_to_string(token_path).with_context(|| {
+            format!("cannot read the API token from {} (use --token-file or DNSBL_TOKEN_FILE)", token_path.display())
+        })?;
+        let base = server.trim_end_matches('/').to_string();
+        let base = if base.contains("://") { base } else { format!("http://{base}") };
+        Ok(Client { base, token: token.trim().to_string(), token_source: token_path.to_path_buf() })
+    }
+
+    /// Sends a file as the request body (streamed).
+    pub fn post_file(&self, path: &str, query: &[(&str, &str)], file: &std::path::Path) -> anyhow::Result<Value> {
+        let body = std::fs::File::open(file).with_context(|| format!("cannot read {}", file.display()))?;
+        let mut req = self.request("POST", path).set("Content-Type", "text/plain");
+        for (k, v) in query {
+            req = req.query(k, v);
+        }
+        self.finish(req.send(body))
+    }
+
     pub fn get(&self, path: &str) -> anyhow::Result<Value> {
         self.finish(self.request("GET", path).call())
     }

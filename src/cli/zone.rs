@@ -8,8 +8,9 @@ use super::ConfigArgs;
 use crate::daemon::unix_now;
 use crate::importer::{import, ImportOptions};
 use crate::model::ListingCode;
-use crate::store::Store;
-use crate::zonefile::Dataset;
+use crate::store::{Store, StoreError};
+
+use super::client::Client;
 
 #[derive(Debug, clap::Subcommand)]
 pub enum ZoneCommand {
@@ -62,12 +63,18 @@ pub struct ImportArgs {
     #[command(flatten)]
     config: ConfigArgs,
     /// rbldnsd dataset type the file is written for: auto, ip4set, ip4trie, ip6trie.
-    #[arg(long = "type", value_name = "TYPE", default_value = "auto")]
-    dataset: Dataset,
+    #[arg(long = "type", value_name = "TYPE", default_value = "auto", value_parser = ["auto", "ip4set", "ip4trie", "ip6trie"])]
+    dataset: String,
     /// Return code for entries whose file gives no A value (rbldnsd itself would use 127.0.0.2,
     /// which our published map reserves for registered marketers).
     #[arg(long, value_name = "CODE", default_value = "127.0.0.3")]
     default_code: ListingCode,
+    /// While the server runs, the file goes through its API at this address.
+    #[arg(long, value_name = "URL", env = "DNSBL_SERVER", default_value = "http://127.0.0.1:8053")]
+    server: String,
+    /// Token for that (default: operator.token in the data directory).
+    #[arg(long, value_name = "FILE", env = "DNSBL_TOKEN_FILE")]
+    token_file: Option<std::path::PathBuf>,
 }
 
 pub fn run(cmd: ZoneCommand) -> anyhow::Result<()> {
@@ -79,26 +86,31 @@ pub fn run(cmd: ZoneCommand) -> anyhow::Result<()> {
 
 fn run_import(args: ImportArgs) -> anyhow::Result<()> {
     let config = args.config.load(args.zone.as_deref())?;
-    let zone = match config.zones.as_slice() {
-        [z] => z.origin.clone(),
-        _ => bail!("several zones are configured; say which one with --zone"),
+    let [zone] = config.zones.as_slice() else {
+        bail!("several zones are configured; say which one with --zone");
     };
     std::fs::create_dir_all(&config.server.data_dir)?;
-    let store = Store::open(&config.server.data_dir)?;
-    let template = config.zones.first().map(|z| z.txt_template.clone());
+    let store = match Store::open(&config.server.data_dir) {
+        Ok(store) => store,
+        // The server owns the database: send the file to it instead.
+        Err(StoreError::InUse(_)) => return import_through_server(&args, &config.server.data_dir, &zone.origin),
+        Err(e) => return Err(e.into()),
+    };
     let opts = ImportOptions {
-        dataset: args.dataset,
+        dataset: args.dataset.parse().map_err(anyhow::Error::msg)?,
         default_code: args.default_code,
         now: unix_now(),
-        zone_template: template,
+        zone_template: Some(zone.txt_template.clone()),
+        actor: "operator".into(),
+        source: "import".into(),
     };
-    let report = import(&store, &zone, &args.file, &opts)?;
+    let report = import(&store, &zone.origin, &args.file, &opts)?;
     let s = report.summary;
     println!(
         "imported {} listing(s) and {} exclusion(s) into zone {} from {} ({} lines); serial is now {}",
         s.listings,
         s.exclusions,
-        zone,
+        zone.origin,
         args.file.display(),
         report.lines,
         s.serial
@@ -110,6 +122,24 @@ fn run_import(args: ImportArgs) -> anyhow::Result<()> {
     if d.soa.is_some() || d.ns.is_some() || d.ttl.is_some() {
         println!("note: $SOA/$NS/$TTL lines were checked but not applied; the zone's SOA, NS and TTL come from its configuration");
     }
+    Ok(())
+}
+
+fn import_through_server(
+    args: &ImportArgs,
+    data_dir: &std::path::Path,
+    zone: &crate::config::DomainName,
+) -> anyhow::Result<()> {
+    let token = args.token_file.clone().unwrap_or_else(|| crate::api::token::operator_token_path(data_dir));
+    let client = Client::new(&args.server, &token)?;
+    let name = args.file.file_name().map_or_else(|| "upload".to_string(), |n| n.to_string_lossy().into_owned());
+    let code = args.default_code.to_string();
+    let query = [("type", args.dataset.as_str()), ("default_code", code.as_str()), ("name", name.as_str())];
+    let answer = client.post_file(&format!("/v1/zones/{zone}/import"), &query, &args.file)?;
+    println!(
+        "imported {} listing(s) and {} exclusion(s) into zone {zone} through the running server ({} lines); serial is now {}",
+        answer["listings"], answer["exclusions"], answer["lines"], answer["serial"]
+    );
     Ok(())
 }
 

@@ -246,6 +246,8 @@ pub enum AuditAction {
     AddExclusion = 3,
     RemoveExclusion = 4,
     Expired = 5,
+    /// A whole-list replacement (recorded at 0.0.0.0/0 and ::/0, as it affects every address).
+    Import = 6,
 }
 
 impl AuditAction {
@@ -256,6 +258,7 @@ impl AuditAction {
             3 => AuditAction::AddExclusion,
             4 => AuditAction::RemoveExclusion,
             5 => AuditAction::Expired,
+            6 => AuditAction::Import,
             _ => return None,
         })
     }
@@ -268,6 +271,7 @@ impl AuditAction {
             AuditAction::AddExclusion => "add-exclusion",
             AuditAction::RemoveExclusion => "remove-exclusion",
             AuditAction::Expired => "expired",
+            AuditAction::Import => "import",
         }
     }
 }

@@ -503,12 +503,33 @@ impl ZoneReplacement<'_> {
     }
 
     /// Switches the zone to the new list (WAL synced), advances its serial and drops the old list.
-    pub fn commit(mut self, now: u64) -> Result<ReplaceSummary, StoreError> {
+    pub fn commit(self, now: u64) -> Result<ReplaceSummary, StoreError> {
+        self.commit_audited(now, None)
+    }
+
+    /// Entries staged so far: (listings, exclusions).
+    pub fn counts(&self) -> (u64, u64) {
+        (self.listings, self.exclusions)
+    }
+
+    /// Switches the zone to the new list (WAL synced), advances its serial, drops the old list,
+    /// and records `audit` (if given) for 0.0.0.0/0 and ::/0 in the same write.
+    pub fn commit_audited(mut self, now: u64, audit: Option<&AuditRecord>) -> Result<ReplaceSummary, StoreError> {
         self.write_staged()?;
         let store = self.store;
         let serial = next_serial(store.serial(&self.zone)?, now);
         let meta = store.cf(CF_META)?;
         let mut switch = WriteBatch::default();
+        if let Some(a) = audit {
+            for everything in [Prefix::V4 { bits: 0, len: 0 }, Prefix::V6 { bits: 0, len: 0 }] {
+                let seq = store.audit_seq.fetch_add(1, std::sync::atomic::Ordering::Relaxed);
+                switch.put_cf(
+                    store.cf(CF_AUDIT)?,
+                    encoding::audit_key(&self.zone, &everything, a.at_us, seq),
+                    encoding::encode_audit(a),
+                );
+            }
+        }
         switch.put_cf(meta, meta_key("generation/", &self.zone), self.new.to_be_bytes());
         switch.put_cf(meta, meta_key("serial/", &self.zone), serial.to_be_bytes());
         let (from, to) = (encoding::list_prefix(&self.zone, self.old), encoding::list_end(&self.zone, self.old));

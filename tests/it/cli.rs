@@ -19,8 +19,13 @@ fn text(out: &[u8]) -> String {
     String::from_utf8_lossy(out).into_owned()
 }
 
-/// Starts `dnsbl serve` on 127.0.0.1:0 and waits for the address it logs.
+/// Starts `dnsbl serve` on 127.0.0.1:0 and waits for the addresses it logs (DNS, then API).
 fn spawn_server(data: &Path) -> (Child, SocketAddr, mpsc::Receiver<String>) {
+    let (child, addr, _api, rx) = spawn_server_with_api(data);
+    (child, addr, rx)
+}
+
+fn spawn_server_with_api(data: &Path) -> (Child, SocketAddr, SocketAddr, mpsc::Receiver<String>) {
     let mut child = Command::new(env!("CARGO_BIN_EXE_dnsbl"))
         .args(["serve", "--listen", "127.0.0.1:0", "--api-listen", "127.0.0.1:0", "--data-dir"])
         .arg(data)
@@ -38,16 +43,20 @@ fn spawn_server(data: &Path) -> (Child, SocketAddr, mpsc::Receiver<String>) {
             }
         }
     });
+    let mut found: Vec<SocketAddr> = Vec::new();
     while let Ok(line) = rx.recv_timeout(Duration::from_secs(30)) {
         if let Some(addr) = line.split_whitespace().find_map(|w| w.strip_prefix("addr=")) {
             if let Ok(addr) = addr.parse() {
-                return (child, addr, rx);
+                found.push(addr);
+                if found.len() == 2 {
+                    return (child, found[0], found[1], rx);
+                }
             }
         }
     }
     let _ = child.kill();
     let _ = child.wait();
-    panic!("dnsbl serve did not log a listening address");
+    panic!("dnsbl serve did not log its addresses");
 }
 
 fn terminate(child: &mut Child) -> std::process::ExitStatus {
@@ -127,15 +136,35 @@ fn bad_lines_are_reported_with_line_numbers_and_nothing_is_imported() {
 }
 
 #[test]
-fn import_while_serving_is_refused_and_changes_nothing() {
+fn import_while_serving_goes_through_the_server_in_one_change() {
     let (dir, data) = temp_data();
-    let (mut child, addr, _logs) = spawn_server(&data);
+    let (mut child, addr, api, _logs) = spawn_server_with_api(&data);
+    let server = format!("http://{api}");
+    let data_arg = data.to_str().expect("path");
     let file = dir.path().join("list.rbldnsd");
-    std::fs::write(&file, "192.0.2.1\n").expect("write");
-    let out = dnsbl(&["zone", "import", file.to_str().expect("path"), "--data-dir", data.to_str().expect("path")]);
+    std::fs::write(&file, ":3:imported $\n192.0.2.0/24\n!192.0.2.7\n2001:db8::/32\n").expect("write");
+    let out = dnsbl(&["zone", "import", file.to_str().expect("path"), "--data-dir", data_arg, "--server", &server]);
+    assert!(out.status.success(), "{}", text(&out.stderr));
+    assert!(text(&out.stdout).contains("through the running server"), "{}", text(&out.stdout));
+    assert_eq!(
+        a_records(&ask(addr, "1.2.0.192.bl.localhost", RecordType::A)),
+        ["127.0.0.3"],
+        "visible when the command returns"
+    );
+    assert!(ask(addr, "7.2.0.192.bl.localhost", RecordType::A).answers.is_empty());
+
+    // A bad file through the server: line numbers with the file's own name, nothing changed.
+    let bad = dir.path().join("bad.rbldnsd");
+    std::fs::write(&bad, "198.51.100.1\n300.1.1.1\n").expect("write");
+    let out = dnsbl(&["zone", "import", bad.to_str().expect("path"), "--data-dir", data_arg, "--server", &server]);
     assert_eq!(out.status.code(), Some(1));
-    assert!(text(&out.stderr).contains("in use by the server"), "{}", text(&out.stderr));
-    assert!(ask(addr, "1.2.0.192.bl.localhost", RecordType::A).answers.is_empty());
+    assert!(text(&out.stderr).contains("bad.rbldnsd:2: "), "{}", text(&out.stderr));
+    assert!(!text(&out.stderr).contains("uploads"), "no server paths in messages: {}", text(&out.stderr));
+    assert!(ask(addr, "1.100.51.198.bl.localhost", RecordType::A).answers.is_empty());
+    assert_eq!(a_records(&ask(addr, "1.2.0.192.bl.localhost", RecordType::A)), ["127.0.0.3"], "old list kept");
+
+    let history = dnsbl(&["history", "192.0.2.1", "--server", &server, "--data-dir", data_arg]);
+    assert!(text(&history.stdout).contains("import 0.0.0.0/0 by operator via import"), "{}", text(&history.stdout));
     assert!(terminate(&mut child).success());
 }
 
