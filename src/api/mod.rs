@@ -442,13 +442,14 @@ fn import_blocking(
 ) -> Result<ImportResponse, ApiError> {
     let internal = |e: String| ApiError(StatusCode::INTERNAL_SERVER_ERROR, e);
     let mut p = publisher.lock().map_err(|_| internal("writer poisoned".into()))?;
-    let dir = p.store().path().join("uploads");
+    // uploads/<random>/<the client's file name>, so messages and the audit trail name the file.
+    let dir = p.store().path().join("uploads").join(token::random_hex(8).map_err(|e| internal(e.to_string()))?);
     std::fs::create_dir_all(&dir).map_err(|e| internal(e.to_string()))?;
-    let path = dir.join(format!("{}-{name}", token::random_hex(8).map_err(|e| internal(e.to_string()))?));
+    let path = dir.join(name);
     std::fs::write(&path, body).map_err(|e| internal(format!("cannot store the upload: {e}")))?;
     let store = p.store().clone();
     let imported = crate::importer::import(&store, zone, &path, opts);
-    let _ = std::fs::remove_file(&path);
+    let _ = std::fs::remove_dir_all(&dir);
     let report = imported.map_err(|e| {
         let msg = e.to_string().replace(&path.display().to_string(), name);
         match e {

@@ -164,7 +164,13 @@ fn import_while_serving_goes_through_the_server_in_one_change() {
     assert_eq!(a_records(&ask(addr, "1.2.0.192.bl.localhost", RecordType::A)), ["127.0.0.3"], "old list kept");
 
     let history = dnsbl(&["history", "192.0.2.1", "--server", &server, "--data-dir", data_arg]);
-    assert!(text(&history.stdout).contains("import 0.0.0.0/0 by operator via import"), "{}", text(&history.stdout));
+    assert!(
+        text(&history.stdout).contains(
+            "import 0.0.0.0/0 by operator via import (replaced the list: 2 listings, 1 exclusions from list.rbldnsd)"
+        ),
+        "{}",
+        text(&history.stdout)
+    );
     assert!(terminate(&mut child).success());
 }
 
