@@ -113,6 +113,25 @@ impl Prefix {
         }
     }
 
+    /// The prefix of `len` bits (at most this one's) that contains this one.
+    pub fn truncated(&self, len: u8) -> Prefix {
+        match *self {
+            Prefix::V4 { bits, len: own } => Prefix::masked_v4(bits, len.min(own)),
+            Prefix::V6 { bits, len: own } => {
+                let len = len.min(own);
+                Prefix::V6 { bits: bits & mask128(len), len }
+            }
+        }
+    }
+
+    /// The last address inside the prefix, as a host prefix.
+    pub fn last_host(&self) -> Prefix {
+        match *self {
+            Prefix::V4 { bits, len } => Prefix::V4 { bits: bits | !mask32(len), len: 32 },
+            Prefix::V6 { bits, len } => Prefix::V6 { bits: bits | !mask128(len), len: 128 },
+        }
+    }
+
     /// True when `ip` lies inside this prefix (IPv4-mapped IPv6 addresses count as IPv4).
     pub fn contains(&self, ip: IpAddr) -> bool {
         match (*self, Prefix::host(ip)) {
@@ -362,6 +381,17 @@ mod tests {
             let p: Prefix = text.parse().expect("valid");
             assert_eq!(p.to_string().parse::<Prefix>(), Ok(p));
         }
+    }
+
+    #[test]
+    fn truncation_and_last_host() {
+        let p: Prefix = "198.51.100.7".parse().expect("prefix");
+        assert_eq!(p.truncated(24).to_string(), "198.51.100.0/24");
+        assert_eq!(p.truncated(40), p);
+        let six: Prefix = "2001:db8::/32".parse().expect("prefix");
+        assert_eq!(six.truncated(0).to_string(), "::/0");
+        assert_eq!(six.last_host().to_string(), "2001:db8:ffff:ffff:ffff:ffff:ffff:ffff/128");
+        assert_eq!(p.truncated(24).last_host().to_string(), "198.51.100.255/32");
     }
 
     #[test]

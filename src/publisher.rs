@@ -115,11 +115,7 @@ impl Publisher {
     /// Rebuilds one zone from the store (after a whole-list import) and publishes it.
     pub fn reload_zone(&mut self, zone: &DomainName, now: u64) -> Result<ZoneLoad, ChangeError> {
         let current = self.shared.load_full();
-        let at = current
-            .zones
-            .iter()
-            .position(|z| &z.config.origin == zone)
-            .ok_or_else(|| ChangeError::UnknownZone(zone.to_string()))?;
+        let at = zone_index(&current, zone)?;
         let loaded = load_zone(&self.store, current.zones[at].config.clone(), now)?;
         self.interned.insert(zone.clone(), loaded.index);
         self.expiries.retain(|(_, z, _)| z != zone);
@@ -149,11 +145,7 @@ impl Publisher {
         now: u64,
     ) -> Result<u32, ChangeError> {
         let current = self.shared.load_full();
-        let at = current
-            .zones
-            .iter()
-            .position(|z| &z.config.origin == zone)
-            .ok_or_else(|| ChangeError::UnknownZone(zone.to_string()))?;
+        let at = zone_index(&current, zone)?;
         let prefix = change.prefix();
         if is_test_point(prefix) {
             return Err(ChangeError::TestPoint(prefix));
@@ -269,6 +261,15 @@ impl Publisher {
             }
         })
     }
+}
+
+/// Where `zone` is in the snapshot's zone list.
+fn zone_index(snapshot: &Snapshot, zone: &DomainName) -> Result<usize, ChangeError> {
+    snapshot
+        .zones
+        .iter()
+        .position(|z| &z.config.origin == zone)
+        .ok_or_else(|| ChangeError::UnknownZone(zone.to_string()))
 }
 
 /// One zone read from the store.

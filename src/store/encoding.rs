@@ -65,6 +65,12 @@ pub fn list_end(zone: &DomainName, generation: u32) -> Vec<u8> {
 /// The key of one prefix in one generation of a zone's list.
 pub fn entry_key(zone: &DomainName, generation: u32, prefix: &Prefix) -> Vec<u8> {
     let mut k = list_prefix(zone, generation);
+    push_prefix(&mut k, prefix);
+    k
+}
+
+/// `family:u8 (4|6) · address (4|16 bytes, big-endian) · prefix-len:u8`.
+fn push_prefix(k: &mut Vec<u8>, prefix: &Prefix) {
     match *prefix {
         Prefix::V4 { bits, len } => {
             k.push(4);
@@ -77,7 +83,6 @@ pub fn entry_key(zone: &DomainName, generation: u32, prefix: &Prefix) -> Vec<u8>
             k.push(len);
         }
     }
-    k
 }
 
 /// The prefix encoded in an entry key whose list prefix is `list_prefix_len` bytes.
@@ -306,18 +311,7 @@ pub fn audit_prefix_key(zone: &DomainName, prefix: &Prefix) -> Vec<u8> {
     let mut k = Vec::with_capacity(name.len() + 32);
     k.push(name.len() as u8);
     k.extend_from_slice(name);
-    match *prefix {
-        Prefix::V4 { bits, len } => {
-            k.push(4);
-            k.extend_from_slice(&bits.to_be_bytes());
-            k.push(len);
-        }
-        Prefix::V6 { bits, len } => {
-            k.push(6);
-            k.extend_from_slice(&bits.to_be_bytes());
-            k.push(len);
-        }
-    }
+    push_prefix(&mut k, prefix);
     k
 }
 

@@ -221,10 +221,7 @@ impl Store {
         let prefix_len = encoding::list_prefix(zone, generation).len();
         // Inside: keys from the range's own key up to the last address's host key.
         let from = encoding::entry_key(zone, generation, &range);
-        let last = match range {
-            Prefix::V4 { bits, len } => Prefix::V4 { bits: bits | !crate::model::mask32(len), len: 32 },
-            Prefix::V6 { bits, len } => Prefix::V6 { bits: bits | !crate::model::mask128(len), len: 128 },
-        };
+        let last = range.last_host();
         let mut to = encoding::entry_key(zone, generation, &last);
         to.push(0);
         self.scan_keys(CF_LISTINGS, prefix_len, &from, to.clone(), false, |p, v| {
@@ -236,10 +233,7 @@ impl Store {
         })?;
         // Covering: every shorter prefix of the range's first address.
         for len in 0..range.len() {
-            let outer = match range {
-                Prefix::V4 { bits, .. } => Prefix::masked_v4(bits, len),
-                Prefix::V6 { bits, .. } => Prefix::V6 { bits: bits & crate::model::mask128(len), len },
-            };
+            let outer = range.truncated(len);
             let key = encoding::entry_key(zone, generation, &outer);
             if let Some(v) =
                 self.db.get_pinned_cf(self.cf(CF_LISTINGS)?, &key).map_err(|e| self.err("reading an entry", e))?
@@ -271,10 +265,7 @@ impl Store {
         let generation = self.generation(zone)?;
         let mut out = Vec::new();
         for len in 0..=prefix.len() {
-            let outer = match prefix {
-                Prefix::V4 { bits, .. } => Prefix::masked_v4(bits, len),
-                Prefix::V6 { bits, .. } => Prefix::V6 { bits: bits & crate::model::mask128(len), len },
-            };
+            let outer = prefix.truncated(len);
             let key = encoding::entry_key(zone, generation, &outer);
             let get = |cf| self.db.get_pinned_cf(cf, &key).map_err(|e| self.err("reading an entry", e));
             if let Some(v) = get(self.cf(CF_LISTINGS)?)? {
@@ -344,20 +335,14 @@ impl Store {
             it.status().map_err(|e| self.err("reading the audit trail", e))
         };
         for len in 0..prefix.len() {
-            let outer = match prefix {
-                Prefix::V4 { bits, .. } => Prefix::masked_v4(bits, len),
-                Prefix::V6 { bits, .. } => Prefix::V6 { bits: bits & crate::model::mask128(len), len },
-            };
+            let outer = prefix.truncated(len);
             let from = encoding::audit_prefix_key(zone, &outer);
             let mut to = from.clone();
             to.extend_from_slice(&[0xff; 11]);
             read(from, to)?;
         }
         // The prefix itself and everything inside it.
-        let last = match prefix {
-            Prefix::V4 { bits, len } => Prefix::V4 { bits: bits | !crate::model::mask32(len), len: 32 },
-            Prefix::V6 { bits, len } => Prefix::V6 { bits: bits | !crate::model::mask128(len), len: 128 },
-        };
+        let last = prefix.last_host();
         let mut to = encoding::audit_prefix_key(zone, &last);
         to.pop();
         to.extend_from_slice(&[0xff; 12]);

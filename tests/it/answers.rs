@@ -207,10 +207,7 @@ fn restart_keeps_data() {
     let (_dir, data) = temp_data();
     seed(&data, ZONE, &[("192.0.2.1", Seed::Listed(&["127.0.0.3"], None))]);
     let first = TestServer::in_dir(&data);
-    let serial = |s: &TestServer| match &ask(s.addr, ZONE, RecordType::SOA).answers[0].data {
-        RData::SOA(soa) => soa.serial,
-        _ => panic!("SOA expected"),
-    };
+    let serial = |s: &TestServer| soa_serial(s.addr, ZONE);
     assert_eq!(a_records(&ask(first.addr, "1.2.0.192.bl.localhost", RecordType::A)), ["127.0.0.3"]);
     let before = serial(&first);
     first.stop();

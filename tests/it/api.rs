@@ -2,7 +2,7 @@
 
 use std::process::Command;
 
-use hickory_proto::rr::{RData, RecordType};
+use hickory_proto::rr::RecordType;
 use serde_json::{json, Value};
 
 use crate::harness::*;
@@ -33,10 +33,7 @@ impl Api {
 }
 
 fn serial(s: &TestServer) -> u32 {
-    match &ask(s.addr, ZONE, RecordType::SOA).answers[0].data {
-        RData::SOA(soa) => soa.serial,
-        _ => panic!("SOA expected"),
-    }
+    soa_serial(s.addr, ZONE)
 }
 
 fn codes(s: &TestServer, rev: &str) -> Vec<String> {

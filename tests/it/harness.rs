@@ -210,3 +210,11 @@ pub fn v6_name(ip: &str, zone: &str) -> String {
     labels.push(zone.to_string());
     labels.join(".")
 }
+
+/// The SOA serial a zone answers with.
+pub fn soa_serial(addr: SocketAddr, zone: &str) -> u32 {
+    match &ask(addr, zone, RecordType::SOA).answers.first().map(|r| r.data.clone()) {
+        Some(RData::SOA(soa)) => soa.serial,
+        other => panic!("SOA expected for {zone}, got {other:?}"),
+    }
+}

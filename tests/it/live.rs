@@ -6,7 +6,7 @@ use std::sync::Arc;
 use dnsbl::model::{Listing, ListingCode, Prefix};
 use dnsbl::publisher::{Change, ChangeError};
 use hickory_proto::op::ResponseCode;
-use hickory_proto::rr::{RData, RecordType};
+use hickory_proto::rr::RecordType;
 use proptest::prelude::*;
 
 use crate::harness::*;
@@ -22,10 +22,7 @@ fn add(prefix: &str, code: &str, reason: &str) -> Change {
 }
 
 fn serial(s: &TestServer) -> u32 {
-    match &ask(s.addr, ZONE, RecordType::SOA).answers[0].data {
-        RData::SOA(soa) => soa.serial,
-        _ => panic!("SOA expected"),
-    }
+    soa_serial(s.addr, ZONE)
 }
 
 fn codes(s: &TestServer, rev: &str) -> Vec<String> {
