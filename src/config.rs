@@ -157,11 +157,13 @@ fn default_tcp_conns() -> Spanned<usize> {
 struct ApiFile {
     #[serde(default = "default_api_listen")]
     listen: SocketAddr,
+    #[serde(default)]
+    allow_plain_http: bool,
 }
 
 impl Default for ApiFile {
     fn default() -> Self {
-        ApiFile { listen: default_api_listen() }
+        ApiFile { listen: default_api_listen(), allow_plain_http: false }
     }
 }
 
@@ -218,6 +220,22 @@ pub struct Config {
 pub struct ApiConfig {
     /// Where the API listens (plain HTTP; keep it on loopback).
     pub listen: SocketAddr,
+    /// Serve plain HTTP on a non-loopback address anyway (tokens then cross the network in clear).
+    pub allow_plain_http: bool,
+}
+
+impl ApiConfig {
+    /// Refuses a plain-HTTP API on a non-loopback address unless explicitly allowed.
+    pub fn check_exposure(&self) -> Result<(), String> {
+        if self.listen.ip().is_loopback() || self.allow_plain_http {
+            return Ok(());
+        }
+        Err(format!(
+            "refusing to serve the operator API over plain HTTP on {} (bearer tokens would cross the network in clear); \
+             listen on a loopback address, or set allow-plain-http = true in [api] if a TLS proxy or a private network protects it",
+            self.listen
+        ))
+    }
 }
 
 /// Listener and storage settings.
@@ -312,7 +330,11 @@ impl Config {
             }
             zones.push(zone);
         }
-        Ok(Config { server, api: ApiConfig { listen: file.api.listen }, zones })
+        Ok(Config {
+            server,
+            api: ApiConfig { listen: file.api.listen, allow_plain_http: file.api.allow_plain_http },
+            zones,
+        })
     }
 
     /// Applies `dnsbl serve --zone NAME`: keep only that zone, or rename the single zone to it.
@@ -466,6 +488,16 @@ mod tests {
 
         let payload = DEFAULT_TOML.replace("max-udp-payload = 1232", "max-udp-payload = 100");
         assert!(err(&payload).contains("512..=4096"));
+    }
+
+    #[test]
+    fn plain_http_api_stays_on_loopback_unless_allowed() {
+        let mut c = Config::embedded_default().expect("default");
+        assert_eq!(c.api.check_exposure(), Ok(()));
+        c.api.listen = "0.0.0.0:8053".parse().expect("addr");
+        assert!(c.api.check_exposure().expect_err("exposed").contains("allow-plain-http"));
+        c.api.allow_plain_http = true;
+        assert_eq!(c.api.check_exposure(), Ok(()));
     }
 
     #[test]

@@ -25,6 +25,8 @@ pub enum DaemonError {
     DataDir { path: String, source: std::io::Error },
     #[error("cannot listen on {addr}: {source}")]
     Bind { addr: SocketAddr, source: std::io::Error },
+    #[error("{0}")]
+    ApiExposure(String),
     #[error("operator token in the data directory: {0}")]
     Token(std::io::Error),
     #[error("start-up task failed: {0}")]
@@ -54,6 +56,7 @@ impl RunningServer {
     /// Opens the store, loads every zone, binds every listen address and starts answering.
     /// Must be called inside a tokio runtime.
     pub async fn start(config: Config) -> Result<RunningServer, DaemonError> {
+        config.api.check_exposure().map_err(DaemonError::ApiExposure)?;
         let config = Arc::new(config);
         let (store, publisher) = load(config.clone()).await?;
         let shared = publisher.shared().clone();
