@@ -2,7 +2,26 @@
 
 use serde_json::json;
 
-use super::client::ClientArgs;
+use super::client::{Client, ClientArgs};
+
+/// Which server and zone a change goes to.
+#[derive(Debug, clap::Args)]
+pub struct Target {
+    /// Zone to change (default: the only zone the server serves).
+    #[arg(long, value_name = "NAME")]
+    zone: Option<String>,
+    #[command(flatten)]
+    client: ClientArgs,
+}
+
+impl Target {
+    /// The API client and the zone's name.
+    fn open(&self) -> anyhow::Result<(Client, String)> {
+        let client = self.client.connect()?;
+        let zone = client.zone(self.zone.as_deref())?;
+        Ok((client, zone))
+    }
+}
 
 #[derive(Debug, clap::Subcommand)]
 pub enum ListingCommand {
@@ -24,20 +43,16 @@ pub enum ListingCommand {
         /// Stop listing after a duration (30d, 12h) or at an RFC 3339 time.
         #[arg(long, value_name = "WHEN")]
         expires: Option<String>,
-        #[arg(long, value_name = "NAME")]
-        zone: Option<String>,
         #[command(flatten)]
-        client: ClientArgs,
+        target: Target,
     },
     /// Remove the listing at exactly this prefix.
     ///
     /// Example: dnsbl listing remove 203.0.113.0/24
     Remove {
         prefix: String,
-        #[arg(long, value_name = "NAME")]
-        zone: Option<String>,
         #[command(flatten)]
-        client: ClientArgs,
+        target: Target,
     },
 }
 
@@ -50,55 +65,47 @@ pub enum ExclusionCommand {
         prefix: String,
         #[arg(long)]
         reason: Option<String>,
-        #[arg(long, value_name = "NAME")]
-        zone: Option<String>,
         #[command(flatten)]
-        client: ClientArgs,
+        target: Target,
     },
     /// Remove the exclusion at exactly this prefix.
     ///
     /// Example: dnsbl exclusion remove 203.0.113.77
     Remove {
         prefix: String,
-        #[arg(long, value_name = "NAME")]
-        zone: Option<String>,
         #[command(flatten)]
-        client: ClientArgs,
+        target: Target,
     },
 }
 
 pub fn run_listing(cmd: ListingCommand) -> anyhow::Result<()> {
     match cmd {
-        ListingCommand::Add { prefix, codes, reason, expires, zone, client } => {
-            let c = client.connect()?;
-            let zone = c.zone(zone.as_deref())?;
+        ListingCommand::Add { prefix, codes, reason, expires, target } => {
+            let (c, zone) = target.open()?;
             let body = json!({ "prefix": prefix, "codes": codes, "reason": reason, "expires": expires });
             let answer = c.post(&format!("/v1/zones/{zone}/listings"), body)?;
-            report(client.json, &answer, "listed")
+            report(target.client.json, &answer, "listed")
         }
-        ListingCommand::Remove { prefix, zone, client } => {
-            let c = client.connect()?;
-            let zone = c.zone(zone.as_deref())?;
+        ListingCommand::Remove { prefix, target } => {
+            let (c, zone) = target.open()?;
             let answer = c.delete(&format!("/v1/zones/{zone}/listings"), &[("prefix", &prefix)])?;
-            report(client.json, &answer, "removed the listing of")
+            report(target.client.json, &answer, "removed the listing of")
         }
     }
 }
 
 pub fn run_exclusion(cmd: ExclusionCommand) -> anyhow::Result<()> {
     match cmd {
-        ExclusionCommand::Add { prefix, reason, zone, client } => {
-            let c = client.connect()?;
-            let zone = c.zone(zone.as_deref())?;
+        ExclusionCommand::Add { prefix, reason, target } => {
+            let (c, zone) = target.open()?;
             let answer =
                 c.post(&format!("/v1/zones/{zone}/exclusions"), json!({ "prefix": prefix, "reason": reason }))?;
-            report(client.json, &answer, "excluded")
+            report(target.client.json, &answer, "excluded")
         }
-        ExclusionCommand::Remove { prefix, zone, client } => {
-            let c = client.connect()?;
-            let zone = c.zone(zone.as_deref())?;
+        ExclusionCommand::Remove { prefix, target } => {
+            let (c, zone) = target.open()?;
             let answer = c.delete(&format!("/v1/zones/{zone}/exclusions"), &[("prefix", &prefix)])?;
-            report(client.json, &answer, "removed the exclusion of")
+            report(target.client.json, &answer, "removed the exclusion of")
         }
     }
 }
