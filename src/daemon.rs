@@ -76,6 +76,7 @@ impl RunningServer {
             store: store.clone(),
             shared: shared.clone(),
             operator_token: token.into(),
+            failures: Arc::default(),
         };
         tasks.spawn(crate::api::serve(api_listener, api_state, shutdown.clone()));
         tasks.spawn(expire_listings(publisher.clone(), shutdown.clone()));

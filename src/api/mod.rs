@@ -12,6 +12,7 @@
 //! token gets 401 and changes nothing. A write is validated completely before anything is written,
 //! and is acknowledged only after it is durable and published (read-your-writes).
 
+pub mod limiter;
 pub mod token;
 
 use std::net::IpAddr;
@@ -45,11 +46,13 @@ pub struct ApiState {
     pub store: Arc<Store>,
     pub shared: Arc<SharedSnapshot>,
     pub operator_token: Arc<str>,
+    pub failures: Arc<limiter::FailureLimiter>,
 }
 
 /// Serves the API on `listener` until `shutdown` is cancelled.
 pub async fn serve(listener: tokio::net::TcpListener, state: ApiState, shutdown: CancellationToken) {
     let app = router(state);
+    let app = app.into_make_service_with_connect_info::<std::net::SocketAddr>();
     let result = axum::serve(listener, app).with_graceful_shutdown(async move { shutdown.cancelled().await }).await;
     if let Err(e) = result {
         tracing::error!(error = %e, "operator API stopped");
@@ -86,6 +89,19 @@ fn bad(msg: impl Into<String>) -> ApiError {
 }
 
 async fn require_operator(State(state): State<ApiState>, request: Request, next: Next) -> Response {
+    let peer = request
+        .extensions()
+        .get::<axum::extract::ConnectInfo<std::net::SocketAddr>>()
+        .map(|c| c.0.ip())
+        .unwrap_or(std::net::IpAddr::V4(std::net::Ipv4Addr::UNSPECIFIED));
+    let now = std::time::Instant::now();
+    if state.failures.blocked(peer, now) {
+        return ApiError(
+            StatusCode::TOO_MANY_REQUESTS,
+            "too many failed authentications from this address; wait a minute".into(),
+        )
+        .into_response();
+    }
     let given = request
         .headers()
         .get(header::AUTHORIZATION)
@@ -93,7 +109,9 @@ async fn require_operator(State(state): State<ApiState>, request: Request, next:
         .and_then(|v| v.strip_prefix("Bearer "))
         .unwrap_or("");
     if !token::matches(given, &state.operator_token) {
-        tracing::warn!(path = %request.uri().path(), "refused API request: missing or wrong operator token");
+        state.failures.failed(peer, now);
+        // Never log the token itself.
+        tracing::warn!(%peer, path = %request.uri().path(), "refused API request: missing or wrong operator token");
         return ApiError(StatusCode::UNAUTHORIZED, "missing or wrong bearer token".into()).into_response();
     }
     next.run(request).await

@@ -323,3 +323,32 @@ fn history_shows_every_change_oldest_first_and_survives_removal_and_restart() {
     assert!(text.contains("add-exclusion 203.0.113.77/32 by operator via api (own MTA)"), "{text}");
     assert_eq!(text.lines().count(), 6, "{text}");
 }
+
+/// A raw HTTP GET from a chosen loopback source address; returns the status line.
+fn get_from(source: &str, api: &str, path: &str, token: &str) -> String {
+    use std::io::{Read, Write};
+    let sock = socket2::Socket::new(socket2::Domain::IPV4, socket2::Type::STREAM, None).expect("socket");
+    let from: std::net::SocketAddr = format!("{source}:0").parse().expect("addr");
+    sock.bind(&from.into()).expect("bind source");
+    let to: std::net::SocketAddr = api.trim_start_matches("http://").parse().expect("api addr");
+    sock.connect(&to.into()).expect("connect");
+    let mut stream: std::net::TcpStream = sock.into();
+    write!(stream, "GET {path} HTTP/1.1\r\nHost: dnsbl\r\nAuthorization: Bearer {token}\r\nConnection: close\r\n\r\n")
+        .expect("write");
+    let mut reply = String::new();
+    stream.read_to_string(&mut reply).expect("read");
+    reply.lines().next().unwrap_or_default().to_string()
+}
+
+#[test]
+fn failed_authentications_are_rate_limited_per_source_address() {
+    let (_dir, data) = temp_data();
+    let s = TestServer::in_dir(&data);
+    let (base, token) = s.api(&data);
+    for i in 0..dnsbl::api::limiter::MAX_FAILURES {
+        assert!(get_from("127.0.0.1", &base, "/v1/zones", "guess").contains("401"), "attempt {i}");
+    }
+    assert!(get_from("127.0.0.1", &base, "/v1/zones", "guess").contains("429"));
+    assert!(get_from("127.0.0.1", &base, "/v1/zones", &token).contains("429"), "even the right token waits");
+    assert!(get_from("127.0.0.2", &base, "/v1/zones", &token).contains("200"), "other sources are not affected");
+}
