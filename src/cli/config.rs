@@ -12,15 +12,22 @@ pub enum ConfigCommand {
     Check {
         /// The file to check.
         file: PathBuf,
+        /// Print {"file", "zones"} as JSON when the file is valid.
+        #[arg(long)]
+        json: bool,
     },
 }
 
 pub fn run(cmd: ConfigCommand) -> anyhow::Result<()> {
     match cmd {
-        ConfigCommand::Check { file } => {
+        ConfigCommand::Check { file, json } => {
             let config = Config::load(&file)?;
             let zones: Vec<&str> = config.zones.iter().map(|z| z.origin.as_str()).collect();
-            println!("{}: ok ({} zone(s): {})", file.display(), zones.len(), zones.join(", "));
+            if json {
+                println!("{}", serde_json::json!({ "file": file.display().to_string(), "zones": zones }));
+            } else {
+                println!("{}: ok ({} zone(s): {})", file.display(), zones.len(), zones.join(", "));
+            }
             Ok(())
         }
     }

@@ -75,6 +75,9 @@ pub struct ImportArgs {
     /// Token for that (default: operator.token in the data directory).
     #[arg(long, value_name = "FILE", env = "DNSBL_TOKEN_FILE")]
     token_file: Option<std::path::PathBuf>,
+    /// Print the result as JSON.
+    #[arg(long)]
+    json: bool,
 }
 
 pub fn run(cmd: ZoneCommand) -> anyhow::Result<()> {
@@ -106,6 +109,14 @@ fn run_import(args: ImportArgs) -> anyhow::Result<()> {
     };
     let report = import(&store, &zone.origin, &args.file, &opts)?;
     let s = report.summary;
+    if args.json {
+        let answer = serde_json::json!({
+            "zone": zone.origin.to_string(), "listings": s.listings, "exclusions": s.exclusions,
+            "lines": report.lines, "serial": s.serial, "skipped_wide": report.skipped_wide,
+        });
+        println!("{answer}");
+        return Ok(());
+    }
     println!(
         "imported {} listing(s) and {} exclusion(s) into zone {} from {} ({} lines); serial is now {}",
         s.listings,
@@ -136,6 +147,10 @@ fn import_through_server(
     let code = args.default_code.to_string();
     let query = [("type", args.dataset.as_str()), ("default_code", code.as_str()), ("name", name.as_str())];
     let answer = client.post_file(&format!("/v1/zones/{zone}/import"), &query, &args.file)?;
+    if args.json {
+        println!("{answer}");
+        return Ok(());
+    }
     println!(
         "imported {} listing(s) and {} exclusion(s) into zone {zone} through the running server ({} lines); serial is now {}",
         answer["listings"], answer["exclusions"], answer["lines"], answer["serial"]

@@ -91,9 +91,13 @@ fn serve_answers_and_stops_cleanly_on_sigterm() {
 fn import_example_zone_then_serve_it() {
     let (_dir, data) = temp_data();
     let data_arg = data.to_str().expect("utf-8 path");
-    let out = dnsbl(&["zone", "import", "zones/example.bl.rbldnsd", "--data-dir", data_arg]);
+    let out = dnsbl(&["zone", "import", "zones/example.bl.rbldnsd", "--data-dir", data_arg, "--json"]);
     assert!(out.status.success(), "{}", text(&out.stderr));
-    assert!(text(&out.stdout).contains("into zone bl.localhost"), "{}", text(&out.stdout));
+    let report: serde_json::Value = serde_json::from_slice(&out.stdout).expect("JSON report");
+    assert_eq!(
+        (report["zone"].as_str(), report["listings"].as_u64(), report["exclusions"].as_u64()),
+        (Some("bl.localhost"), Some(6), Some(2))
+    );
     let s = TestServer::in_dir(&data);
     let q = |name: &str, t| ask(s.addr, &format!("{name}.bl.localhost"), t);
     assert_eq!(a_records(&q("1.113.0.203", RecordType::A)), ["127.0.0.3"]);
