@@ -8,7 +8,7 @@
 //! Layers depend only downward.
 //!
 //! ```text
-//! pure core      model · trie · query · zonefile · config        no tokio/rocksdb/hickory/clap, no logging
+//! pure core      model · trie · query · zonefile · config · registry   no tokio/rocksdb/hickory/clap, no logging
 //! one system     store (rocksdb) · dns (hickory-proto, sockets) · api (axum) · snapshot (arc-swap)
 //! orchestration  publisher (store → snapshot) · importer (file → store) · exporter (store → file)
 //!                · daemon (start, run, stop)
@@ -33,6 +33,7 @@
 //!   patches on top for live changes.
 //! - [`query`]: the DNSBL answer rules (test points, empty non-terminals, apex, NS glue).
 //! - [`zonefile`]: streaming rbldnsd data reader.
+//! - [`registry`]: marketer registration rules (declarations, limits, protections); not wired in yet.
 //! - [`config`]: TOML file → validated [`config::Config`]; `config/dnsbl.toml` is the embedded default.
 //! - [`store`]: RocksDB column families and the versioned byte layout ([`store::encoding`]).
 //! - [`snapshot`]: immutable per-zone tables and their lock-free publication.
@@ -52,6 +53,7 @@ pub mod importer;
 pub mod model;
 pub mod publisher;
 pub mod query;
+pub mod registry;
 pub mod snapshot;
 pub mod store;
 pub mod trie;
