@@ -1,4 +1,5 @@
-//! Start, run and stop a server: open the store, load the snapshot, bind, spawn the listeners.
+//! Start, run and stop a server: open the store, load the snapshot, bind, spawn the listeners
+//! (UDP worker threads, the TCP accept loop, the operator API) and the expiry task.
 //!
 //! Servers take their configuration, bind every socket before answering anything, and stop on a
 //! cancellation token (mini-redis style), so tests start the real thing on port 0.
