@@ -8,6 +8,9 @@
 # which the export tests load our rbldnsd output into.
 DEBIAN_PACKAGES := librocksdb-dev libclang-dev clang pkg-config dnsutils rbldnsd
 SUDO := $(shell [ "$$(id -u)" = 0 ] || echo sudo)
+# Where Debian puts librocksdb for this architecture (.cargo/config.toml covers x86_64 for plain
+# `cargo` runs; this also serves other architectures).
+export ROCKSDB_LIB_DIR ?= /usr/lib/$(shell gcc -print-multiarch 2>/dev/null || echo x86_64-linux-gnu)
 
 deps:
 	@missing=$$(for p in $(DEBIAN_PACKAGES); do dpkg-query -W -f='$${Status}' $$p 2>/dev/null | grep -q 'install ok installed' || echo $$p; done); \
