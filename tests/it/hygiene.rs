@@ -171,3 +171,46 @@ fn random_bytes_never_stop_the_server() {
     }
     assert_eq!(a_records(&ask(s.addr, "2.0.0.127.bl.localhost", RecordType::A)), ["127.0.0.2"]);
 }
+
+#[test]
+fn tcp_idle_connections_are_closed_and_connections_are_capped() {
+    use std::io::{Read, Write};
+    let (_dir, data) = temp_data();
+    let mut config = test_config(&data);
+    config.server.tcp_idle_timeout = Duration::from_secs(1);
+    config.server.max_tcp_connections = 2;
+    let s = TestServer::start(config);
+    let query = {
+        let bytes = question("2.0.0.127.bl.localhost", RecordType::A, None).to_vec().expect("encode");
+        let mut framed = (bytes.len() as u16).to_be_bytes().to_vec();
+        framed.extend_from_slice(&bytes);
+        framed
+    };
+    let answered = |conn: &mut std::net::TcpStream, wait: Duration| -> bool {
+        conn.set_read_timeout(Some(wait)).expect("timeout");
+        if conn.write_all(&query).is_err() {
+            return false;
+        }
+        let mut len = [0u8; 2];
+        if conn.read_exact(&mut len).is_err() {
+            return false;
+        }
+        let mut body = vec![0u8; usize::from(u16::from_be_bytes(len))];
+        conn.read_exact(&mut body).is_ok()
+    };
+    // Two connections take both slots; a third waits in the kernel's queue, unanswered.
+    let mut first = std::net::TcpStream::connect(s.addr).expect("connect");
+    let mut second = std::net::TcpStream::connect(s.addr).expect("connect");
+    assert!(answered(&mut first, Duration::from_secs(5)));
+    assert!(answered(&mut second, Duration::from_secs(5)));
+    let mut third = std::net::TcpStream::connect(s.addr).expect("connect");
+    assert!(!answered(&mut third, Duration::from_millis(300)), "over the cap");
+    // Idle connections are closed after the timeout, which frees the slots.
+    let mut buf = [0u8; 1];
+    first.set_read_timeout(Some(Duration::from_secs(5))).expect("timeout");
+    assert_eq!(first.read(&mut buf).expect("closed, not timed out"), 0, "server closed the idle connection");
+    // The queued connection is served now (its query was already sent).
+    third.set_read_timeout(Some(Duration::from_secs(5))).expect("timeout");
+    let mut len = [0u8; 2];
+    third.read_exact(&mut len).expect("answered once a slot is free");
+}
