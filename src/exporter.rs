@@ -62,7 +62,7 @@ pub fn rbldnsd(store: &Store, zone: &ZoneConfig, now: u64, out: &mut impl Write)
     writeln!(out, ":127.0.0.3:{}", zone.txt_template)?;
     let mut write_err: Option<io::Error> = None;
     store.for_each_entry(&zone.origin, |prefix, entry| {
-        if matches!(&entry, StoredEntry::Listing(l) if l.expires_at.is_some_and(|t| t <= now)) {
+        if matches!(&entry, StoredEntry::Listing(l) if l.expired(now)) {
             return;
         }
         let line = entry_line(prefix, &entry, &mut report);
@@ -115,7 +115,7 @@ pub fn bind(
     let serial = store.serial(&zone.origin)?.unwrap_or(0);
     let mut builder = ZoneBuilder::new(Arc::new(zone.clone()), serial);
     store.for_each_entry(&zone.origin, |prefix, entry| match entry {
-        StoredEntry::Listing(l) if l.expires_at.is_some_and(|t| t <= now) => {}
+        StoredEntry::Listing(l) if l.expired(now) => {}
         StoredEntry::Listing(l) => builder.add(prefix, Entry::Listed(l.listing)),
         StoredEntry::Exclusion(_) => builder.add(prefix, Entry::Excluded),
     })?;
@@ -142,13 +142,13 @@ pub fn bind(
         }
     }
     let mut report = ExportReport::default();
-    let test = crate::model::Listing::new(
-        vec![crate::model::ListingCode::REGISTERED],
-        Some("RFC 5782 test point: $ is always listed".into()),
-    );
-    if let Ok(test) = &test {
-        write_host(out, IpAddr::V4(Ipv4Addr::from(TEST_LISTED_V4)), test, &zone.txt_template, &mut report)?;
-    }
+    write_host(
+        out,
+        IpAddr::V4(Ipv4Addr::from(TEST_LISTED_V4)),
+        crate::query::test_listing(),
+        &zone.txt_template,
+        &mut report,
+    )?;
     for (first, last, id) in built.v4.base().listed_ranges() {
         let Some(listing) = built.value(id) else { continue };
         for a in first..=last {

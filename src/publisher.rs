@@ -12,7 +12,7 @@ use std::time::Instant;
 
 use crate::config::{Config, DomainName};
 use crate::model::{Entry, Listing, Prefix};
-use crate::query::{TEST_LISTED_V4, TEST_UNLISTED_V4};
+use crate::query::is_test_point;
 use crate::snapshot::{SharedSnapshot, Snapshot, ZoneBuilder, ZoneSnapshot};
 use crate::store::encoding::{decode_answer, DecodeError, ListingHead};
 use crate::store::{AuditAction, AuditRecord, EntryChange, Store, StoreError, StoredExclusion, StoredListing};
@@ -287,7 +287,7 @@ fn load_zone(store: &Store, config: Arc<crate::config::ZoneConfig>, now: u64) ->
     let mut builder = ZoneBuilder::new(config, serial);
     let (mut expired, mut expiries) = (0, Vec::new());
     store.for_each_raw(&origin, |prefix, head| match head {
-        Some(h) if h.expires_at.is_some_and(|t| t <= now) => {
+        Some(h) if h.expired(now) => {
             expired += 1;
             Ok(())
         }
@@ -347,18 +347,13 @@ fn affecting<A: Addr>(
     store.for_each_affecting(zone, range, |prefix, head: Option<ListingHead<'_>>| -> Result<(), DecodeError> {
         let Some((bits, len)) = family(prefix) else { return Ok(()) };
         match head {
-            Some(h) if h.expires_at.is_some_and(|t| t <= now) => {}
+            Some(h) if h.expired(now) => {}
             Some(h) => out.push((bits, len, Verdict::Listed(values.id(decode_answer(h.answer)?)))),
             None => out.push((bits, len, Verdict::Excluded)),
         }
         Ok(())
     })?;
     Ok(out)
-}
-
-/// The RFC 5782 test points are built in: no entry may be put or removed exactly there.
-fn is_test_point(prefix: Prefix) -> bool {
-    matches!(prefix, Prefix::V4 { bits: TEST_LISTED_V4 | TEST_UNLISTED_V4, len: 32 })
 }
 
 /// Microseconds since the Unix epoch (audit record times).

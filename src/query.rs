@@ -12,7 +12,7 @@ use std::net::{IpAddr, Ipv4Addr, Ipv6Addr};
 use std::sync::LazyLock;
 
 use crate::config::{DomainName, NameServer};
-use crate::model::{expand_txt, mask128, mask32, Listing, ListingCode, V4_MAPPED_PREFIX};
+use crate::model::{expand_txt, mask128, mask32, Listing, ListingCode, Prefix, V4_MAPPED_PREFIX};
 use crate::snapshot::{Snapshot, ZoneSnapshot};
 
 /// Query types the answer logic distinguishes (RFC 1035 / 3596 numbers).
@@ -239,6 +239,17 @@ fn listed<'s>(zone: &'s ZoneSnapshot, listing: &'s Listing, ip: IpAddr, qtype: u
         answers.push(Rr { owner: Owner::Qname, ttl, data: Data::Txt(expand_txt(txt_template(zone, listing), ip)) });
     }
     Answer::positive(zone, answers)
+}
+
+/// True for the RFC 5782 test points themselves (127.0.0.2/32, 127.0.0.1/32): built in, and never
+/// changed by data.
+pub fn is_test_point(prefix: Prefix) -> bool {
+    matches!(prefix, Prefix::V4 { bits: TEST_LISTED_V4 | TEST_UNLISTED_V4, len: 32 })
+}
+
+/// The built-in listing of 127.0.0.2.
+pub fn test_listing() -> &'static Listing {
+    &TEST_LISTING
 }
 
 /// The TXT template a listed name answers with: its own reason, else the zone's default.

@@ -312,11 +312,11 @@ fn explain(store: &Store, shared: &SharedSnapshot, ip: IpAddr) -> Result<Vec<Zon
             .covering(&zone.config.origin, host)
             .map_err(|e| ApiError(StatusCode::INTERNAL_SERVER_ERROR, e.to_string()))?
             .into_iter()
-            .filter(|(_, e)| !matches!(e, StoredEntry::Listing(l) if l.expires_at.is_some_and(|t| t <= now)))
+            .filter(|(_, e)| !matches!(e, StoredEntry::Listing(l) if l.expired(now)))
             .map(|(p, e)| view(p, e))
             .collect();
         entries.reverse();
-        let builtin = matches!(host, Prefix::V4 { bits: query::TEST_LISTED_V4 | query::TEST_UNLISTED_V4, .. });
+        let builtin = query::is_test_point(host);
         let decided_by = if builtin {
             Some(EntryView {
                 prefix: host.to_string(),

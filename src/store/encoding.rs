@@ -36,6 +36,13 @@ pub struct StoredListing {
     pub expires_at: Option<u64>,
 }
 
+impl StoredListing {
+    /// True when the listing's expiry time is at or before `now` (Unix seconds).
+    pub fn expired(&self, now: u64) -> bool {
+        self.expires_at.is_some_and(|t| t <= now)
+    }
+}
+
 /// An exclusion as stored.
 #[derive(Clone, Debug, PartialEq, Eq)]
 pub struct StoredExclusion {
@@ -136,6 +143,13 @@ pub struct ListingHead<'a> {
     pub added_at: u64,
     pub expires_at: Option<u64>,
     pub answer: &'a [u8],
+}
+
+impl ListingHead<'_> {
+    /// True when the listing's expiry time is at or before `now` (Unix seconds).
+    pub fn expired(&self, now: u64) -> bool {
+        self.expires_at.is_some_and(|t| t <= now)
+    }
 }
 
 /// Reads the version and times of a listing value without decoding its answer.
