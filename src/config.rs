@@ -14,7 +14,8 @@ use std::time::Duration;
 use serde::Deserialize;
 use toml::Spanned;
 
-use crate::model::{validate_txt, ListingCode};
+use crate::model::{validate_txt, ListingCode, Prefix};
+use crate::registry::Policy;
 
 /// The embedded default configuration (also shipped as `config/dnsbl.toml`).
 pub const DEFAULT_TOML: &str = include_str!("../config/dnsbl.toml");
@@ -118,6 +119,8 @@ struct ConfigFile {
     server: ServerFile,
     #[serde(default)]
     api: ApiFile,
+    #[serde(default)]
+    registry: RegistryFile,
     #[serde(rename = "zone")]
     zones: Vec<Spanned<ZoneFile>>,
 }
@@ -159,12 +162,61 @@ struct ApiFile {
     listen: SocketAddr,
     #[serde(default)]
     allow_plain_http: bool,
+    tls_certificate: Option<PathBuf>,
+    tls_key: Option<PathBuf>,
 }
 
 impl Default for ApiFile {
     fn default() -> Self {
-        ApiFile { listen: default_api_listen(), allow_plain_http: false }
+        ApiFile { listen: default_api_listen(), allow_plain_http: false, tls_certificate: None, tls_key: None }
     }
+}
+
+#[derive(Debug, Deserialize)]
+#[serde(deny_unknown_fields, rename_all = "kebab-case")]
+struct RegistryFile {
+    zones: Option<Spanned<Vec<DomainName>>>,
+    #[serde(default = "default_lookup_url")]
+    lookup_url: Spanned<String>,
+    #[serde(default = "default_max_v4")]
+    max_ipv4_addresses: u64,
+    #[serde(default = "default_max_v6")]
+    max_ipv6_prefixes: u64,
+    #[serde(default = "default_shortest_v4")]
+    shortest_ipv4: Spanned<u8>,
+    #[serde(default = "default_shortest_v6")]
+    shortest_ipv6: Spanned<u8>,
+    denied: Option<Vec<Spanned<String>>>,
+}
+
+impl Default for RegistryFile {
+    fn default() -> Self {
+        RegistryFile {
+            zones: None,
+            lookup_url: default_lookup_url(),
+            max_ipv4_addresses: default_max_v4(),
+            max_ipv6_prefixes: default_max_v6(),
+            shortest_ipv4: default_shortest_v4(),
+            shortest_ipv6: default_shortest_v6(),
+            denied: None,
+        }
+    }
+}
+
+fn default_lookup_url() -> Spanned<String> {
+    Spanned::new(0..0, Policy::default().lookup_url)
+}
+fn default_max_v4() -> u64 {
+    Policy::default().max_ipv4_addresses
+}
+fn default_max_v6() -> u64 {
+    Policy::default().max_ipv6_prefixes
+}
+fn default_shortest_v4() -> Spanned<u8> {
+    Spanned::new(0..0, Policy::default().shortest_v4)
+}
+fn default_shortest_v6() -> Spanned<u8> {
+    Spanned::new(0..0, Policy::default().shortest_v6)
 }
 
 fn default_api_listen() -> SocketAddr {
@@ -212,27 +264,53 @@ struct NsFile {
 pub struct Config {
     pub server: ServerConfig,
     pub api: ApiConfig,
+    pub registry: RegistryConfig,
     pub zones: Vec<ZoneConfig>,
 }
 
-/// The operator HTTP API.
+/// The HTTP API for operators and marketers.
 #[derive(Clone, Debug, PartialEq, Eq)]
 pub struct ApiConfig {
-    /// Where the API listens (plain HTTP; keep it on loopback).
+    /// Where the API listens.
     pub listen: SocketAddr,
     /// Serve plain HTTP on a non-loopback address anyway (tokens then cross the network in clear).
     pub allow_plain_http: bool,
+    /// Serve HTTPS with this certificate chain and private key (PEM files).
+    pub tls: Option<TlsFiles>,
+}
+
+/// PEM files of the API's TLS certificate chain and private key.
+#[derive(Clone, Debug, PartialEq, Eq)]
+pub struct TlsFiles {
+    pub certificate: PathBuf,
+    pub key: PathBuf,
+}
+
+/// Marketer registration: which zones it changes and the rules for declarations.
+#[derive(Clone, Debug, PartialEq, Eq)]
+pub struct RegistryConfig {
+    /// Zones whose answers registrations change; `None` = every served zone.
+    pub zones: Option<Vec<DomainName>>,
+    pub policy: Policy,
+}
+
+impl RegistryConfig {
+    /// True when registrations change the answers of `zone`.
+    pub fn applies_to(&self, zone: &DomainName) -> bool {
+        self.zones.as_ref().map_or(true, |z| z.contains(zone))
+    }
 }
 
 impl ApiConfig {
     /// Refuses a plain-HTTP API on a non-loopback address unless explicitly allowed.
     pub fn check_exposure(&self) -> Result<(), String> {
-        if self.listen.ip().is_loopback() || self.allow_plain_http {
+        if self.listen.ip().is_loopback() || self.allow_plain_http || self.tls.is_some() {
             return Ok(());
         }
         Err(format!(
-            "refusing to serve the operator API over plain HTTP on {} (bearer tokens would cross the network in clear); \
-             listen on a loopback address, or set allow-plain-http = true in [api] if a TLS proxy or a private network protects it",
+            "refusing to serve the API over plain HTTP on {} (bearer tokens would cross the network in clear); \
+             set tls-certificate and tls-key in [api], listen on a loopback address, or set allow-plain-http = true \
+             if a TLS proxy or a private network protects it",
             self.listen
         ))
     }
@@ -330,11 +408,14 @@ impl Config {
             }
             zones.push(zone);
         }
-        Ok(Config {
-            server,
-            api: ApiConfig { listen: file.api.listen, allow_plain_http: file.api.allow_plain_http },
-            zones,
-        })
+        let tls = match (file.api.tls_certificate, file.api.tls_key) {
+            (Some(certificate), Some(key)) => Some(TlsFiles { certificate, key }),
+            (None, None) => None,
+            _ => return Err((None, "[api] needs both tls-certificate and tls-key, or neither".into())),
+        };
+        let api = ApiConfig { listen: file.api.listen, allow_plain_http: file.api.allow_plain_http, tls };
+        let registry = validate_registry(file.registry, &zones)?;
+        Ok(Config { server, api, registry, zones })
     }
 
     /// Applies `dnsbl serve --zone NAME`: keep only that zone, or rename the single zone to it.
@@ -345,6 +426,9 @@ impl Config {
         }
         match self.zones.as_mut_slice() {
             [zone] => {
+                if let Some(z) = self.registry.zones.as_mut().and_then(|z| z.iter_mut().find(|z| **z == zone.origin)) {
+                    *z = name.clone();
+                }
                 zone.rename(name);
                 Ok(())
             }
@@ -396,6 +480,42 @@ fn validate_server(s: ServerFile) -> Result<ServerConfig, (Option<std::ops::Rang
         tcp_idle_timeout: Duration::from_secs(s.tcp_idle_timeout.max(1)),
         max_tcp_connections: *s.max_tcp_connections.get_ref(),
     })
+}
+
+fn validate_registry(
+    r: RegistryFile,
+    zones: &[ZoneConfig],
+) -> Result<RegistryConfig, (Option<std::ops::Range<usize>>, String)> {
+    if let Some(names) = &r.zones {
+        if let Some(missing) = names.get_ref().iter().find(|n| !zones.iter().any(|z| &z.origin == *n)) {
+            return Err((Some(names.span()), format!("registry zone {missing} is not a configured [[zone]]")));
+        }
+    }
+    validate_txt(r.lookup_url.get_ref()).map_err(|e| (Some(r.lookup_url.span()), format!("lookup-url: {e}")))?;
+    if *r.shortest_ipv4.get_ref() > 32 {
+        return Err((Some(r.shortest_ipv4.span()), "shortest-ipv4 must be within 0..=32".into()));
+    }
+    if *r.shortest_ipv6.get_ref() > 128 {
+        return Err((Some(r.shortest_ipv6.span()), "shortest-ipv6 must be within 0..=128".into()));
+    }
+    let denied = match r.denied {
+        None => Policy::default().denied,
+        Some(list) => list
+            .into_iter()
+            .map(|s| {
+                Prefix::parse_strict(s.get_ref()).map_err(|e| (Some(s.span()), format!("denied: {}: {e}", s.get_ref())))
+            })
+            .collect::<Result<_, _>>()?,
+    };
+    let policy = Policy {
+        denied,
+        max_ipv4_addresses: r.max_ipv4_addresses,
+        max_ipv6_prefixes: r.max_ipv6_prefixes,
+        shortest_v4: r.shortest_ipv4.into_inner(),
+        shortest_v6: r.shortest_ipv6.into_inner(),
+        lookup_url: r.lookup_url.into_inner(),
+    };
+    Ok(RegistryConfig { zones: r.zones.map(Spanned::into_inner), policy })
 }
 
 fn validate_zone(z: ZoneFile) -> Result<ZoneConfig, (Option<std::ops::Range<usize>>, String)> {
@@ -460,6 +580,21 @@ mod tests {
         assert_eq!(z.ns[0].addresses, vec!["127.0.0.1".parse::<IpAddr>().expect("ip")]);
         assert_eq!(z.codes.len(), 3);
         assert!(c.server.udp_workers >= 1);
+        assert_eq!(c.registry.policy, Policy::default(), "the file shows the built-in registry defaults");
+        assert!(c.registry.applies_to(&z.origin));
+        assert_eq!(c.api.tls, None);
+    }
+
+    #[test]
+    fn registry_section_is_checked() {
+        let other = DEFAULT_TOML.replace("# zones = [\"bl.localhost\"]", "zones = [\"bl.other\"]");
+        assert!(err(&other).contains("registry zone bl.other is not a configured [[zone]]"));
+        let wide = DEFAULT_TOML.replace("shortest-ipv4 = 24", "shortest-ipv4 = 40");
+        assert!(err(&wide).contains("0..=32"));
+        let bad = DEFAULT_TOML.replace("\"0.0.0.0/8\", ", "\"0.0.0.1/8\", ");
+        assert!(err(&bad).contains("denied: 0.0.0.1/8"));
+        let half_tls = DEFAULT_TOML.replace("# tls-key = ", "tls-key = ");
+        assert!(err(&half_tls).contains("both tls-certificate and tls-key"));
     }
 
     fn err(text: &str) -> String {

@@ -1,5 +1,5 @@
 //! Start, run and stop a server: open the store, load the snapshot, bind, spawn the listeners
-//! (UDP worker threads, the TCP accept loop, the operator API) and the expiry task.
+//! (UDP worker threads, the TCP accept loop, the HTTP(S) API) and the expiry task.
 //!
 //! Servers take their configuration, bind every socket before answering anything, and stop on a
 //! cancellation token (mini-redis style), so tests start the real thing on port 0.
@@ -30,6 +30,8 @@ pub enum DaemonError {
     ApiExposure(String),
     #[error("operator token in the data directory: {0}")]
     Token(std::io::Error),
+    #[error("API TLS: {0}")]
+    Tls(#[from] crate::api::tls::TlsError),
     #[error("start-up task failed: {0}")]
     Join(#[from] tokio::task::JoinError),
 }
@@ -58,6 +60,7 @@ impl RunningServer {
     /// Must be called inside a tokio runtime.
     pub async fn start(config: Config) -> Result<RunningServer, DaemonError> {
         config.api.check_exposure().map_err(DaemonError::ApiExposure)?;
+        let tls = config.api.tls.as_ref().map(crate::api::tls::load).transpose()?;
         let config = Arc::new(config);
         let (store, publisher) = load(config.clone()).await?;
         let shared = publisher.shared().clone();
@@ -78,10 +81,12 @@ impl RunningServer {
             shared: shared.clone(),
             operator_token: token.into(),
             failures: Arc::default(),
+            registry_config: Arc::new(config.registry.clone()),
         };
-        tasks.spawn(crate::api::serve(api_listener, api_state, shutdown.clone()));
+        let scheme = if tls.is_some() { "HTTPS" } else { "HTTP" };
+        tasks.spawn(crate::api::serve(api_listener, api_state, tls, shutdown.clone()));
         tasks.spawn(expire_listings(publisher.clone(), shutdown.clone()));
-        tracing::info!(addr = %api_addr, "operator API listening (HTTP)");
+        tracing::info!(addr = %api_addr, scheme, "API listening");
         Ok(RunningServer { addrs, api_addr, shared, publisher, shutdown, tasks, udp_threads, _store: store })
     }
 

@@ -13,6 +13,7 @@ use arc_swap::ArcSwap;
 
 use crate::config::ZoneConfig;
 use crate::model::{Entry, Listing, Prefix};
+use crate::registry::Registry;
 use crate::trie::{LayeredTable, Patch, PrefixTable, ValueId, Verdict};
 
 /// One zone as the DNS path sees it.
@@ -194,15 +195,17 @@ impl ZoneBuilder {
     }
 }
 
-/// Everything served, at one moment.
+/// Everything served, at one moment: the zones' tables and the marketer registry they were built
+/// with (the API reads the registry from here, lock-free and consistent with the answers).
 #[derive(Clone, Debug, Default)]
 pub struct Snapshot {
     pub zones: Vec<Arc<ZoneSnapshot>>,
+    pub registry: Arc<Registry>,
 }
 
 impl Snapshot {
     pub fn new(zones: Vec<ZoneSnapshot>) -> Snapshot {
-        Snapshot { zones: zones.into_iter().map(Arc::new).collect() }
+        Snapshot { zones: zones.into_iter().map(Arc::new).collect(), registry: Arc::default() }
     }
 }
 

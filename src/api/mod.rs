@@ -1,5 +1,6 @@
-//! The operator HTTP API (axum; the only module that uses it). JSON under `/v1`.
+//! The HTTP API for operators and marketers (axum; the only module that uses it). JSON under `/v1`.
 //!
+//! Operator endpoints:
 //! - `GET  /v1/zones` — served zones and their serials.
 //! - `POST /v1/zones/{zone}/listings` `{prefix, codes, reason?, expires?}`; `DELETE ...?prefix=`.
 //! - `POST /v1/zones/{zone}/exclusions` `{prefix, reason?}`; `DELETE ...?prefix=`.
@@ -7,28 +8,35 @@
 //! - `GET  /v1/history?prefix=` — every change that affected an address or prefix, oldest first.
 //! - `POST /v1/zones/{zone}/import?type=&default_code=&name=` — an rbldnsd file as the body:
 //!   replaces the zone's list in one atomic change and one publish.
+//! - marketers and their networks: see [`registry`]; `GET /v1/lookup/{ip}` is open to marketers too.
 //!
-//! Every request needs `Authorization: Bearer <operator token>` ([`token`]); a wrong or missing
-//! token gets 401 and changes nothing. A write is validated completely before anything is written,
-//! and is acknowledged only after it is durable and published (read-your-writes).
+//! Marketer endpoints (`/v1/registrations`): see [`registry`].
+//!
+//! Every request needs `Authorization: Bearer <token>` ([`auth`], [`token`]); a wrong or missing
+//! token gets 401 and changes nothing, a token of the wrong role 403. A write is validated
+//! completely before anything is written, and is acknowledged only after it is durable and
+//! published (read-your-writes). With a certificate configured the API speaks HTTPS ([`tls`]).
 
+pub mod auth;
 pub mod limiter;
+pub mod registry;
+pub mod tls;
 pub mod token;
 
 use std::net::IpAddr;
 use std::sync::{Arc, Mutex};
 
 use axum::extract::rejection::JsonRejection;
-use axum::extract::{Path, Query, Request, State};
-use axum::http::{header, StatusCode};
-use axum::middleware::{self, Next};
+use axum::extract::{Path, Query, State};
+use axum::http::StatusCode;
+use axum::middleware;
 use axum::response::{IntoResponse, Response};
 use axum::routing::{get, post};
 use axum::{Json, Router};
 use serde::{Deserialize, Serialize};
 use tokio_util::sync::CancellationToken;
 
-use crate::config::DomainName;
+use crate::config::{DomainName, RegistryConfig};
 use crate::daemon::unix_now;
 use crate::model::{Listing, ListingCode, Prefix};
 use crate::publisher::{Change, ChangeError, Publisher};
@@ -47,30 +55,53 @@ pub struct ApiState {
     pub shared: Arc<SharedSnapshot>,
     pub operator_token: Arc<str>,
     pub failures: Arc<limiter::FailureLimiter>,
+    pub registry_config: Arc<RegistryConfig>,
 }
 
-/// Serves the API on `listener` until `shutdown` is cancelled.
-pub async fn serve(listener: tokio::net::TcpListener, state: ApiState, shutdown: CancellationToken) {
+/// Serves the API on `listener` until `shutdown` is cancelled: HTTPS when `tls` is given.
+pub async fn serve(
+    listener: tokio::net::TcpListener,
+    state: ApiState,
+    tls: Option<tls::Acceptor>,
+    shutdown: CancellationToken,
+) {
     let app = router(state);
+    if let Some(acceptor) = tls {
+        tls::serve(listener, acceptor, app, shutdown).await;
+        return;
+    }
     let app = app.into_make_service_with_connect_info::<std::net::SocketAddr>();
     let result = axum::serve(listener, app).with_graceful_shutdown(async move { shutdown.cancelled().await }).await;
     if let Err(e) = result {
-        tracing::error!(error = %e, "operator API stopped");
+        tracing::error!(error = %e, "API stopped");
     }
 }
 
 fn router(state: ApiState) -> Router {
-    Router::new()
+    let operator = Router::new()
         .route("/v1/zones", get(zones))
         .route("/v1/zones/{zone}/listings", post(add_listing).delete(remove_listing))
         .route("/v1/zones/{zone}/exclusions", post(add_exclusion).delete(remove_exclusion))
-        .route("/v1/lookup/{ip}", get(lookup))
         .route("/v1/history", get(history))
         .route(
             "/v1/zones/{zone}/import",
             post(import_list).layer(axum::extract::DefaultBodyLimit::max(MAX_IMPORT_BYTES)),
         )
-        .layer(middleware::from_fn_with_state(state.clone(), require_operator))
+        .route("/v1/marketers", get(registry::list_marketers).post(registry::add_marketer))
+        .route("/v1/marketers/{id}", get(registry::show_marketer))
+        .route("/v1/marketers/{id}/suspend", post(registry::suspend))
+        .route("/v1/marketers/{id}/resume", post(registry::resume))
+        .route("/v1/marketers/{id}/rotate-token", post(registry::rotate_token))
+        .route("/v1/marketers/{id}/networks", post(registry::add_network).delete(registry::remove_network))
+        .layer(middleware::from_fn(auth::operator_only));
+    let marketer = Router::new()
+        .route("/v1/registrations", get(registry::registrations).post(registry::register).delete(registry::unregister))
+        .layer(middleware::from_fn(auth::marketer_only));
+    Router::new()
+        .route("/v1/lookup/{ip}", get(lookup))
+        .merge(operator)
+        .merge(marketer)
+        .layer(middleware::from_fn_with_state(state.clone(), auth::authenticate))
         .with_state(state)
 }
 
@@ -86,35 +117,6 @@ impl IntoResponse for ApiError {
 
 fn bad(msg: impl Into<String>) -> ApiError {
     ApiError(StatusCode::BAD_REQUEST, msg.into())
-}
-
-async fn require_operator(State(state): State<ApiState>, request: Request, next: Next) -> Response {
-    let peer = request
-        .extensions()
-        .get::<axum::extract::ConnectInfo<std::net::SocketAddr>>()
-        .map(|c| c.0.ip())
-        .unwrap_or(std::net::IpAddr::V4(std::net::Ipv4Addr::UNSPECIFIED));
-    let now = std::time::Instant::now();
-    if state.failures.blocked(peer, now) {
-        return ApiError(
-            StatusCode::TOO_MANY_REQUESTS,
-            "too many failed authentications from this address; wait a minute".into(),
-        )
-        .into_response();
-    }
-    let given = request
-        .headers()
-        .get(header::AUTHORIZATION)
-        .and_then(|v| v.to_str().ok())
-        .and_then(|v| v.strip_prefix("Bearer "))
-        .unwrap_or("");
-    if !token::matches(given, &state.operator_token) {
-        state.failures.failed(peer, now);
-        // Never log the token itself.
-        tracing::warn!(%peer, path = %request.uri().path(), "refused API request: missing or wrong operator token");
-        return ApiError(StatusCode::UNAUTHORIZED, "missing or wrong bearer token".into()).into_response();
-    }
-    next.run(request).await
 }
 
 #[derive(Serialize)]
@@ -146,7 +148,7 @@ struct ExclusionRequest {
 }
 
 #[derive(Deserialize)]
-struct PrefixQuery {
+pub(crate) struct PrefixQuery {
     prefix: String,
 }
 
@@ -245,6 +247,7 @@ async fn apply(state: &ApiState, zone: &str, change: Change) -> Result<u32, ApiE
 fn change_error(e: ChangeError) -> ApiError {
     let status = match &e {
         ChangeError::UnknownZone(_) | ChangeError::NotFound(_) => StatusCode::NOT_FOUND,
+        ChangeError::Registry(_) => StatusCode::UNPROCESSABLE_ENTITY,
         ChangeError::TestPoint(_) => StatusCode::FORBIDDEN,
         ChangeError::Store(err) => {
             tracing::error!(error = %err, "change not written");
@@ -267,6 +270,8 @@ struct ZoneLookup {
     listed: bool,
     codes: Vec<String>,
     txt: Option<String>,
+    /// Why, in one sentence.
+    explanation: String,
     /// Why: the deciding entry, then the other entries covering the address (most specific first).
     decided_by: Option<EntryView>,
     also_covering: Vec<EntryView>,
@@ -286,28 +291,25 @@ async fn lookup(State(state): State<ApiState>, Path(ip): Path<String>) -> Result
     let ip: IpAddr = ip.parse().map_err(|_| bad(format!("{ip:?} is not an IP address")))?;
     let store = state.store.clone();
     let shared = state.shared.clone();
-    let zones = tokio::task::spawn_blocking(move || explain(&store, &shared, ip))
+    let registry_config = state.registry_config.clone();
+    let zones = tokio::task::spawn_blocking(move || explain(&store, &shared, &registry_config, ip))
         .await
         .map_err(|e| ApiError(StatusCode::INTERNAL_SERVER_ERROR, e.to_string()))??;
     Ok(Json(LookupResponse { ip: ip.to_string(), zones }))
 }
 
-fn explain(store: &Store, shared: &SharedSnapshot, ip: IpAddr) -> Result<Vec<ZoneLookup>, ApiError> {
+fn explain(
+    store: &Store,
+    shared: &SharedSnapshot,
+    registry_config: &RegistryConfig,
+    ip: IpAddr,
+) -> Result<Vec<ZoneLookup>, ApiError> {
     let snap = shared.load_full();
     let host = Prefix::host(ip);
-    let rev = reversed_labels(host);
     let now = unix_now();
     let mut out = Vec::new();
     for zone in &snap.zones {
-        let mut labels: Vec<&[u8]> = rev.iter().map(|l| l.as_bytes()).collect();
-        labels.extend(zone.config.origin.labels().map(str::as_bytes));
-        let (codes, txt) = match query::classify(&snap, &labels) {
-            Some((z, _, Lookup::Listed(listing, addr))) => (
-                listing.codes().iter().map(ToString::to_string).collect(),
-                Some(crate::model::expand_txt(query::txt_template(z, listing), addr)),
-            ),
-            _ => (Vec::new(), None),
-        };
+        let (codes, txt) = answer_in(&snap, zone, ip);
         let mut entries: Vec<EntryView> = store
             .covering(&zone.config.origin, host)
             .map_err(|e| ApiError(StatusCode::INTERNAL_SERVER_ERROR, e.to_string()))?
@@ -315,9 +317,14 @@ fn explain(store: &Store, shared: &SharedSnapshot, ip: IpAddr) -> Result<Vec<Zon
             .filter(|(_, e)| !matches!(e, StoredEntry::Listing(l) if l.expired(now)))
             .map(|(p, e)| view(p, e))
             .collect();
+        // Reversed, the list is most specific first with an exclusion before a listing at the
+        // same prefix: exactly the order in which entries decide.
         entries.reverse();
-        let builtin = query::is_test_point(host);
-        let decided_by = if builtin {
+        let mut note = None;
+        if registry_config.applies_to(&zone.config.origin) {
+            note = registry_views(&snap.registry, ip, &mut entries);
+        }
+        let decided_by = if query::is_test_point(host) {
             Some(EntryView {
                 prefix: host.to_string(),
                 kind: "built-in RFC 5782 test point",
@@ -329,20 +336,124 @@ fn explain(store: &Store, shared: &SharedSnapshot, ip: IpAddr) -> Result<Vec<Zon
         } else if entries.is_empty() {
             None
         } else {
-            // Reversed, the list is most specific first with an exclusion before a listing at the
-            // same prefix: exactly the order in which entries decide.
             Some(entries.remove(0))
         };
+        let mut explanation = explanation(ip, decided_by.as_ref(), &codes);
+        if let Some(note) = note {
+            explanation.push_str("; ");
+            explanation.push_str(&note);
+        }
         out.push(ZoneLookup {
             zone: zone.config.origin.to_string(),
             listed: !codes.is_empty(),
             codes,
             txt,
+            explanation,
             decided_by,
             also_covering: entries,
         });
     }
     Ok(out)
+}
+
+/// Adds the registry's entries covering `ip` to `entries` (most specific first; at the same
+/// prefix the registry's entry decides). Returns a note when the address is in the network of a
+/// suspended marketer (listed for reference only: it protects nothing).
+fn registry_views(registry: &crate::registry::Registry, ip: IpAddr, entries: &mut Vec<EntryView>) -> Option<String> {
+    use crate::registry::Status;
+    let mut found: Vec<(u8, EntryView)> = Vec::new();
+    let mut note = None;
+    for (account, prefix, d) in registry.declarations_covering(ip) {
+        let m = &account.marketer;
+        let reason = match &d.reason {
+            Some(r) => format!("{} ({}): {r}", m.legal_name, m.id),
+            None => format!("{} ({})", m.legal_name, m.id),
+        };
+        let view = EntryView {
+            prefix: prefix.to_string(),
+            kind: "declared sender",
+            codes: vec![crate::model::ListingCode::REGISTERED.to_string()],
+            reason: Some(reason),
+            added_at: Some(d.added_at),
+            expires_at: None,
+        };
+        found.push((prefix.len(), view));
+    }
+    if let Some((account, network)) = registry.network_of(ip) {
+        let m = &account.marketer;
+        match &m.status {
+            Status::Active if !account.declared.contains_key(&network) => {
+                let view = EntryView {
+                    prefix: network.to_string(),
+                    kind: "registered network",
+                    codes: Vec::new(),
+                    reason: Some(format!("{} ({})", m.legal_name, m.id)),
+                    added_at: Some(account.created_at),
+                    expires_at: None,
+                };
+                found.push((network.len(), view));
+            }
+            Status::Active => {}
+            Status::Suspended { reason } => {
+                note = Some(format!(
+                    "{}'s registered network {network} is not protected while the marketer is suspended ({reason})",
+                    m.legal_name
+                ));
+            }
+        }
+    }
+    for (len, view) in found {
+        let at = entries.iter().position(|e| e.prefix.parse::<Prefix>().map_or(true, |p| p.len() <= len));
+        entries.insert(at.unwrap_or(entries.len()), view);
+    }
+    note
+}
+
+/// One sentence on why the DNS answers as it does.
+fn explanation(ip: IpAddr, decided_by: Option<&EntryView>, codes: &[String]) -> String {
+    let Some(d) = decided_by else {
+        return "not listed: no entry covers this address".into();
+    };
+    let reason = d.reason.as_deref().unwrap_or("");
+    let since = d.added_at.map(|t| format_time(t.saturating_mul(1_000_000))).unwrap_or_default();
+    match d.kind {
+        "declared sender" => format!(
+            "listed ({}): declared as an email-marketing sender by {reason} in {} since {since}",
+            codes.join(", "),
+            d.prefix
+        ),
+        "registered network" => format!(
+            "not listed: inside {}'s registered network {}; declared senders are listed separately",
+            reason.rsplit_once(" (").map_or(reason, |(name, _)| name),
+            d.prefix
+        ),
+        "listing" => format!("listed ({}) by the operator's listing {}", codes.join(", "), d.prefix),
+        "exclusion" => format!("not listed: the operator excluded {} from wider listings", d.prefix),
+        _ => format!("listed ({}): {ip} is an RFC 5782 test point", codes.join(", ")),
+    }
+}
+
+/// The DNS answer for `ip` in `zone` now: the codes (empty = NXDOMAIN) and the TXT.
+pub(crate) fn answer_in(
+    snap: &crate::snapshot::Snapshot,
+    zone: &crate::snapshot::ZoneSnapshot,
+    ip: IpAddr,
+) -> (Vec<String>, Option<String>) {
+    let rev = reversed_labels(Prefix::host(ip));
+    let mut labels: Vec<&[u8]> = rev.iter().map(|l| l.as_bytes()).collect();
+    labels.extend(zone.config.origin.labels().map(str::as_bytes));
+    match query::classify(snap, &labels) {
+        Some((z, _, Lookup::Listed(listing, addr))) => (
+            listing.codes().iter().map(ToString::to_string).collect(),
+            Some(crate::model::expand_txt(query::txt_template(z, listing), addr)),
+        ),
+        _ => (Vec::new(), None),
+    }
+}
+
+/// Microseconds since the epoch as RFC 3339 UTC.
+pub(crate) fn format_time(at_us: u64) -> String {
+    humantime::format_rfc3339_micros(std::time::UNIX_EPOCH + std::time::Duration::from_micros(at_us)).to_string()
 }
 
 #[derive(Serialize)]
@@ -371,21 +482,16 @@ async fn history(
         for zone in zones {
             let found =
                 store.history(&zone, prefix).map_err(|e| ApiError(StatusCode::INTERNAL_SERVER_ERROR, e.to_string()))?;
-            out.extend(found.into_iter().map(|(p, r)| {
-                HistoryRecord {
-                    zone: zone.to_string(),
-                    prefix: p.to_string(),
-                    at: humantime::format_rfc3339_micros(
-                        std::time::UNIX_EPOCH + std::time::Duration::from_micros(r.at_us),
-                    )
-                    .to_string(),
-                    action: r.action.as_str(),
-                    actor: r.actor,
-                    source: r.source,
-                    codes: r.codes.iter().map(ToString::to_string).collect(),
-                    reason: r.reason,
-                    expires_at: r.expires_at,
-                }
+            out.extend(found.into_iter().map(|(p, r)| HistoryRecord {
+                zone: zone.to_string(),
+                prefix: p.to_string(),
+                at: format_time(r.at_us),
+                action: r.action.as_str(),
+                actor: r.actor,
+                source: r.source,
+                codes: r.codes.iter().map(ToString::to_string).collect(),
+                reason: r.reason,
+                expires_at: r.expires_at,
             }));
         }
         out.sort_by(|a, b| a.at.cmp(&b.at));

@@ -1,5 +1,6 @@
-//! The operator token: 256 random bits, hex, created on first start in the data directory with
-//! mode 0600, and compared in constant time.
+//! API tokens. The operator token: 256 random bits, hex, created on first start in the data
+//! directory with mode 0600, and compared in constant time. Marketer tokens: 256 random bits,
+//! shown once when made; only their SHA-256 is stored.
 
 use std::io::{Read, Write};
 use std::os::unix::fs::OpenOptionsExt;
@@ -38,6 +39,20 @@ pub fn random_hex(n: usize) -> std::io::Result<String> {
     Ok(bytes.iter().map(|b| format!("{b:02x}")).collect())
 }
 
+/// Prefix of marketer tokens (so a leaked one is recognisable in logs and secret scanners).
+pub const MARKETER_TOKEN_PREFIX: &str = "dnsbl_mk_";
+
+/// A new marketer token: the prefix and 256 random bits in hex.
+pub fn new_marketer_token() -> std::io::Result<String> {
+    Ok(format!("{MARKETER_TOKEN_PREFIX}{}", random_hex(32)?))
+}
+
+/// The SHA-256 of a token: what the registry stores and looks tokens up by.
+pub fn hash(token: &str) -> [u8; 32] {
+    use sha2::Digest;
+    sha2::Sha256::digest(token.as_bytes()).into()
+}
+
 /// Constant-time comparison (the time does not depend on where the strings differ).
 pub fn matches(given: &str, expected: &str) -> bool {
     let (a, b) = (given.as_bytes(), expected.as_bytes());
@@ -61,6 +76,15 @@ mod tests {
         let mode = std::fs::metadata(operator_token_path(dir.path())).expect("meta").permissions().mode();
         assert_eq!(mode & 0o777, 0o600);
         assert_eq!(load_or_create(dir.path()).expect("read"), first);
+    }
+
+    #[test]
+    fn marketer_tokens_are_random_and_hashed() {
+        let (a, b) = (new_marketer_token().expect("token"), new_marketer_token().expect("token"));
+        assert_ne!(a, b);
+        assert_eq!(a.len(), MARKETER_TOKEN_PREFIX.len() + 64);
+        // SHA-256("abc"), FIPS 180-2 example.
+        assert_eq!(hash("abc")[..4], [0xba, 0x78, 0x16, 0xbf]);
     }
 
     #[test]

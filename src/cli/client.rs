@@ -1,5 +1,5 @@
-//! The CLI's side of the operator API: where the server is, the token, and errors that say what
-//! to do. The only module that uses ureq.
+//! The CLI's side of the API: where the server is, the token, TLS trust, and errors that say
+//! what to do. The only module that uses ureq.
 
 use std::path::PathBuf;
 
@@ -20,6 +20,10 @@ pub struct ClientArgs {
     /// Data directory of a local server, where its operator token lives.
     #[arg(long, value_name = "DIR", default_value = "./data")]
     data_dir: PathBuf,
+    /// PEM file of the certificate authority to trust for an https:// server (default: the
+    /// public web PKI roots).
+    #[arg(long, value_name = "FILE", env = "DNSBL_CA_FILE")]
+    ca_file: Option<PathBuf>,
     /// Print the server's JSON answer instead of text.
     #[arg(long)]
     pub json: bool,
@@ -31,24 +35,53 @@ pub struct Client {
     base: String,
     token: String,
     token_source: PathBuf,
+    agent: ureq::Agent,
 }
 
 impl ClientArgs {
     pub fn connect(&self) -> anyhow::Result<Client> {
         let path = self.token_file.clone().unwrap_or_else(|| operator_token_path(&self.data_dir));
-        Client::new(&self.server, &path)
+        let agent = match &self.ca_file {
+            Some(ca) => ureq::AgentBuilder::new().tls_config(trusting(ca)?).build(),
+            None => ureq::Agent::new(),
+        };
+        Client::with_agent(&self.server, &path, agent)
     }
+}
+
+/// A TLS client configuration that trusts the certificates in the PEM file `ca`.
+fn trusting(ca: &std::path::Path) -> anyhow::Result<std::sync::Arc<rustls::ClientConfig>> {
+    use rustls_pki_types::pem::PemObject;
+    let mut roots = rustls::RootCertStore::empty();
+    let certs = rustls_pki_types::CertificateDer::pem_file_iter(ca)
+        .and_then(|it| it.collect::<Result<Vec<_>, _>>())
+        .with_context(|| format!("cannot read CA certificates from {}", ca.display()))?;
+    let (added, _) = roots.add_parsable_certificates(certs);
+    if added == 0 {
+        bail!("{} holds no usable CA certificate", ca.display());
+    }
+    let provider = std::sync::Arc::new(rustls::crypto::ring::default_provider());
+    let config = rustls::ClientConfig::builder_with_provider(provider)
+        .with_safe_default_protocol_versions()
+        .context("TLS set-up")?
+        .with_root_certificates(roots)
+        .with_no_client_auth();
+    Ok(std::sync::Arc::new(config))
 }
 
 impl Client {
     /// A client for the API at `server`, with the token read from `token_path`.
     pub fn new(server: &str, token_path: &std::path::Path) -> anyhow::Result<Client> {
+        Client::with_agent(server, token_path, ureq::Agent::new())
+    }
+
+    fn with_agent(server: &str, token_path: &std::path::Path, agent: ureq::Agent) -> anyhow::Result<Client> {
         let token = std::fs::read_to_string(token_path).with_context(|| {
             format!("cannot read the API token from {} (use --token-file or DNSBL_TOKEN_FILE)", token_path.display())
         })?;
         let base = server.trim_end_matches('/').to_string();
         let base = if base.contains("://") { base } else { format!("http://{base}") };
-        Ok(Client { base, token: token.trim().to_string(), token_source: token_path.to_path_buf() })
+        Ok(Client { base, token: token.trim().to_string(), token_source: token_path.to_path_buf(), agent })
     }
 
     /// Sends a file as the request body (streamed).
@@ -77,6 +110,11 @@ impl Client {
         self.finish(self.request("POST", path).send_json(body))
     }
 
+    /// DELETE with a JSON body.
+    pub fn delete_json(&self, path: &str, body: Value) -> anyhow::Result<Value> {
+        self.finish(self.request("DELETE", path).send_json(body))
+    }
+
     pub fn delete(&self, path: &str, query: &[(&str, &str)]) -> anyhow::Result<Value> {
         let mut req = self.request("DELETE", path);
         for (k, v) in query {
@@ -99,7 +137,9 @@ impl Client {
     }
 
     fn request(&self, method: &str, path: &str) -> ureq::Request {
-        ureq::request(method, &format!("{}{path}", self.base)).set("Authorization", &format!("Bearer {}", self.token))
+        self.agent
+            .request(method, &format!("{}{path}", self.base))
+            .set("Authorization", &format!("Bearer {}", self.token))
     }
 
     fn finish(&self, result: Result<ureq::Response, ureq::Error>) -> anyhow::Result<Value> {

@@ -31,6 +31,9 @@ pub fn run(args: LookupArgs) -> anyhow::Result<()> {
         } else {
             println!("{zone}: not listed");
         }
+        if let Some(why) = z["explanation"].as_str() {
+            println!("  {why}");
+        }
         if let Some(d) = z["decided_by"].as_object() {
             println!(
                 "  decided by {} {}{}",

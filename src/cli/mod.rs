@@ -5,6 +5,7 @@ mod client;
 mod config;
 mod listing;
 mod lookup;
+mod marketer;
 mod serve;
 mod zone;
 
@@ -42,6 +43,19 @@ enum Command {
     Lookup(lookup::LookupArgs),
     /// Show every change that affected an address or prefix.
     History(lookup::HistoryArgs),
+    /// Manage registered email marketers (operator).
+    #[command(subcommand)]
+    Marketer(marketer::MarketerCommand),
+    /// Declare addresses you send email marketing from (marketer token; DNSBL_TOKEN_FILE).
+    ///
+    /// Example: dnsbl register 198.51.100.7 198.51.100.32/29 --reason "newsletter MTA pool"
+    Register(marketer::RegisterArgs),
+    /// Withdraw declarations (marketer token).
+    ///
+    /// Example: dnsbl unregister 198.51.100.8
+    Unregister(marketer::UnregisterArgs),
+    /// Show what you have declared, since when, and what the DNS answers for each (marketer token).
+    Registrations(marketer::RegistrationsArgs),
 }
 
 impl Cli {
@@ -55,6 +69,10 @@ impl Cli {
             Command::Exclusion(cmd) => listing::run_exclusion(cmd),
             Command::Lookup(args) => lookup::run(args),
             Command::History(args) => lookup::run_history(args),
+            Command::Marketer(cmd) => marketer::run_marketer(cmd),
+            Command::Register(args) => marketer::run_register(args),
+            Command::Unregister(args) => marketer::run_unregister(args),
+            Command::Registrations(args) => marketer::run_registrations(args),
         }
     }
 }

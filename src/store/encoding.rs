@@ -77,7 +77,7 @@ pub fn entry_key(zone: &DomainName, generation: u32, prefix: &Prefix) -> Vec<u8>
 }
 
 /// `family:u8 (4|6) · address (4|16 bytes, big-endian) · prefix-len:u8`.
-fn push_prefix(k: &mut Vec<u8>, prefix: &Prefix) {
+pub(super) fn push_prefix(k: &mut Vec<u8>, prefix: &Prefix) {
     match *prefix {
         Prefix::V4 { bits, len } => {
             k.push(4);
@@ -197,7 +197,7 @@ pub fn decode_exclusion(bytes: &[u8]) -> Result<StoredExclusion, DecodeError> {
 }
 
 /// `0` for none, or `1 · len:u16 · UTF-8 bytes`.
-fn encode_reason(out: &mut Vec<u8>, reason: Option<&str>) {
+pub(super) fn encode_reason(out: &mut Vec<u8>, reason: Option<&str>) {
     match reason {
         None => out.push(0),
         Some(r) => {
@@ -210,7 +210,7 @@ fn encode_reason(out: &mut Vec<u8>, reason: Option<&str>) {
     }
 }
 
-fn decode_reason(r: &mut Reader<'_>) -> Result<Option<String>, DecodeError> {
+pub(super) fn decode_reason(r: &mut Reader<'_>) -> Result<Option<String>, DecodeError> {
     match r.u8()? {
         0 => Ok(None),
         1 => {
@@ -222,7 +222,7 @@ fn decode_reason(r: &mut Reader<'_>) -> Result<Option<String>, DecodeError> {
     }
 }
 
-fn check_version(v: u8) -> Result<(), DecodeError> {
+pub(super) fn check_version(v: u8) -> Result<(), DecodeError> {
     match v {
         VALUE_VERSION => Ok(()),
         0 => Err(DecodeError::Value("version byte 0")),
@@ -230,10 +230,10 @@ fn check_version(v: u8) -> Result<(), DecodeError> {
     }
 }
 
-struct Reader<'a>(&'a [u8]);
+pub(super) struct Reader<'a>(pub(super) &'a [u8]);
 
 impl<'a> Reader<'a> {
-    fn take(&mut self, n: usize) -> Result<&'a [u8], DecodeError> {
+    pub(super) fn take(&mut self, n: usize) -> Result<&'a [u8], DecodeError> {
         if self.0.len() < n {
             return Err(DecodeError::Value("value ends early"));
         }
@@ -241,14 +241,14 @@ impl<'a> Reader<'a> {
         self.0 = tail;
         Ok(head)
     }
-    fn u8(&mut self) -> Result<u8, DecodeError> {
+    pub(super) fn u8(&mut self) -> Result<u8, DecodeError> {
         Ok(self.take(1)?[0])
     }
-    fn u64(&mut self) -> Result<u64, DecodeError> {
+    pub(super) fn u64(&mut self) -> Result<u64, DecodeError> {
         let b = self.take(8)?;
         Ok(u64::from_be_bytes([b[0], b[1], b[2], b[3], b[4], b[5], b[6], b[7]]))
     }
-    fn end(&self) -> Result<(), DecodeError> {
+    pub(super) fn end(&self) -> Result<(), DecodeError> {
         if self.0.is_empty() {
             Ok(())
         } else {
@@ -267,6 +267,18 @@ pub enum AuditAction {
     Expired = 5,
     /// A whole-list replacement (recorded at 0.0.0.0/0 and ::/0, as it affects every address).
     Import = 6,
+    /// A marketer declared a sending prefix.
+    Register = 7,
+    /// A marketer withdrew a declaration.
+    Unregister = 8,
+    /// The operator verified a network for a marketer.
+    AddNetwork = 9,
+    RemoveNetwork = 10,
+    /// The operator suspended a marketer (its networks lose their protection).
+    Suspend = 11,
+    Resume = 12,
+    AddMarketer = 13,
+    RotateToken = 14,
 }
 
 impl AuditAction {
@@ -278,6 +290,14 @@ impl AuditAction {
             4 => AuditAction::RemoveExclusion,
             5 => AuditAction::Expired,
             6 => AuditAction::Import,
+            7 => AuditAction::Register,
+            8 => AuditAction::Unregister,
+            9 => AuditAction::AddNetwork,
+            10 => AuditAction::RemoveNetwork,
+            11 => AuditAction::Suspend,
+            12 => AuditAction::Resume,
+            13 => AuditAction::AddMarketer,
+            14 => AuditAction::RotateToken,
             _ => return None,
         })
     }
@@ -291,6 +311,14 @@ impl AuditAction {
             AuditAction::RemoveExclusion => "remove-exclusion",
             AuditAction::Expired => "expired",
             AuditAction::Import => "import",
+            AuditAction::Register => "register",
+            AuditAction::Unregister => "unregister",
+            AuditAction::AddNetwork => "add-network",
+            AuditAction::RemoveNetwork => "remove-network",
+            AuditAction::Suspend => "suspend",
+            AuditAction::Resume => "resume",
+            AuditAction::AddMarketer => "add-marketer",
+            AuditAction::RotateToken => "rotate-token",
         }
     }
 }

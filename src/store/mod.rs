@@ -3,7 +3,7 @@
 //! Column families: `listings` and `exclusions` (entry key → versioned value, see [`encoding`]),
 //! `meta` (schema version, per-zone SOA serial and list generation), `audit` (one record per
 //! change, keyed by zone, prefix and time, written in the change's own batch), and
-//! `registrations`, reserved for the marketer registry. A change becomes visible in one
+//! `registrations`: marketer accounts, declarations and history ([`registrations`]). A change becomes visible in one
 //! `WriteBatch` with a synced WAL. A zone replacement streams the new list into the next
 //! generation in bounded chunks (constant memory), then switches generation, bumps the serial and
 //! drops the old generation in that one synced batch; an interrupted import leaves only an
@@ -12,6 +12,7 @@
 //! clear error; nothing here panics on stored bytes.
 
 pub mod encoding;
+mod registrations;
 
 use std::path::{Path, PathBuf};
 
@@ -20,6 +21,7 @@ use rocksdb::{ColumnFamilyDescriptor, Options, ReadOptions, WriteBatch, WriteOpt
 use crate::config::DomainName;
 use crate::model::Prefix;
 pub use encoding::{AuditAction, AuditRecord, DecodeError, StoredExclusion, StoredListing};
+pub use registrations::RegistryAudit;
 
 /// Schema version written by this build; a database with a higher one is refused.
 pub const SCHEMA_VERSION: u32 = 1;
@@ -558,13 +560,13 @@ pub fn next_serial(old: Option<u32>, now: u64) -> u32 {
     }
 }
 
-fn meta_key(kind: &str, zone: &DomainName) -> Vec<u8> {
+pub(crate) fn meta_key(kind: &str, zone: &DomainName) -> Vec<u8> {
     let mut k = kind.as_bytes().to_vec();
     k.extend_from_slice(zone.as_str().as_bytes());
     k
 }
 
-fn synced() -> WriteOptions {
+pub(crate) fn synced() -> WriteOptions {
     let mut w = WriteOptions::default();
     w.set_sync(true);
     w

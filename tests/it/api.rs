@@ -9,29 +9,6 @@ use crate::harness::*;
 
 const ZONE: &str = "bl.localhost";
 
-struct Api {
-    base: String,
-    token: String,
-}
-
-impl Api {
-    fn call(&self, method: &str, path: &str, token: Option<&str>, body: Option<Value>) -> (u16, Value) {
-        let mut req = ureq::request(method, &format!("{}{path}", self.base));
-        if let Some(t) = token.or(Some(self.token.as_str())).filter(|t| !t.is_empty()) {
-            req = req.set("Authorization", &format!("Bearer {t}"));
-        }
-        let result = match body {
-            Some(b) => req.send_json(b),
-            None => req.call(),
-        };
-        match result {
-            Ok(r) => (r.status(), r.into_json().unwrap_or(Value::Null)),
-            Err(ureq::Error::Status(code, r)) => (code, r.into_json().unwrap_or(Value::Null)),
-            Err(e) => panic!("transport error: {e}"),
-        }
-    }
-}
-
 fn serial(s: &TestServer) -> u32 {
     soa_serial(s.addr, ZONE)
 }

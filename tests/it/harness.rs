@@ -11,6 +11,7 @@ use dnsbl::model::{Listing, ListingCode, Prefix};
 use dnsbl::store::{Store, StoredExclusion, StoredListing};
 use hickory_proto::op::{Edns, Message, Query};
 use hickory_proto::rr::{Name, RData, RecordType};
+use serde_json::Value;
 
 /// What to put in the store before a server starts.
 pub enum Seed<'a> {
@@ -216,5 +217,31 @@ pub fn soa_serial(addr: SocketAddr, zone: &str) -> u32 {
     match &ask(addr, zone, RecordType::SOA).answers.first().map(|r| r.data.clone()) {
         Some(RData::SOA(soa)) => soa.serial,
         other => panic!("SOA expected for {zone}, got {other:?}"),
+    }
+}
+
+/// A JSON client for the HTTP API.
+pub struct Api {
+    pub base: String,
+    pub token: String,
+}
+
+impl Api {
+    /// Calls `method path` with `token` (default: the Api's token; "" sends none); returns the
+    /// status and the JSON body.
+    pub fn call(&self, method: &str, path: &str, token: Option<&str>, body: Option<Value>) -> (u16, Value) {
+        let mut req = ureq::request(method, &format!("{}{path}", self.base));
+        if let Some(t) = token.or(Some(self.token.as_str())).filter(|t| !t.is_empty()) {
+            req = req.set("Authorization", &format!("Bearer {t}"));
+        }
+        let result = match body {
+            Some(b) => req.send_json(b),
+            None => req.call(),
+        };
+        match result {
+            Ok(r) => (r.status(), r.into_json().unwrap_or(Value::Null)),
+            Err(ureq::Error::Status(code, r)) => (code, r.into_json().unwrap_or(Value::Null)),
+            Err(e) => panic!("transport error: {e}"),
+        }
     }
 }

@@ -9,3 +9,4 @@ mod export;
 mod harness;
 mod hygiene;
 mod live;
+mod registry;

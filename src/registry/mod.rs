@@ -9,9 +9,14 @@
 //!   operator listings more specific than the network still win (the table's usual rule).
 //!
 //! Suspension lifts the protections and keeps the declared senders listed.
-//! This module is the first slice of marketer registration: storage, API and CLI come next.
+//! [`Registry`] (in `book`) holds every marketer's account and turns requests into [`Plan`]s:
+//! what to store, what to audit and which prefixes' answers change.
+
+mod book;
 
 use std::fmt;
+
+pub use book::{Account, Declaration, Event, EventKind, Plan, Registry, Request, TokenHash};
 
 use crate::model::{mask128, mask32, Entry, Listing, ListingCode, Prefix};
 
@@ -67,8 +72,10 @@ pub struct Marketer {
 pub struct Policy {
     /// Ranges nobody may declare (private, loopback, link-local, documentation by default).
     pub denied: Vec<Prefix>,
-    /// Addresses one marketer may have declared in all.
-    pub max_addresses: u128,
+    /// IPv4 addresses one marketer may have declared in all.
+    pub max_ipv4_addresses: u64,
+    /// IPv6 prefixes one marketer may have declared (each at most a /64 by default).
+    pub max_ipv6_prefixes: u64,
     /// Shortest declarable prefix: IPv4 and IPv6.
     pub shortest_v4: u8,
     pub shortest_v6: u8,
@@ -99,10 +106,11 @@ impl Default for Policy {
         ];
         Policy {
             denied: denied.iter().filter_map(|p| p.parse().ok()).collect(),
-            max_addresses: 4096,
+            max_ipv4_addresses: 4096,
+            max_ipv6_prefixes: 1024,
             shortest_v4: 24,
             shortest_v6: 64,
-            lookup_url: "https://bl.example.org/lookup?ip=$".into(),
+            lookup_url: "https://bl.localhost/lookup?ip=$".into(),
         }
     }
 }
@@ -120,10 +128,24 @@ pub enum RegistryError {
     Denied { prefix: Prefix, denied: Prefix },
     #[error("{prefix} is wider than /{shortest}, the shortest prefix that may be declared")]
     TooWide { prefix: Prefix, shortest: u8 },
-    #[error("declaring these would give {marketer} {total} addresses; the limit is {limit}")]
-    TooMany { marketer: MarketerId, total: u128, limit: u128 },
+    #[error("declaring these would give {marketer} {total} {what}; the limit is {limit}")]
+    TooMany { marketer: MarketerId, total: u64, limit: u64, what: &'static str },
     #[error("network {prefix} overlaps {other_network} of marketer {other}")]
     Overlap { prefix: Prefix, other: MarketerId, other_network: Prefix },
+    #[error("marketer {0} already exists")]
+    Exists(MarketerId),
+    #[error("{prefix} is not declared by {marketer}")]
+    NotDeclared { prefix: Prefix, marketer: MarketerId },
+    #[error("{prefix} is not a network of {marketer}")]
+    NoSuchNetwork { prefix: Prefix, marketer: MarketerId },
+    #[error("network {prefix} is already verified for {marketer}")]
+    NetworkExists { prefix: Prefix, marketer: MarketerId },
+    #[error("marketer {0} is suspended; declarations can be added but not withdrawn until the operator resumes it")]
+    Suspended(MarketerId),
+    #[error("marketer {0} is not suspended")]
+    NotSuspended(MarketerId),
+    #[error("{field}: {why}")]
+    Field { field: &'static str, why: String },
 }
 
 /// Checks a declaration request: every prefix inside one of the marketer's networks, outside the
@@ -151,9 +173,21 @@ pub fn plan_declare(
             new.push(prefix);
         }
     }
-    let total: u128 = declared.iter().chain(&new).map(|p| size(*p)).sum();
-    if total > policy.max_addresses {
-        return Err(RegistryError::TooMany { marketer: marketer.id.clone(), total, limit: policy.max_addresses });
+    let all = || declared.iter().chain(&new);
+    let v4: u64 = all()
+        .filter_map(|p| match p {
+            Prefix::V4 { len, .. } => Some(1u64 << (32 - u32::from(*len))),
+            Prefix::V6 { .. } => None,
+        })
+        .sum();
+    if v4 > policy.max_ipv4_addresses {
+        let (marketer, limit) = (marketer.id.clone(), policy.max_ipv4_addresses);
+        return Err(RegistryError::TooMany { marketer, total: v4, limit, what: "IPv4 addresses" });
+    }
+    let v6 = all().filter(|p| matches!(p, Prefix::V6 { .. })).count() as u64;
+    if v6 > policy.max_ipv6_prefixes {
+        let (marketer, limit) = (marketer.id.clone(), policy.max_ipv6_prefixes);
+        return Err(RegistryError::TooMany { marketer, total: v6, limit, what: "IPv6 prefixes" });
     }
     Ok(new)
 }
@@ -169,17 +203,34 @@ pub fn check_network(marketer: &MarketerId, network: Prefix, others: &[Marketer]
 }
 
 /// The list entries a marketer contributes: protections for an active marketer's networks and a
-/// code-2 listing per declared prefix, naming the marketer.
+/// code-2 listing per declared prefix, naming the marketer. One entry per prefix: a declaration
+/// of a whole network is a listing, not a protection.
 pub fn entries(marketer: &Marketer, declared: &[Prefix], policy: &Policy) -> Vec<(Prefix, Entry)> {
     let mut out = Vec::new();
     if marketer.status == Status::Active {
-        out.extend(marketer.networks.iter().map(|n| (*n, Entry::Excluded)));
+        out.extend(marketer.networks.iter().filter(|n| !declared.contains(n)).map(|n| (*n, Entry::Excluded)));
     }
     let text = sender_text(marketer, policy);
     if let Ok(listing) = Listing::new(vec![ListingCode::REGISTERED], Some(text)) {
         out.extend(declared.iter().map(|p| (*p, Entry::Listed(listing.clone()))));
     }
     out
+}
+
+/// The one entry at a prefix that has both an operator entry and a registry entry:
+/// - a protection (a verified network) beats an operator listing of exactly that network;
+/// - a declaration beats an operator exclusion of exactly that prefix (the marketer says it sends
+///   marketing from there), and joins an operator listing: both codes, the marketer's TXT.
+///
+/// Operator entries more or less specific than the registry's keep the table's usual rule.
+pub fn combine(operator: &Entry, registry: &Entry) -> Entry {
+    match (operator, registry) {
+        (Entry::Listed(op), Entry::Listed(reg)) => {
+            let codes = op.codes().iter().chain(reg.codes()).copied().collect();
+            Listing::new(codes, reg.reason().map(str::to_string)).map_or_else(|_| registry.clone(), Entry::Listed)
+        }
+        _ => registry.clone(),
+    }
 }
 
 /// "Registered email-marketing sender: Acme Mailing Ltd (GB-1234567) — https://…", cut to fit
@@ -197,24 +248,16 @@ pub fn sender_text(marketer: &Marketer, policy: &Policy) -> String {
 }
 
 /// True when the two prefixes share any address.
-fn overlaps(a: Prefix, b: Prefix) -> bool {
+pub fn overlaps(a: Prefix, b: Prefix) -> bool {
     covers(a, b) || covers(b, a)
 }
 
 /// True when `outer` contains all of `inner`.
-fn covers(outer: Prefix, inner: Prefix) -> bool {
+pub fn covers(outer: Prefix, inner: Prefix) -> bool {
     match (outer, inner) {
         (Prefix::V4 { bits: o, len: ol }, Prefix::V4 { bits: i, len: il }) => ol <= il && i & mask32(ol) == o,
         (Prefix::V6 { bits: o, len: ol }, Prefix::V6 { bits: i, len: il }) => ol <= il && i & mask128(ol) == o,
         _ => false,
-    }
-}
-
-/// Addresses in a prefix (saturating for huge IPv6 prefixes).
-fn size(p: Prefix) -> u128 {
-    match p {
-        Prefix::V4 { len, .. } => 1u128 << (32 - u32::from(len)),
-        Prefix::V6 { len, .. } => 1u128.checked_shl(128 - u32::from(len)).unwrap_or(u128::MAX),
     }
 }
 
@@ -261,10 +304,15 @@ mod tests {
             Err(RegistryError::TooWide { .. })
         ));
         assert!(plan_declare(&m, &[p("2001:db8:ac3e::7")], &[], &policy()).is_ok());
-        let tight = Policy { max_addresses: 8, ..policy() };
+        let tight = Policy { max_ipv4_addresses: 8, max_ipv6_prefixes: 1, ..policy() };
         assert!(matches!(
             plan_declare(&m, &[p("198.51.100.0/28")], &[], &tight),
             Err(RegistryError::TooMany { total: 16, .. })
+        ));
+        assert!(plan_declare(&m, &[p("2001:db8:ac3e::7")], &[], &tight).is_ok());
+        assert!(matches!(
+            plan_declare(&m, &[p("2001:db8:ac3e::7")], &[p("2001:db8:ac3e:1::/64")], &tight),
+            Err(RegistryError::TooMany { what: "IPv6 prefixes", .. })
         ));
         // One bad prefix refuses the whole request.
         assert!(plan_declare(&m, &[p("198.51.100.7"), p("192.0.2.1")], &[], &policy()).is_err());
@@ -306,6 +354,21 @@ mod tests {
         let suspended = Marketer { status: Status::Suspended { reason: "complaints".into() }, ..m };
         let e = entries(&suspended, &[p("198.51.100.7")], &policy());
         assert_eq!(e.len(), 1, "suspension lifts protection, keeps declared senders");
+        let whole = entries(&acme(), &[p("198.51.100.0/24")], &policy());
+        assert!(
+            matches!(whole.as_slice(), [(_, Entry::Excluded), (n, Entry::Listed(_))] if *n == p("198.51.100.0/24"))
+        );
+    }
+
+    #[test]
+    fn same_prefix_entries_combine() {
+        let op = Entry::Listed(Listing::new(vec![ListingCode::OPERATOR], Some("seen".into())).expect("listing"));
+        let reg = entries(&acme(), &[p("198.51.100.7")], &policy()).pop().expect("declared").1;
+        let Entry::Listed(both) = combine(&op, &reg) else { panic!("listed") };
+        assert_eq!(both.codes(), &[ListingCode::REGISTERED, ListingCode::OPERATOR]);
+        assert!(both.reason().is_some_and(|r| r.contains("Acme Mailing Ltd")));
+        assert_eq!(combine(&Entry::Excluded, &reg), reg, "a declaration beats an exclusion at the same prefix");
+        assert_eq!(combine(&op, &Entry::Excluded), Entry::Excluded, "a protection beats a listing of the network");
     }
 
     #[test]
@@ -314,7 +377,7 @@ mod tests {
         m.legal_name = "A".repeat(400);
         let text = sender_text(&m, &policy());
         assert!(text.len() + 38 <= crate::model::MAX_TXT_BYTES, "{}", text.len());
-        assert!(text.ends_with("https://bl.example.org/lookup?ip=$"));
+        assert!(text.ends_with("https://bl.localhost/lookup?ip=$"));
         assert!(
             MarketerId::parse("Acme").is_err()
                 && MarketerId::parse("-x").is_err()

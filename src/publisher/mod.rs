@@ -5,14 +5,24 @@
 //! the entries inside or covering it) and a new snapshot that shares everything else is
 //! published. When a change returns, the DNS path already answers from it (read-your-writes).
 //! Patches are folded into new base tables every [`MERGE_AFTER`] changes per zone.
+//!
+//! The marketer registry (`registry` below) is applied the same way: its entries (protected
+//! networks, declared senders) are merged with the stored list at load and in every recomputed
+//! range, with [`crate::registry::combine`] deciding where both have an entry at one prefix.
+
+mod registry;
+
+pub use registry::RegistryOutcome;
 
 use std::collections::{BTreeSet, HashMap};
 use std::sync::Arc;
 use std::time::Instant;
 
-use crate::config::{Config, DomainName};
+use crate::config::{Config, DomainName, RegistryConfig};
 use crate::model::{Entry, Listing, Prefix};
 use crate::query::is_test_point;
+use crate::registry::combine;
+use crate::registry::{Registry, RegistryError};
 use crate::snapshot::{SharedSnapshot, Snapshot, ZoneBuilder, ZoneSnapshot};
 use crate::store::encoding::{decode_answer, DecodeError, ListingHead};
 use crate::store::{AuditAction, AuditRecord, EntryChange, Store, StoreError, StoredExclusion, StoredListing};
@@ -78,6 +88,8 @@ pub enum ChangeError {
     #[error("there is no such entry at {0}")]
     NotFound(Prefix),
     #[error(transparent)]
+    Registry(#[from] RegistryError),
+    #[error(transparent)]
     Store(#[from] StoreError),
 }
 
@@ -91,6 +103,11 @@ pub struct Publisher {
     /// Listings with an expiry time, soonest first. Entries may be stale (the listing was removed
     /// or replaced); [`Publisher::expire_due`] checks the store before removing anything.
     expiries: BTreeSet<(u64, DomainName, Prefix)>,
+    /// Marketer accounts (also published in the snapshot), the rules, and the entries they give
+    /// each registry zone, sorted by prefix.
+    registry: Registry,
+    registry_config: RegistryConfig,
+    registry_entries: Vec<(Prefix, Entry)>,
 }
 
 impl Publisher {
@@ -101,22 +118,38 @@ impl Publisher {
         let mut report = Vec::new();
         let mut interned = HashMap::new();
         let mut expiries = BTreeSet::new();
+        let registry = Registry::from_accounts(store.load_registry()?);
+        let registry_entries = registry.entries(&config.registry.policy);
         for zone in &config.zones {
-            let loaded = load_zone(&store, Arc::new(zone.clone()), now)?;
+            let extra = if config.registry.applies_to(&zone.origin) { registry_entries.as_slice() } else { &[] };
+            let loaded = load_zone(&store, Arc::new(zone.clone()), now, extra)?;
             report.push(loaded.report);
             interned.insert(zone.origin.clone(), loaded.index);
             expiries.extend(loaded.expiries);
             zones.push(loaded.zone);
         }
-        let shared = Arc::new(SharedSnapshot::new(Snapshot::new(zones)));
-        Ok((Publisher { store, shared, interned, expiries }, report))
+        let mut first = Snapshot::new(zones);
+        first.registry = Arc::new(registry.clone());
+        let shared = Arc::new(SharedSnapshot::new(first));
+        let registry_config = config.registry.clone();
+        Ok((Publisher { store, shared, interned, expiries, registry, registry_config, registry_entries }, report))
+    }
+
+    /// The registry entries that apply to `zone` (none when registrations do not change it).
+    fn registry_entries_for(&self, zone: &DomainName) -> &[(Prefix, Entry)] {
+        if self.registry_config.applies_to(zone) {
+            &self.registry_entries
+        } else {
+            &[]
+        }
     }
 
     /// Rebuilds one zone from the store (after a whole-list import) and publishes it.
     pub fn reload_zone(&mut self, zone: &DomainName, now: u64) -> Result<ZoneLoad, ChangeError> {
         let current = self.shared.load_full();
         let at = zone_index(&current, zone)?;
-        let loaded = load_zone(&self.store, current.zones[at].config.clone(), now)?;
+        let extra = self.registry_entries_for(zone);
+        let loaded = load_zone(&self.store, current.zones[at].config.clone(), now, extra)?;
         self.interned.insert(zone.clone(), loaded.index);
         self.expiries.retain(|(_, z, _)| z != zone);
         self.expiries.extend(loaded.expiries);
@@ -236,26 +269,30 @@ impl Publisher {
         prefix: Prefix,
         now: u64,
     ) -> Result<ZoneSnapshot, StoreError> {
+        let extra: &[(Prefix, Entry)] =
+            if self.registry_config.applies_to(&zone.config.origin) { &self.registry_entries } else { &[] };
         let index = self.interned.entry(zone.config.origin.clone()).or_default();
         let mut values = ValueSink { index, first_new: zone.distinct_values(), added: Vec::new() };
         Ok(match prefix {
             Prefix::V4 { bits, len } => {
                 let (first, last) = zone.v4.patch_range(bits, bits.last_in(len));
                 let range = Prefix::masked_v4(first, 32 - (last - first).count_ones() as u8);
-                let entries = affecting(&self.store, &zone.config.origin, range, now, &mut values, |p| match p {
-                    Prefix::V4 { bits, len } => Some((bits, len)),
-                    Prefix::V6 { .. } => None,
-                })?;
+                let entries =
+                    affecting(&self.store, &zone.config.origin, range, now, extra, &mut values, |p| match p {
+                        Prefix::V4 { bits, len } => Some((bits, len)),
+                        Prefix::V6 { .. } => None,
+                    })?;
                 let patch = Patch::build(first, last, entries);
                 zone.changed(serial, Some(patch), None, values.added)
             }
             Prefix::V6 { bits, len } => {
                 let (first, last) = zone.v6.patch_range(bits, bits.last_in(len));
                 let range = Prefix::V6 { bits: first, len: 128 - (last - first).count_ones() as u8 };
-                let entries = affecting(&self.store, &zone.config.origin, range, now, &mut values, |p| match p {
-                    Prefix::V6 { bits, len } => Some((bits, len)),
-                    Prefix::V4 { .. } => None,
-                })?;
+                let entries =
+                    affecting(&self.store, &zone.config.origin, range, now, extra, &mut values, |p| match p {
+                        Prefix::V6 { bits, len } => Some((bits, len)),
+                        Prefix::V4 { .. } => None,
+                    })?;
                 let patch = Patch::build(first, last, entries);
                 zone.changed(serial, None, Some(patch), values.added)
             }
@@ -280,28 +317,47 @@ struct LoadedZone {
     report: ZoneLoad,
 }
 
-fn load_zone(store: &Store, config: Arc<crate::config::ZoneConfig>, now: u64) -> Result<LoadedZone, StoreError> {
+fn load_zone(
+    store: &Store,
+    config: Arc<crate::config::ZoneConfig>,
+    now: u64,
+    registry: &[(Prefix, Entry)],
+) -> Result<LoadedZone, StoreError> {
     let started = Instant::now();
     let origin = config.origin.clone();
     let serial = store.ensure_serial(&origin, now)?;
     let mut builder = ZoneBuilder::new(config, serial);
     let (mut expired, mut expiries) = (0, Vec::new());
-    store.for_each_raw(&origin, |prefix, head| match head {
-        Some(h) if h.expired(now) => {
+    let mut merge = RegistryMerge::new(registry);
+    store.for_each_raw(&origin, |prefix, head| {
+        if head.as_ref().is_some_and(|h| h.expired(now)) {
             expired += 1;
-            Ok(())
+            return Ok(());
         }
-        Some(h) => {
+        if let Some(h) = &head {
             if let Some(t) = h.expires_at {
                 expiries.push((t, origin.clone(), prefix));
             }
-            builder.add_encoded(prefix, h.answer, decode_answer)
         }
-        None => {
-            builder.add(prefix, Entry::Excluded);
-            Ok(())
+        if merge.hit(prefix) {
+            let entry = match head {
+                Some(h) => Entry::Listed(decode_answer(h.answer)?),
+                None => Entry::Excluded,
+            };
+            merge.met.push((prefix, entry));
+            return Ok(());
+        }
+        match head {
+            Some(h) => builder.add_encoded(prefix, h.answer, decode_answer),
+            None => {
+                builder.add(prefix, Entry::Excluded);
+                Ok(())
+            }
         }
     })?;
+    for (prefix, entry) in merge.finish() {
+        builder.add(prefix, entry);
+    }
     let entries = builder.entries();
     let (zone, index) = builder.build_with_index();
     let report = ZoneLoad {
@@ -313,6 +369,49 @@ fn load_zone(store: &Store, config: Arc<crate::config::ZoneConfig>, now: u64) ->
         elapsed_ms: started.elapsed().as_millis(),
     };
     Ok(LoadedZone { zone, index, expiries, report })
+}
+
+/// Merges registry entries into a stream of stored entries that comes in prefix order (possibly
+/// several passes, e.g. listings then exclusions): stored entries at a registry prefix are held
+/// back ([`RegistryMerge::hit`]) and combined with the registry's at the end.
+struct RegistryMerge<'a> {
+    registry: &'a [(Prefix, Entry)],
+    cursor: usize,
+    last: Option<Prefix>,
+    met: Vec<(Prefix, Entry)>,
+}
+
+impl<'a> RegistryMerge<'a> {
+    fn new(registry: &'a [(Prefix, Entry)]) -> RegistryMerge<'a> {
+        RegistryMerge { registry, cursor: 0, last: None, met: Vec::new() }
+    }
+
+    /// True when the registry has an entry at `prefix`. Cheap for input in prefix order.
+    fn hit(&mut self, prefix: Prefix) -> bool {
+        if self.registry.is_empty() {
+            return false;
+        }
+        if self.last.is_some_and(|l| prefix < l) {
+            self.cursor = 0;
+        }
+        self.last = Some(prefix);
+        while self.registry.get(self.cursor).is_some_and(|(p, _)| *p < prefix) {
+            self.cursor += 1;
+        }
+        self.registry.get(self.cursor).is_some_and(|(p, _)| *p == prefix)
+    }
+
+    /// The registry's entries, each combined with the stored ones held back at its prefix.
+    fn finish(self) -> Vec<(Prefix, Entry)> {
+        let met = self.met;
+        self.registry
+            .iter()
+            .map(|(prefix, reg)| {
+                let entry = met.iter().filter(|(p, _)| p == prefix).fold(reg.clone(), |acc, (_, op)| combine(op, &acc));
+                (*prefix, entry)
+            })
+            .collect()
+    }
 }
 
 /// Interns listings met while recomputing a range; new ones are appended to the zone's values.
@@ -334,26 +433,54 @@ impl ValueSink<'_> {
     }
 }
 
-/// The entries inside or covering `range`, as table entries of one address family.
+/// The entries inside or covering `range`, as table entries of one address family: the stored
+/// ones merged with the registry's (`registry`, sorted by prefix).
 fn affecting<A: Addr>(
     store: &Store,
     zone: &DomainName,
     range: Prefix,
     now: u64,
+    registry: &[(Prefix, Entry)],
     values: &mut ValueSink<'_>,
     family: impl Fn(Prefix) -> Option<(A, u8)>,
 ) -> Result<Vec<(A, u8, Verdict)>, StoreError> {
+    let registry = registry_affecting(registry, range);
+    let mut merge = RegistryMerge::new(&registry);
     let mut out = Vec::new();
     store.for_each_affecting(zone, range, |prefix, head: Option<ListingHead<'_>>| -> Result<(), DecodeError> {
         let Some((bits, len)) = family(prefix) else { return Ok(()) };
         match head {
             Some(h) if h.expired(now) => {}
+            Some(h) if merge.hit(prefix) => merge.met.push((prefix, Entry::Listed(decode_answer(h.answer)?))),
+            None if merge.hit(prefix) => merge.met.push((prefix, Entry::Excluded)),
             Some(h) => out.push((bits, len, Verdict::Listed(values.id(decode_answer(h.answer)?)))),
             None => out.push((bits, len, Verdict::Excluded)),
         }
         Ok(())
     })?;
+    for (prefix, entry) in merge.finish() {
+        let Some((bits, len)) = family(prefix) else { continue };
+        let verdict = match entry {
+            Entry::Listed(l) => Verdict::Listed(values.id(l)),
+            Entry::Excluded => Verdict::Excluded,
+        };
+        out.push((bits, len, verdict));
+    }
     Ok(out)
+}
+
+/// The registry entries inside or covering `range` (sorted input, sorted output).
+fn registry_affecting(registry: &[(Prefix, Entry)], range: Prefix) -> Vec<(Prefix, Entry)> {
+    let mut out: Vec<(Prefix, Entry)> = (0..range.len())
+        .filter_map(|len| {
+            let outer = range.truncated(len);
+            registry.binary_search_by_key(&outer, |(p, _)| *p).ok().map(|i| registry[i].clone())
+        })
+        .collect();
+    let start = registry.partition_point(|(p, _)| *p < range);
+    let last = range.last_host();
+    out.extend(registry[start..].iter().take_while(|(p, _)| *p <= last).cloned());
+    out
 }
 
 /// Microseconds since the Unix epoch (audit record times).

@@ -1,0 +1,84 @@
+//! Who is calling: the operator (its token, compared in constant time) or a marketer (looked up by
+//! the SHA-256 of its token in the published registry, so timing depends only on a hash the caller
+//! cannot choose). Failures get 401, count against the source address ([`super::limiter`]) and
+//! are logged without the token.
+
+use std::net::{IpAddr, Ipv4Addr, SocketAddr};
+
+use axum::extract::{ConnectInfo, Request, State};
+use axum::http::{header, StatusCode};
+use axum::middleware::Next;
+use axum::response::{IntoResponse, Response};
+
+use super::{token, ApiError, ApiState};
+use crate::registry::MarketerId;
+
+/// The authenticated caller, put in the request's extensions.
+#[derive(Clone, Debug, PartialEq, Eq)]
+pub enum Caller {
+    Operator,
+    Marketer(MarketerId),
+}
+
+/// Authenticates every request; the route layers below decide which callers they accept.
+pub async fn authenticate(State(state): State<ApiState>, mut request: Request, next: Next) -> Response {
+    let peer = request
+        .extensions()
+        .get::<ConnectInfo<SocketAddr>>()
+        .map(|c| c.0.ip())
+        .unwrap_or(IpAddr::V4(Ipv4Addr::UNSPECIFIED));
+    let now = std::time::Instant::now();
+    if state.failures.blocked(peer, now) {
+        return ApiError(
+            StatusCode::TOO_MANY_REQUESTS,
+            "too many failed authentications from this address; wait a minute".into(),
+        )
+        .into_response();
+    }
+    let given = request
+        .headers()
+        .get(header::AUTHORIZATION)
+        .and_then(|v| v.to_str().ok())
+        .and_then(|v| v.strip_prefix("Bearer "))
+        .unwrap_or("")
+        .trim();
+    let caller = if token::matches(given, &state.operator_token) {
+        Some(Caller::Operator)
+    } else if given.is_empty() {
+        None
+    } else {
+        let hash = token::hash(given);
+        state.shared.load().registry.by_token(&hash).map(|a| Caller::Marketer(a.marketer.id.clone()))
+    };
+    let Some(caller) = caller else {
+        state.failures.failed(peer, now);
+        // Never log the token itself.
+        tracing::warn!(%peer, path = %request.uri().path(), "refused API request: missing or unknown bearer token");
+        return ApiError(StatusCode::UNAUTHORIZED, "missing or wrong bearer token".into()).into_response();
+    };
+    request.extensions_mut().insert(caller);
+    next.run(request).await
+}
+
+/// Lets only the operator through.
+pub async fn operator_only(request: Request, next: Next) -> Response {
+    match request.extensions().get::<Caller>() {
+        Some(Caller::Operator) => next.run(request).await,
+        _ => {
+            ApiError(StatusCode::FORBIDDEN, "this endpoint is for the operator; a marketer token cannot use it".into())
+                .into_response()
+        }
+    }
+}
+
+/// Lets only marketers through.
+pub async fn marketer_only(request: Request, next: Next) -> Response {
+    match request.extensions().get::<Caller>() {
+        Some(Caller::Marketer(_)) => next.run(request).await,
+        _ => ApiError(
+            StatusCode::FORBIDDEN,
+            "this endpoint is for marketers: use the token `dnsbl marketer add` printed for you".into(),
+        )
+        .into_response(),
+    }
+}

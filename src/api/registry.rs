@@ -1,0 +1,401 @@
+//! Marketer registration over HTTP.
+//!
+//! Operator (operator token):
+//! - `GET  /v1/marketers`; `POST /v1/marketers` `{id, legal_name, registration_number, contact,
+//!   networks}` → the account and its token (shown once; only its hash is stored);
+//! - `GET  /v1/marketers/{id}` — account, declarations, history;
+//! - `POST /v1/marketers/{id}/suspend` `{reason}`, `.../resume`, `.../rotate-token` → new token;
+//! - `POST /v1/marketers/{id}/networks` `{prefix}`; `DELETE .../networks?prefix=`.
+//!
+//! Marketer (its own token; reaches only its own account):
+//! - `GET /v1/registrations` — what is declared, since when, and what the DNS answers for each;
+//! - `POST /v1/registrations` `{prefixes, reason?}`; `DELETE /v1/registrations` `{prefixes}`.
+//!
+//! Every change is planned against the registry's rules first (nothing is written when any part
+//! is refused), then stored and published before the response (read-your-writes).
+
+use std::sync::Arc;
+
+use axum::extract::rejection::JsonRejection;
+use axum::extract::{Path, Query, State};
+use axum::http::StatusCode;
+use axum::{Extension, Json};
+use serde::{Deserialize, Serialize};
+
+use super::auth::Caller;
+use super::{answer_in, bad, format_time, token, ApiError, ApiState, PrefixQuery};
+use crate::daemon::unix_now;
+use crate::model::Prefix;
+use crate::publisher::{ChangeError, Origin, RegistryOutcome};
+use crate::registry::{Account, Marketer, MarketerId, RegistryError, Request, Status};
+use crate::store::AuditRecord;
+
+#[derive(Serialize)]
+pub(super) struct MarketerView {
+    id: String,
+    legal_name: String,
+    registration_number: String,
+    contact: String,
+    status: &'static str,
+    suspended_reason: Option<String>,
+    networks: Vec<String>,
+    /// Unix seconds.
+    created_at: u64,
+    declared: usize,
+}
+
+fn marketer_view(a: &Account) -> MarketerView {
+    let m = &a.marketer;
+    let (status, suspended_reason) = match &m.status {
+        Status::Active => ("active", None),
+        Status::Suspended { reason } => ("suspended", Some(reason.clone())),
+    };
+    MarketerView {
+        id: m.id.to_string(),
+        legal_name: m.legal_name.clone(),
+        registration_number: m.registration_number.clone(),
+        contact: m.contact.clone(),
+        status,
+        suspended_reason,
+        networks: m.networks.iter().map(ToString::to_string).collect(),
+        created_at: a.created_at,
+        declared: a.declared.len(),
+    }
+}
+
+#[derive(Serialize)]
+struct DeclarationView {
+    prefix: String,
+    /// Unix seconds.
+    added_at: u64,
+    reason: Option<String>,
+    /// What the DNS answers now for the prefix's first address, per zone.
+    answers: Vec<ZoneAnswer>,
+}
+
+#[derive(Serialize)]
+struct ZoneAnswer {
+    zone: String,
+    codes: Vec<String>,
+    txt: Option<String>,
+}
+
+#[derive(Serialize)]
+struct EventView {
+    at: String,
+    action: &'static str,
+    actor: String,
+    source: String,
+    reason: Option<String>,
+}
+
+fn event_view(r: AuditRecord) -> EventView {
+    EventView {
+        at: format_time(r.at_us),
+        action: r.action.as_str(),
+        actor: r.actor,
+        source: r.source,
+        reason: r.reason,
+    }
+}
+
+fn declarations(state: &ApiState, account: &Account) -> Vec<DeclarationView> {
+    let snap = state.shared.load_full();
+    account
+        .declared
+        .iter()
+        .map(|(prefix, d)| DeclarationView {
+            prefix: prefix.to_string(),
+            added_at: d.added_at,
+            reason: d.reason.clone(),
+            answers: snap
+                .zones
+                .iter()
+                .filter(|z| state.registry_config.applies_to(&z.config.origin))
+                .map(|z| {
+                    let (codes, txt) = answer_in(&snap, z, prefix.first_address());
+                    ZoneAnswer { zone: z.config.origin.to_string(), codes, txt }
+                })
+                .collect(),
+        })
+        .collect()
+}
+
+// ---- operator -------------------------------------------------------------------------------
+
+pub(super) async fn list_marketers(State(state): State<ApiState>) -> Json<Vec<MarketerView>> {
+    Json(state.shared.load().registry.accounts().map(marketer_view).collect())
+}
+
+#[derive(Deserialize)]
+#[serde(deny_unknown_fields)]
+pub(super) struct NewMarketer {
+    id: String,
+    legal_name: String,
+    registration_number: String,
+    contact: String,
+    #[serde(default)]
+    networks: Vec<String>,
+}
+
+#[derive(Serialize)]
+pub(super) struct WithToken {
+    marketer: MarketerView,
+    /// Shown once: only its SHA-256 is stored.
+    token: String,
+}
+
+pub(super) async fn add_marketer(
+    State(state): State<ApiState>,
+    body: Result<Json<NewMarketer>, JsonRejection>,
+) -> Result<(StatusCode, Json<WithToken>), ApiError> {
+    let Json(req) = body.map_err(|e| bad(e.body_text()))?;
+    let id = MarketerId::parse(&req.id).map_err(registry_error)?;
+    let networks = req.networks.iter().map(|n| parse_strict(n)).collect::<Result<Vec<_>, _>>()?;
+    let token = token::new_marketer_token().map_err(|e| internal(e.to_string()))?;
+    let marketer = Marketer {
+        id,
+        legal_name: req.legal_name,
+        registration_number: req.registration_number,
+        contact: req.contact,
+        networks,
+        status: Status::Active,
+    };
+    let request = Request::AddMarketer { marketer, token_hash: token::hash(&token) };
+    let outcome = run(&state, request, "operator".into()).await?;
+    tracing::info!(marketer = %outcome.plan.account.marketer.id, "marketer added");
+    Ok((StatusCode::CREATED, Json(WithToken { marketer: marketer_view(&outcome.plan.account), token })))
+}
+
+#[derive(Serialize)]
+pub(super) struct MarketerDetail {
+    #[serde(flatten)]
+    marketer: MarketerView,
+    declarations: Vec<DeclarationView>,
+    history: Vec<EventView>,
+}
+
+pub(super) async fn show_marketer(
+    State(state): State<ApiState>,
+    Path(id): Path<String>,
+) -> Result<Json<MarketerDetail>, ApiError> {
+    let id = MarketerId::parse(&id).map_err(registry_error)?;
+    let snap = state.shared.load_full();
+    let account = snap.registry.get(&id).ok_or_else(|| registry_error(RegistryError::UnknownMarketer(id.clone())))?;
+    let store = state.store.clone();
+    let history = tokio::task::spawn_blocking(move || store.marketer_history(&id))
+        .await
+        .map_err(|e| internal(e.to_string()))?
+        .map_err(|e| internal(e.to_string()))?;
+    Ok(Json(MarketerDetail {
+        marketer: marketer_view(account),
+        declarations: declarations(&state, account),
+        history: history.into_iter().map(event_view).collect(),
+    }))
+}
+
+#[derive(Deserialize)]
+#[serde(deny_unknown_fields)]
+pub(super) struct Reason {
+    reason: String,
+}
+
+pub(super) async fn suspend(
+    State(state): State<ApiState>,
+    Path(id): Path<String>,
+    body: Result<Json<Reason>, JsonRejection>,
+) -> Result<Json<MarketerView>, ApiError> {
+    let Json(req) = body.map_err(|e| bad(e.body_text()))?;
+    let id = MarketerId::parse(&id).map_err(registry_error)?;
+    let outcome = run(&state, Request::Suspend { id, reason: req.reason }, "operator".into()).await?;
+    Ok(Json(marketer_view(&outcome.plan.account)))
+}
+
+pub(super) async fn resume(
+    State(state): State<ApiState>,
+    Path(id): Path<String>,
+) -> Result<Json<MarketerView>, ApiError> {
+    let id = MarketerId::parse(&id).map_err(registry_error)?;
+    let outcome = run(&state, Request::Resume { id }, "operator".into()).await?;
+    Ok(Json(marketer_view(&outcome.plan.account)))
+}
+
+pub(super) async fn rotate_token(
+    State(state): State<ApiState>,
+    Path(id): Path<String>,
+) -> Result<Json<WithToken>, ApiError> {
+    let id = MarketerId::parse(&id).map_err(registry_error)?;
+    let token = token::new_marketer_token().map_err(|e| internal(e.to_string()))?;
+    let request = Request::RotateToken { id, token_hash: token::hash(&token) };
+    let outcome = run(&state, request, "operator".into()).await?;
+    Ok(Json(WithToken { marketer: marketer_view(&outcome.plan.account), token }))
+}
+
+#[derive(Deserialize)]
+#[serde(deny_unknown_fields)]
+pub(super) struct NetworkRequest {
+    prefix: String,
+}
+
+pub(super) async fn add_network(
+    State(state): State<ApiState>,
+    Path(id): Path<String>,
+    body: Result<Json<NetworkRequest>, JsonRejection>,
+) -> Result<(StatusCode, Json<MarketerView>), ApiError> {
+    let Json(req) = body.map_err(|e| bad(e.body_text()))?;
+    let id = MarketerId::parse(&id).map_err(registry_error)?;
+    let network = parse_strict(&req.prefix)?;
+    let outcome = run(&state, Request::AddNetwork { id, network }, "operator".into()).await?;
+    Ok((StatusCode::CREATED, Json(marketer_view(&outcome.plan.account))))
+}
+
+pub(super) async fn remove_network(
+    State(state): State<ApiState>,
+    Path(id): Path<String>,
+    Query(q): Query<PrefixQuery>,
+) -> Result<Json<MarketerView>, ApiError> {
+    let id = MarketerId::parse(&id).map_err(registry_error)?;
+    let network = parse_strict(&q.prefix)?;
+    let outcome = run(&state, Request::RemoveNetwork { id, network }, "operator".into()).await?;
+    Ok(Json(marketer_view(&outcome.plan.account)))
+}
+
+// ---- marketer -------------------------------------------------------------------------------
+
+#[derive(Serialize)]
+pub(super) struct Registrations {
+    marketer: MarketerView,
+    registrations: Vec<DeclarationView>,
+}
+
+pub(super) async fn registrations(
+    State(state): State<ApiState>,
+    Extension(caller): Extension<Caller>,
+) -> Result<Json<Registrations>, ApiError> {
+    let id = marketer_of(&caller)?;
+    let snap = state.shared.load_full();
+    let account = snap.registry.get(&id).ok_or_else(|| registry_error(RegistryError::UnknownMarketer(id)))?;
+    Ok(Json(Registrations { marketer: marketer_view(account), registrations: declarations(&state, account) }))
+}
+
+#[derive(Deserialize)]
+#[serde(deny_unknown_fields)]
+pub(super) struct DeclareRequest {
+    prefixes: Vec<String>,
+    reason: Option<String>,
+}
+
+#[derive(Serialize)]
+pub(super) struct DeclareResponse {
+    /// Prefixes this request added (those declared already are not repeated).
+    added: Vec<String>,
+    removed: Vec<String>,
+    serials: Vec<ZoneSerial>,
+}
+
+#[derive(Serialize)]
+struct ZoneSerial {
+    zone: String,
+    serial: u32,
+}
+
+fn declare_response(outcome: &RegistryOutcome) -> DeclareResponse {
+    DeclareResponse {
+        added: outcome.plan.added.iter().map(|(p, _)| p.to_string()).collect(),
+        removed: outcome.plan.removed.iter().map(ToString::to_string).collect(),
+        serials: outcome.serials.iter().map(|(z, s)| ZoneSerial { zone: z.to_string(), serial: *s }).collect(),
+    }
+}
+
+pub(super) async fn register(
+    State(state): State<ApiState>,
+    Extension(caller): Extension<Caller>,
+    body: Result<Json<DeclareRequest>, JsonRejection>,
+) -> Result<(StatusCode, Json<DeclareResponse>), ApiError> {
+    let id = marketer_of(&caller)?;
+    let Json(req) = body.map_err(|e| bad(e.body_text()))?;
+    let prefixes = parse_list(&req.prefixes)?;
+    let actor = format!("marketer {id}");
+    let outcome = run(&state, Request::Declare { id, prefixes, reason: req.reason }, actor).await?;
+    Ok((StatusCode::CREATED, Json(declare_response(&outcome))))
+}
+
+#[derive(Deserialize)]
+#[serde(deny_unknown_fields)]
+pub(super) struct WithdrawRequest {
+    prefixes: Vec<String>,
+}
+
+pub(super) async fn unregister(
+    State(state): State<ApiState>,
+    Extension(caller): Extension<Caller>,
+    body: Result<Json<WithdrawRequest>, JsonRejection>,
+) -> Result<Json<DeclareResponse>, ApiError> {
+    let id = marketer_of(&caller)?;
+    let Json(req) = body.map_err(|e| bad(e.body_text()))?;
+    let prefixes = parse_list(&req.prefixes)?;
+    let actor = format!("marketer {id}");
+    let outcome = run(&state, Request::Undeclare { id, prefixes }, actor).await?;
+    Ok(Json(declare_response(&outcome)))
+}
+
+// ---- shared ---------------------------------------------------------------------------------
+
+fn marketer_of(caller: &Caller) -> Result<MarketerId, ApiError> {
+    match caller {
+        Caller::Marketer(id) => Ok(id.clone()),
+        Caller::Operator => Err(ApiError(StatusCode::FORBIDDEN, "this endpoint is for marketers".into())),
+    }
+}
+
+fn parse_strict(text: &str) -> Result<Prefix, ApiError> {
+    Prefix::parse_strict(text.trim()).map_err(|e| bad(format!("invalid prefix {text:?}: {e}")))
+}
+
+fn parse_list(texts: &[String]) -> Result<Vec<Prefix>, ApiError> {
+    if texts.is_empty() {
+        return Err(bad("give at least one address or prefix"));
+    }
+    texts.iter().map(|t| parse_strict(t)).collect()
+}
+
+fn internal(msg: String) -> ApiError {
+    ApiError(StatusCode::INTERNAL_SERVER_ERROR, msg)
+}
+
+/// Runs a registry change on the single writer, off the async workers.
+async fn run(state: &ApiState, request: Request, actor: String) -> Result<RegistryOutcome, ApiError> {
+    let publisher = Arc::clone(&state.publisher);
+    tokio::task::spawn_blocking(move || {
+        let mut p = publisher.lock().map_err(|_| internal("writer poisoned".into()))?;
+        let origin = Origin { actor: &actor, source: "api" };
+        p.change_registry(request, origin, unix_now()).map_err(|e| match e {
+            ChangeError::Registry(r) => registry_error(r),
+            other => super::change_error(other),
+        })
+    })
+    .await
+    .map_err(|e| internal(e.to_string()))?
+}
+
+/// The status for a refused registry request: 403 for what the caller may not touch, 404 for
+/// what does not exist, 409 for conflicts, 422 for what breaks the configured limits.
+fn registry_error(e: RegistryError) -> ApiError {
+    let status = match &e {
+        RegistryError::OutsideNetworks { .. } | RegistryError::Denied { .. } | RegistryError::Suspended(_) => {
+            StatusCode::FORBIDDEN
+        }
+        RegistryError::UnknownMarketer(_) | RegistryError::NotDeclared { .. } | RegistryError::NoSuchNetwork { .. } => {
+            StatusCode::NOT_FOUND
+        }
+        RegistryError::Overlap { .. }
+        | RegistryError::Exists(_)
+        | RegistryError::NetworkExists { .. }
+        | RegistryError::NotSuspended(_) => StatusCode::CONFLICT,
+        RegistryError::BadId(_)
+        | RegistryError::TooWide { .. }
+        | RegistryError::TooMany { .. }
+        | RegistryError::Field { .. } => StatusCode::UNPROCESSABLE_ENTITY,
+    };
+    ApiError(status, e.to_string())
+}

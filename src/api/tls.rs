@@ -1,0 +1,113 @@
+//! HTTPS for the API: loads the configured PEM certificate chain and key into rustls (ring
+//! provider, TLS 1.2 and 1.3) and serves the router over TLS connections with hyper. A client
+//! that does not finish its handshake within [`HANDSHAKE_TIMEOUT`] is dropped.
+
+use std::net::SocketAddr;
+use std::sync::Arc;
+use std::time::Duration;
+
+use axum::extract::ConnectInfo;
+use axum::Router;
+use hyper_util::rt::TokioIo;
+use hyper_util::service::TowerToHyperService;
+use rustls_pki_types::pem::PemObject;
+use rustls_pki_types::{CertificateDer, PrivateKeyDer};
+use tokio_util::sync::CancellationToken;
+use tower::ServiceExt;
+
+use crate::config::TlsFiles;
+
+/// Longest a TLS handshake may take.
+pub const HANDSHAKE_TIMEOUT: Duration = Duration::from_secs(10);
+
+/// A TLS configuration ready to accept connections.
+#[derive(Clone)]
+pub struct Acceptor(tokio_rustls::TlsAcceptor);
+
+impl std::fmt::Debug for Acceptor {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.write_str("Acceptor")
+    }
+}
+
+/// Why the certificate or key could not be used.
+#[derive(Debug, thiserror::Error)]
+pub enum TlsError {
+    #[error("{path}: {why}")]
+    File { path: String, why: String },
+    #[error("certificate {certificate} and key {key} do not work together: {why}")]
+    Config { certificate: String, key: String, why: String },
+}
+
+/// Reads the certificate chain and private key.
+pub fn load(files: &TlsFiles) -> Result<Acceptor, TlsError> {
+    let cert_path = files.certificate.display().to_string();
+    let key_path = files.key.display().to_string();
+    let certs: Vec<CertificateDer<'static>> = CertificateDer::pem_file_iter(&files.certificate)
+        .and_then(|it| it.collect::<Result<_, _>>())
+        .map_err(|e| TlsError::File { path: cert_path.clone(), why: e.to_string() })?;
+    if certs.is_empty() {
+        return Err(TlsError::File { path: cert_path, why: "no CERTIFICATE block found".into() });
+    }
+    let key = PrivateKeyDer::from_pem_file(&files.key)
+        .map_err(|e| TlsError::File { path: key_path.clone(), why: e.to_string() })?;
+    let provider = Arc::new(rustls::crypto::ring::default_provider());
+    let config = rustls::ServerConfig::builder_with_provider(provider)
+        .with_safe_default_protocol_versions()
+        .and_then(|b| b.with_no_client_auth().with_single_cert(certs, key))
+        .map_err(|e| TlsError::Config { certificate: cert_path, key: key_path, why: e.to_string() })?;
+    let mut config = config;
+    config.alpn_protocols = vec![b"http/1.1".to_vec()];
+    Ok(Acceptor(tokio_rustls::TlsAcceptor::from(Arc::new(config))))
+}
+
+/// Accepts TLS connections on `listener` and serves `app` on each until `shutdown`.
+pub async fn serve(listener: tokio::net::TcpListener, acceptor: Acceptor, app: Router, shutdown: CancellationToken) {
+    loop {
+        let (tcp, peer) = tokio::select! {
+            _ = shutdown.cancelled() => return,
+            accepted = listener.accept() => match accepted {
+                Ok(a) => a,
+                Err(e) => {
+                    tracing::warn!(error = %e, "API accept failed");
+                    tokio::time::sleep(Duration::from_millis(50)).await;
+                    continue;
+                }
+            },
+        };
+        let (acceptor, app, shutdown) = (acceptor.0.clone(), app.clone(), shutdown.clone());
+        tokio::spawn(async move {
+            let tls = match tokio::time::timeout(HANDSHAKE_TIMEOUT, acceptor.accept(tcp)).await {
+                Ok(Ok(tls)) => tls,
+                Ok(Err(e)) => {
+                    tracing::debug!(%peer, error = %e, "TLS handshake failed");
+                    return;
+                }
+                Err(_) => return,
+            };
+            serve_connection(tls, peer, app, shutdown).await;
+        });
+    }
+}
+
+async fn serve_connection(
+    tls: tokio_rustls::server::TlsStream<tokio::net::TcpStream>,
+    peer: SocketAddr,
+    app: Router,
+    shutdown: CancellationToken,
+) {
+    let service = tower::service_fn(move |mut request: axum::http::Request<hyper::body::Incoming>| {
+        request.extensions_mut().insert(ConnectInfo(peer));
+        app.clone().oneshot(request.map(axum::body::Body::new))
+    });
+    let builder = hyper::server::conn::http1::Builder::new();
+    let connection = builder.serve_connection(TokioIo::new(tls), TowerToHyperService::new(service));
+    tokio::select! {
+        result = connection => {
+            if let Err(e) = result {
+                tracing::debug!(%peer, error = %e, "API connection ended with an error");
+            }
+        }
+        _ = shutdown.cancelled() => {}
+    }
+}
