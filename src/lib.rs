@@ -9,7 +9,7 @@
 //!
 //! ```text
 //! pure core      model · trie · query · zonefile · config · registry   no tokio/rocksdb/hickory/clap, no logging
-//! one system     store (rocksdb) · dns (hickory-proto, sockets) · api (axum) · snapshot (arc-swap)
+//! one system     store (rocksdb) · dns (hickory-proto, sockets) · api (axum, rustls) · snapshot (arc-swap)
 //! orchestration  publisher (store → snapshot) · importer (file → store) · exporter (store → file)
 //!                · daemon (start, run, stop)
 //! entry          cli (clap; one file per subcommand) · main.rs
@@ -21,9 +21,11 @@
 //! rbldnsd file ──zonefile──▶ importer ──streamed batches, one switch──▶ RocksDB (source of truth)
 //!                                                                        │
 //! live change ──▶ Publisher::apply ──one synced WriteBatch──────────────▶┤
-//!                      │ recompute the changed prefix's range            │ at start: Publisher::load
-//!                      ▼ (a Patch) from the entries inside/covering it   ▼
-//!            SharedSnapshot::publish ◀── Snapshot { per zone: config, serial, LayeredTable v4/v6, values }
+//! registry request ──▶ Registry::plan (pure) ──▶ change_registry ───────▶┤
+//!                      │ recompute the changed ranges (Patches) from     │ at start: Publisher::load
+//!                      ▼ stored + registry entries inside/covering them  ▼
+//!            SharedSnapshot::publish ◀── Snapshot { per zone: config, serial, LayeredTable v4/v6,
+//!                                                   values; the marketer registry }
 //!                                                      │ SharedSnapshot::load() (lock-free)
 //! UDP/TCP packet ──dns (lean, else hickory)──▶ query::classify/resolve ──▶ encoded reply
 //! ```
@@ -33,12 +35,13 @@
 //!   patches on top for live changes.
 //! - [`query`]: the DNSBL answer rules (test points, empty non-terminals, apex, NS glue).
 //! - [`zonefile`]: streaming rbldnsd data reader.
-//! - [`registry`]: marketer registration rules (declarations, limits, protections); not wired in yet.
+//! - [`registry`]: marketer accounts and the registration rules (declarations, limits, protections,
+//!   how registry and operator entries combine); plans changes, the publisher stores and applies them.
 //! - [`config`]: TOML file → validated [`config::Config`]; `config/dnsbl.toml` is the embedded default.
 //! - [`store`]: RocksDB column families and the versioned byte layout ([`store::encoding`]).
 //! - [`snapshot`]: immutable per-zone tables and their lock-free publication.
 //! - [`dns`]: sockets, framing, protocol hygiene, encoding.
-//! - [`api`]: the operator HTTP API (bearer token, JSON, read-your-writes).
+//! - [`api`]: the HTTP(S) API for operators and marketers (bearer tokens, roles, JSON, read-your-writes).
 //! - [`publisher`]: the single writer (load at start, live changes with read-your-writes).
 //! - [`importer`], [`exporter`], [`daemon`]: the steps that join the pieces.
 //! - [`cli`]: the `dnsbl` command.

@@ -249,3 +249,103 @@ fn two_marketers_registering_at_once() {
         assert!(list.iter().all(|d| d["answers"][0]["codes"] == json!(["127.0.0.2"])), "{mine}");
     }
 }
+
+fn fixture(name: &str) -> std::path::PathBuf {
+    Path::new(env!("CARGO_MANIFEST_DIR")).join("tests/fixtures/tls").join(name)
+}
+
+fn dnsbl(args: &[&str], env: &[(&str, &Path)]) -> std::process::Output {
+    let mut cmd = std::process::Command::new(env!("CARGO_BIN_EXE_dnsbl"));
+    cmd.args(args).env_remove("DNSBL_SERVER").env_remove("DNSBL_TOKEN_FILE").env_remove("DNSBL_CA_FILE");
+    for (k, v) in env {
+        cmd.env(k, v);
+    }
+    cmd.output().expect("run dnsbl")
+}
+
+fn stdout(out: &std::process::Output) -> String {
+    assert!(
+        out.status.success(),
+        "failed: {}{}",
+        String::from_utf8_lossy(&out.stdout),
+        String::from_utf8_lossy(&out.stderr)
+    );
+    String::from_utf8_lossy(&out.stdout).into_owned()
+}
+
+#[test]
+fn marketer_cli_over_https() {
+    let (dir, data) = temp_data();
+    seed(&data, ZONE, &[NET_LISTING]);
+    let mut config = registry_config(&data);
+    config.api.tls = Some(dnsbl::config::TlsFiles { certificate: fixture("api.pem"), key: fixture("api.key") });
+    let s = TestServer::start(config);
+    let (http_base, _) = s.api(&data);
+    let server = http_base.replace("http://", "https://");
+    let ca = fixture("ca.pem");
+    let op_token = data.join("operator.token");
+
+    // The operator adds a marketer over HTTPS and gets its token once.
+    let out = dnsbl(
+        &[
+            "marketer",
+            "add",
+            "acme",
+            "--legal-name",
+            "Acme Mailing Ltd",
+            "--registration-number",
+            "GB-1234567",
+            "--contact",
+            "abuse@acme.example",
+            "--network",
+            "198.51.100.0/24",
+            "--json",
+        ],
+        &[("DNSBL_SERVER", Path::new(&server)), ("DNSBL_TOKEN_FILE", &op_token), ("DNSBL_CA_FILE", &ca)],
+    );
+    let answer: Value = serde_json::from_str(&stdout(&out)).expect("json");
+    let token_file = dir.path().join("acme.token");
+    std::fs::write(&token_file, answer["token"].as_str().expect("token")).expect("write token");
+
+    // The marketer, from its own machine: only the server, its token and the CA.
+    let env = [
+        ("DNSBL_SERVER", Path::new(&server)),
+        ("DNSBL_TOKEN_FILE", token_file.as_path()),
+        ("DNSBL_CA_FILE", ca.as_path()),
+    ];
+    let out = stdout(&dnsbl(&["register", "198.51.100.7", "198.51.100.8", "--reason", "newsletter MTA pool"], &env));
+    assert!(out.contains("registered 198.51.100.7/32 198.51.100.8/32"), "{out}");
+    assert_eq!(codes(&s, "198.51.100.7"), ["127.0.0.2"], "visible when the command returns");
+    let out = stdout(&dnsbl(&["unregister", "198.51.100.8"], &env));
+    assert!(out.contains("unregistered 198.51.100.8/32"), "{out}");
+    assert!(codes(&s, "198.51.100.8").is_empty());
+    let out = stdout(&dnsbl(&["registrations"], &env));
+    assert!(out.contains("Acme Mailing Ltd") && out.contains("198.51.100.7/32"), "{out}");
+    assert!(out.contains("bl.localhost → 127.0.0.2") && out.contains("newsletter MTA pool"), "{out}");
+    assert!(!out.contains("198.51.100.8/32"), "{out}");
+
+    // Refusals are explained; a marketer cannot use operator commands.
+    let out = dnsbl(&["register", "198.51.101.7"], &env);
+    assert!(!out.status.success());
+    assert!(String::from_utf8_lossy(&out.stderr).contains("not inside a network verified for acme (HTTP 403)"));
+    let out = dnsbl(&["marketer", "list"], &env);
+    assert!(String::from_utf8_lossy(&out.stderr).contains("HTTP 403"));
+
+    // The operator sees the explanation and the history.
+    let op = [
+        ("DNSBL_SERVER", Path::new(&server)),
+        ("DNSBL_TOKEN_FILE", op_token.as_path()),
+        ("DNSBL_CA_FILE", ca.as_path()),
+    ];
+    let out = stdout(&dnsbl(&["lookup", "198.51.100.8"], &op));
+    assert!(out.contains("not listed: inside Acme Mailing Ltd's registered network 198.51.100.0/24"), "{out}");
+    let out = stdout(&dnsbl(&["marketer", "show", "acme"], &op));
+    assert!(out.contains("add-marketer") && out.contains("register") && out.contains("unregister"), "{out}");
+
+    // Without trusting the CA, or in plain HTTP, nothing gets through.
+    let untrusted = dnsbl(&["registrations"], &env[..2]);
+    assert!(!untrusted.status.success());
+    assert!(String::from_utf8_lossy(&untrusted.stderr).contains("cannot reach the server"), "{untrusted:?}");
+    let plain = [("DNSBL_SERVER", Path::new(&http_base)), ("DNSBL_TOKEN_FILE", token_file.as_path())];
+    assert!(!dnsbl(&["registrations"], &plain).status.success());
+}
