@@ -633,6 +633,9 @@ mod tests {
         assert!(c.api.check_exposure().expect_err("exposed").contains("allow-plain-http"));
         c.api.allow_plain_http = true;
         assert_eq!(c.api.check_exposure(), Ok(()));
+        c.api.allow_plain_http = false;
+        c.api.tls = Some(TlsFiles { certificate: "c.pem".into(), key: "k.pem".into() });
+        assert_eq!(c.api.check_exposure(), Ok(()), "HTTPS may listen anywhere");
     }
 
     #[test]

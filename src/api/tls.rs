@@ -111,3 +111,28 @@ async fn serve_connection(
         _ = shutdown.cancelled() => {}
     }
 }
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use std::path::PathBuf;
+
+    fn fixture(name: &str) -> PathBuf {
+        PathBuf::from(env!("CARGO_MANIFEST_DIR")).join("tests/fixtures/tls").join(name)
+    }
+
+    #[test]
+    fn loads_pem_files_and_names_the_bad_one() {
+        let good = TlsFiles { certificate: fixture("api.pem"), key: fixture("api.key") };
+        assert!(load(&good).is_ok());
+        let missing = TlsFiles { certificate: fixture("nope.pem"), key: fixture("api.key") };
+        let e = load(&missing).expect_err("missing file").to_string();
+        assert!(e.contains("nope.pem"), "{e}");
+        let not_a_key = TlsFiles { certificate: fixture("api.pem"), key: fixture("ca.pem") };
+        let e = load(&not_a_key).expect_err("no key").to_string();
+        assert!(e.contains("ca.pem"), "{e}");
+        let not_a_cert = TlsFiles { certificate: fixture("api.key"), key: fixture("api.key") };
+        let e = load(&not_a_cert).expect_err("no certificate").to_string();
+        assert!(e.contains("no CERTIFICATE"), "{e}");
+    }
+}

@@ -7,6 +7,7 @@
 
 use std::collections::{BTreeMap, HashMap};
 use std::net::IpAddr;
+use std::sync::Arc;
 
 use super::{check_network, entries, overlaps, plan_declare, Marketer, MarketerId, Policy, RegistryError, Status};
 use crate::model::{Entry, Prefix};
@@ -79,10 +80,11 @@ pub struct Plan {
     pub affected: Vec<Prefix>,
 }
 
-/// Every marketer's account.
+/// Every marketer's account. Accounts are shared (`Arc`), so the copy published with each
+/// snapshot costs a map of pointers, not every declaration.
 #[derive(Clone, Debug, Default, PartialEq, Eq)]
 pub struct Registry {
-    accounts: BTreeMap<MarketerId, Account>,
+    accounts: BTreeMap<MarketerId, Arc<Account>>,
     by_token: HashMap<TokenHash, MarketerId>,
 }
 
@@ -100,28 +102,27 @@ impl Registry {
     }
 
     pub fn accounts(&self) -> impl Iterator<Item = &Account> {
-        self.accounts.values()
+        self.accounts.values().map(|a| a.as_ref())
     }
 
     pub fn get(&self, id: &MarketerId) -> Option<&Account> {
-        self.accounts.get(id)
+        self.accounts.get(id).map(|a| a.as_ref())
     }
 
     /// The marketer whose token hashes to `hash`.
     pub fn by_token(&self, hash: &TokenHash) -> Option<&Account> {
-        self.by_token.get(hash).and_then(|id| self.accounts.get(id))
+        self.by_token.get(hash).and_then(|id| self.get(id))
     }
 
     /// The account whose verified network contains `ip`, and that network.
     pub fn network_of(&self, ip: IpAddr) -> Option<(&Account, Prefix)> {
-        self.accounts.values().find_map(|a| a.marketer.networks.iter().find(|n| n.contains(ip)).map(|n| (a, *n)))
+        self.accounts().find_map(|a| a.marketer.networks.iter().find(|n| n.contains(ip)).map(|n| (a, *n)))
     }
 
     /// Declarations covering `ip`, with their marketer, most specific first.
     pub fn declarations_covering(&self, ip: IpAddr) -> Vec<(&Account, Prefix, &Declaration)> {
         let mut out: Vec<_> = self
-            .accounts
-            .values()
+            .accounts()
             .flat_map(|a| a.declared.iter().filter(|(p, _)| p.contains(ip)).map(move |(p, d)| (a, *p, d)))
             .collect();
         out.sort_by_key(|(_, p, _)| std::cmp::Reverse(p.len()));
@@ -131,8 +132,7 @@ impl Registry {
     /// Every list entry the registry contributes, sorted by prefix.
     pub fn entries(&self, policy: &Policy) -> Vec<(Prefix, Entry)> {
         let mut out: Vec<(Prefix, Entry)> = self
-            .accounts
-            .values()
+            .accounts()
             .flat_map(|a| entries(&a.marketer, &a.declared.keys().copied().collect::<Vec<_>>(), policy))
             .collect();
         out.sort_by_key(|(p, _)| *p);
@@ -215,15 +215,15 @@ impl Registry {
             self.by_token.remove(&old.token_hash);
         }
         self.by_token.insert(account.token_hash, account.marketer.id.clone());
-        self.accounts.insert(account.marketer.id.clone(), account);
+        self.accounts.insert(account.marketer.id.clone(), Arc::new(account));
     }
 
     fn account(&self, id: &MarketerId) -> Result<&Account, RegistryError> {
-        self.accounts.get(id).ok_or_else(|| RegistryError::UnknownMarketer(id.clone()))
+        self.get(id).ok_or_else(|| RegistryError::UnknownMarketer(id.clone()))
     }
 
     fn others(&self) -> Vec<Marketer> {
-        self.accounts.values().map(|a| a.marketer.clone()).collect()
+        self.accounts().map(|a| a.marketer.clone()).collect()
     }
 
     fn plan_add(

@@ -80,6 +80,17 @@ impl TestServer {
         publisher.apply(&DomainName::parse(zone).expect("zone"), change, origin, dnsbl::daemon::unix_now())
     }
 
+    /// Applies a registry change through the server's publisher, as the API does.
+    pub fn registry(
+        &self,
+        request: dnsbl::registry::Request,
+    ) -> Result<dnsbl::publisher::RegistryOutcome, dnsbl::publisher::ChangeError> {
+        let server = self.server.as_ref().expect("running");
+        let mut publisher = server.publisher().lock().expect("publisher lock");
+        let origin = dnsbl::publisher::Origin { actor: "test", source: "test" };
+        publisher.change_registry(request, origin, dnsbl::daemon::unix_now())
+    }
+
     /// The operator API's base URL and token.
     pub fn api(&self, data: &Path) -> (String, String) {
         let server = self.server.as_ref().expect("running");

@@ -349,3 +349,237 @@ fn marketer_cli_over_https() {
     let plain = [("DNSBL_SERVER", Path::new(&http_base)), ("DNSBL_TOKEN_FILE", token_file.as_path())];
     assert!(!dnsbl(&["registrations"], &plain).status.success());
 }
+
+#[test]
+fn registry_entries_survive_imports_and_follow_network_changes() {
+    let (_dir, data) = temp_data();
+    seed(&data, ZONE, &[NET_LISTING]);
+    let s = TestServer::start(registry_config(&data));
+    let api = operator(&s, &data);
+    let token = add_marketer(&api, "acme", "Acme Mailing Ltd", &["198.51.100.0/24"]);
+    assert_eq!(register(&api, &token, &["198.51.100.7", "198.51.100.20"]).0, 201);
+
+    // A whole-list import rebuilds the zone; the registry is merged in again.
+    let list = "198.51.0.0/16 :3:network seen sending marketing\n!198.51.100.20\n";
+    let url = format!("{}/v1/zones/{ZONE}/import?type=ip4set", api.base);
+    let response = ureq::post(&url).set("Authorization", &format!("Bearer {}", api.token)).send_string(list);
+    assert_eq!(response.map(|r| r.status()).ok(), Some(200));
+    assert!(codes(&s, "198.51.100.8").is_empty(), "protection after the import");
+    assert_eq!(codes(&s, "198.51.100.7"), ["127.0.0.2"]);
+    assert_eq!(codes(&s, "198.51.100.20"), ["127.0.0.2"], "a declaration beats an exclusion of that address");
+    assert_eq!(codes(&s, "198.51.101.1"), ["127.0.0.3"]);
+
+    // A second network is protected at once; removing it lifts the protection at once.
+    let (status, answer) =
+        api.call("POST", "/v1/marketers/acme/networks", None, Some(json!({ "prefix": "198.51.101.0/25" })));
+    assert_eq!(status, 201, "{answer}");
+    assert!(codes(&s, "198.51.101.1").is_empty());
+    assert_eq!(codes(&s, "198.51.101.200"), ["127.0.0.3"]);
+    let (status, answer) = api.call("DELETE", "/v1/marketers/acme/networks?prefix=198.51.101.0/25", None, None);
+    assert_eq!(status, 200, "{answer}");
+    assert_eq!(codes(&s, "198.51.101.1"), ["127.0.0.3"]);
+}
+
+mod model {
+    //! Random operator and registry changes against a naive model of the combination rules.
+
+    use dnsbl::model::{mask32, Prefix};
+    use dnsbl::publisher::Change;
+    use dnsbl::registry::{Marketer, MarketerId, Request, Status};
+    use proptest::prelude::*;
+
+    use super::*;
+
+    type P = (u32, u8);
+
+    fn covers(p: P, addr: u32) -> bool {
+        addr & mask32(p.1) == p.0
+    }
+
+    fn prefix(p: P) -> Prefix {
+        Prefix::masked_v4(p.0, p.1)
+    }
+
+    /// Marketer `m`'s pool of networks: two /24s, in different /16s per marketer.
+    fn network(m: usize, pick: usize) -> P {
+        let base = [0xc633_0000u32, 0xc634_0000][m];
+        (base | if pick % 2 == 0 { 0x0000 } else { 0x6400 }, 24)
+    }
+
+    #[derive(Default)]
+    struct Model {
+        listings: Vec<(P, u8)>,
+        exclusions: Vec<P>,
+        networks: [Vec<P>; 2],
+        active: [bool; 2],
+        declared: [Vec<P>; 2],
+    }
+
+    impl Model {
+        fn expect(&self, addr: u32) -> Vec<String> {
+            let reg_len = (0..2)
+                .flat_map(|m| {
+                    let nets = self.networks[m].iter().filter(move |_| self.active[m]);
+                    nets.chain(&self.declared[m]).copied()
+                })
+                .filter(|p| covers(*p, addr))
+                .map(|p| p.1)
+                .max();
+            let op_len = self
+                .listings
+                .iter()
+                .map(|l| l.0)
+                .chain(self.exclusions.iter().copied())
+                .filter(|p| covers(*p, addr))
+                .map(|p| p.1)
+                .max();
+            let codes: Vec<u8> = match (reg_len, op_len) {
+                (Some(r), o) if o.map_or(true, |o| r >= o) => {
+                    let declared = (0..2).flat_map(|m| self.declared[m].iter()).find(|p| p.1 == r && covers(**p, addr));
+                    match declared {
+                        Some(d) => {
+                            let mut c = vec![2];
+                            c.extend(self.listings.iter().filter(|l| l.0 == *d).map(|l| l.1));
+                            c
+                        }
+                        None => vec![],
+                    }
+                }
+                (_, Some(o)) => {
+                    if self.exclusions.iter().any(|e| e.1 == o && covers(*e, addr)) {
+                        vec![]
+                    } else {
+                        self.listings.iter().filter(|l| l.0 .1 == o && covers(l.0, addr)).map(|l| l.1).collect()
+                    }
+                }
+                _ => vec![],
+            };
+            let mut codes = codes;
+            codes.sort();
+            codes.dedup();
+            codes.iter().map(|c| format!("127.0.0.{c}")).collect()
+        }
+    }
+
+    fn id(m: usize) -> MarketerId {
+        MarketerId::parse(["acme", "globex"][m]).expect("id")
+    }
+
+    proptest! {
+        #![proptest_config(ProptestConfig { cases: 24, ..ProptestConfig::default() })]
+        #[test]
+        fn operator_and_registry_changes_match_a_naive_model(
+            ops in prop::collection::vec((0u8..8, 0usize..2, any::<u32>(), 0usize..4), 1..40),
+            probes in prop::collection::vec(any::<u32>(), 16),
+        ) {
+            let (_dir, data) = temp_data();
+            seed(&data, ZONE, &[("198.51.0.0/16", Seed::Listed(&["127.0.0.3"], None))]);
+            let mut s = TestServer::start(registry_config(&data));
+            let mut model = Model { listings: vec![((0xc633_0000, 16), 3)], active: [true; 2], ..Model::default() };
+            for m in 0..2 {
+                let marketer = Marketer {
+                    id: id(m), legal_name: format!("M{m}"), registration_number: "1".into(), contact: "c".into(),
+                    networks: vec![prefix(network(m, 0))], status: Status::Active,
+                };
+                s.registry(Request::AddMarketer { marketer, token_hash: [m as u8; 32] }).expect("add");
+                model.networks[m].push(network(m, 0));
+            }
+            let mut points = Vec::new();
+            let restart_at = ops.len() / 2;
+            for (i, (op, m, r, pick)) in ops.into_iter().enumerate() {
+                if i == restart_at {
+                    // Half the changes reach the base tables through a restart (the load path),
+                    // the rest are patched on top of them.
+                    s.stop();
+                    s = TestServer::start(registry_config(&data));
+                }
+                // An address in one of the four /24 networks (or next to them).
+                let net = network(m, pick);
+                let lens = [16u8, 24, 28, 32];
+                let len = lens[(r as usize >> 8) % 4];
+                let fresh: P = ((net.0 | (r & 0x1ff)) & mask32(len), len);
+                // Often reuse a prefix that already has an entry, so changes meet at one prefix
+                // and removals find something to remove.
+                let existing: Vec<P> = model.listings.iter().map(|l| l.0).chain(model.exclusions.iter().copied())
+                    .chain(model.declared.iter().flatten().copied()).filter(|p| p.1 >= 24).collect();
+                let p = if pick >= 2 && !existing.is_empty() { existing[(r as usize) % existing.len()] } else { fresh };
+                points.extend([p.0, p.0 | !mask32(p.1), p.0 & mask32(24), p.0 | !mask32(24)]);
+                let ok = match op {
+                    0 => {
+                        let code = 3 + (r % 2) as u8;
+                        let listing = dnsbl::model::Listing::new(vec![format!("127.0.0.{code}").parse().expect("code")], None).expect("listing");
+                        s.apply(ZONE, Change::AddListing { prefix: prefix(p), listing, expires_at: None }).expect("add");
+                        model.listings.retain(|l| l.0 != p);
+                        model.listings.push((p, code));
+                        true
+                    }
+                    1 => {
+                        s.apply(ZONE, Change::AddExclusion { prefix: prefix(p), reason: None }).expect("exclude");
+                        if !model.exclusions.contains(&p) { model.exclusions.push(p); }
+                        true
+                    }
+                    2 => {
+                        if s.apply(ZONE, Change::RemoveListing { prefix: prefix(p) }).is_ok() { model.listings.retain(|l| l.0 != p); }
+                        true
+                    }
+                    3 | 4 => {
+                        let ok = s.registry(Request::Declare { id: id(m), prefixes: vec![prefix(p)], reason: None }).is_ok();
+                        if ok && !model.declared[m].contains(&p) { model.declared[m].push(p); }
+                        ok
+                    }
+                    5 => {
+                        let ok = s.registry(Request::Undeclare { id: id(m), prefixes: vec![prefix(p)] }).is_ok();
+                        if ok { model.declared[m].retain(|d| *d != p); }
+                        ok
+                    }
+                    6 => {
+                        let request = if model.active[m] {
+                            Request::Suspend { id: id(m), reason: "r".into() }
+                        } else {
+                            Request::Resume { id: id(m) }
+                        };
+                        s.registry(request).expect("suspend/resume");
+                        model.active[m] = !model.active[m];
+                        true
+                    }
+                    _ => {
+                        let has = model.networks[m].contains(&net);
+                        let request = if has {
+                            Request::RemoveNetwork { id: id(m), network: prefix(net) }
+                        } else {
+                            Request::AddNetwork { id: id(m), network: prefix(net) }
+                        };
+                        s.registry(request).expect("network");
+                        if has { model.networks[m].retain(|n| *n != net); } else { model.networks[m].push(net); }
+                        true
+                    }
+                };
+                let _ = ok;
+            }
+            points.extend(probes.iter().map(|p| [0xc633_0000u32, 0xc634_0000][(p >> 31) as usize] | (p & 0x64ff)));
+            for addr in points {
+                let o = addr.to_be_bytes();
+                let got = codes(&s, &format!("{}.{}.{}.{}", o[0], o[1], o[2], o[3]));
+                prop_assert_eq!(got, model.expect(addr), "{:#x}", addr);
+            }
+        }
+    }
+}
+
+#[test]
+fn removing_an_operator_listing_inside_a_loaded_network_restores_its_protection() {
+    let (_dir, data) = temp_data();
+    seed(&data, ZONE, &[NET_LISTING]);
+    let s = TestServer::start(registry_config(&data));
+    let api = operator(&s, &data);
+    add_marketer(&api, "acme", "Acme Mailing Ltd", &["198.51.100.0/24"]);
+    s.stop();
+    // After a restart the network is in the base tables, with no patch over it.
+    let s = TestServer::start(registry_config(&data));
+    let api = operator(&s, &data);
+    let body = json!({ "prefix": "198.51.100.16/28", "codes": ["3"] });
+    assert_eq!(api.call("POST", "/v1/zones/bl.localhost/listings", None, Some(body)).0, 201);
+    assert_eq!(codes(&s, "198.51.100.17"), ["127.0.0.3"]);
+    assert_eq!(api.call("DELETE", "/v1/zones/bl.localhost/listings?prefix=198.51.100.16/28", None, None).0, 200);
+    assert!(codes(&s, "198.51.100.17").is_empty(), "the network's protection covers the range again");
+}
