@@ -233,10 +233,11 @@ pub fn combine(operator: &Entry, registry: &Entry) -> Entry {
     }
 }
 
-/// "Registered email-marketing sender: Acme Mailing Ltd (GB-1234567) — https://…", cut to fit
-/// one TXT string (the URL is kept whole; the name is shortened first).
+/// "Registered email-marketing sender: Acme Mailing Ltd (GB-1234567) - https://…", cut to fit
+/// one TXT string (the URL is kept whole; the name is shortened first). ASCII punctuation only:
+/// mail servers copy the TXT into SMTP replies, which should be ASCII.
 pub fn sender_text(marketer: &Marketer, policy: &Policy) -> String {
-    let tail = format!(" ({}) \u{2014} {}", marketer.registration_number, policy.lookup_url);
+    let tail = format!(" ({}) - {}", marketer.registration_number, policy.lookup_url);
     let head = "Registered email-marketing sender: ";
     // Leave room for `$` growing into an IPv6 address (39 characters).
     let room = crate::model::MAX_TXT_BYTES.saturating_sub(head.len() + tail.len() + 38);
