@@ -39,9 +39,14 @@ impl fmt::Display for ConfigError {
     }
 }
 
-/// A lower-case, absolute domain name without the trailing dot (`bl.example.org`).
+/// A lower-case, absolute domain name without the trailing dot (`bl.example.org`). The label
+/// boundaries are kept beside the text, so the DNS path walks labels without searching for dots.
 #[derive(Clone, Debug, PartialEq, Eq, Hash, PartialOrd, Ord)]
-pub struct DomainName(String);
+pub struct DomainName {
+    name: String,
+    /// End offset of each label in `name` (names are at most 253 bytes).
+    ends: Box<[u8]>,
+}
 
 impl DomainName {
     /// Validates a host-style name: 1..=63-byte labels of letters, digits, `-` and `_`, ≤ 253 bytes.
@@ -56,22 +61,39 @@ impl DomainName {
                 return Err(format!("{text:?} is not a domain name (bad label {label:?})"));
             }
         }
-        Ok(DomainName(name))
+        Ok(DomainName::from_checked(name))
+    }
+
+    /// `name` is valid (see [`DomainName::parse`]).
+    fn from_checked(name: String) -> DomainName {
+        let mut ends: Vec<u8> = name.match_indices('.').map(|(i, _)| i as u8).collect();
+        ends.push(name.len() as u8);
+        DomainName { name, ends: ends.into_boxed_slice() }
     }
 
     /// The name as text, lower case, no trailing dot.
     pub fn as_str(&self) -> &str {
-        &self.0
+        &self.name
     }
 
     /// Labels from left to right.
-    pub fn labels(&self) -> impl DoubleEndedIterator<Item = &str> {
-        self.0.split('.')
+    #[inline]
+    pub fn labels(&self) -> impl DoubleEndedIterator<Item = &str> + ExactSizeIterator {
+        (0..self.ends.len()).map(move |i| {
+            let start = if i == 0 { 0 } else { usize::from(self.ends[i - 1]) + 1 };
+            &self.name[start..usize::from(self.ends[i])]
+        })
+    }
+
+    /// The number of labels.
+    #[inline]
+    pub fn label_count(&self) -> usize {
+        self.ends.len()
     }
 
     /// True when `self` equals `origin` or lies below it.
     pub fn is_within(&self, origin: &DomainName) -> bool {
-        self.0 == origin.0 || self.0.ends_with(&format!(".{}", origin.0))
+        self.name == origin.name || self.name.ends_with(&format!(".{}", origin.name))
     }
 
     /// Replaces the suffix `from` with `to` (used when `--zone` renames the zone).
@@ -79,8 +101,9 @@ impl DomainName {
         if self == from {
             return to.clone();
         }
-        match self.0.strip_suffix(&format!(".{}", from.0)) {
-            Some(head) => DomainName(format!("{head}.{}", to.0)),
+        match self.name.strip_suffix(&format!(".{}", from.name)) {
+            // Still at most 253 bytes? Otherwise keep the old name (validation reports it).
+            Some(head) => DomainName::parse(&format!("{head}.{}", to.name)).unwrap_or_else(|_| self.clone()),
             None => self.clone(),
         }
     }
@@ -88,7 +111,7 @@ impl DomainName {
 
 impl fmt::Display for DomainName {
     fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
-        f.write_str(&self.0)
+        f.write_str(&self.name)
     }
 }
 
@@ -658,5 +681,10 @@ mod tests {
         assert!(!DomainName::parse("xbl.example.org").expect("valid").is_within(&n));
         assert!(DomainName::parse("a b.org").is_err());
         assert!(DomainName::parse(&"a".repeat(64)).is_err());
+        let labels: Vec<&str> = n.labels().collect();
+        assert_eq!(labels, ["bl", "example", "org"]);
+        assert_eq!(n.labels().next_back(), Some("org"));
+        assert_eq!(n.label_count(), 3);
+        assert_eq!(DomainName::parse("x").expect("valid").labels().collect::<Vec<_>>(), ["x"]);
     }
 }

@@ -144,7 +144,7 @@ pub fn resolve<'s>(snapshot: &'s Snapshot, labels: &[&[u8]], qtype: u16) -> Opti
 fn find_zone<'s>(snapshot: &'s Snapshot, labels: &[&[u8]]) -> Option<(&'s ZoneSnapshot, usize)> {
     let mut best: Option<(&ZoneSnapshot, usize)> = None;
     for z in &snapshot.zones {
-        let n = z.config.origin.labels().count();
+        let n = z.config.origin.label_count();
         if n > labels.len() || best.is_some_and(|(_, b)| b >= n) {
             continue;
         }
@@ -188,7 +188,7 @@ fn glue<'s>(ns: &'s NameServer, owner: Owner<'s>, qtype: u16) -> impl Iterator<I
 fn name_server_match<'s>(zone: &'s ZoneSnapshot, depth: usize, rel: &[&[u8]]) -> Option<Option<&'s NameServer>> {
     let mut above = false;
     for ns in &zone.config.ns {
-        let own = ns.name.labels().count().saturating_sub(depth);
+        let own = ns.name.label_count().saturating_sub(depth);
         if own < rel.len() {
             continue;
         }
