@@ -23,7 +23,7 @@ use axum::{Extension, Json};
 use serde::{Deserialize, Serialize};
 
 use super::auth::Caller;
-use super::{answer_in, bad, format_time, token, ApiError, ApiState, PrefixQuery};
+use super::{answer_in, bad, format_time, parse_prefix, token, ApiError, ApiState, PrefixQuery};
 use crate::daemon::unix_now;
 use crate::model::Prefix;
 use crate::publisher::{ChangeError, Origin, RegistryOutcome};
@@ -151,7 +151,7 @@ pub(super) async fn add_marketer(
 ) -> Result<(StatusCode, Json<WithToken>), ApiError> {
     let Json(req) = body.map_err(|e| bad(e.body_text()))?;
     let id = MarketerId::parse(&req.id).map_err(registry_error)?;
-    let networks = req.networks.iter().map(|n| parse_strict(n)).collect::<Result<Vec<_>, _>>()?;
+    let networks = req.networks.iter().map(|n| parse_prefix(n)).collect::<Result<Vec<_>, _>>()?;
     let token = token::new_marketer_token().map_err(|e| internal(e.to_string()))?;
     let marketer = Marketer {
         id,
@@ -244,7 +244,7 @@ pub(super) async fn add_network(
 ) -> Result<(StatusCode, Json<MarketerView>), ApiError> {
     let Json(req) = body.map_err(|e| bad(e.body_text()))?;
     let id = MarketerId::parse(&id).map_err(registry_error)?;
-    let network = parse_strict(&req.prefix)?;
+    let network = parse_prefix(&req.prefix)?;
     let outcome = run(&state, Request::AddNetwork { id, network }, "operator".into()).await?;
     Ok((StatusCode::CREATED, Json(marketer_view(&outcome.plan.account))))
 }
@@ -255,7 +255,7 @@ pub(super) async fn remove_network(
     Query(q): Query<PrefixQuery>,
 ) -> Result<Json<MarketerView>, ApiError> {
     let id = MarketerId::parse(&id).map_err(registry_error)?;
-    let network = parse_strict(&q.prefix)?;
+    let network = parse_prefix(&q.prefix)?;
     let outcome = run(&state, Request::RemoveNetwork { id, network }, "operator".into()).await?;
     Ok(Json(marketer_view(&outcome.plan.account)))
 }
@@ -348,15 +348,11 @@ fn marketer_of(caller: &Caller) -> Result<MarketerId, ApiError> {
     }
 }
 
-fn parse_strict(text: &str) -> Result<Prefix, ApiError> {
-    Prefix::parse_strict(text.trim()).map_err(|e| bad(format!("invalid prefix {text:?}: {e}")))
-}
-
 fn parse_list(texts: &[String]) -> Result<Vec<Prefix>, ApiError> {
     if texts.is_empty() {
         return Err(bad("give at least one address or prefix"));
     }
-    texts.iter().map(|t| parse_strict(t)).collect()
+    texts.iter().map(|t| parse_prefix(t)).collect()
 }
 
 fn internal(msg: String) -> ApiError {

@@ -60,16 +60,10 @@ fn entry_details(e: &serde_json::Map<String, serde_json::Value>) -> String {
         out.push_str(&format!(" ({r})"));
     }
     if let Some(t) = e.get("added_at").and_then(|t| t.as_u64()) {
-        out.push_str(&format!(
-            ", since {}",
-            humantime::format_rfc3339_seconds(std::time::UNIX_EPOCH + std::time::Duration::from_secs(t))
-        ));
+        out.push_str(&format!(", since {}", super::format_unix(t)));
     }
     if let Some(t) = e.get("expires_at").and_then(|t| t.as_u64()) {
-        out.push_str(&format!(
-            ", expires {}",
-            humantime::format_rfc3339_seconds(std::time::UNIX_EPOCH + std::time::Duration::from_secs(t))
-        ));
+        out.push_str(&format!(", expires {}", super::format_unix(t)));
     }
     out
 }

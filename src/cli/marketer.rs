@@ -254,9 +254,7 @@ fn print_declarations(list: &Value) {
     let items = list.as_array().map(Vec::as_slice).unwrap_or_default();
     println!("declared senders: {}", items.len());
     for d in items {
-        let since = d["added_at"].as_u64().map(|t| {
-            humantime::format_rfc3339_seconds(std::time::UNIX_EPOCH + std::time::Duration::from_secs(t)).to_string()
-        });
+        let since = d["added_at"].as_u64().map(super::format_unix);
         let answers: Vec<String> = d["answers"]
             .as_array()
             .into_iter()

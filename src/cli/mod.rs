@@ -105,3 +105,8 @@ impl ConfigArgs {
         Ok(config)
     }
 }
+
+/// Unix seconds as RFC 3339 UTC, for people.
+fn format_unix(seconds: u64) -> String {
+    humantime::format_rfc3339_seconds(std::time::UNIX_EPOCH + std::time::Duration::from_secs(seconds)).to_string()
+}

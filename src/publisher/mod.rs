@@ -121,7 +121,7 @@ impl Publisher {
         let registry = Registry::from_accounts(store.load_registry()?);
         let registry_entries = registry.entries(&config.registry.policy);
         for zone in &config.zones {
-            let extra = if config.registry.applies_to(&zone.origin) { registry_entries.as_slice() } else { &[] };
+            let extra = registry_entries_for(&config.registry, &registry_entries, &zone.origin);
             let loaded = load_zone(&store, Arc::new(zone.clone()), now, extra)?;
             report.push(loaded.report);
             interned.insert(zone.origin.clone(), loaded.index);
@@ -135,20 +135,11 @@ impl Publisher {
         Ok((Publisher { store, shared, interned, expiries, registry, registry_config, registry_entries }, report))
     }
 
-    /// The registry entries that apply to `zone` (none when registrations do not change it).
-    fn registry_entries_for(&self, zone: &DomainName) -> &[(Prefix, Entry)] {
-        if self.registry_config.applies_to(zone) {
-            &self.registry_entries
-        } else {
-            &[]
-        }
-    }
-
     /// Rebuilds one zone from the store (after a whole-list import) and publishes it.
     pub fn reload_zone(&mut self, zone: &DomainName, now: u64) -> Result<ZoneLoad, ChangeError> {
         let current = self.shared.load_full();
         let at = zone_index(&current, zone)?;
-        let extra = self.registry_entries_for(zone);
+        let extra = registry_entries_for(&self.registry_config, &self.registry_entries, zone);
         let loaded = load_zone(&self.store, current.zones[at].config.clone(), now, extra)?;
         self.interned.insert(zone.clone(), loaded.index);
         self.expiries.retain(|(_, z, _)| z != zone);
@@ -269,8 +260,7 @@ impl Publisher {
         prefix: Prefix,
         now: u64,
     ) -> Result<ZoneSnapshot, StoreError> {
-        let extra: &[(Prefix, Entry)] =
-            if self.registry_config.applies_to(&zone.config.origin) { &self.registry_entries } else { &[] };
+        let extra = registry_entries_for(&self.registry_config, &self.registry_entries, &zone.config.origin);
         let index = self.interned.entry(zone.config.origin.clone()).or_default();
         let mut values = ValueSink { index, first_new: zone.distinct_values(), added: Vec::new() };
         Ok(match prefix {
@@ -297,6 +287,19 @@ impl Publisher {
                 zone.changed(serial, None, Some(patch), values.added)
             }
         })
+    }
+}
+
+/// The registry entries that apply to `zone` (none when registrations do not change it).
+fn registry_entries_for<'a>(
+    config: &RegistryConfig,
+    entries: &'a [(Prefix, Entry)],
+    zone: &DomainName,
+) -> &'a [(Prefix, Entry)] {
+    if config.applies_to(zone) {
+        entries
+    } else {
+        &[]
     }
 }
 
