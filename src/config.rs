@@ -46,6 +46,8 @@ pub struct DomainName {
     name: String,
     /// End offset of each label in `name` (names are at most 253 bytes).
     ends: Box<[u8]>,
+    /// The name in DNS wire format (length-prefixed labels and the root), ready to copy.
+    wire: Box<[u8]>,
 }
 
 impl DomainName {
@@ -68,7 +70,19 @@ impl DomainName {
     fn from_checked(name: String) -> DomainName {
         let mut ends: Vec<u8> = name.match_indices('.').map(|(i, _)| i as u8).collect();
         ends.push(name.len() as u8);
-        DomainName { name, ends: ends.into_boxed_slice() }
+        let mut wire = Vec::with_capacity(name.len() + 2);
+        for label in name.split('.') {
+            wire.push(label.len() as u8);
+            wire.extend_from_slice(label.as_bytes());
+        }
+        wire.push(0);
+        DomainName { name, ends: ends.into_boxed_slice(), wire: wire.into_boxed_slice() }
+    }
+
+    /// The name in DNS wire format: length-prefixed labels, then the root.
+    #[inline]
+    pub fn wire(&self) -> &[u8] {
+        &self.wire
     }
 
     /// The name as text, lower case, no trailing dot.
@@ -685,6 +699,7 @@ mod tests {
         assert_eq!(labels, ["bl", "example", "org"]);
         assert_eq!(n.labels().next_back(), Some("org"));
         assert_eq!(n.label_count(), 3);
+        assert_eq!(n.wire(), b"\x02bl\x07example\x03org\x00");
         assert_eq!(DomainName::parse("x").expect("valid").labels().collect::<Vec<_>>(), ["x"]);
     }
 }

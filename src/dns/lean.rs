@@ -9,7 +9,6 @@
 //! truncation — returns `false` and goes to the full path in [`super::message`], which gives
 //! the same answers (a differential property test holds the two together).
 
-use crate::config::DomainName;
 use crate::query::{self, qtype, Lookup};
 use crate::snapshot::{Snapshot, ZoneSnapshot};
 
@@ -169,8 +168,8 @@ fn write_soa(out: &mut Vec<u8>, zone: &ZoneSnapshot, apex_offset: usize) {
     out.extend_from_slice(&soa.ttl.min(soa.minimum).to_be_bytes());
     let rdlen_at = out.len();
     out.extend_from_slice(&[0, 0]);
-    write_name(out, &soa.mname);
-    write_name(out, &soa.rname);
+    out.extend_from_slice(soa.mname.wire());
+    out.extend_from_slice(soa.rname.wire());
     for v in [
         zone.serial,
         soa.refresh.min(i32::MAX as u32),
@@ -182,14 +181,6 @@ fn write_soa(out: &mut Vec<u8>, zone: &ZoneSnapshot, apex_offset: usize) {
     }
     let rdlen = (out.len() - rdlen_at - 2) as u16;
     out[rdlen_at..rdlen_at + 2].copy_from_slice(&rdlen.to_be_bytes());
-}
-
-fn write_name(out: &mut Vec<u8>, name: &DomainName) {
-    for label in name.labels() {
-        out.push(label.len() as u8);
-        out.extend_from_slice(label.as_bytes());
-    }
-    out.push(0);
 }
 
 /// Appends the OPT (if the query had one) and checks the size limit.
