@@ -179,21 +179,31 @@ pub fn decode_answer(bytes: &[u8]) -> Result<Listing, DecodeError> {
 
 /// Encodes an exclusion value (version 1): `1 · added_at:u64 · reason`.
 pub fn encode_exclusion(v: &StoredExclusion) -> Vec<u8> {
-    let mut out = Vec::with_capacity(12 + v.reason.as_deref().map_or(0, str::len));
-    out.push(VALUE_VERSION);
-    out.extend_from_slice(&v.added_at.to_be_bytes());
-    encode_reason(&mut out, v.reason.as_deref());
-    out
+    encode_dated_reason(v.added_at, v.reason.as_deref())
 }
 
 /// Decodes an exclusion value.
 pub fn decode_exclusion(bytes: &[u8]) -> Result<StoredExclusion, DecodeError> {
+    let (added_at, reason) = decode_dated_reason(bytes)?;
+    Ok(StoredExclusion { reason, added_at })
+}
+
+/// `1 · added_at:u64 · reason`: the layout of exclusions and of marketer declarations.
+pub(super) fn encode_dated_reason(added_at: u64, reason: Option<&str>) -> Vec<u8> {
+    let mut out = Vec::with_capacity(12 + reason.map_or(0, str::len));
+    out.push(VALUE_VERSION);
+    out.extend_from_slice(&added_at.to_be_bytes());
+    encode_reason(&mut out, reason);
+    out
+}
+
+pub(super) fn decode_dated_reason(bytes: &[u8]) -> Result<(u64, Option<String>), DecodeError> {
     let mut r = Reader(bytes);
     check_version(r.u8()?)?;
     let added_at = r.u64()?;
     let reason = decode_reason(&mut r)?;
     r.end()?;
-    Ok(StoredExclusion { reason, added_at })
+    Ok((added_at, reason))
 }
 
 /// `0` for none, or `1 · len:u16 · UTF-8 bytes`.
@@ -210,7 +220,7 @@ pub(super) fn encode_reason(out: &mut Vec<u8>, reason: Option<&str>) {
     }
 }
 
-pub(super) fn decode_reason(r: &mut Reader<'_>) -> Result<Option<String>, DecodeError> {
+fn decode_reason(r: &mut Reader<'_>) -> Result<Option<String>, DecodeError> {
     match r.u8()? {
         0 => Ok(None),
         1 => {

@@ -15,7 +15,7 @@ use std::sync::atomic::Ordering;
 use rocksdb::{ReadOptions, WriteBatch};
 
 use super::encoding::{
-    self, check_version, decode_entry_key, decode_reason, encode_reason, push_prefix, DecodeError, Reader,
+    self, check_version, decode_dated_reason, decode_entry_key, encode_dated_reason, push_prefix, DecodeError, Reader,
     VALUE_VERSION,
 };
 use super::{meta_key, next_serial, synced, AuditRecord, Store, StoreError, CF_AUDIT, CF_META, CF_REGISTRATIONS};
@@ -211,21 +211,13 @@ pub fn decode_account(id: &[u8], bytes: &[u8]) -> Result<Account, DecodeError> {
     Ok(Account { marketer, token_hash, created_at, declared: BTreeMap::new() })
 }
 
-/// Encodes a declaration (version 1): `1 · added_at:u64 · reason` (as in listings).
+/// Encodes a declaration (version 1): `1 · added_at:u64 · reason`, the layout of exclusions.
 pub fn encode_declaration(d: &Declaration) -> Vec<u8> {
-    let mut out = Vec::with_capacity(16);
-    out.push(VALUE_VERSION);
-    out.extend_from_slice(&d.added_at.to_be_bytes());
-    encode_reason(&mut out, d.reason.as_deref());
-    out
+    encode_dated_reason(d.added_at, d.reason.as_deref())
 }
 
 pub fn decode_declaration(bytes: &[u8]) -> Result<Declaration, DecodeError> {
-    let mut r = Reader(bytes);
-    check_version(r.u8()?)?;
-    let added_at = r.u64()?;
-    let reason = decode_reason(&mut r)?;
-    r.end()?;
+    let (added_at, reason) = decode_dated_reason(bytes)?;
     Ok(Declaration { added_at, reason })
 }
 
