@@ -280,6 +280,9 @@ struct ZoneLookup {
 #[derive(Serialize, Clone)]
 struct EntryView {
     prefix: String,
+    /// The prefix length (orders entries; not sent).
+    #[serde(skip)]
+    len: u8,
     kind: &'static str,
     codes: Vec<String>,
     reason: Option<String>,
@@ -327,6 +330,7 @@ fn explain(
         let decided_by = if query::is_test_point(host) {
             Some(EntryView {
                 prefix: host.to_string(),
+                len: host.len(),
                 kind: "built-in RFC 5782 test point",
                 codes: codes.clone(),
                 reason: None,
@@ -361,7 +365,7 @@ fn explain(
 /// suspended marketer (listed for reference only: it protects nothing).
 fn registry_views(registry: &crate::registry::Registry, ip: IpAddr, entries: &mut Vec<EntryView>) -> Option<String> {
     use crate::registry::Status;
-    let mut found: Vec<(u8, EntryView)> = Vec::new();
+    let mut found: Vec<EntryView> = Vec::new();
     let mut note = None;
     for (account, prefix, d) in registry.declarations_covering(ip) {
         let m = &account.marketer;
@@ -371,13 +375,14 @@ fn registry_views(registry: &crate::registry::Registry, ip: IpAddr, entries: &mu
         };
         let view = EntryView {
             prefix: prefix.to_string(),
+            len: prefix.len(),
             kind: "declared sender",
             codes: vec![crate::model::ListingCode::REGISTERED.to_string()],
             reason: Some(reason),
             added_at: Some(d.added_at),
             expires_at: None,
         };
-        found.push((prefix.len(), view));
+        found.push(view);
     }
     if let Some((account, network)) = registry.network_of(ip) {
         let m = &account.marketer;
@@ -385,13 +390,14 @@ fn registry_views(registry: &crate::registry::Registry, ip: IpAddr, entries: &mu
             Status::Active if !account.declared.contains_key(&network) => {
                 let view = EntryView {
                     prefix: network.to_string(),
+                    len: network.len(),
                     kind: "registered network",
                     codes: Vec::new(),
                     reason: Some(format!("{} ({})", m.legal_name, m.id)),
                     added_at: Some(account.created_at),
                     expires_at: None,
                 };
-                found.push((network.len(), view));
+                found.push(view);
             }
             Status::Active => {}
             Status::Suspended { reason } => {
@@ -402,8 +408,8 @@ fn registry_views(registry: &crate::registry::Registry, ip: IpAddr, entries: &mu
             }
         }
     }
-    for (len, view) in found {
-        let at = entries.iter().position(|e| e.prefix.parse::<Prefix>().map_or(true, |p| p.len() <= len));
+    for view in found {
+        let at = entries.iter().position(|e| e.len <= view.len);
         entries.insert(at.unwrap_or(entries.len()), view);
     }
     note
@@ -596,6 +602,7 @@ fn view(prefix: Prefix, entry: StoredEntry) -> EntryView {
     match entry {
         StoredEntry::Listing(l) => EntryView {
             prefix: prefix.to_string(),
+            len: prefix.len(),
             kind: "listing",
             codes: l.listing.codes().iter().map(ToString::to_string).collect(),
             reason: l.listing.reason().map(str::to_string),
@@ -604,6 +611,7 @@ fn view(prefix: Prefix, entry: StoredEntry) -> EntryView {
         },
         StoredEntry::Exclusion(x) => EntryView {
             prefix: prefix.to_string(),
+            len: prefix.len(),
             kind: "exclusion",
             codes: Vec::new(),
             reason: x.reason,

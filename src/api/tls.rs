@@ -52,11 +52,10 @@ pub fn load(files: &TlsFiles) -> Result<Acceptor, TlsError> {
     let key = PrivateKeyDer::from_pem_file(&files.key)
         .map_err(|e| TlsError::File { path: key_path.clone(), why: e.to_string() })?;
     let provider = Arc::new(rustls::crypto::ring::default_provider());
-    let config = rustls::ServerConfig::builder_with_provider(provider)
+    let mut config = rustls::ServerConfig::builder_with_provider(provider)
         .with_safe_default_protocol_versions()
         .and_then(|b| b.with_no_client_auth().with_single_cert(certs, key))
         .map_err(|e| TlsError::Config { certificate: cert_path, key: key_path, why: e.to_string() })?;
-    let mut config = config;
     config.alpn_protocols = vec![b"http/1.1".to_vec()];
     Ok(Acceptor(tokio_rustls::TlsAcceptor::from(Arc::new(config))))
 }

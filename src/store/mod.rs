@@ -3,7 +3,7 @@
 //! Column families: `listings` and `exclusions` (entry key → versioned value, see [`encoding`]),
 //! `meta` (schema version, per-zone SOA serial and list generation), `audit` (one record per
 //! change, keyed by zone, prefix and time, written in the change's own batch), and
-//! `registrations`: marketer accounts, declarations and history ([`registrations`]). A change becomes visible in one
+//! `registrations`: marketer accounts, declarations and history (see `registrations.rs`). A change becomes visible in one
 //! `WriteBatch` with a synced WAL. A zone replacement streams the new list into the next
 //! generation in bounded chunks (constant memory), then switches generation, bumps the serial and
 //! drops the old generation in that one synced batch; an interrupted import leaves only an
