@@ -129,28 +129,32 @@ impl<A: Addr> LayeredTable<A> {
 
     /// The base with every patch folded in (one linear pass).
     pub fn merged(&self) -> PrefixTable<A> {
-        let base = &self.base;
         let mut out = Segments { starts: vec![A::ZERO], values: vec![UNLISTED] };
-        let mut b = 0;
+        let mut base = self.base.segment_iter().peekable();
+        // The value of the last base segment passed: it decides the address after a patch.
+        let mut current = UNLISTED;
+        let mut base_done = false;
         for p in self.patches.iter() {
-            while b < base.starts.len() && base.starts[b] < p.first {
-                out.set(base.starts[b], base.values[b]);
-                b += 1;
+            while let Some((s, v)) = base.next_if(|&(s, _)| s < p.first) {
+                out.set(s, v);
+                current = v;
             }
             for (&s, &v) in p.starts.iter().zip(p.values.iter()) {
                 out.set(s, v);
             }
             let Some(after) = p.last.checked_next() else {
-                b = base.starts.len();
+                base_done = true;
                 break;
             };
-            while b < base.starts.len() && base.starts[b] <= after {
-                b += 1;
+            while let Some((_, v)) = base.next_if(|&(s, _)| s <= after) {
+                current = v;
             }
-            out.set(after, base.values[b - 1]);
+            out.set(after, current);
         }
-        for i in b..base.starts.len() {
-            out.set(base.starts[i], base.values[i]);
+        if !base_done {
+            for (s, v) in base {
+                out.set(s, v);
+            }
         }
         PrefixTable::from_segments(out.starts, out.values)
     }

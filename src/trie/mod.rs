@@ -3,8 +3,15 @@
 //! A [`PrefixTable`] is built once from a set of prefixes (listings carry a value id, exclusions
 //! carry none) and is immutable afterwards. Building resolves the "most specific prefix wins, an
 //! exclusion at the same prefix as a listing wins" rule ahead of time: the table is the address
-//! line cut into segments, each with the value that decides it. A lookup is one binary search and
-//! never allocates. Pure: no I/O, no locking; publication is the snapshot module's job.
+//! line cut into segments, each with the value that decides it. A lookup reads one index slot and
+//! searches the few segments of that bucket; it never allocates. Pure: no I/O, no locking;
+//! publication is the snapshot module's job.
+//!
+//! Layout, chosen for lookups that miss the CPU caches (a server's lookups for unrelated clients
+//! do): the index has one slot per bucket of the top address bits, sized so a bucket holds about
+//! [`SEGMENTS_PER_BUCKET`] segments. For IPv4 each segment is one 32-bit word, the low 16 bits of
+//! its start above its value id, so a bucket's segments and their values share one cache line
+//! and a lookup touches about two lines. IPv6 keeps full starts and a separate value array.
 
 use std::fmt;
 
@@ -16,61 +23,95 @@ pub type ValueId = u32;
 
 const UNLISTED: ValueId = ValueId::MAX;
 
+/// Segments per index bucket the index size aims at.
+pub const SEGMENTS_PER_BUCKET: usize = 16;
+
 /// An address width the table can hold: `u32` for IPv4, `u128` for IPv6.
 pub trait Addr: Copy + Ord + fmt::Debug + Send + Sync + 'static {
     /// The lowest address.
     const ZERO: Self;
     /// Width in bits.
     const BITS: u8;
+    /// Whether the table may use the compact layout (a 16-bit low part per segment start; only
+    /// when the index takes at least the top 16 bits).
+    const COMPACT: bool;
     /// The next address, or `None` past the top.
     fn checked_next(self) -> Option<Self>;
     /// The last address of the prefix starting at `self` with `len` bits.
     fn last_in(self, len: u8) -> Self;
-    /// The top 16 bits (the bucket of the lookup index).
-    fn top16(self) -> usize;
-    /// The first address of bucket `top`.
-    fn bucket_start(top: usize) -> Self;
     /// The previous address, or `None` at zero.
     fn checked_prev(self) -> Option<Self>;
+    /// Index bits for a table of `segments` segments (at least 16 when [`Addr::COMPACT`]).
+    fn index_bits(segments: usize) -> u32;
+    /// The index bucket: the top `bits` bits.
+    fn bucket(self, bits: u32) -> usize;
+    /// The first address of `bucket`.
+    fn bucket_start(bucket: usize, bits: u32) -> Self;
+    /// The low 16 bits (compact layout).
+    fn low16(self) -> u16;
+    /// The address in `bucket` whose low 16 bits are `low` (compact layout, `bits` >= 16).
+    fn from_bucket_low16(bucket: usize, bits: u32, low: u16) -> Self;
 }
 
 impl Addr for u32 {
     const ZERO: Self = 0;
     const BITS: u8 = 32;
+    const COMPACT: bool = true;
     fn checked_next(self) -> Option<Self> {
         self.checked_add(1)
     }
     fn last_in(self, len: u8) -> Self {
         self | !crate::model::mask32(len)
     }
-    fn top16(self) -> usize {
-        (self >> 16) as usize
-    }
-    fn bucket_start(top: usize) -> Self {
-        (top as u32) << 16
-    }
     fn checked_prev(self) -> Option<Self> {
         self.checked_sub(1)
+    }
+    fn index_bits(segments: usize) -> u32 {
+        // 16 bits (256 KiB of index) up to 22 (16 MiB, for tens of millions of segments).
+        (usize::BITS - (segments / SEGMENTS_PER_BUCKET).leading_zeros()).clamp(16, 22)
+    }
+    fn bucket(self, bits: u32) -> usize {
+        (self >> (32 - bits)) as usize
+    }
+    fn bucket_start(bucket: usize, bits: u32) -> Self {
+        (bucket as u32) << (32 - bits)
+    }
+    fn low16(self) -> u16 {
+        self as u16
+    }
+    fn from_bucket_low16(bucket: usize, bits: u32, low: u16) -> Self {
+        let below = (1u32 << (32 - bits)) - 1;
+        Self::bucket_start(bucket, bits) | (u32::from(low) & below)
     }
 }
 
 impl Addr for u128 {
     const ZERO: Self = 0;
     const BITS: u8 = 128;
+    const COMPACT: bool = false;
     fn checked_next(self) -> Option<Self> {
         self.checked_add(1)
     }
     fn last_in(self, len: u8) -> Self {
         self | !crate::model::mask128(len)
     }
-    fn top16(self) -> usize {
-        (self >> 112) as usize
-    }
-    fn bucket_start(top: usize) -> Self {
-        (top as u128) << 112
-    }
     fn checked_prev(self) -> Option<Self> {
         self.checked_sub(1)
+    }
+    fn index_bits(_segments: usize) -> u32 {
+        16
+    }
+    fn bucket(self, bits: u32) -> usize {
+        (self >> (128 - bits)) as usize
+    }
+    fn bucket_start(bucket: usize, bits: u32) -> Self {
+        (bucket as u128) << (128 - bits)
+    }
+    fn low16(self) -> u16 {
+        self as u16
+    }
+    fn from_bucket_low16(bucket: usize, bits: u32, low: u16) -> Self {
+        Self::bucket_start(bucket, bits) | u128::from(low)
     }
 }
 
@@ -86,18 +127,31 @@ pub enum Verdict {
 /// An immutable longest-prefix-match table for one address family.
 #[derive(Clone)]
 pub struct PrefixTable<A: Addr> {
-    /// Segment start addresses, strictly increasing; the first is always zero.
-    starts: Box<[A]>,
-    /// The deciding value of each segment (`UNLISTED` for none). Adjacent values differ.
-    values: Box<[ValueId]>,
-    /// `index[b]` = the first segment starting at or after bucket `b` (top 16 address bits), so a
-    /// lookup searches only the segments of one bucket instead of the whole table.
+    /// Bits of the address that select an index bucket.
+    bits: u32,
+    /// `index[b]` = the first segment starting at or after bucket `b`, so a lookup searches only
+    /// the segments of one bucket; one extra slot at the end holds the segment count.
     index: Box<[u32]>,
+    layout: Layout<A>,
 }
+
+/// The segments: starts strictly increasing, the first always zero; adjacent values differ.
+#[derive(Clone)]
+enum Layout<A> {
+    /// One word per segment: `low16(start) << 16 | value`, where value `0xffff` is unlisted and
+    /// `0xfffe` means the id is in `overflow` (ids that do not fit 16 bits; rare, as values are
+    /// interned). Starts are rebuilt from the bucket and the low 16 bits.
+    Compact { keys: Box<[u32]>, overflow: Box<[(u32, ValueId)]> },
+    /// Full starts and values.
+    Wide { starts: Box<[A]>, values: Box<[ValueId]> },
+}
+
+const KEY_UNLISTED: u32 = 0xffff;
+const KEY_OVERFLOW: u32 = 0xfffe;
 
 impl<A: Addr> fmt::Debug for PrefixTable<A> {
     fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
-        f.debug_struct("PrefixTable").field("segments", &self.starts.len()).finish()
+        f.debug_struct("PrefixTable").field("segments", &self.segments()).field("index_bits", &self.bits).finish()
     }
 }
 
@@ -106,8 +160,6 @@ impl<A: Addr> Default for PrefixTable<A> {
         PrefixTable::from_segments(vec![A::ZERO], vec![UNLISTED])
     }
 }
-
-const BUCKETS: usize = 1 << 16;
 
 impl<A: Addr> PrefixTable<A> {
     /// Builds a table from `(network address, prefix length, verdict)` triples. Host bits must be
@@ -142,11 +194,18 @@ fn flatten<A: Addr>(mut entries: Vec<(A, u8, Verdict)>) -> Segments<A> {
 }
 
 impl<A: Addr> PrefixTable<A> {
+    /// `starts` strictly increasing from zero, `values` the same length.
     fn from_segments(starts: Vec<A>, values: Vec<ValueId>) -> PrefixTable<A> {
-        let mut index = Vec::with_capacity(BUCKETS + 1);
+        let bits = A::index_bits(starts.len());
+        PrefixTable::with_index_bits(starts, values, bits)
+    }
+
+    fn with_index_bits(starts: Vec<A>, values: Vec<ValueId>, bits: u32) -> PrefixTable<A> {
+        let buckets = 1usize << bits;
+        let mut index = Vec::with_capacity(buckets + 1);
         let mut i = 0;
-        for bucket in 0..BUCKETS {
-            let first = A::bucket_start(bucket);
+        for bucket in 0..buckets {
+            let first = A::bucket_start(bucket, bits);
             while i < starts.len() && starts[i] < first {
                 i += 1;
             }
@@ -154,62 +213,143 @@ impl<A: Addr> PrefixTable<A> {
             index.push(u32::try_from(i).unwrap_or(u32::MAX));
         }
         index.push(u32::try_from(starts.len()).unwrap_or(u32::MAX));
-        PrefixTable {
-            starts: starts.into_boxed_slice(),
-            values: values.into_boxed_slice(),
-            index: index.into_boxed_slice(),
-        }
+        let layout = if A::COMPACT && bits >= 16 {
+            let mut overflow = Vec::new();
+            let mut keys = Vec::with_capacity(starts.len());
+            keys.extend(starts.iter().zip(&values).enumerate().map(|(j, (&start, &value))| {
+                let low = u32::from(start.low16()) << 16;
+                if value == UNLISTED {
+                    low | KEY_UNLISTED
+                } else if value < KEY_OVERFLOW {
+                    low | value
+                } else {
+                    overflow.push((u32::try_from(j).unwrap_or(u32::MAX), value));
+                    low | KEY_OVERFLOW
+                }
+            }));
+            Layout::Compact { keys: keys.into_boxed_slice(), overflow: overflow.into_boxed_slice() }
+        } else {
+            Layout::Wide { starts: starts.into_boxed_slice(), values: values.into_boxed_slice() }
+        };
+        PrefixTable { bits, index: index.into_boxed_slice(), layout }
     }
 
     /// The value deciding `addr`, if it is listed.
     #[inline]
     pub fn lookup(&self, addr: A) -> Option<ValueId> {
-        let i = self.segment_of(addr);
-        let v = self.values[i];
+        let v = self.value_of(self.segment_of(addr));
         (v != UNLISTED).then_some(v)
     }
 
     /// True when any address in `first..=last` is listed (for empty non-terminal answers).
     pub fn any_listed(&self, first: A, last: A) -> bool {
         let i = self.segment_of(first);
-        if self.values[i] != UNLISTED {
+        if self.value_of(i) != UNLISTED {
             return true;
         }
         // Adjacent segments never share a value, so the next one (if it starts in range) is listed.
-        self.starts.get(i + 1).is_some_and(|&s| s <= last)
+        i + 1 < self.segments() && self.start_of(i + 1) <= last
     }
 
     /// The listed ranges in address order: `(first, last, value)`.
     pub fn listed_ranges(&self) -> impl Iterator<Item = (A, A, ValueId)> + '_ {
-        (0..self.starts.len()).filter(|&i| self.values[i] != UNLISTED).map(move |i| {
-            let last = match self.starts.get(i + 1) {
-                Some(next) => next.checked_prev().unwrap_or(*next),
+        let mut segments = self.segment_iter().peekable();
+        std::iter::from_fn(move || loop {
+            let (start, value) = segments.next()?;
+            if value == UNLISTED {
+                continue;
+            }
+            let last = match segments.peek() {
+                Some(&(next, _)) => next.checked_prev().unwrap_or(next),
                 // The last segment runs to the top of the address space.
                 None => A::ZERO.last_in(0),
             };
-            (self.starts[i], last, self.values[i])
+            return Some((start, last, value));
+        })
+    }
+
+    /// Every segment in address order: `(start, value)`, value [`u32::MAX`] for unlisted.
+    pub(crate) fn segment_iter(&self) -> impl Iterator<Item = (A, ValueId)> + '_ {
+        let mut bucket = 0;
+        (0..self.segments()).map(move |j| {
+            while self.index[bucket + 1] as usize <= j {
+                bucket += 1;
+            }
+            (self.start_in(bucket, j), self.value_of(j))
         })
     }
 
     /// Number of segments the address line is cut into.
     pub fn segments(&self) -> usize {
-        self.starts.len()
+        match &self.layout {
+            Layout::Compact { keys, .. } => keys.len(),
+            Layout::Wide { starts, .. } => starts.len(),
+        }
     }
 
     /// Heap bytes held by the table.
     pub fn heap_bytes(&self) -> usize {
-        self.starts.len() * std::mem::size_of::<A>()
-            + self.values.len() * std::mem::size_of::<ValueId>()
-            + self.index.len() * std::mem::size_of::<u32>()
+        let segments = match &self.layout {
+            Layout::Compact { keys, overflow } => {
+                keys.len() * std::mem::size_of::<u32>() + std::mem::size_of_val::<[(u32, ValueId)]>(overflow)
+            }
+            Layout::Wide { starts, values } => {
+                starts.len() * std::mem::size_of::<A>() + values.len() * std::mem::size_of::<ValueId>()
+            }
+        };
+        segments + self.index.len() * std::mem::size_of::<u32>()
     }
 
     #[inline]
     fn segment_of(&self, addr: A) -> usize {
         // The deciding segment starts in this bucket, or is the last one before it.
-        let bucket = addr.top16();
+        let bucket = addr.bucket(self.bits);
         let (lo, hi) = (self.index[bucket] as usize, self.index[bucket + 1] as usize);
-        // starts[0] is zero, so for bucket 0 the search finds at least one start <= addr.
-        (lo + self.starts[lo..hi].partition_point(|&s| s <= addr)).saturating_sub(1)
+        // The first segment starts at zero, so for bucket 0 the search finds at least one start
+        // at or below addr.
+        let found = match &self.layout {
+            Layout::Compact { keys, .. } => {
+                let probe = (u32::from(addr.low16()) << 16) | 0xffff;
+                keys[lo..hi].partition_point(|&k| k <= probe)
+            }
+            Layout::Wide { starts, .. } => starts[lo..hi].partition_point(|&s| s <= addr),
+        };
+        (lo + found).saturating_sub(1)
+    }
+
+    #[inline]
+    fn value_of(&self, segment: usize) -> ValueId {
+        match &self.layout {
+            Layout::Compact { keys, overflow } => match keys[segment] & 0xffff {
+                KEY_UNLISTED => UNLISTED,
+                KEY_OVERFLOW => {
+                    let j = segment as u32;
+                    overflow.binary_search_by_key(&j, |&(k, _)| k).map_or(UNLISTED, |i| overflow[i].1)
+                }
+                v => v,
+            },
+            Layout::Wide { values, .. } => values[segment],
+        }
+    }
+
+    /// The start of segment `j`.
+    fn start_of(&self, j: usize) -> A {
+        match &self.layout {
+            Layout::Compact { .. } => {
+                // The bucket holding segment j: the last one whose first segment is at or before j.
+                let bucket = self.index.partition_point(|&first| first as usize <= j) - 1;
+                self.start_in(bucket, j)
+            }
+            Layout::Wide { starts, .. } => starts[j],
+        }
+    }
+
+    /// The start of segment `j`, which lies in `bucket`.
+    fn start_in(&self, bucket: usize, j: usize) -> A {
+        match &self.layout {
+            Layout::Compact { keys, .. } => A::from_bucket_low16(bucket, self.bits, (keys[j] >> 16) as u16),
+            Layout::Wide { starts, .. } => starts[j],
+        }
     }
 }
 
@@ -331,7 +471,47 @@ mod tests {
             })
     }
 
+    /// The same segments with the index sized for a table a hundred times larger, so buckets
+    /// hold few segments and many are empty.
+    fn with_wide_index(t: &PrefixTable<u32>) -> PrefixTable<u32> {
+        let (starts, values) = t.segment_iter().unzip();
+        PrefixTable::with_index_bits(starts, values, 22)
+    }
+
+    #[test]
+    fn value_ids_beyond_16_bits_go_through_the_overflow_list() {
+        let ids = [0, 0xfffd, 0xfffe, 0xffff, 0x1_0000, 70_000, u32::MAX - 1];
+        let entries: Vec<(u32, u8, Verdict)> =
+            ids.iter().enumerate().map(|(i, &id)| ((i as u32) << 24, 8, Verdict::Listed(id))).collect();
+        for t in [PrefixTable::build(entries.clone()), with_wide_index(&PrefixTable::build(entries))] {
+            for (i, &id) in ids.iter().enumerate() {
+                assert_eq!(t.lookup(((i as u32) << 24) | 0x00ab_cdef), Some(id), "{t:?}");
+            }
+            assert_eq!(t.lookup(0xff00_0000), None);
+            let ranges: Vec<ValueId> = t.listed_ranges().map(|(_, _, v)| v).collect();
+            assert_eq!(ranges, ids);
+        }
+    }
+
     proptest! {
+        #[test]
+        fn wide_index_gives_the_same_answers(entries in prop::collection::vec(entry(), 0..40), probes in prop::collection::vec(any::<u32>(), 0..40)) {
+            let table = PrefixTable::build(entries.clone());
+            let wide = with_wide_index(&table);
+            prop_assert_eq!(wide.bits, 22);
+            let mut points: Vec<u32> = probes.iter().map(|p| p & 0xc0ff_00ff).collect();
+            for &(net, len, _) in &entries {
+                let last = net.last_in(len);
+                points.extend([net, last, net.wrapping_sub(1), last.wrapping_add(1)]);
+            }
+            for addr in points {
+                prop_assert_eq!(wide.lookup(addr), naive(&entries, addr), "addr {:#x}", addr);
+                let last = addr | 0xff;
+                prop_assert_eq!(wide.any_listed(addr & !0xff, last), table.any_listed(addr & !0xff, last));
+            }
+            prop_assert_eq!(wide.listed_ranges().collect::<Vec<_>>(), table.listed_ranges().collect::<Vec<_>>());
+        }
+
         #[test]
         fn table_matches_naive_scan(entries in prop::collection::vec(entry(), 0..40), probes in prop::collection::vec(any::<u32>(), 0..40)) {
             let table = PrefixTable::build(entries.clone());
