@@ -1,7 +1,8 @@
 //! Criterion benchmarks: trie lookups at 10k / 1M / 10M prefixes (the cost should stay flat),
-//! the lean and full query paths (question parse + lookup + answer encode), and the table build
-//! that publishing a changed list costs today. `cargo bench` runs them at full size; under
-//! `cargo test` they run once at small sizes so the test suite stays quick.
+//! the lean and full query paths (question parse + lookup + answer encode), the table build of
+//! a load, and publishing after a change on a 10M list: the patched snapshot one change makes,
+//! and the merge that folds 256 patches into new tables. `cargo bench` runs them at full size;
+//! under `cargo test` they run once at small sizes so the test suite stays quick.
 
 use std::hint::black_box;
 use std::sync::Arc;
@@ -10,8 +11,8 @@ use criterion::{criterion_group, criterion_main, BatchSize, BenchmarkId, Criteri
 use dnsbl::config::Config;
 use dnsbl::dns::{lean, respond_full, Limits, Transport};
 use dnsbl::model::{Entry, Listing, ListingCode, Prefix};
-use dnsbl::snapshot::{Snapshot, ZoneBuilder};
-use dnsbl::trie::{PrefixTable, Verdict};
+use dnsbl::snapshot::{Snapshot, ZoneBuilder, ZoneSnapshot};
+use dnsbl::trie::{Patch, PrefixTable, Verdict};
 use hickory_proto::op::{Message, Query};
 use hickory_proto::rr::{Name, RecordType};
 
@@ -91,6 +92,59 @@ fn table_build(c: &mut Criterion) {
     group.finish();
 }
 
+/// A zone of `n` IPv4 entries (as [`entries`]) and a few distinct listings.
+fn big_zone(n: usize) -> ZoneSnapshot {
+    let config = Config::embedded_default().expect("default config");
+    let mut b = ZoneBuilder::new(Arc::new(config.zones[0].clone()), 1);
+    let listings: Vec<Listing> = (0..7)
+        .map(|code| {
+            Listing::new(
+                vec![ListingCode::new(std::net::Ipv4Addr::new(127, 0, 0, 3 + code)).expect("code")],
+                Some("marketing from $".into()),
+            )
+            .expect("listing")
+        })
+        .collect();
+    for (addr, len, verdict) in entries(n, &mut Rng(0x0bad)) {
+        let prefix = Prefix::masked_v4(addr, len);
+        match verdict {
+            Verdict::Listed(v) => b.add(prefix, Entry::Listed(listings[v as usize].clone())),
+            Verdict::Excluded => b.add(prefix, Entry::Excluded),
+        }
+    }
+    b.build()
+}
+
+/// The in-memory part of publishing one change (the store write and read are not included):
+/// the patch for the changed /32, the next zone snapshot, and the snapshot the workers load.
+/// And the merge the publisher runs every 256 changes, on a table with 256 patches.
+fn publish(c: &mut Criterion) {
+    let n = if full_size() { 10_000_000 } else { 10_000 };
+    let zone = big_zone(n);
+    let mut group = c.benchmark_group("publish");
+    let mut rng = Rng(0x7e57);
+    let mut serial = 2;
+    group.bench_function(BenchmarkId::new("one_change", n), |b| {
+        b.iter(|| {
+            let addr = (rng.next() >> 32) as u32;
+            let (first, last) = zone.v4.patch_range(addr, addr);
+            let patch = Patch::build(first, last, vec![(addr, 32, Verdict::Listed(0))]);
+            serial += 1;
+            Arc::new(Snapshot::new(vec![zone.changed(serial, Some(patch), None, Vec::new())]))
+        })
+    });
+    let mut patched = zone.clone();
+    for i in 0..256 {
+        let addr = (rng.next() >> 32) as u32;
+        let (first, last) = patched.v4.patch_range(addr, addr);
+        let patch = Patch::build(first, last, vec![(addr, 32, Verdict::Listed(i % 7))]);
+        patched = patched.changed(serial + i, Some(patch), None, Vec::new());
+    }
+    group.sample_size(10);
+    group.bench_function(BenchmarkId::new("merge_256_patches", n), |b| b.iter(|| patched.merged()));
+    group.finish();
+}
+
 fn snapshot() -> Snapshot {
     let config = Config::embedded_default().expect("default config");
     let mut b = ZoneBuilder::new(Arc::new(config.zones[0].clone()), 1);
@@ -135,5 +189,5 @@ fn query_paths(c: &mut Criterion) {
     group.finish();
 }
 
-criterion_group!(benches, trie_lookup, table_build, query_paths);
+criterion_group!(benches, trie_lookup, table_build, publish, query_paths);
 criterion_main!(benches);
