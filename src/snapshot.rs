@@ -89,6 +89,26 @@ impl ZoneSnapshot {
     }
 }
 
+impl ZoneSnapshot {
+    /// `folded` (made by `from.merged()`, off the writer's path) with the patches and values this
+    /// zone gained since `from` on top: the same answers as `self`, fewer patches. `None` when
+    /// this zone does not descend from `from` by changes alone (it was reloaded or merged since).
+    pub fn rebased(&self, from: &ZoneSnapshot, folded: &ZoneSnapshot) -> Option<ZoneSnapshot> {
+        if !Arc::ptr_eq(&self.values.base, &from.values.base) {
+            return None;
+        }
+        // Between merges values are only appended, so ids stay valid on the folded base.
+        let added = self.values.added.get(from.values.added.len()..)?;
+        Some(ZoneSnapshot {
+            config: self.config.clone(),
+            serial: self.serial,
+            v4: self.v4.rebased(&from.v4, &folded.v4)?,
+            v6: self.v6.rebased(&from.v6, &folded.v6)?,
+            values: ValueTable { base: folded.values.base.clone(), added: Arc::new(added.to_vec()) },
+        })
+    }
+}
+
 /// Collects a zone's entries, interning identical values, then builds its tables.
 #[derive(Debug)]
 pub struct ZoneBuilder {
@@ -262,5 +282,31 @@ mod tests {
         let id = zone.v4.lookup(3).expect("listed");
         assert_eq!(zone.value(id).and_then(Listing::reason), Some("first"));
         assert_eq!(zone.v4.lookup(200), None, "a failed entry is not added");
+    }
+
+    #[test]
+    fn a_fold_keeps_the_values_added_while_it_ran() {
+        let config = Config::embedded_default().expect("config");
+        let listing = |text: &str| Listing::new(vec![ListingCode::OPERATOR], Some(text.into())).expect("listing");
+        let mut b = ZoneBuilder::new(Arc::new(config.zones[0].clone()), 1);
+        b.add(Prefix::masked_v4(10, 32), Entry::Listed(listing("base")));
+        let zone = b.build();
+        let add = |zone: &ZoneSnapshot, addr: u32, text: &str| {
+            let id = zone.distinct_values() as ValueId;
+            let patch = Patch::build(addr, addr, vec![(addr, 32, Verdict::Listed(id))]);
+            zone.changed(zone.serial + 1, Some(patch), None, vec![listing(text)])
+        };
+        let before = add(&zone, 20, "before the fold");
+        let folded = before.merged();
+        let after = add(&add(&before, 30, "while folding"), 40, "later still");
+        let rebased = after.rebased(&before, &folded).expect("same lineage");
+        assert_eq!(rebased.serial, after.serial);
+        assert_eq!(rebased.v4.patch_count(), 2, "only the patches made while folding");
+        for (addr, text) in [(10, "base"), (20, "before the fold"), (30, "while folding"), (40, "later still")] {
+            let id = rebased.v4.lookup(addr).expect("listed");
+            assert_eq!(rebased.value(id).and_then(Listing::reason), Some(text), "{addr}");
+        }
+        assert!(zone.rebased(&before, &folded).is_none(), "a zone older than the fold's start");
+        assert!(folded.rebased(&before, &folded).is_none(), "a zone merged since does not take the fold");
     }
 }

@@ -4,7 +4,10 @@
 //! part of the list it touches is recomputed (a [`Patch`] over the changed prefix's range, from
 //! the entries inside or covering it) and a new snapshot that shares everything else is
 //! published. When a change returns, the DNS path already answers from it (read-your-writes).
-//! Patches are folded into new base tables every [`MERGE_AFTER`] changes per zone.
+//! When a zone has more than [`MERGE_AFTER`] patches, a thread folds them into new base tables
+//! (a linear pass: ~0.24 s at 10M entries) while changes go on being published; the next change
+//! or expiry tick puts the folded tables under the patches made meanwhile
+//! ([`ZoneSnapshot::rebased`]). No change waits for a fold.
 //!
 //! The marketer registry (`registry` below) is applied the same way: its entries (protected
 //! networks, declared senders) are merged with the stored list at load and in every recomputed
@@ -16,6 +19,7 @@ pub use registry::RegistryOutcome;
 
 use std::collections::{BTreeSet, HashMap};
 use std::sync::Arc;
+use std::thread::JoinHandle;
 use std::time::Instant;
 
 use crate::config::{Config, DomainName, RegistryConfig};
@@ -108,6 +112,9 @@ pub struct Publisher {
     registry: Registry,
     registry_config: RegistryConfig,
     registry_entries: Vec<(Prefix, Entry)>,
+    /// Folds running off this thread, per zone: the zone as it was when the fold started, and
+    /// the thread that returns it merged.
+    folds: HashMap<DomainName, (ZoneSnapshot, JoinHandle<ZoneSnapshot>)>,
 }
 
 impl Publisher {
@@ -132,7 +139,11 @@ impl Publisher {
         first.registry = Arc::new(registry.clone());
         let shared = Arc::new(SharedSnapshot::new(first));
         let registry_config = config.registry.clone();
-        Ok((Publisher { store, shared, interned, expiries, registry, registry_config, registry_entries }, report))
+        let folds = HashMap::new();
+        Ok((
+            Publisher { store, shared, interned, expiries, registry, registry_config, registry_entries, folds },
+            report,
+        ))
     }
 
     /// Rebuilds one zone from the store (after a whole-list import) and publishes it.
@@ -141,6 +152,8 @@ impl Publisher {
         let at = zone_index(&current, zone)?;
         let extra = registry_entries_for(&self.registry_config, &self.registry_entries, zone);
         let loaded = load_zone(&self.store, current.zones[at].config.clone(), now, extra)?;
+        // A fold of the old tables no longer applies (and is dropped when it ends).
+        self.folds.remove(zone);
         self.interned.insert(zone.clone(), loaded.index);
         self.expiries.retain(|(_, z, _)| z != zone);
         self.expiries.extend(loaded.expiries);
@@ -178,18 +191,70 @@ impl Publisher {
         if let Change::AddListing { expires_at: Some(t), .. } = change {
             self.expiries.insert((t, zone.clone(), prefix));
         }
-        let mut next_zone = self.patched(&current.zones[at], serial, prefix, now)?;
-        if next_zone.v4.patch_count() + next_zone.v6.patch_count() > MERGE_AFTER {
-            next_zone = next_zone.merged();
-        }
+        let current = self.install_folds(current);
+        let next_zone = self.patched(&current.zones[at], serial, prefix, now)?;
+        let next_zone = self.fold_if_due(next_zone);
         let mut next = Snapshot::clone(&current);
         next.zones[at] = Arc::new(next_zone);
         self.shared.publish(next);
         Ok(serial)
     }
 
+    /// Starts folding `zone`'s patches on another thread when it has more than [`MERGE_AFTER`]
+    /// and no fold of it is running; returns the zone to publish now (folded here only when no
+    /// thread can be started).
+    fn fold_if_due(&mut self, zone: ZoneSnapshot) -> ZoneSnapshot {
+        if zone.v4.patch_count() + zone.v6.patch_count() <= MERGE_AFTER || self.folds.contains_key(&zone.config.origin)
+        {
+            return zone;
+        }
+        let from = zone.clone();
+        match std::thread::Builder::new().name("dnsbl-fold".into()).spawn(move || from.merged()) {
+            Ok(handle) => {
+                self.folds.insert(zone.config.origin.clone(), (zone.clone(), handle));
+                zone
+            }
+            Err(e) => {
+                tracing::warn!(error = %e, zone = %zone.config.origin, "cannot start a fold thread; folding in place");
+                zone.merged()
+            }
+        }
+    }
+
+    /// Puts every finished fold under the patches its zone gained meanwhile and publishes the
+    /// result if any; returns the snapshot to build on. A fold whose zone was reloaded since is
+    /// dropped.
+    fn install_folds(&mut self, current: Arc<Snapshot>) -> Arc<Snapshot> {
+        let done: Vec<DomainName> =
+            self.folds.iter().filter(|(_, (_, handle))| handle.is_finished()).map(|(zone, _)| zone.clone()).collect();
+        if done.is_empty() {
+            return current;
+        }
+        let mut next = Snapshot::clone(&current);
+        let mut changed = false;
+        for zone in done {
+            let Some((from, handle)) = self.folds.remove(&zone) else { continue };
+            let Ok(folded) = handle.join() else {
+                tracing::error!(%zone, "folding patches failed; will try again at the next change");
+                continue;
+            };
+            let Ok(at) = zone_index(&next, &zone) else { continue };
+            if let Some(rebased) = next.zones[at].rebased(&from, &folded) {
+                next.zones[at] = Arc::new(rebased);
+                changed = true;
+            }
+        }
+        if !changed {
+            return current;
+        }
+        self.shared.publish(next);
+        self.shared.load_full()
+    }
+
     /// Removes every listing whose expiry time is at or before `now`; returns what it removed.
+    /// Also installs finished folds (this runs every expiry tick).
     pub fn expire_due(&mut self, now: u64) -> Result<Vec<(DomainName, Prefix)>, ChangeError> {
+        self.install_folds(self.shared.load_full());
         let mut removed = Vec::new();
         while let Some((at, zone, prefix)) = self.expiries.first().cloned() {
             if at > now {

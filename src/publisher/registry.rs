@@ -3,7 +3,7 @@
 
 use std::sync::Arc;
 
-use super::{unix_now_us, zone_index, ChangeError, Origin, Publisher, MERGE_AFTER};
+use super::{unix_now_us, zone_index, ChangeError, Origin, Publisher};
 use crate::config::DomainName;
 use crate::model::{ListingCode, Prefix};
 use crate::registry::{Event, EventKind, Plan, Policy, Registry, Request};
@@ -37,7 +37,7 @@ impl Publisher {
         now: u64,
     ) -> Result<RegistryOutcome, ChangeError> {
         let plan = self.registry.plan(request, &self.registry_config.policy, now)?;
-        let current = self.shared.load_full();
+        let current = self.install_folds(self.shared.load_full());
         // Zones whose answers may change: their serials advance and they get the audit records.
         let zones: Vec<DomainName> = current
             .zones
@@ -60,10 +60,7 @@ impl Publisher {
             for &range in &ranges {
                 z = self.patched(&z, serial, range, now)?;
             }
-            if z.v4.patch_count() + z.v6.patch_count() > MERGE_AFTER {
-                z = z.merged();
-            }
-            next.zones[at] = Arc::new(z);
+            next.zones[at] = Arc::new(self.fold_if_due(z));
         }
         self.shared.publish(next);
         Ok(RegistryOutcome { plan, serials: zones.into_iter().zip(serials).collect() })

@@ -2,7 +2,8 @@
 //! disjoint [`Patch`]es, each the exact segments of one prefix's address range recomputed from
 //! the entries that lie inside or cover it. Publishing a change clones two `Arc`s and a short patch
 //! list; [`LayeredTable::merged`] folds the patches into a new base in one linear pass when the
-//! list grows. Pure: the caller finds the entries (in the store) and publishes the result.
+//! list grows, and [`LayeredTable::rebased`] puts such a base under the patches made while it was
+//! being built (so the fold can run off the writer's path). Pure: the caller finds the entries (in the store) and publishes the result.
 
 use std::sync::Arc;
 
@@ -50,8 +51,8 @@ impl<A: Addr> Patch<A> {
 #[derive(Clone, Debug)]
 pub struct LayeredTable<A: Addr> {
     base: Arc<PrefixTable<A>>,
-    /// Sorted by range, disjoint.
-    patches: Arc<Vec<Patch<A>>>,
+    /// Sorted by range, disjoint. Shared, so a new table copies pointers, not segments.
+    patches: Arc<Vec<Arc<Patch<A>>>>,
 }
 
 impl<A: Addr> Default for LayeredTable<A> {
@@ -79,7 +80,7 @@ impl<A: Addr> LayeredTable<A> {
             return None;
         }
         let i = self.patches.partition_point(|p| p.first <= addr);
-        self.patches.get(i.checked_sub(1)?).filter(|p| addr <= p.last)
+        self.patches.get(i.checked_sub(1)?).map(|p| &**p).filter(|p| addr <= p.last)
     }
 
     /// True when any address in `first..=last` is listed.
@@ -115,10 +116,10 @@ impl<A: Addr> LayeredTable<A> {
 
     /// A new table with `patch` in place of any patches inside its range.
     pub fn with_patch(&self, patch: Patch<A>) -> LayeredTable<A> {
-        let mut patches: Vec<Patch<A>> =
+        let mut patches: Vec<Arc<Patch<A>>> =
             self.patches.iter().filter(|p| p.last < patch.first || p.first > patch.last).cloned().collect();
         let at = patches.partition_point(|p| p.first < patch.first);
-        patches.insert(at, patch);
+        patches.insert(at, Arc::new(patch));
         LayeredTable { base: self.base.clone(), patches: Arc::new(patches) }
     }
 
@@ -157,6 +158,20 @@ impl<A: Addr> LayeredTable<A> {
             }
         }
         PrefixTable::from_segments(out.starts, out.values)
+    }
+
+    /// `folded` (a table made from `from.merged()`) under the patches this table gained since `from`:
+    /// the same answers as `self` with fewer patches. `None` when `self` does not descend from
+    /// `from` by patches alone (its base was replaced meanwhile).
+    pub fn rebased(&self, from: &LayeredTable<A>, folded: &LayeredTable<A>) -> Option<LayeredTable<A>> {
+        if !Arc::ptr_eq(&self.base, &from.base) || !folded.patches.is_empty() {
+            return None;
+        }
+        // A patch still here from `from` is folded into the new base already; every other one
+        // is newer and replaces the base over its whole range, whatever the base says there.
+        let patches =
+            self.patches.iter().filter(|p| !from.patches.iter().any(|q| Arc::ptr_eq(p, q))).cloned().collect();
+        Some(LayeredTable { base: folded.base.clone(), patches: Arc::new(patches) })
     }
 
     /// The base table (for sizes and statistics).
@@ -262,6 +277,42 @@ mod tests {
                     prop_assert_eq!(table.any_listed(a, b), merged.any_listed(a, b));
                 }
             }
+        }
+
+        #[test]
+        fn a_fold_started_midway_rebases_the_later_patches(
+            base in prop::collection::vec((prefix(), verdict()), 0..30),
+            changes in prop::collection::vec((prefix(), prop::option::of(verdict())), 1..25),
+            fold_at in 0usize..25,
+            probes in prop::collection::vec(any::<u32>(), 0..30),
+        ) {
+            let mut entries: Vec<(u32, u8, Verdict)> = Vec::new();
+            for ((net, len), v) in base {
+                apply(&mut entries, net, len, Some(v));
+            }
+            let mut table = LayeredTable::new(PrefixTable::build(entries.clone()));
+            let mut from = table.clone();
+            for (i, ((net, len), change)) in changes.into_iter().enumerate() {
+                if i == fold_at {
+                    from = table.clone();
+                }
+                apply(&mut entries, net, len, change);
+                table = table.with_patch(patch_for(&table, &entries, net, len));
+            }
+            let folded = LayeredTable::new(from.merged());
+            let rebased = table.rebased(&from, &folded).expect("same base");
+            prop_assert!(rebased.patch_count() <= table.patch_count());
+            prop_assert!(Arc::ptr_eq(&rebased.base, &folded.base));
+            let mut points: Vec<u32> = probes.iter().map(|p| p & 0xc0ff_00ff).collect();
+            for &(n, l, _) in &entries {
+                points.extend([n, n.last_in(l), n.wrapping_sub(1), n.last_in(l).wrapping_add(1)]);
+            }
+            for &addr in &points {
+                prop_assert_eq!(rebased.lookup(addr), naive(&entries, addr), "addr {:#x}", addr);
+            }
+            // A table whose base was replaced since does not take the fold.
+            let rebuilt = LayeredTable::new(PrefixTable::build(entries.clone()));
+            prop_assert!(rebuilt.rebased(&from, &folded).is_none());
         }
     }
 }

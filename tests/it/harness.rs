@@ -80,6 +80,15 @@ impl TestServer {
         publisher.apply(&DomainName::parse(zone).expect("zone"), change, origin, dnsbl::daemon::unix_now())
     }
 
+    /// Patches on top of `zone`'s base tables in the published snapshot.
+    pub fn patches(&self, zone: &str) -> usize {
+        let server = self.server.as_ref().expect("running");
+        let publisher = server.publisher().lock().expect("publisher lock");
+        let snapshot = publisher.shared().load_full();
+        let z = snapshot.zones.iter().find(|z| z.config.origin.to_string() == zone).expect("zone");
+        z.v4.patch_count() + z.v6.patch_count()
+    }
+
     /// Applies a registry change through the server's publisher, as the API does.
     pub fn registry(
         &self,

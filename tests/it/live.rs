@@ -2,6 +2,7 @@
 
 use std::sync::atomic::{AtomicBool, Ordering};
 use std::sync::Arc;
+use std::time::{Duration, Instant};
 
 use dnsbl::model::{Listing, ListingCode, Prefix};
 use dnsbl::publisher::{Change, ChangeError};
@@ -96,22 +97,41 @@ fn refused_changes_write_nothing() {
 fn many_changes_merge_and_stay_exact() {
     let (_dir, data) = temp_data();
     let s = TestServer::in_dir(&data);
-    // More changes than MERGE_AFTER, so patches are folded into the base at least once.
-    for i in 0..(dnsbl::publisher::MERGE_AFTER as u32 + 44) {
-        let prefix = Prefix::masked_v4(0xc633_6400 + i, 32).to_string();
-        s.apply(ZONE, add(&prefix, "127.0.0.3", "host $")).expect("add");
-    }
     s.apply(ZONE, add("198.51.100.0/23", "127.0.0.4", "net $")).expect("add net");
     s.apply(ZONE, Change::AddExclusion { prefix: "198.51.101.128/25".parse().expect("p"), reason: None })
         .expect("excl");
-    for i in [0u32, 1, 100, 127, 255] {
-        assert_eq!(codes(&s, &format!("{i}.100.51.198")), ["127.0.0.3"], "host {i}: the /32 is more specific");
+    // More changes than MERGE_AFTER, each in its own /24 so each is a patch of its own: the
+    // patches are folded into the base at least once.
+    let hosts = dnsbl::publisher::MERGE_AFTER as u32 + 44;
+    for i in 0..hosts {
+        let prefix = Prefix::masked_v4(0x0a00_0001 + (i << 8), 32).to_string();
+        s.apply(ZONE, add(&prefix, "127.0.0.3", "host $")).expect("add");
     }
-    assert_eq!(codes(&s, "43.101.51.198"), ["127.0.0.3"], "host 299");
-    assert_eq!(codes(&s, "44.101.51.198"), ["127.0.0.4"], "the /23 around the hosts");
-    for i in [128u32, 200, 255] {
-        assert_eq!(codes(&s, &format!("{i}.101.51.198")), Vec::<String>::new(), "excluded {i}");
+    s.apply(ZONE, add("198.51.100.7/32", "127.0.0.3", "host $")).expect("add");
+    let check = |s: &TestServer, when: &str| {
+        for i in [0u32, 1, 100, 255, 256, hosts - 1] {
+            let rev = format!("1.{}.{}.10", i % 256, i / 256);
+            assert_eq!(codes(s, &rev), ["127.0.0.3"], "{when}: host {i}");
+            assert_eq!(codes(s, &format!("2.{}.{}.10", i % 256, i / 256)), Vec::<String>::new(), "{when}: next to {i}");
+        }
+        assert_eq!(codes(s, &format!("1.{}.{}.10", hosts % 256, hosts / 256)), Vec::<String>::new(), "{when}: past");
+        assert_eq!(codes(s, "7.100.51.198"), ["127.0.0.3"], "{when}: a /32 in the /23 is more specific");
+        assert_eq!(codes(s, "44.101.51.198"), ["127.0.0.4"], "{when}: the /23");
+        for i in [128u32, 200, 255] {
+            assert_eq!(codes(s, &format!("{i}.101.51.198")), Vec::<String>::new(), "{when}: excluded {i}");
+        }
+    };
+    check(&s, "right after the changes");
+    // The fold started at change MERGE_AFTER + 1 runs on its own thread; a later change or the
+    // expiry tick puts its tables under the patches made since.
+    let deadline = Instant::now() + Duration::from_secs(20);
+    while s.patches(ZONE) > 100 {
+        assert!(Instant::now() < deadline, "fold not installed: {} patches", s.patches(ZONE));
+        std::thread::sleep(Duration::from_millis(50));
     }
+    check(&s, "after the fold");
+    s.apply(ZONE, Change::RemoveListing { prefix: "198.51.100.7/32".parse().expect("p") }).expect("remove");
+    assert_eq!(codes(&s, "7.100.51.198"), ["127.0.0.4"], "a change after the fold");
 }
 
 #[test]
@@ -305,7 +325,7 @@ fn listings_expire_without_any_command() {
     // Wait on the DNS answer itself, with a generous deadline.
     let deadline = std::time::Instant::now() + std::time::Duration::from_secs(10);
     while !codes(&s, "2.2.0.192").is_empty() {
-        assert!(std::time::Instant::now() < deadline, "the listing did not expire");
+        assert!(Instant::now() < deadline, "the listing did not expire");
         std::thread::sleep(std::time::Duration::from_millis(50));
     }
     assert!(dnsbl::daemon::unix_now() >= now + 2, "not before its time");
