@@ -193,6 +193,17 @@ impl ZoneBuilder {
         id
     }
 
+    /// Adds everything `other` collected (a list read in parts by several threads).
+    pub fn absorb(&mut self, other: ZoneBuilder) {
+        let ids: Vec<ValueId> = other.values.into_iter().map(|listing| self.intern(listing)).collect();
+        let remap = |verdict| match verdict {
+            Verdict::Listed(id) => Verdict::Listed(ids[id as usize]),
+            Verdict::Excluded => Verdict::Excluded,
+        };
+        self.v4.extend(other.v4.into_iter().map(|(addr, len, v)| (addr, len, remap(v))));
+        self.v6.extend(other.v6.into_iter().map(|(addr, len, v)| (addr, len, remap(v))));
+    }
+
     /// Entries added so far.
     pub fn entries(&self) -> usize {
         self.v4.len() + self.v6.len()

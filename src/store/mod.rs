@@ -161,10 +161,36 @@ impl Store {
     pub fn for_each_raw(
         &self,
         zone: &DomainName,
+        f: impl FnMut(Prefix, Option<encoding::ListingHead<'_>>) -> Result<(), DecodeError>,
+    ) -> Result<(), StoreError> {
+        self.for_each_raw_between(zone, None, None, f)
+    }
+
+    /// [`Store::for_each_raw`] for the part of the list from `from` (inclusive) up to `to`
+    /// (exclusive) in key order, which is (family, address, length): the parts of a split at
+    /// network addresses hold every entry exactly once, so parts can be read in parallel.
+    pub fn for_each_raw_between(
+        &self,
+        zone: &DomainName,
+        from: Option<Prefix>,
+        to: Option<Prefix>,
         mut f: impl FnMut(Prefix, Option<encoding::ListingHead<'_>>) -> Result<(), DecodeError>,
     ) -> Result<(), StoreError> {
-        self.scan(CF_LISTINGS, zone, |p, v| f(p, Some(encoding::listing_head(v)?)))?;
-        self.scan(CF_EXCLUSIONS, zone, |p, v| {
+        let generation = self.generation(zone)?;
+        let prefix_len = encoding::list_prefix(zone, generation).len();
+        let start = match from {
+            Some(p) => encoding::entry_key(zone, generation, &p),
+            None => encoding::list_prefix(zone, generation),
+        };
+        let end = match to {
+            Some(p) => encoding::entry_key(zone, generation, &p),
+            None => encoding::list_end(zone, generation),
+        };
+        // A whole-list scan: read ahead, and do not push the block cache's hot entries out.
+        self.scan_keys(CF_LISTINGS, prefix_len, &start, end.clone(), true, |p, v| {
+            f(p, Some(encoding::listing_head(v)?))
+        })?;
+        self.scan_keys(CF_EXCLUSIONS, prefix_len, &start, end, true, |p, v| {
             encoding::decode_exclusion(v)?;
             f(p, None)
         })

@@ -332,3 +332,48 @@ fn listings_expire_without_any_command() {
     assert!(serial(&s) > added, "expiry is a change: the serial moved");
     assert_eq!(codes(&s, "3.2.0.192"), ["127.0.0.3"], "other listings stay");
 }
+
+#[test]
+fn a_load_reads_the_entries_at_the_edges_of_its_parallel_parts_once() {
+    // The list is read in parts split at 16.0.0.0, 32.0.0.0, ... 240.0.0.0, ::, 2400::, 2800::
+    // and 2c00::; entries on both sides of those edges, and wider ones spanning them.
+    let (_dir, data) = temp_data();
+    seed(
+        &data,
+        ZONE,
+        &[
+            ("8.0.0.0/5", Seed::Listed(&["127.0.0.5"], Some("wide $"))),
+            ("15.255.255.255", Seed::Listed(&["127.0.0.3"], Some("edge $"))),
+            ("16.0.0.0/4", Seed::Listed(&["127.0.0.4"], Some("part $"))),
+            ("16.0.0.0", Seed::Excluded),
+            ("240.0.0.0/4", Seed::Listed(&["127.0.0.6"], Some("edge $"))),
+            ("255.255.255.255", Seed::Excluded),
+            ("23ff:ffff:ffff:ffff:ffff:ffff:ffff:ffff", Seed::Listed(&["127.0.0.3"], Some("edge $"))),
+            ("2400::/6", Seed::Listed(&["127.0.0.7"], Some("v6 $"))),
+            ("2c00::/8", Seed::Listed(&["127.0.0.8"], Some("part $"))),
+            ("2c00::/16", Seed::Excluded),
+        ],
+    );
+    let s = TestServer::in_dir(&data);
+    let txt = |name: &str| txt_records(&ask(s.addr, &format!("{name}.{ZONE}"), RecordType::TXT));
+    assert_eq!(codes(&s, "1.0.0.12"), ["127.0.0.5"]);
+    assert_eq!(codes(&s, "255.255.255.15"), ["127.0.0.3"]);
+    assert_eq!(txt("255.255.255.15"), ["edge 15.255.255.255"]);
+    assert_eq!(codes(&s, "254.255.255.15"), ["127.0.0.5"]);
+    assert_eq!(codes(&s, "0.0.0.16"), Vec::<String>::new());
+    assert_eq!(codes(&s, "1.0.0.16"), ["127.0.0.4"]);
+    assert_eq!(txt("1.0.0.16"), ["part 16.0.0.1"]);
+    assert_eq!(codes(&s, "0.0.0.32"), Vec::<String>::new());
+    assert_eq!(codes(&s, "254.255.255.255"), ["127.0.0.6"]);
+    assert_eq!(codes(&s, "255.255.255.255"), Vec::<String>::new());
+    assert_eq!(codes(&s, "255.255.255.239"), Vec::<String>::new());
+    let v6 = |ip: &str| a_records(&ask(s.addr, &v6_name(ip, ZONE), RecordType::A));
+    assert_eq!(v6("23ff:ffff:ffff:ffff:ffff:ffff:ffff:ffff"), ["127.0.0.3"]);
+    assert_eq!(v6("23ff:ffff:ffff:ffff:ffff:ffff:ffff:fffe"), Vec::<String>::new());
+    assert_eq!(v6("2400::1"), ["127.0.0.7"]);
+    assert_eq!(v6("27ff::1"), ["127.0.0.7"]);
+    assert_eq!(v6("2800::1"), Vec::<String>::new());
+    assert_eq!(v6("2c00::1"), Vec::<String>::new());
+    assert_eq!(v6("2c01::1"), ["127.0.0.8"]);
+    assert_eq!(v6("2d00::1"), Vec::<String>::new());
+}
