@@ -1,5 +1,6 @@
 //! Criterion benchmarks: trie lookups at 10k / 1M / 10M prefixes (the cost should stay flat),
-//! the lean and full query paths (question parse + lookup + answer encode), the table build of
+//! the lean path's steps (question parse, classification with the table lookup, answer encode)
+//! and the lean and full query paths whole, the table build of
 //! a load, and publishing after a change on a 10M list: the patched snapshot one change makes,
 //! and the merge that folds 256 patches into new tables. `cargo bench` runs them at full size;
 //! under `cargo test` they run once at small sizes so the test suite stays quick.
@@ -11,6 +12,7 @@ use criterion::{criterion_group, criterion_main, BatchSize, BenchmarkId, Criteri
 use dnsbl::config::Config;
 use dnsbl::dns::{lean, respond_full, Limits, Transport};
 use dnsbl::model::{Entry, Listing, ListingCode, Prefix};
+use dnsbl::query;
 use dnsbl::snapshot::{Snapshot, ZoneBuilder, ZoneSnapshot};
 use dnsbl::trie::{Patch, PrefixTable, Verdict};
 use hickory_proto::op::{Message, Query};
@@ -178,6 +180,21 @@ fn query_paths(c: &mut Criterion) {
     ];
     let mut group = c.benchmark_group("query");
     let mut out = Vec::with_capacity(1232);
+    // The lean path's three steps on their own: question parse, classification (zone, address,
+    // table lookup), answer encode.
+    for (name, packet) in &cases {
+        let q = lean::Question::parse(packet).expect("common shape");
+        group.bench_function(format!("step/parse/{name}"), |b| {
+            b.iter(|| lean::Question::parse(black_box(packet)).map(|q| q.labels().len()))
+        });
+        group.bench_function(format!("step/classify/{name}"), |b| {
+            b.iter(|| query::classify(&snap, black_box(q.labels())).is_some())
+        });
+        let found = query::classify(&snap, q.labels());
+        group.bench_function(format!("step/encode/{name}"), |b| {
+            b.iter(|| lean::encode(packet, &q, black_box(found), Transport::Udp, &limits, &mut out))
+        });
+    }
     for (name, packet) in &cases {
         group.bench_function(format!("lean/{name}"), |b| {
             b.iter(|| lean::answer(&snap, black_box(packet), Transport::Udp, &limits, &mut out))

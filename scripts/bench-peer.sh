@@ -6,6 +6,8 @@
 #   BENCH_SCALE=10 make bench-peer        # a tenth of everything, for a quick look
 #   scripts/bench-peer.sh change          # dnsbl only: change-to-visible latency of 1000 API adds
 #                                         # while dnsperf sends BENCH_RATE qps
+#   scripts/bench-peer.sh load            # dnsbl only: start to first answer on a 10M-entry list
+#                                         # (written and imported once, ~1.5 GB in BENCH_DIR), 3 runs
 #
 # Settings (environment): BENCH_DIR (target/bench-peer), BENCH_PORT (5399), BENCH_SECONDS per
 # dnsperf run (10), BENCH_RATE for the fixed-rate latency run (50000 qps), BENCH_SCALE (1).
@@ -128,10 +130,32 @@ change_mode() {
   echo "dnsperf meanwhile at $RATE qps: $(grep -E 'Queries (completed|lost)' "$OUT/dnsperf-change.log" | tr -s ' ' | tr '\n' ' ')"
   stop_server
 }
-if [ "${1:-}" = change ]; then
-  change_mode
-  exit 0
-fi
+# Start to first answer on a 10M-entry list, three times (dnsbl only).
+load_mode() {
+  local dir=$OUT/load10m t0 t1
+  mkdir -p "$dir"
+  [ -f "$dir/list.rbldnsd" ] || python3 scripts/bench-load-data.py "$dir/list.rbldnsd"
+  if [ ! -d "$dir/data" ]; then
+    echo "importing $(wc -l <"$dir/list.rbldnsd") lines" >&2
+    "$DNSBL" zone import "$dir/list.rbldnsd" --zone "$ZONE" --data-dir "$dir/data" >/dev/null
+  fi
+  for run in 1 2 3; do
+    t0=$(date +%s.%N)
+    DNSBL_LOG=warn "$DNSBL" serve --zone "$ZONE" --data-dir "$dir/data" --listen "127.0.0.1:$PORT" >"$OUT/dnsbl.log" 2>&1 &
+    SERVER_PID=$!
+    for _ in $(seq 600); do
+      dig +short +time=1 +tries=1 -p "$PORT" @127.0.0.1 "2.0.0.127.$ZONE" A 2>/dev/null | grep -q '^127\.' && break
+      sleep 0.05
+    done
+    t1=$(date +%s.%N)
+    echo "run $run: first answer after $(echo "$t1 - $t0" | bc) s, peak RSS $(awk '/VmHWM/ {printf "%.0f", $2/1024}' "/proc/$SERVER_PID/status") MB, RSS $(rss_mb "$SERVER_PID") MB"
+    stop_server
+  done
+}
+case "${1:-}" in
+  change) change_mode; exit 0 ;;
+  load) load_mode; exit 0 ;;
+esac
 
 echo "dataset: $(grep -vc '^[#:$!]' "$OUT/all.rbldnsd") entries + $(grep -c '^!' "$OUT/all.rbldnsd") exclusions, $(wc -l <"$OUT/queries.txt") queries" >&2
 rm -rf "$OUT/dnsbl-data"

@@ -31,8 +31,8 @@
 //! ```
 //!
 //! - [`model`]: prefixes, return codes, listings (parsed at the edge, never wrong afterwards).
-//! - [`trie`]: longest-prefix match flattened into sorted segments (exclusions cut holes), with
-//!   patches on top for live changes.
+//! - [`trie`]: longest-prefix match flattened into sorted segments (exclusions cut holes) under a
+//!   bucket index, one word per IPv4 segment, with patches on top for live changes.
 //! - [`query`]: the DNSBL answer rules (test points, empty non-terminals, apex, NS glue).
 //! - [`zonefile`]: streaming rbldnsd data reader.
 //! - [`registry`]: marketer accounts and the registration rules (declarations, limits, protections,
@@ -42,7 +42,8 @@
 //! - [`snapshot`]: immutable per-zone tables and their lock-free publication.
 //! - [`dns`]: sockets, framing, protocol hygiene, encoding.
 //! - [`api`]: the HTTP(S) API for operators and marketers (bearer tokens, roles, JSON, read-your-writes).
-//! - [`publisher`]: the single writer (load at start, live changes with read-your-writes).
+//! - [`publisher`]: the single writer (parallel load at start, live changes with read-your-writes,
+//!   patch folds on a thread of their own).
 //! - [`importer`], [`exporter`], [`daemon`]: the steps that join the pieces.
 //! - [`cli`]: the `dnsbl` command.
 

@@ -21,8 +21,9 @@ const CLASS_IN: u16 = 1;
 const RCODE_NXDOMAIN: u8 = 3;
 const RCODE_REFUSED: u8 = 5;
 
-/// The question of a query in the common shape, borrowed from the packet.
-struct Question<'p> {
+/// The question of a query in the common shape, borrowed from the packet ([`Question::parse`]).
+#[derive(Debug)]
+pub struct Question<'p> {
     labels: [&'p [u8]; MAX_LABELS],
     count: usize,
     /// End of the question section.
@@ -34,17 +35,31 @@ struct Question<'p> {
 
 /// Writes the reply to `packet` into `out` and returns `true`, or returns `false` when the query
 /// is not in the common shape (the caller then uses the full path). The caller has already
-/// dropped responses (QR=1) and runts.
+/// dropped responses (QR=1) and runts. Three steps: [`Question::parse`], [`query::classify`],
+/// [`encode`] (public so the benchmarks can time each).
 pub fn answer(snapshot: &Snapshot, packet: &[u8], transport: Transport, limits: &Limits, out: &mut Vec<u8>) -> bool {
-    let Some(q) = parse(packet) else {
+    let Some(q) = Question::parse(packet) else {
         return false;
     };
+    encode(packet, &q, query::classify(snapshot, q.labels()), transport, limits, out)
+}
+
+/// Writes the reply to the question `q` of `packet`, classified as `found`, into `out`; `false`
+/// when it needs the full path.
+pub fn encode(
+    packet: &[u8],
+    q: &Question<'_>,
+    found: Option<(&ZoneSnapshot, usize, Lookup<'_>)>,
+    transport: Transport,
+    limits: &Limits,
+    out: &mut Vec<u8>,
+) -> bool {
     out.clear();
-    let labels = &q.labels[..q.count];
-    let Some((zone, depth, lookup)) = query::classify(snapshot, labels) else {
+    let labels = q.labels();
+    let Some((zone, depth, lookup)) = found else {
         write_header(out, packet, RCODE_REFUSED, false, 0, 0, q.edns.is_some());
         out.extend_from_slice(&packet[HEADER_LEN..q.end]);
-        return finish(out, &q, transport, limits);
+        return finish(out, q, transport, limits);
     };
     match lookup {
         Lookup::Listed(listing, ip) => {
@@ -81,50 +96,57 @@ pub fn answer(snapshot: &Snapshot, packet: &[u8], transport: Transport, limits: 
         }
         Lookup::Apex | Lookup::NameServer(_) => return false,
     }
-    finish(out, &q, transport, limits)
+    finish(out, q, transport, limits)
 }
 
-/// Parses the common query shape, or `None`.
-fn parse(p: &[u8]) -> Option<Question<'_>> {
-    let be16 = |at: usize| -> Option<u16> { Some(u16::from_be_bytes([*p.get(at)?, *p.get(at + 1)?])) };
-    // Opcode QUERY; one question; nothing in answer/authority; at most the OPT in additional.
-    if p.len() < HEADER_LEN || (p[2] >> 3) & 0x0f != 0 {
-        return None;
-    }
-    if be16(4)? != 1 || be16(6)? != 0 || be16(8)? != 0 || be16(10)? > 1 {
-        return None;
-    }
-    let mut labels: [&[u8]; MAX_LABELS] = [&[]; MAX_LABELS];
-    let mut count = 0;
-    let mut pos = HEADER_LEN;
-    loop {
-        let len = usize::from(*p.get(pos)?);
-        if len == 0 {
-            pos += 1;
-            break;
-        }
-        // Compression pointers and extended label types go to the full path.
-        if len > 63 || count == MAX_LABELS {
+impl<'p> Question<'p> {
+    /// Parses the common query shape, or `None`.
+    pub fn parse(p: &'p [u8]) -> Option<Question<'p>> {
+        let be16 = |at: usize| -> Option<u16> { Some(u16::from_be_bytes([*p.get(at)?, *p.get(at + 1)?])) };
+        // Opcode QUERY; one question; nothing in answer/authority; at most the OPT in additional.
+        if p.len() < HEADER_LEN || (p[2] >> 3) & 0x0f != 0 {
             return None;
         }
-        labels[count] = p.get(pos + 1..pos + 1 + len)?;
-        count += 1;
-        pos += 1 + len;
+        if be16(4)? != 1 || be16(6)? != 0 || be16(8)? != 0 || be16(10)? > 1 {
+            return None;
+        }
+        let mut labels: [&[u8]; MAX_LABELS] = [&[]; MAX_LABELS];
+        let mut count = 0;
+        let mut pos = HEADER_LEN;
+        loop {
+            let len = usize::from(*p.get(pos)?);
+            if len == 0 {
+                pos += 1;
+                break;
+            }
+            // Compression pointers and extended label types go to the full path.
+            if len > 63 || count == MAX_LABELS {
+                return None;
+            }
+            labels[count] = p.get(pos + 1..pos + 1 + len)?;
+            count += 1;
+            pos += 1 + len;
+        }
+        if pos - HEADER_LEN > 255 {
+            return None;
+        }
+        let (qtype, qclass) = (be16(pos)?, be16(pos + 2)?);
+        let end = pos + 4;
+        if qclass != CLASS_IN || !matches!(qtype, qtype::A | qtype::TXT) {
+            return None;
+        }
+        let edns = match be16(10)? {
+            1 => Some(parse_opt(p, end)?),
+            _ if p.len() == end => None,
+            _ => return None,
+        };
+        Some(Question { labels, count, end, qtype, edns })
     }
-    if pos - HEADER_LEN > 255 {
-        return None;
+
+    /// The question name's labels, first (leftmost) first.
+    pub fn labels(&self) -> &[&'p [u8]] {
+        &self.labels[..self.count]
     }
-    let (qtype, qclass) = (be16(pos)?, be16(pos + 2)?);
-    let end = pos + 4;
-    if qclass != CLASS_IN || !matches!(qtype, qtype::A | qtype::TXT) {
-        return None;
-    }
-    let edns = match be16(10)? {
-        1 => Some(parse_opt(p, end)?),
-        _ if p.len() == end => None,
-        _ => return None,
-    };
-    Some(Question { labels, count, end, qtype, edns })
 }
 
 /// A plain OPT record at `at` that ends the packet: returns its payload size; `None` for anything
