@@ -37,7 +37,9 @@ if [ ${#need[@]} -gt 0 ]; then
   $SUDO apt-get update -qq && DEBIAN_FRONTEND=noninteractive $SUDO apt-get install -y -qq "${need[@]}"
 fi
 cargo build --release --locked -q
+cargo build --release --locked -q --example loadgen
 DNSBL=$PWD/target/release/dnsbl
+LOADGEN=$PWD/target/release/examples/loadgen
 
 if [ ! -f "$OUT/scale-$SCALE" ]; then
   rm -rf "$OUT"; mkdir -p "$OUT"
@@ -86,6 +88,16 @@ $(echo "$out" | awk -F'[()]' '/Queries lost/ {print $2}') \
 $(echo "scale=2; ($c1 - $c0) / $HZ" | bc)"
 }
 
+# Max-rate run with the batched generator (examples/loadgen.rs): prints "qps lost% cpu_seconds".
+loadgen_rate() {
+  local c0 c1 out
+  c0=$(cpu_ticks "$SERVER_PID")
+  out=$(timeout $((SECS + 20)) taskset -c "$1" "$LOADGEN" "127.0.0.1:$PORT" "$OUT/queries.txt" "$SECS" 4 256)
+  c1=$(cpu_ticks "$SERVER_PID")
+  echo "$out" | awk -v cpu="$(echo "scale=2; ($c1 - $c0) / $HZ" | bc)" \
+    '{printf "%s %.2f%% %s", $NF, ($2 ? 100 * $6 / $2 : 0), cpu}'
+}
+
 # Fixed-rate run: prints "p50_ms p99_ms lost%".
 fixed_rate() {
   local out
@@ -101,6 +113,7 @@ run() {
   start_server "$name" 0
   R[$name,load]=$LOAD_S
   read -r R[$name,qps] R[$name,lost] R[$name,cpu] <<<"$(max_rate 1)"
+  read -r R[$name,gqps] R[$name,glost] R[$name,gcpu] <<<"$(loadgen_rate 1)"
   read -r R[$name,p50] R[$name,p99] R[$name,flost] <<<"$(fixed_rate 1)"
   R[$name,rss]=$(rss_mb "$SERVER_PID")
   stop_server
@@ -165,6 +178,7 @@ run dnsbl
 
 ratio() { echo "scale=2; $1 / $2" | bc; }
 per_cpu() { echo "scale=0; ${R[$1,qps]} * $SECS / ${R[$1,cpu]}" | bc; }
+per_cpu_gen() { echo "scale=0; ${R[$1,gqps]} * $SECS / ${R[$1,gcpu]}" | bc; }
 cat <<TABLE
 | measure | rbldnsd | dnsbl | dnsbl / rbldnsd |
 |---|---|---|---|
@@ -172,6 +186,9 @@ cat <<TABLE
 | lost at max rate | ${R[rbldnsd,lost]} | ${R[dnsbl,lost]} | |
 | server CPU seconds in that run (${SECS} s) | ${R[rbldnsd,cpu]} | ${R[dnsbl,cpu]} | $(ratio "${R[dnsbl,cpu]}" "${R[rbldnsd,cpu]}") |
 | answers per server CPU second | $(per_cpu rbldnsd) | $(per_cpu dnsbl) | $(ratio "$(per_cpu dnsbl)" "$(per_cpu rbldnsd)") |
+| max qps, server on 1 core, batched generator (examples/loadgen) on the other | ${R[rbldnsd,gqps]} | ${R[dnsbl,gqps]} | $(ratio "${R[dnsbl,gqps]}" "${R[rbldnsd,gqps]}") |
+| lost in that run | ${R[rbldnsd,glost]} | ${R[dnsbl,glost]} | |
+| answers per server CPU second in that run | $(per_cpu_gen rbldnsd) | $(per_cpu_gen dnsbl) | $(ratio "$(per_cpu_gen dnsbl)" "$(per_cpu_gen rbldnsd)") |
 | p50 / p99 latency at ${RATE} qps (ms) | ${R[rbldnsd,p50]} / ${R[rbldnsd,p99]} | ${R[dnsbl,p50]} / ${R[dnsbl,p99]} | |
 | lost at ${RATE} qps | ${R[rbldnsd,flost]} | ${R[dnsbl,flost]} | |
 | max qps, server on both cores (shared with dnsperf) | ${R[rbldnsd,qps2]} | ${R[dnsbl,qps2]} | $(ratio "${R[dnsbl,qps2]}" "${R[rbldnsd,qps2]}") |
