@@ -8,8 +8,9 @@
 //! publication is the snapshot module's job.
 //!
 //! Layout, chosen for lookups that miss the CPU caches (a server's lookups for unrelated clients
-//! do): the index has one slot per bucket of the top address bits, sized so a bucket holds about
-//! [`SEGMENTS_PER_BUCKET`] segments. For IPv4 each segment is one 32-bit word, the low 16 bits of
+//! do): the index has one slot per bucket, sized so a bucket holds about [`SEGMENTS_PER_BUCKET`]
+//! segments; IPv4 buckets are the top address bits, IPv6 ones cut the span between the first and
+//! the last listed or excluded address evenly. For IPv4 each segment is one 32-bit word, the low 16 bits of
 //! its start above its value id, so a bucket's segments and their values share one cache line
 //! and a lookup touches about two lines. IPv6 keeps full starts and a separate value array.
 
@@ -41,16 +42,16 @@ pub trait Addr: Copy + Ord + fmt::Debug + Send + Sync + 'static {
     fn last_in(self, len: u8) -> Self;
     /// The previous address, or `None` at zero.
     fn checked_prev(self) -> Option<Self>;
-    /// Index bits for a table of `segments` segments (at least 16 when [`Addr::COMPACT`]).
-    fn index_bits(segments: usize) -> u32;
-    /// The index bucket: the top `bits` bits.
-    fn bucket(self, bits: u32) -> usize;
-    /// The first address of `bucket`.
-    fn bucket_start(bucket: usize, bits: u32) -> Self;
+    /// Buckets of the lookup index: `(self - origin) >> shift` (0 below `origin`).
+    fn bucket_from(self, origin: Self, shift: u32) -> usize;
+    /// The first address of a bucket: `origin + (bucket << shift)`, or `None` past the top.
+    fn bucket_start_from(origin: Self, bucket: usize, shift: u32) -> Option<Self>;
+    /// Bits needed to hold `last - first`.
+    fn span_bits(first: Self, last: Self) -> u32;
     /// The low 16 bits (compact layout).
     fn low16(self) -> u16;
-    /// The address in `bucket` whose low 16 bits are `low` (compact layout, `bits` >= 16).
-    fn from_bucket_low16(bucket: usize, bits: u32, low: u16) -> Self;
+    /// The address in `bucket` (origin zero, `shift` <= 16) whose low 16 bits are `low`.
+    fn from_bucket_low16(bucket: usize, shift: u32, low: u16) -> Self;
 }
 
 impl Addr for u32 {
@@ -66,22 +67,22 @@ impl Addr for u32 {
     fn checked_prev(self) -> Option<Self> {
         self.checked_sub(1)
     }
-    fn index_bits(segments: usize) -> u32 {
-        // 16 bits (256 KiB of index) up to 22 (16 MiB, for tens of millions of segments).
-        (usize::BITS - (segments / SEGMENTS_PER_BUCKET).leading_zeros()).clamp(16, 22)
+    fn bucket_from(self, origin: Self, shift: u32) -> usize {
+        self.saturating_sub(origin).checked_shr(shift).unwrap_or(0) as usize
     }
-    fn bucket(self, bits: u32) -> usize {
-        (self >> (32 - bits)) as usize
+    fn bucket_start_from(origin: Self, bucket: usize, shift: u32) -> Option<Self> {
+        let offset = u32::try_from(bucket).ok()?.checked_shl(shift).filter(|b| b >> shift == bucket as u32)?;
+        origin.checked_add(offset)
     }
-    fn bucket_start(bucket: usize, bits: u32) -> Self {
-        (bucket as u32) << (32 - bits)
+    fn span_bits(first: Self, last: Self) -> u32 {
+        32 - last.saturating_sub(first).leading_zeros()
     }
     fn low16(self) -> u16 {
         self as u16
     }
-    fn from_bucket_low16(bucket: usize, bits: u32, low: u16) -> Self {
-        let below = (1u32 << (32 - bits)) - 1;
-        Self::bucket_start(bucket, bits) | (u32::from(low) & below)
+    fn from_bucket_low16(bucket: usize, shift: u32, low: u16) -> Self {
+        let below = (1u32 << shift) - 1;
+        Self::bucket_start_from(0, bucket, shift).unwrap_or(0) | (u32::from(low) & below)
     }
 }
 
@@ -98,20 +99,21 @@ impl Addr for u128 {
     fn checked_prev(self) -> Option<Self> {
         self.checked_sub(1)
     }
-    fn index_bits(_segments: usize) -> u32 {
-        16
+    fn bucket_from(self, origin: Self, shift: u32) -> usize {
+        self.saturating_sub(origin).checked_shr(shift).unwrap_or(0) as usize
     }
-    fn bucket(self, bits: u32) -> usize {
-        (self >> (128 - bits)) as usize
+    fn bucket_start_from(origin: Self, bucket: usize, shift: u32) -> Option<Self> {
+        let offset = (bucket as u128).checked_shl(shift).filter(|b| b >> shift == bucket as u128)?;
+        origin.checked_add(offset)
     }
-    fn bucket_start(bucket: usize, bits: u32) -> Self {
-        (bucket as u128) << (128 - bits)
+    fn span_bits(first: Self, last: Self) -> u32 {
+        128 - last.saturating_sub(first).leading_zeros()
     }
     fn low16(self) -> u16 {
         self as u16
     }
-    fn from_bucket_low16(bucket: usize, bits: u32, low: u16) -> Self {
-        Self::bucket_start(bucket, bits) | u128::from(low)
+    fn from_bucket_low16(bucket: usize, shift: u32, low: u16) -> Self {
+        Self::bucket_start_from(0, bucket, shift).unwrap_or(0) | u128::from(low)
     }
 }
 
@@ -127,8 +129,12 @@ pub enum Verdict {
 /// An immutable longest-prefix-match table for one address family.
 #[derive(Clone)]
 pub struct PrefixTable<A: Addr> {
-    /// Bits of the address that select an index bucket.
-    bits: u32,
+    /// A lookup's bucket is `(addr - origin) >> shift`, capped at the last one. IPv4: origin zero
+    /// and the top 16 to 22 bits. IPv6: the span from the first listed or excluded address to the
+    /// last, cut evenly (IPv6 lists sit in a few blocks, so the top bits alone would not spread
+    /// them).
+    origin: A,
+    shift: u32,
     /// `index[b]` = the first segment starting at or after bucket `b`, so a lookup searches only
     /// the segments of one bucket; one extra slot at the end holds the segment count.
     index: Box<[u32]>,
@@ -151,7 +157,10 @@ const KEY_OVERFLOW: u32 = 0xfffe;
 
 impl<A: Addr> fmt::Debug for PrefixTable<A> {
     fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
-        f.debug_struct("PrefixTable").field("segments", &self.segments()).field("index_bits", &self.bits).finish()
+        f.debug_struct("PrefixTable")
+            .field("segments", &self.segments())
+            .field("buckets", &(self.index.len() - 1))
+            .finish()
     }
 }
 
@@ -196,24 +205,39 @@ fn flatten<A: Addr>(mut entries: Vec<(A, u8, Verdict)>) -> Segments<A> {
 impl<A: Addr> PrefixTable<A> {
     /// `starts` strictly increasing from zero, `values` the same length.
     fn from_segments(starts: Vec<A>, values: Vec<ValueId>) -> PrefixTable<A> {
-        let bits = A::index_bits(starts.len());
-        PrefixTable::with_index_bits(starts, values, bits)
+        // About SEGMENTS_PER_BUCKET segments per bucket.
+        let wanted = usize::BITS - (starts.len() / SEGMENTS_PER_BUCKET).leading_zeros();
+        if A::COMPACT {
+            // At least the top 16 bits (the compact layout keeps the low 16), at most 22 (16 MiB).
+            let bits = wanted.clamp(16, 22);
+            PrefixTable::with_index(starts, values, A::ZERO, u32::from(A::BITS) - bits, 1 << bits)
+        } else {
+            let bits = wanted.clamp(8, 20);
+            let origin = starts.get(1).copied().unwrap_or(A::ZERO);
+            let last = starts.last().copied().unwrap_or(A::ZERO);
+            let shift = A::span_bits(origin, last).saturating_sub(bits);
+            PrefixTable::with_index(starts, values, origin, shift, 1 << bits)
+        }
     }
 
-    fn with_index_bits(starts: Vec<A>, values: Vec<ValueId>, bits: u32) -> PrefixTable<A> {
-        let buckets = 1usize << bits;
+    fn with_index(starts: Vec<A>, values: Vec<ValueId>, origin: A, shift: u32, buckets: usize) -> PrefixTable<A> {
         let mut index = Vec::with_capacity(buckets + 1);
         let mut i = 0;
         for bucket in 0..buckets {
-            let first = A::bucket_start(bucket, bits);
-            while i < starts.len() && starts[i] < first {
-                i += 1;
+            // Buckets past the top of the address space hold nothing (no address maps to them).
+            match A::bucket_start_from(origin, bucket, shift) {
+                Some(first) => {
+                    while i < starts.len() && starts[i] < first {
+                        i += 1;
+                    }
+                }
+                None => i = starts.len(),
             }
             // Segment counts beyond u32 would need more memory than any list we serve.
             index.push(u32::try_from(i).unwrap_or(u32::MAX));
         }
         index.push(u32::try_from(starts.len()).unwrap_or(u32::MAX));
-        let layout = if A::COMPACT && bits >= 16 {
+        let layout = if A::COMPACT && origin == A::ZERO && shift <= 16 {
             let mut overflow = Vec::new();
             let mut keys = Vec::with_capacity(starts.len());
             keys.extend(starts.iter().zip(&values).enumerate().map(|(j, (&start, &value))| {
@@ -231,7 +255,7 @@ impl<A: Addr> PrefixTable<A> {
         } else {
             Layout::Wide { starts: starts.into_boxed_slice(), values: values.into_boxed_slice() }
         };
-        PrefixTable { bits, index: index.into_boxed_slice(), layout }
+        PrefixTable { origin, shift, index: index.into_boxed_slice(), layout }
     }
 
     /// The value deciding `addr`, if it is listed.
@@ -303,7 +327,7 @@ impl<A: Addr> PrefixTable<A> {
     #[inline]
     fn segment_of(&self, addr: A) -> usize {
         // The deciding segment starts in this bucket, or is the last one before it.
-        let bucket = addr.bucket(self.bits);
+        let bucket = addr.bucket_from(self.origin, self.shift).min(self.index.len() - 2);
         let (lo, hi) = (self.index[bucket] as usize, self.index[bucket + 1] as usize);
         // The first segment starts at zero, so for bucket 0 the search finds at least one start
         // at or below addr.
@@ -347,7 +371,7 @@ impl<A: Addr> PrefixTable<A> {
     /// The start of segment `j`, which lies in `bucket`.
     fn start_in(&self, bucket: usize, j: usize) -> A {
         match &self.layout {
-            Layout::Compact { keys, .. } => A::from_bucket_low16(bucket, self.bits, (keys[j] >> 16) as u16),
+            Layout::Compact { keys, .. } => A::from_bucket_low16(bucket, self.shift, (keys[j] >> 16) as u16),
             Layout::Wide { starts, .. } => starts[j],
         }
     }
@@ -475,7 +499,7 @@ mod tests {
     /// hold few segments and many are empty.
     fn with_wide_index(t: &PrefixTable<u32>) -> PrefixTable<u32> {
         let (starts, values) = t.segment_iter().unzip();
-        PrefixTable::with_index_bits(starts, values, 22)
+        PrefixTable::with_index(starts, values, 0, 10, 1 << 22)
     }
 
     #[test]
@@ -493,12 +517,62 @@ mod tests {
         }
     }
 
+    /// The rule for IPv6, the slow and obvious way.
+    fn naive6(entries: &[(u128, u8, Verdict)], addr: u128) -> Option<ValueId> {
+        let mut best: Option<(u8, bool, usize, Verdict)> = None;
+        for (i, &(net, len, verdict)) in entries.iter().enumerate() {
+            if addr & crate::model::mask128(len) == net {
+                let key = (len, matches!(verdict, Verdict::Excluded), i, verdict);
+                if best.map_or(true, |b| (key.0, key.1, key.2) > (b.0, b.1, b.2)) {
+                    best = Some(key);
+                }
+            }
+        }
+        match best {
+            Some((_, _, _, Verdict::Listed(v))) => Some(v),
+            _ => None,
+        }
+    }
+
+    fn entry6() -> impl Strategy<Value = (u128, u8, Verdict)> {
+        // Mostly inside one /12 (as real lists sit in a few blocks), some anywhere.
+        (
+            prop_oneof![3 => Just(0x2a00u128 << 112), 1 => any::<u128>().prop_map(|a| a & (0xffff << 112))],
+            any::<u128>(),
+            prop_oneof![Just(0u8), 12u8..=64, Just(128u8), 1u8..=128],
+            prop_oneof![3 => (0u32..5).prop_map(Verdict::Listed), 1 => Just(Verdict::Excluded)],
+        )
+            .prop_map(|(block, low, len, v)| {
+                let addr = block | (low & ((1u128 << 108) - 1) & 0xffff_0000_ffff_0000_00ff_00ff_00ff_00ff);
+                (addr & crate::model::mask128(len), len, v)
+            })
+    }
+
     proptest! {
+        #[test]
+        fn ipv6_table_matches_naive_scan(entries in prop::collection::vec(entry6(), 0..40), probes in prop::collection::vec(any::<u128>(), 0..20)) {
+            let table = PrefixTable::build(entries.clone());
+            let mut points: Vec<u128> = probes.clone();
+            points.extend(probes.iter().map(|p| (0x2a00u128 << 112) | (p & ((1u128 << 108) - 1))));
+            points.extend([0, u128::MAX, 1]);
+            for &(net, len, _) in &entries {
+                let last = net.last_in(len);
+                points.extend([net, last, net.wrapping_sub(1), last.wrapping_add(1)]);
+            }
+            for addr in points {
+                prop_assert_eq!(table.lookup(addr), naive6(&entries, addr), "addr {:#x}", addr);
+            }
+            let ranges: Vec<_> = table.listed_ranges().collect();
+            for w in ranges.windows(2) {
+                prop_assert!(w[0].1 < w[1].0);
+            }
+        }
+
         #[test]
         fn wide_index_gives_the_same_answers(entries in prop::collection::vec(entry(), 0..40), probes in prop::collection::vec(any::<u32>(), 0..40)) {
             let table = PrefixTable::build(entries.clone());
             let wide = with_wide_index(&table);
-            prop_assert_eq!(wide.bits, 22);
+            prop_assert_eq!(wide.index.len(), (1 << 22) + 1);
             let mut points: Vec<u32> = probes.iter().map(|p| p & 0xc0ff_00ff).collect();
             for &(net, len, _) in &entries {
                 let last = net.last_in(len);
