@@ -54,68 +54,46 @@ pub trait Addr: Copy + Ord + fmt::Debug + Send + Sync + 'static {
     fn from_bucket_low16(bucket: usize, shift: u32, low: u16) -> Self;
 }
 
-impl Addr for u32 {
-    const ZERO: Self = 0;
-    const BITS: u8 = 32;
-    const COMPACT: bool = true;
-    fn checked_next(self) -> Option<Self> {
-        self.checked_add(1)
-    }
-    fn last_in(self, len: u8) -> Self {
-        self | !crate::model::mask32(len)
-    }
-    fn checked_prev(self) -> Option<Self> {
-        self.checked_sub(1)
-    }
-    fn bucket_from(self, origin: Self, shift: u32) -> usize {
-        self.saturating_sub(origin).checked_shr(shift).unwrap_or(0) as usize
-    }
-    fn bucket_start_from(origin: Self, bucket: usize, shift: u32) -> Option<Self> {
-        let offset = u32::try_from(bucket).ok()?.checked_shl(shift).filter(|b| b >> shift == bucket as u32)?;
-        origin.checked_add(offset)
-    }
-    fn span_bits(first: Self, last: Self) -> u32 {
-        32 - last.saturating_sub(first).leading_zeros()
-    }
-    fn low16(self) -> u16 {
-        self as u16
-    }
-    fn from_bucket_low16(bucket: usize, shift: u32, low: u16) -> Self {
-        let below = (1u32 << shift) - 1;
-        Self::bucket_start_from(0, bucket, shift).unwrap_or(0) | (u32::from(low) & below)
-    }
+/// The two widths share all their arithmetic.
+macro_rules! impl_addr {
+    ($t:ty, $compact:expr, $mask:path) => {
+        impl Addr for $t {
+            const ZERO: Self = 0;
+            const BITS: u8 = <$t>::BITS as u8;
+            const COMPACT: bool = $compact;
+            fn checked_next(self) -> Option<Self> {
+                self.checked_add(1)
+            }
+            fn last_in(self, len: u8) -> Self {
+                self | !$mask(len)
+            }
+            fn checked_prev(self) -> Option<Self> {
+                self.checked_sub(1)
+            }
+            fn bucket_from(self, origin: Self, shift: u32) -> usize {
+                self.saturating_sub(origin).checked_shr(shift).unwrap_or(0) as usize
+            }
+            fn bucket_start_from(origin: Self, bucket: usize, shift: u32) -> Option<Self> {
+                let bucket = <$t>::try_from(bucket).ok()?;
+                let offset = bucket.checked_shl(shift).filter(|b| b >> shift == bucket)?;
+                origin.checked_add(offset)
+            }
+            fn span_bits(first: Self, last: Self) -> u32 {
+                <$t>::BITS - last.saturating_sub(first).leading_zeros()
+            }
+            fn low16(self) -> u16 {
+                self as u16
+            }
+            fn from_bucket_low16(bucket: usize, shift: u32, low: u16) -> Self {
+                let below = (1 as $t).checked_shl(shift).map_or(<$t>::MAX, |b| b - 1);
+                Self::bucket_start_from(0, bucket, shift).unwrap_or(0) | (Self::from(low) & below)
+            }
+        }
+    };
 }
 
-impl Addr for u128 {
-    const ZERO: Self = 0;
-    const BITS: u8 = 128;
-    const COMPACT: bool = false;
-    fn checked_next(self) -> Option<Self> {
-        self.checked_add(1)
-    }
-    fn last_in(self, len: u8) -> Self {
-        self | !crate::model::mask128(len)
-    }
-    fn checked_prev(self) -> Option<Self> {
-        self.checked_sub(1)
-    }
-    fn bucket_from(self, origin: Self, shift: u32) -> usize {
-        self.saturating_sub(origin).checked_shr(shift).unwrap_or(0) as usize
-    }
-    fn bucket_start_from(origin: Self, bucket: usize, shift: u32) -> Option<Self> {
-        let offset = (bucket as u128).checked_shl(shift).filter(|b| b >> shift == bucket as u128)?;
-        origin.checked_add(offset)
-    }
-    fn span_bits(first: Self, last: Self) -> u32 {
-        128 - last.saturating_sub(first).leading_zeros()
-    }
-    fn low16(self) -> u16 {
-        self as u16
-    }
-    fn from_bucket_low16(bucket: usize, shift: u32, low: u16) -> Self {
-        Self::bucket_start_from(0, bucket, shift).unwrap_or(0) | u128::from(low)
-    }
-}
+impl_addr!(u32, true, crate::model::mask32);
+impl_addr!(u128, false, crate::model::mask128);
 
 /// What one prefix says.
 #[derive(Clone, Copy, Debug, PartialEq, Eq, PartialOrd, Ord)]
@@ -495,6 +473,17 @@ mod tests {
             })
     }
 
+    /// The probes (squeezed into the entries' part of the address space) and every entry's
+    /// edges and neighbours.
+    fn probe_points(entries: &[(u32, u8, Verdict)], probes: &[u32]) -> Vec<u32> {
+        let mut points: Vec<u32> = probes.iter().map(|p| p & 0xc0ff_00ff).collect();
+        for &(net, len, _) in entries {
+            let last = net.last_in(len);
+            points.extend([net, last, net.wrapping_sub(1), last.wrapping_add(1)]);
+        }
+        points
+    }
+
     /// The same segments with the index sized for a table a hundred times larger, so buckets
     /// hold few segments and many are empty.
     fn with_wide_index(t: &PrefixTable<u32>) -> PrefixTable<u32> {
@@ -573,12 +562,7 @@ mod tests {
             let table = PrefixTable::build(entries.clone());
             let wide = with_wide_index(&table);
             prop_assert_eq!(wide.index.len(), (1 << 22) + 1);
-            let mut points: Vec<u32> = probes.iter().map(|p| p & 0xc0ff_00ff).collect();
-            for &(net, len, _) in &entries {
-                let last = net.last_in(len);
-                points.extend([net, last, net.wrapping_sub(1), last.wrapping_add(1)]);
-            }
-            for addr in points {
+            for addr in probe_points(&entries, &probes) {
                 prop_assert_eq!(wide.lookup(addr), naive(&entries, addr), "addr {:#x}", addr);
                 let last = addr | 0xff;
                 prop_assert_eq!(wide.any_listed(addr & !0xff, last), table.any_listed(addr & !0xff, last));
@@ -589,12 +573,7 @@ mod tests {
         #[test]
         fn table_matches_naive_scan(entries in prop::collection::vec(entry(), 0..40), probes in prop::collection::vec(any::<u32>(), 0..40)) {
             let table = PrefixTable::build(entries.clone());
-            let mut points: Vec<u32> = probes.iter().map(|p| p & 0xc0ff_00ff).collect();
-            for &(net, len, _) in &entries {
-                let last = net.last_in(len);
-                points.extend([net, last, net.wrapping_sub(1), last.wrapping_add(1)]);
-            }
-            for addr in points {
+            for addr in probe_points(&entries, &probes) {
                 prop_assert_eq!(table.lookup(addr), naive(&entries, addr), "addr {:#x}", addr);
             }
         }
