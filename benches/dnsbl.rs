@@ -192,7 +192,7 @@ fn query_paths(c: &mut Criterion) {
         });
         let found = query::classify(&snap, q.labels());
         group.bench_function(format!("step/encode/{name}"), |b| {
-            b.iter(|| lean::encode(packet, &q, black_box(found), Transport::Udp, &limits, &mut out))
+            b.iter(|| lean::encode(&q, black_box(found), Transport::Udp, &limits, &mut out))
         });
     }
     for (name, packet) in &cases {

@@ -24,6 +24,8 @@ const RCODE_REFUSED: u8 = 5;
 /// The question of a query in the common shape, borrowed from the packet ([`Question::parse`]).
 #[derive(Debug)]
 pub struct Question<'p> {
+    /// The whole query (header and question are copied into the reply).
+    packet: &'p [u8],
     labels: [&'p [u8]; MAX_LABELS],
     count: usize,
     /// End of the question section.
@@ -41,13 +43,12 @@ pub fn answer(snapshot: &Snapshot, packet: &[u8], transport: Transport, limits: 
     let Some(q) = Question::parse(packet) else {
         return false;
     };
-    encode(packet, &q, query::classify(snapshot, q.labels()), transport, limits, out)
+    encode(&q, query::classify(snapshot, q.labels()), transport, limits, out)
 }
 
-/// Writes the reply to the question `q` of `packet`, classified as `found`, into `out`; `false`
-/// when it needs the full path.
+/// Writes the reply to the question `q`, classified as `found`, into `out`; `false` when it needs
+/// the full path.
 pub fn encode(
-    packet: &[u8],
     q: &Question<'_>,
     found: Option<(&ZoneSnapshot, usize, Lookup<'_>)>,
     transport: Transport,
@@ -55,7 +56,7 @@ pub fn encode(
     out: &mut Vec<u8>,
 ) -> bool {
     out.clear();
-    let labels = q.labels();
+    let (packet, labels) = (q.packet, q.labels());
     let Some((zone, depth, lookup)) = found else {
         write_header(out, packet, RCODE_REFUSED, false, 0, 0, q.edns.is_some());
         out.extend_from_slice(&packet[HEADER_LEN..q.end]);
@@ -140,7 +141,7 @@ impl<'p> Question<'p> {
             _ if p.len() == end => None,
             _ => return None,
         };
-        Some(Question { labels, count, end, qtype, edns })
+        Some(Question { packet: p, labels, count, end, qtype, edns })
     }
 
     /// The question name's labels, first (leftmost) first.
