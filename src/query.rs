@@ -14,6 +14,7 @@ use std::sync::LazyLock;
 use crate::config::{DomainName, NameServer};
 use crate::model::{expand_txt, mask128, mask32, Listing, ListingCode, Prefix, V4_MAPPED_PREFIX};
 use crate::snapshot::{Snapshot, ZoneSnapshot};
+use crate::trie::PrefixTable;
 
 /// Query types the answer logic distinguishes (RFC 1035 / 3596 numbers).
 pub mod qtype {
@@ -125,6 +126,17 @@ pub fn classify<'s>(snapshot: &'s Snapshot, labels: &[&[u8]]) -> Option<(&'s Zon
         return Some((zone, depth, Lookup::NameServer(ns)));
     }
     Some((zone, depth, address(zone, rel)))
+}
+
+/// The IPv4 table and address a lookup of this name reads, for [`PrefixTable::warm`]; `None`
+/// for other names (they are not warmed).
+pub fn locate_v4<'s>(snapshot: &'s Snapshot, labels: &[&[u8]]) -> Option<(&'s PrefixTable<u32>, u32)> {
+    let (zone, depth) = find_zone(snapshot, labels)?;
+    let rel = &labels[..labels.len() - depth];
+    match parse_v4_labels(rel)? {
+        (addr, 4) => Some((zone.v4.base(), addr)),
+        _ => None,
+    }
 }
 
 /// Answers a question given as labels (left to right, no root) and a query type; `None` when the

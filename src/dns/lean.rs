@@ -11,6 +11,7 @@
 
 use crate::query::{self, qtype, Lookup};
 use crate::snapshot::{Snapshot, ZoneSnapshot};
+use crate::trie::PrefixTable;
 
 use super::message::{Limits, Transport};
 
@@ -44,6 +45,11 @@ pub fn answer(snapshot: &Snapshot, packet: &[u8], transport: Transport, limits: 
         return false;
     };
     encode(&q, query::classify(snapshot, q.labels()), transport, limits, out)
+}
+
+/// Where an IPv4 lookup for this query will read ([`query::locate_v4`]), if it is one.
+pub fn locate_v4<'s>(snapshot: &'s Snapshot, packet: &[u8]) -> Option<(&'s PrefixTable<u32>, u32)> {
+    query::locate_v4(snapshot, Question::parse(packet)?.labels())
 }
 
 /// Writes the reply to the question `q`, classified as `found`, into `out`; `false` when it needs
