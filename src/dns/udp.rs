@@ -21,6 +21,8 @@ use crate::trie::PrefixTable;
 
 /// Datagrams handled per system call.
 pub const BATCH: usize = 32;
+/// Batches at least this large get their table lines loaded before they are answered.
+const WARM_MIN_BATCH: usize = 8;
 /// Largest query we read; longer datagrams are dropped (no DNS query needs more).
 const MAX_QUERY: usize = 4096;
 /// How often a blocked worker checks for shutdown.
@@ -45,11 +47,15 @@ pub fn serve(socket: UdpSocket, shared: Arc<SharedSnapshot>, limits: Limits, shu
         }
         let snapshot = shared.load();
         // Load the table lines the batch's lookups need together, so their cache misses overlap.
-        let mut located: [Option<(&PrefixTable<u32>, u32)>; BATCH] = [None; BATCH];
-        for ((slot, &(len, _)), query) in located.iter_mut().zip(&received[..count]).zip(&queries) {
-            *slot = lean::locate_v4(&snapshot, &query[..len]);
+        // Small batches (a server that keeps up) skip it: there is little to overlap, and
+        // finding the lines parses each question a second time.
+        if count >= WARM_MIN_BATCH {
+            let mut located: [Option<(&PrefixTable<u32>, u32)>; BATCH] = [None; BATCH];
+            for ((slot, &(len, _)), query) in located.iter_mut().zip(&received[..count]).zip(&queries) {
+                *slot = lean::locate_v4(&snapshot, &query[..len]);
+            }
+            std::hint::black_box(PrefixTable::warm(&located[..count]));
         }
-        std::hint::black_box(PrefixTable::warm(&located[..count]));
         let mut to: [Option<SockaddrStorage>; BATCH] = [None; BATCH];
         let mut ready = 0;
         for i in 0..count {
