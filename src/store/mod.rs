@@ -145,11 +145,11 @@ impl Store {
 
     /// Calls `f` for every listing and then every exclusion of `zone`, in address order.
     pub fn for_each_entry(&self, zone: &DomainName, mut f: impl FnMut(Prefix, StoredEntry)) -> Result<(), StoreError> {
-        self.scan(CF_LISTINGS, zone, |p, v| {
+        self.scan(CF_LISTINGS, zone, (None, None), |p, v| {
             f(p, StoredEntry::Listing(encoding::decode_listing(v)?));
             Ok(())
         })?;
-        self.scan(CF_EXCLUSIONS, zone, |p, v| {
+        self.scan(CF_EXCLUSIONS, zone, (None, None), |p, v| {
             f(p, StoredEntry::Exclusion(encoding::decode_exclusion(v)?));
             Ok(())
         })
@@ -176,36 +176,30 @@ impl Store {
         to: Option<Prefix>,
         mut f: impl FnMut(Prefix, Option<encoding::ListingHead<'_>>) -> Result<(), DecodeError>,
     ) -> Result<(), StoreError> {
-        let generation = self.generation(zone)?;
-        let prefix_len = encoding::list_prefix(zone, generation).len();
-        let start = match from {
-            Some(p) => encoding::entry_key(zone, generation, &p),
-            None => encoding::list_prefix(zone, generation),
-        };
-        let end = match to {
-            Some(p) => encoding::entry_key(zone, generation, &p),
-            None => encoding::list_end(zone, generation),
-        };
-        // A whole-list scan: read ahead, and do not push the block cache's hot entries out.
-        self.scan_keys(CF_LISTINGS, prefix_len, &start, end.clone(), true, |p, v| {
-            f(p, Some(encoding::listing_head(v)?))
-        })?;
-        self.scan_keys(CF_EXCLUSIONS, prefix_len, &start, end, true, |p, v| {
+        self.scan(CF_LISTINGS, zone, (from, to), |p, v| f(p, Some(encoding::listing_head(v)?)))?;
+        self.scan(CF_EXCLUSIONS, zone, (from, to), |p, v| {
             encoding::decode_exclusion(v)?;
             f(p, None)
         })
     }
 
+    /// Scans one column family's entries of `zone` from `bounds.0` (inclusive, the list's start
+    /// when `None`) up to `bounds.1` (exclusive, its end when `None`).
     fn scan(
         &self,
         cf_name: &'static str,
         zone: &DomainName,
+        bounds: (Option<Prefix>, Option<Prefix>),
         f: impl FnMut(Prefix, &[u8]) -> Result<(), DecodeError>,
     ) -> Result<(), StoreError> {
         let generation = self.generation(zone)?;
-        let (start, end) = (encoding::list_prefix(zone, generation), encoding::list_end(zone, generation));
+        let list = encoding::list_prefix(zone, generation);
+        let start = bounds.0.map_or_else(|| list.clone(), |p| encoding::entry_key(zone, generation, &p));
+        let end = bounds
+            .1
+            .map_or_else(|| encoding::list_end(zone, generation), |p| encoding::entry_key(zone, generation, &p));
         // A whole-list scan: read ahead, and do not push the block cache's hot entries out.
-        self.scan_keys(cf_name, start.len(), &start, end, true, f)
+        self.scan_keys(cf_name, list.len(), &start, end, true, f)
     }
 
     /// Calls `f` for every key in `from..to` (exclusive) of a list generation whose prefix is

@@ -307,6 +307,7 @@ impl<A: Addr> PrefixTable<A> {
     /// cache misses overlap instead of following one another. Returns a value made from what it
     /// read, for `std::hint::black_box`.
     pub fn warm(batch: &[Option<(&PrefixTable<A>, A)>]) -> u32 {
+        // Only the first 64 of a batch are warmed (the UDP loop's batches are 32).
         let mut first = [0usize; 64];
         for (slot, lookup) in first.iter_mut().zip(batch) {
             if let Some((t, addr)) = lookup {
