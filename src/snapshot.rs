@@ -87,9 +87,7 @@ impl ZoneSnapshot {
             values: ValueTable { base: Arc::new(base), added: Arc::default() },
         }
     }
-}
 
-impl ZoneSnapshot {
     /// `folded` (made by `from.merged()`, off the writer's path) with the patches and values this
     /// zone gained since `from` on top: the same answers as `self`, fewer patches. `None` when
     /// this zone does not descend from `from` by changes alone (it was reloaded or merged since).

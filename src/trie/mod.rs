@@ -311,7 +311,7 @@ impl<A: Addr> PrefixTable<A> {
         let mut first = [0usize; 64];
         for (slot, lookup) in first.iter_mut().zip(batch) {
             if let Some((t, addr)) = lookup {
-                *slot = t.index[addr.bucket_from(t.origin, t.shift).min(t.index.len() - 2)] as usize;
+                *slot = t.index[t.bucket(*addr)] as usize;
             }
         }
         let mut seen = 0;
@@ -323,10 +323,16 @@ impl<A: Addr> PrefixTable<A> {
         seen
     }
 
+    /// The index bucket of `addr`: `(addr - origin) >> shift`, capped at the last one.
+    #[inline]
+    fn bucket(&self, addr: A) -> usize {
+        addr.bucket_from(self.origin, self.shift).min(self.index.len() - 2)
+    }
+
     #[inline]
     fn segment_of(&self, addr: A) -> usize {
         // The deciding segment starts in this bucket, or is the last one before it.
-        let bucket = addr.bucket_from(self.origin, self.shift).min(self.index.len() - 2);
+        let bucket = self.bucket(addr);
         let (lo, hi) = (self.index[bucket] as usize, self.index[bucket + 1] as usize);
         // The first segment starts at zero, so for bucket 0 the search finds at least one start
         // at or below addr.
