@@ -10,7 +10,9 @@
 #                                         # (written and imported once, ~1.5 GB in BENCH_DIR), 3 runs
 #
 # Settings (environment): BENCH_DIR (target/bench-peer), BENCH_PORT (5399), BENCH_SECONDS per
-# dnsperf run (10), BENCH_RATE for the fixed-rate latency run (50000 qps), BENCH_SCALE (1).
+# dnsperf run (10), BENCH_RATE for the fixed-rate dnsperf latency run (50000 qps),
+# BENCH_LATENCY_RATE for the paced-probe latency run (default: half of dnsbl's max qps with the
+# batched generator in the same run), BENCH_SCALE (1).
 # Every run is bounded by BENCH_SECONDS; the servers this script starts are stopped on exit.
 set -euo pipefail
 [ -n "${BENCH_TRACE:-}" ] && set -x
@@ -98,6 +100,14 @@ loadgen_rate() {
     '{printf "%s %.2f%% %s", $NF, ($2 ? 100 * $6 / $2 : 0), cpu}'
 }
 
+# Fixed-rate run with the paced probe (loadgen --rate $2): prints "p50 p99 p99.9 max lost% lag"
+# (milliseconds; lag is how far the probe fell behind its own schedule at worst).
+paced_rate() {
+  local out
+  out=$(timeout $((SECS + 20)) taskset -c "$1" "$LOADGEN" "127.0.0.1:$PORT" "$OUT/queries.txt" "$SECS" 4 256 --rate "$2")
+  echo "$out" | awk '{printf "%s %s %s %s %.2f%% %s", $10, $12, $14, $16, ($2 ? 100 * $6 / $2 : 0), $18}'
+}
+
 # Fixed-rate run: prints "p50_ms p99_ms lost%".
 fixed_rate() {
   local out
@@ -175,6 +185,13 @@ rm -rf "$OUT/dnsbl-data"
 IMPORT_S=$( { /usr/bin/time -f %e "$DNSBL" zone import "$OUT/all.rbldnsd" --zone "$ZONE" --data-dir "$OUT/dnsbl-data" >/dev/null; } 2>&1 | tail -1)
 run rbldnsd
 run dnsbl
+# Latency at half of dnsbl's capacity, for both servers, with the paced probe.
+LRATE=${BENCH_LATENCY_RATE:-$(( ${R[dnsbl,gqps]} / 2 ))}
+for name in rbldnsd dnsbl; do
+  start_server "$name" 0
+  read -r R[$name,lp50] R[$name,lp99] R[$name,lp999] R[$name,lmax] R[$name,llost] R[$name,llag] <<<"$(paced_rate 1 "$LRATE")"
+  stop_server
+done
 
 ratio() { echo "scale=2; $1 / $2" | bc; }
 per_cpu() { echo "scale=0; ${R[$1,qps]} * $SECS / ${R[$1,cpu]}" | bc; }
@@ -191,6 +208,8 @@ cat <<TABLE
 | answers per server CPU second in that run | $(per_cpu_gen rbldnsd) | $(per_cpu_gen dnsbl) | $(ratio "$(per_cpu_gen dnsbl)" "$(per_cpu_gen rbldnsd)") |
 | p50 / p99 latency at ${RATE} qps (ms) | ${R[rbldnsd,p50]} / ${R[rbldnsd,p99]} | ${R[dnsbl,p50]} / ${R[dnsbl,p99]} | |
 | lost at ${RATE} qps | ${R[rbldnsd,flost]} | ${R[dnsbl,flost]} | |
+| p50 / p99 / p99.9 / max latency at ${LRATE} qps, paced probe (loadgen --rate) on the other core (ms) | ${R[rbldnsd,lp50]} / ${R[rbldnsd,lp99]} / ${R[rbldnsd,lp999]} / ${R[rbldnsd,lmax]} | ${R[dnsbl,lp50]} / ${R[dnsbl,lp99]} / ${R[dnsbl,lp999]} / ${R[dnsbl,lmax]} | |
+| lost at ${LRATE} qps; the probe's worst lag behind its schedule (ms) | ${R[rbldnsd,llost]}; ${R[rbldnsd,llag]} | ${R[dnsbl,llost]}; ${R[dnsbl,llag]} | |
 | max qps, server on both cores (shared with dnsperf) | ${R[rbldnsd,qps2]} | ${R[dnsbl,qps2]} | $(ratio "${R[dnsbl,qps2]}" "${R[rbldnsd,qps2]}") |
 | RSS after the runs (MB) | ${R[rbldnsd,rss]} | ${R[dnsbl,rss]} | |
 | start to first answer (s) | ${R[rbldnsd,load]} (from text) | ${R[dnsbl,load]} (from RocksDB) | |
