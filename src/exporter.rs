@@ -1,19 +1,26 @@
-//! `dnsbl zone export`: a zone's current list as an rbldnsd data file or a BIND master file.
+//! `dnsbl zone export`: a zone as an rbldnsd data file or a BIND master file.
 //!
-//! rbldnsd: one `combined` dataset (`$DATASET ip4trie @` and `$DATASET ip6trie @`) with `$SOA`,
-//! `$NS`, `$TTL`, a default line carrying the zone's TXT template, `prefix :code:reason` lines and
-//! `!prefix` exclusions; rbldnsd loads it as `ZONE:combined:FILE`, and `dnsbl zone import` reads it
-//! back to the same list. BIND: every listed address written out as A and TXT records (ranges
-//! expanded), refused above a record limit. Expired entries are left out of both.
+//! rbldnsd, the list (default): one `combined` dataset (`$DATASET ip4trie @` and `$DATASET
+//! ip6trie @`) with `$SOA`, `$NS`, `$TTL`, a default line carrying the zone's TXT template,
+//! `prefix :code:reason` lines and `!prefix` exclusions, exactly as stored; rbldnsd loads it as
+//! `ZONE:combined:FILE`, and `dnsbl zone import` reads it back to the same list. Marketer
+//! declarations and protections are not in it (they live in the registry).
+//!
+//! rbldnsd, served ([`rbldnsd_served`]): what the DNS answers, for mirrors: every listed range
+//! after the registry is applied, split into CIDR blocks with its code and text, plus the RFC 5782
+//! test points. It is not meant to be imported back (it would turn declarations into operator
+//! listings).
+//!
+//! BIND: what the DNS answers, every listed address written out as A and TXT records (ranges
+//! expanded), refused above a record limit. Expired entries are left out of all three.
 
 use std::io::{self, Write};
 use std::net::{IpAddr, Ipv4Addr, Ipv6Addr};
-use std::sync::Arc;
 
 use crate::config::ZoneConfig;
-use crate::model::{expand_txt, Entry, Listing, Prefix};
-use crate::query::TEST_LISTED_V4;
-use crate::snapshot::ZoneBuilder;
+use crate::model::{expand_txt, Listing, Prefix};
+use crate::query::{TEST_LISTED_V4, TEST_UNLISTED_V4};
+use crate::snapshot::ZoneSnapshot;
 use crate::store::{Store, StoreError, StoredEntry};
 
 /// Why an export stopped.
@@ -35,13 +42,12 @@ pub struct ExportReport {
     pub codes_dropped: u64,
 }
 
-/// Writes the zone's list in rbldnsd `combined` format.
-pub fn rbldnsd(store: &Store, zone: &ZoneConfig, now: u64, out: &mut impl Write) -> Result<ExportReport, ExportError> {
-    let serial = store.serial(&zone.origin)?.unwrap_or(0);
+/// The `$SOA`, `$NS` and `$TTL` lines of an rbldnsd export, after a comment naming what it is.
+fn rbldnsd_head(zone: &ZoneConfig, serial: u32, what: &str, out: &mut impl Write) -> io::Result<()> {
     let soa = &zone.soa;
     writeln!(
         out,
-        "# dnsbl export of zone {}, serial {serial}; load with rbldnsd as {}:combined:FILE",
+        "# dnsbl export of zone {} ({what}), serial {serial}; load with rbldnsd as {}:combined:FILE",
         zone.origin, zone.origin
     )?;
     writeln!(
@@ -53,7 +59,13 @@ pub fn rbldnsd(store: &Store, zone: &ZoneConfig, now: u64, out: &mut impl Write)
         let names: Vec<&str> = zone.ns.iter().map(|n| n.name.as_str()).collect();
         writeln!(out, "$NS {} {}", first.ttl, names.join(" "))?;
     }
-    writeln!(out, "$TTL {}", zone.ttl)?;
+    writeln!(out, "$TTL {}", zone.ttl)
+}
+
+/// Writes the zone's list in rbldnsd `combined` format.
+pub fn rbldnsd(store: &Store, zone: &ZoneConfig, now: u64, out: &mut impl Write) -> Result<ExportReport, ExportError> {
+    let serial = store.serial(&zone.origin)?.unwrap_or(0);
+    rbldnsd_head(zone, serial, "the operator's list", out)?;
     let mut report = ExportReport::default();
     // The store yields IPv4 keys before IPv6 ones; IPv6 lines wait for their section (IPv6 lists
     // are the small part; IPv4 lines stream straight out).
@@ -87,6 +99,73 @@ pub fn rbldnsd(store: &Store, zone: &ZoneConfig, now: u64, out: &mut impl Write)
     Ok(report)
 }
 
+/// Writes what `zone` (built by [`crate::publisher::served_zone`]) answers, in rbldnsd `combined`
+/// format: its listed ranges as disjoint CIDR blocks, and the RFC 5782 test points.
+pub fn rbldnsd_served(zone: &ZoneSnapshot, out: &mut impl Write) -> Result<ExportReport, ExportError> {
+    let config = &zone.config;
+    rbldnsd_head(config, zone.serial, "what the DNS serves", out)?;
+    let mut report = ExportReport::default();
+    let mut line = |out: &mut dyn Write, block: Prefix, listing: &Listing| -> io::Result<()> {
+        let codes = listing.codes();
+        if codes.len() > 1 {
+            report.codes_dropped += 1;
+        }
+        report.lines += 1;
+        match listing.reason() {
+            Some(reason) => writeln!(out, "{block} :{}:{reason}", codes[0]),
+            None => writeln!(out, "{block} :{}", codes[0]),
+        }
+    };
+    writeln!(out, "$DATASET ip4trie @")?;
+    writeln!(out, ":127.0.0.3:{}", config.txt_template)?;
+    // The test points answer whatever the list says (a listed 127.0.0.0/8 included).
+    line(out, Prefix::V4 { bits: TEST_LISTED_V4, len: 32 }, crate::query::test_listing())?;
+    writeln!(out, "!{}", Prefix::V4 { bits: TEST_UNLISTED_V4, len: 32 })?;
+    for (first, last, id) in zone.v4.base().listed_ranges() {
+        let Some(listing) = zone.value(id) else { continue };
+        for (bits, len) in cidr_blocks(u128::from(first), u128::from(last), 32) {
+            if bits != u128::from(TEST_LISTED_V4) || len != 32 {
+                line(out, Prefix::V4 { bits: bits as u32, len }, listing)?;
+            }
+        }
+    }
+    writeln!(out, "$DATASET ip6trie @")?;
+    writeln!(out, ":127.0.0.3:{}", config.txt_template)?;
+    for (first, last, id) in zone.v6.base().listed_ranges() {
+        let Some(listing) = zone.value(id) else { continue };
+        for (bits, len) in cidr_blocks(first, last, 128) {
+            line(out, Prefix::V6 { bits, len }, listing)?;
+        }
+    }
+    Ok(report)
+}
+
+/// The fewest CIDR blocks (start, prefix length) that cover `first..=last` exactly, in an address
+/// space `width` bits wide.
+fn cidr_blocks(first: u128, last: u128, width: u32) -> impl Iterator<Item = (u128, u8)> {
+    let mut next = Some(first).filter(|&f| f <= last);
+    std::iter::from_fn(move || {
+        let start = next?;
+        // The largest block aligned at `start` that ends at or before `last`.
+        let mut size_bits = start.trailing_zeros().min(width);
+        while size_bits > 0 && (start | low_mask(size_bits)) > last {
+            size_bits -= 1;
+        }
+        let end = start | low_mask(size_bits);
+        next = if end >= last { None } else { Some(end + 1) };
+        Some((start, (width - size_bits) as u8))
+    })
+}
+
+/// The low `bits` bits set.
+fn low_mask(bits: u32) -> u128 {
+    if bits >= 128 {
+        u128::MAX
+    } else {
+        (1u128 << bits) - 1
+    }
+}
+
 fn entry_line(prefix: Prefix, entry: &StoredEntry, report: &mut ExportReport) -> String {
     match entry {
         StoredEntry::Exclusion(_) => format!("!{prefix}"),
@@ -103,23 +182,10 @@ fn entry_line(prefix: Prefix, entry: &StoredEntry, report: &mut ExportReport) ->
     }
 }
 
-/// Writes the zone as a BIND master file, every listed address expanded; refuses above `limit`
-/// names.
-pub fn bind(
-    store: &Store,
-    zone: &ZoneConfig,
-    now: u64,
-    limit: u64,
-    out: &mut impl Write,
-) -> Result<ExportReport, ExportError> {
-    let serial = store.serial(&zone.origin)?.unwrap_or(0);
-    let mut builder = ZoneBuilder::new(Arc::new(zone.clone()), serial);
-    store.for_each_entry(&zone.origin, |prefix, entry| match entry {
-        StoredEntry::Listing(l) if l.expired(now) => {}
-        StoredEntry::Listing(l) => builder.add(prefix, Entry::Listed(l.listing)),
-        StoredEntry::Exclusion(_) => builder.add(prefix, Entry::Excluded),
-    })?;
-    let built = builder.build();
+/// Writes what `built` (from [`crate::publisher::served_zone`]) answers as a BIND master file,
+/// every listed address expanded; refuses above `limit` names.
+pub fn bind(built: &ZoneSnapshot, limit: u64, out: &mut impl Write) -> Result<ExportReport, ExportError> {
+    let (zone, serial) = (&*built.config, built.serial);
     let names: u128 = built.v4.base().listed_ranges().map(|(a, b, _)| u128::from(b - a) + 1).sum::<u128>()
         + built.v6.base().listed_ranges().map(|(a, b, _)| (b - a).saturating_add(1)).sum::<u128>();
     if names > u128::from(limit) {
@@ -152,7 +218,7 @@ pub fn bind(
     for (first, last, id) in built.v4.base().listed_ranges() {
         let Some(listing) = built.value(id) else { continue };
         for a in first..=last {
-            if a != TEST_LISTED_V4 && a != crate::query::TEST_UNLISTED_V4 {
+            if a != TEST_LISTED_V4 && a != TEST_UNLISTED_V4 {
                 write_host(out, IpAddr::V4(Ipv4Addr::from(a)), listing, &zone.txt_template, &mut report)?;
             }
         }
@@ -192,4 +258,46 @@ fn write_host(
     writeln!(out, "{owner} IN TXT \"{}\"", txt.replace('\\', "\\\\").replace('"', "\\\""))?;
     report.lines += 1;
     Ok(())
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    fn blocks(first: u128, last: u128, width: u32) -> Vec<(u128, u8)> {
+        cidr_blocks(first, last, width).collect()
+    }
+
+    #[test]
+    fn ranges_split_into_the_fewest_aligned_blocks() {
+        assert_eq!(blocks(0, u128::from(u32::MAX), 32), [(0, 0)]);
+        assert_eq!(blocks(0, u128::MAX, 128), [(0, 0)]);
+        assert_eq!(blocks(u128::MAX, u128::MAX, 128), [(u128::MAX, 128)]);
+        assert_eq!(blocks(7, 7, 32), [(7, 32)]);
+        // 10.0.0.1 - 10.0.0.6: .1/32, .2/31, .4/31, .6/32
+        let base = 0x0a00_0000;
+        assert_eq!(blocks(base + 1, base + 6, 32), [(base + 1, 32), (base + 2, 31), (base + 4, 31), (base + 6, 32)]);
+        assert!(blocks(5, 4, 32).is_empty());
+    }
+
+    #[test]
+    fn blocks_cover_the_range_exactly() {
+        let mut seed = 0x9e37_79b9_7f4a_7c15u64;
+        for _ in 0..2000 {
+            seed ^= seed << 13;
+            seed ^= seed >> 7;
+            seed ^= seed << 17;
+            let a = u128::from(seed as u16);
+            let b = u128::from((seed >> 16) as u16);
+            let (first, last) = (a.min(b), a.max(b));
+            let mut at = first;
+            for (start, len) in cidr_blocks(first, last, 32) {
+                assert_eq!(start, at, "contiguous");
+                let size = 1u128 << (32 - u32::from(len));
+                assert_eq!(start % size, 0, "aligned");
+                at = start + size;
+            }
+            assert_eq!(at, last + 1, "{first}..={last}");
+        }
+    }
 }

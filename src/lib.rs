@@ -10,7 +10,7 @@
 //! ```text
 //! pure core      model · trie · query · zonefile · config · registry   no tokio/rocksdb/hickory/clap, no logging
 //! one system     store (rocksdb) · dns (hickory-proto, sockets) · api (axum, rustls) · snapshot (arc-swap)
-//! orchestration  publisher (store → snapshot) · importer (file → store) · exporter (store → file)
+//! orchestration  publisher (store → snapshot) · importer (file → store) · exporter (store, or the zone as served, → file)
 //!                · daemon (start, run, stop)
 //! entry          cli (clap; one file per subcommand) · main.rs
 //! ```

@@ -28,11 +28,15 @@ pub enum ZoneCommand {
     /// Write a zone's current list to standard output, as rbldnsd data or a BIND master file.
     ///
     /// Reads the data directory directly (read-only), so it works while the server runs.
-    /// The rbldnsd output is one `combined` dataset: load it with rbldnsd as ZONE:combined:FILE,
-    /// or back into dnsbl with `dnsbl zone import`. BIND output expands every listed address.
+    /// The rbldnsd output is one `combined` dataset: load it with rbldnsd as ZONE:combined:FILE.
+    /// By default it is the operator's list as stored (it reads back into dnsbl with `dnsbl zone
+    /// import`; marketer declarations and protections are not in it). With --served it is what
+    /// the DNS answers, registrations applied, for mirrors that must answer the same. BIND output
+    /// is always what the DNS answers, every listed address expanded.
     ///
     /// Examples:
     ///   dnsbl zone export --format rbldnsd > list.rbldnsd
+    ///   dnsbl zone export --format rbldnsd --served > mirror.rbldnsd
     ///   dnsbl zone export --format bind --max-records 5000000 > bl.example.org.zone
     #[command(verbatim_doc_comment)]
     Export(ExportArgs),
@@ -48,6 +52,10 @@ pub struct ExportArgs {
     zone: Option<String>,
     #[command(flatten)]
     config: ConfigArgs,
+    /// rbldnsd: write what the DNS answers (marketer declarations and protections applied, for
+    /// mirrors) instead of the operator's list.
+    #[arg(long)]
+    served: bool,
     /// BIND only: refuse when the expansion would write more names than this.
     #[arg(long, value_name = "N", default_value_t = 1_000_000)]
     max_records: u64,
@@ -166,8 +174,15 @@ fn run_export(args: ExportArgs) -> anyhow::Result<()> {
     let store = Store::open_read_only(&config.server.data_dir)?;
     let stdout = std::io::stdout();
     let mut out = std::io::BufWriter::new(stdout.lock());
-    let report = match args.format.as_str() {
-        "bind" => crate::exporter::bind(&store, zone, unix_now(), args.max_records, &mut out)?,
+    let report = match (args.format.as_str(), args.served) {
+        ("bind", _) => {
+            let served = crate::publisher::served_zone(&store, &config, zone, unix_now())?;
+            crate::exporter::bind(&served, args.max_records, &mut out)?
+        }
+        (_, true) => {
+            let served = crate::publisher::served_zone(&store, &config, zone, unix_now())?;
+            crate::exporter::rbldnsd_served(&served, &mut out)?
+        }
         _ => crate::exporter::rbldnsd(&store, zone, unix_now(), &mut out)?,
     };
     std::io::Write::flush(&mut out)?;

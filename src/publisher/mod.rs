@@ -23,7 +23,7 @@ use std::sync::Arc;
 use std::thread::JoinHandle;
 use std::time::Instant;
 
-use crate::config::{Config, DomainName, RegistryConfig};
+use crate::config::{Config, DomainName, RegistryConfig, ZoneConfig};
 use crate::model::{Entry, Listing, Prefix};
 use crate::query::is_test_point;
 use crate::registry::combine;
@@ -130,7 +130,8 @@ impl Publisher {
         let registry_entries = registry.entries(&config.registry.policy);
         for zone in &config.zones {
             let extra = registry_entries_for(&config.registry, &registry_entries, &zone.origin);
-            let loaded = load_zone(&store, Arc::new(zone.clone()), now, extra)?;
+            let serial = store.ensure_serial(&zone.origin, now)?;
+            let loaded = load_zone(&store, Arc::new(zone.clone()), serial, now, extra)?;
             report.push(loaded.report);
             interned.insert(zone.origin.clone(), loaded.index);
             expiries.extend(loaded.expiries);
@@ -152,7 +153,8 @@ impl Publisher {
         let current = self.shared.load_full();
         let at = zone_index(&current, zone)?;
         let extra = registry_entries_for(&self.registry_config, &self.registry_entries, zone);
-        let loaded = load_zone(&self.store, current.zones[at].config.clone(), now, extra)?;
+        let serial = self.store.ensure_serial(zone, now)?;
+        let loaded = load_zone(&self.store, current.zones[at].config.clone(), serial, now, extra)?;
         // A fold of the old tables no longer applies (and is dropped when it ends).
         self.folds.remove(zone);
         self.interned.insert(zone.clone(), loaded.index);
@@ -386,15 +388,26 @@ struct LoadedZone {
     report: ZoneLoad,
 }
 
+/// The zone as a server started on `store` now would serve it (the operator's list with the
+/// registry's declarations and protections applied), read without writing anything, so it works
+/// on a read-only store while the server runs. For exports.
+pub fn served_zone(store: &Store, config: &Config, zone: &ZoneConfig, now: u64) -> Result<ZoneSnapshot, StoreError> {
+    let registry = Registry::from_accounts(store.load_registry()?);
+    let entries = registry.entries(&config.registry.policy);
+    let extra = registry_entries_for(&config.registry, &entries, &zone.origin);
+    let serial = store.serial(&zone.origin)?.unwrap_or(0);
+    Ok(load_zone(store, Arc::new(zone.clone()), serial, now, extra)?.zone)
+}
+
 fn load_zone(
     store: &Store,
-    config: Arc<crate::config::ZoneConfig>,
+    config: Arc<ZoneConfig>,
+    serial: u32,
     now: u64,
     registry: &[(Prefix, Entry)],
 ) -> Result<LoadedZone, StoreError> {
     let started = Instant::now();
     let origin = config.origin.clone();
-    let serial = store.ensure_serial(&origin, now)?;
     // The list is read in address-range parts by one thread per core (RocksDB iteration is most
     // of a load), then the parts' entries and values are put together.
     let parts = load_parts();

@@ -1,5 +1,6 @@
 //! `dnsbl zone export`: rbldnsd output loads in the real rbldnsd and answers like dnsbl, reads
-//! back into the same list, and BIND output expands within its limit.
+//! back into the same list; the served export answers like dnsbl with marketer registrations;
+//! BIND output expands within its limit.
 
 use std::net::UdpSocket;
 use std::path::Path;
@@ -94,54 +95,63 @@ fn rbldnsd_serves_the_export_with_the_same_answers() {
     sample_list(&data);
     let out = export(&data, "rbldnsd");
     assert!(out.status.success());
-    // rbldnsd reads the file as user rbldns: the directory and file must be readable to it.
-    let share = dir.path().join("share");
-    std::fs::create_dir(&share).expect("dir");
-    std::fs::write(share.join("export.rbldnsd"), &out.stdout).expect("write");
-    for (path, mode) in [(dir.path(), 0o755), (share.as_path(), 0o755), (share.join("export.rbldnsd").as_path(), 0o644)]
-    {
+    let (mut rbl, rbl_addr) = serve_with_rbldnsd(dir.path(), &out.stdout);
+    let ours = TestServer::in_dir(&data);
+    same_answers(
+        ours.addr,
+        rbl_addr,
+        &[
+            "203.0.113.1",
+            "203.0.113.77",
+            "203.0.113.78",
+            "203.0.113.79",
+            "203.0.113.80",
+            "198.51.100.5",
+            "198.51.101.5",
+            "198.51.101.9",
+            "198.51.102.200",
+            "198.51.104.1",
+            "192.0.2.1",
+        ],
+        &["2001:db8:1::1", "2001:db8:1::25", "2001:db8:1:ffff::1", "2001:db8:2::1"],
+    );
+    let _ = rbl.kill();
+    let _ = rbl.wait();
+}
+
+/// Starts rbldnsd on `export` (written to a directory it can read as user rbldns) and returns
+/// it once it answers.
+fn serve_with_rbldnsd(dir: &Path, export: &[u8]) -> (Child, std::net::SocketAddr) {
+    let share = dir.join("share");
+    std::fs::create_dir_all(&share).expect("dir");
+    std::fs::write(share.join("export.rbldnsd"), export).expect("write");
+    for (path, mode) in [(dir, 0o755), (share.as_path(), 0o755), (share.join("export.rbldnsd").as_path(), 0o644)] {
         use std::os::unix::fs::PermissionsExt;
         std::fs::set_permissions(path, std::fs::Permissions::from_mode(mode)).expect("chmod");
     }
-    let Some((mut rbl, rbl_addr)) = start_rbldnsd(&share, "export.rbldnsd") else {
+    let Some((rbl, rbl_addr)) = start_rbldnsd(&share, "export.rbldnsd") else {
         panic!("rbldnsd is not installed; `make test` installs it");
     };
-    let ours = TestServer::in_dir(&data);
-    // Wait until rbldnsd answers.
-    let probe = "1.113.0.203.bl.localhost";
-    let mut ready = false;
-    for _ in 0..100 {
-        let q = question(probe, RecordType::A, None).to_vec().expect("encode");
-        if udp_raw(rbl_addr, &q, Duration::from_millis(100)).is_some() {
-            ready = true;
-            break;
-        }
-    }
+    let q = question("2.0.0.127.bl.localhost", RecordType::A, None).to_vec().expect("encode");
+    let ready = (0..100).any(|_| udp_raw(rbl_addr, &q, Duration::from_millis(100)).is_some());
     assert!(ready, "rbldnsd did not start");
-    let mut names: Vec<String> = Vec::new();
-    for v4 in [
-        "203.0.113.1",
-        "203.0.113.77",
-        "203.0.113.78",
-        "203.0.113.79",
-        "203.0.113.80",
-        "198.51.100.5",
-        "198.51.101.5",
-        "198.51.101.9",
-        "198.51.102.200",
-        "198.51.104.1",
-        "192.0.2.1",
-    ] {
-        let o: Vec<&str> = v4.split('.').rev().collect();
-        names.push(format!("{}.{ZONE}", o.join(".")));
-    }
-    for v6 in ["2001:db8:1::1", "2001:db8:1::25", "2001:db8:1:ffff::1", "2001:db8:2::1"] {
-        names.push(v6_name(v6, ZONE));
-    }
+    (rbl, rbl_addr)
+}
+
+/// Asks both servers the same A and TXT questions and compares rcode, codes and texts.
+fn same_answers(ours: std::net::SocketAddr, theirs: std::net::SocketAddr, v4: &[&str], v6: &[&str]) {
+    let mut names: Vec<String> = v4
+        .iter()
+        .map(|ip| {
+            let o: Vec<&str> = ip.split('.').rev().collect();
+            format!("{}.{ZONE}", o.join("."))
+        })
+        .collect();
+    names.extend(v6.iter().map(|ip| v6_name(ip, ZONE)));
     for name in &names {
         for t in [RecordType::A, RecordType::TXT] {
             let q = question(name, t, None);
-            let (a, b) = (udp(ours.addr, &q), udp(rbl_addr, &q));
+            let (a, b) = (udp(ours, &q), udp(theirs, &q));
             assert_eq!(a.metadata.response_code, b.metadata.response_code, "{name} {t}");
             let (mut x, mut y) = (a_records(&a), a_records(&b));
             x.sort();
@@ -150,6 +160,58 @@ fn rbldnsd_serves_the_export_with_the_same_answers() {
             assert_eq!(txt_records(&a), txt_records(&b), "{name} TXT");
         }
     }
+}
+
+#[test]
+fn served_export_answers_like_the_server_with_registrations() {
+    let (dir, data) = temp_data();
+    sample_list(&data);
+    let mut config = test_config(&data);
+    // The scenario uses documentation ranges, which the default registry policy denies.
+    config.registry.policy.denied = vec!["10.0.0.0/8".parse().expect("prefix")];
+    let ours = TestServer::start(config);
+    let (base, token) = ours.api(&data);
+    let api = Api { base, token };
+    // Acme's network lies inside the operator's 198.51.100.0/22; it declares two senders.
+    let body = serde_json::json!({ "id": "acme", "legal_name": "Acme Mailing Ltd", "registration_number": "GB-1",
+                                   "contact": "abuse@acme.example", "networks": ["198.51.100.0/24", "2001:db8:1:5::/64"] });
+    let (status, answer) = api.call("POST", "/v1/marketers", None, Some(body));
+    assert_eq!(status, 201, "{answer}");
+    let marketer = answer["token"].as_str().expect("token").to_string();
+    let body = serde_json::json!({ "prefixes": ["198.51.100.7", "198.51.100.64/27", "2001:db8:1:5::7"] });
+    let (status, answer) = api.call("POST", "/v1/registrations", Some(&marketer), Some(body));
+    assert_eq!(status, 201, "{answer}");
+
+    // The export reads the database while the server runs.
+    let data_dir = data.to_str().expect("path");
+    let out = dnsbl(&["zone", "export", "--format", "rbldnsd", "--served", "--data-dir", data_dir]);
+    assert!(out.status.success(), "{}", String::from_utf8_lossy(&out.stderr));
+    let text = String::from_utf8_lossy(&out.stdout);
+    assert!(!text.lines().any(|l| l.starts_with("198.51.100.0/22")), "the protected network is cut out:\n{text}");
+    let (mut rbl, rbl_addr) = serve_with_rbldnsd(dir.path(), &out.stdout);
+    same_answers(
+        ours.addr,
+        rbl_addr,
+        &[
+            "127.0.0.1",
+            "127.0.0.2",
+            "198.51.100.5",
+            "198.51.100.7",
+            "198.51.100.8",
+            "198.51.100.70",
+            "198.51.100.200",
+            "198.51.101.9",
+            "198.51.102.200",
+            "203.0.113.1",
+            "203.0.113.77",
+            "203.0.113.79",
+            "192.0.2.1",
+        ],
+        &["2001:db8:1::1", "2001:db8:1::25", "2001:db8:1:5::7", "2001:db8:1:5::8", "2001:db8:1:6::1"],
+    );
+    // The list export, by contrast, is the operator's list: the /22 is there whole.
+    let out = export(&data, "rbldnsd");
+    assert!(String::from_utf8_lossy(&out.stdout).lines().any(|l| l.starts_with("198.51.100.0/22")));
     let _ = rbl.kill();
     let _ = rbl.wait();
 }
