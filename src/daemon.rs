@@ -12,7 +12,7 @@ use tokio::task::JoinSet;
 use tokio_util::sync::CancellationToken;
 
 use crate::config::Config;
-use crate::dns::{self, tcp::TcpSettings, Limits};
+use crate::dns::{self, stats::DnsStats, tcp::TcpSettings, Limits};
 use crate::publisher::Publisher;
 use crate::snapshot::SharedSnapshot;
 use crate::store::{Store, StoreError};
@@ -73,7 +73,7 @@ impl RunningServer {
         let shutdown = CancellationToken::new();
         let addrs = bound.iter().map(|b| b.addr).collect();
         // On failure, cancelling stops the workers that did start.
-        let (mut tasks, udp_threads) =
+        let Workers { mut tasks, threads: udp_threads, stats } =
             spawn_tasks(&config, bound, &shared, &shutdown).inspect_err(|_| shutdown.cancel())?;
         let api_state = crate::api::ApiState {
             publisher: publisher.clone(),
@@ -82,6 +82,7 @@ impl RunningServer {
             operator_token: token.into(),
             failures: Arc::default(),
             registry_config: Arc::new(config.registry.clone()),
+            stats,
         };
         let scheme = if tls.is_some() { "HTTPS" } else { "HTTP" };
         tasks.spawn(crate::api::serve(api_listener, api_state, tls, shutdown.clone()));
@@ -184,12 +185,19 @@ fn bind_sockets(config: &Config) -> Result<Vec<dns::listen::Bound>, DaemonError>
         .collect()
 }
 
+/// The DNS workers of every listen address, and the counters they share with the API.
+struct Workers {
+    tasks: JoinSet<()>,
+    threads: Vec<std::thread::JoinHandle<()>>,
+    stats: Arc<DnsStats>,
+}
+
 fn spawn_tasks(
     config: &Config,
     bound: Vec<dns::listen::Bound>,
     shared: &Arc<SharedSnapshot>,
     shutdown: &CancellationToken,
-) -> Result<(JoinSet<()>, Vec<std::thread::JoinHandle<()>>), DaemonError> {
+) -> Result<Workers, DaemonError> {
     let limits = Limits { max_udp_payload: config.server.max_udp_payload };
     let tcp = TcpSettings {
         idle_timeout: config.server.tcp_idle_timeout,
@@ -197,20 +205,23 @@ fn spawn_tasks(
     };
     let mut tasks = JoinSet::new();
     let mut threads = Vec::new();
+    let stats = Arc::new(DnsStats::new(bound.iter().map(|b| b.udp.len()).sum()));
+    let mut worker = 0;
     for b in bound {
         let addr = b.addr;
         let bind_err = |source| DaemonError::Bind { addr, source };
         for (i, socket) in b.udp.into_iter().enumerate() {
-            let (shared, shutdown) = (shared.clone(), shutdown.clone());
+            let (shared, shutdown, stats) = (shared.clone(), shutdown.clone(), stats.clone());
             let thread = std::thread::Builder::new()
                 .name(format!("dnsbl-udp-{i}"))
-                .spawn(move || dns::udp::serve(socket, shared, limits, shutdown))
+                .spawn(move || dns::udp::serve(socket, shared, limits, stats.udp(worker), shutdown))
                 .map_err(bind_err)?;
             threads.push(thread);
+            worker += 1;
         }
         let listener = tokio::net::TcpListener::from_std(b.tcp).map_err(bind_err)?;
-        tasks.spawn(dns::tcp::serve(listener, shared.clone(), limits, tcp, shutdown.clone()));
+        tasks.spawn(dns::tcp::serve(listener, shared.clone(), limits, tcp, stats.clone(), shutdown.clone()));
         tracing::info!(%addr, udp_workers = config.server.udp_workers, "listening (UDP and TCP)");
     }
-    Ok((tasks, threads))
+    Ok(Workers { tasks, threads, stats })
 }

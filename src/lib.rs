@@ -28,6 +28,7 @@
 //!                                                   values; the marketer registry }
 //!                                                      │ SharedSnapshot::load() (lock-free)
 //! UDP/TCP packet ──dns (lean, else hickory)──▶ query::classify/resolve ──▶ encoded reply
+//!                  └─ counted per worker (dns::stats) ──▶ api /v1/stats, /metrics
 //! ```
 //!
 //! - [`model`]: prefixes, return codes, listings (parsed at the edge, never wrong afterwards).
@@ -40,8 +41,9 @@
 //! - [`config`]: TOML file → validated [`config::Config`]; `config/dnsbl.toml` is the embedded default.
 //! - [`store`]: RocksDB column families and the versioned byte layout ([`store::encoding`]).
 //! - [`snapshot`]: immutable per-zone tables and their lock-free publication.
-//! - [`dns`]: sockets, framing, protocol hygiene, encoding.
-//! - [`api`]: the HTTP(S) API for operators and marketers (bearer tokens, roles, JSON, read-your-writes).
+//! - [`dns`]: sockets, framing, protocol hygiene, encoding, per-worker query counters.
+//! - [`api`]: the HTTP(S) API for operators and marketers (bearer tokens, roles, JSON, read-your-writes),
+//!   and the statistics (`/v1/stats`, `/metrics`).
 //! - [`publisher`]: the single writer (parallel load at start, live changes with read-your-writes,
 //!   patch folds on a thread of their own).
 //! - [`importer`], [`exporter`], [`daemon`]: the steps that join the pieces.

@@ -9,6 +9,8 @@
 //! - `POST /v1/zones/{zone}/import?type=&default_code=&name=` — an rbldnsd file as the body:
 //!   replaces the zone's list in one atomic change and one publish.
 //! - marketers and their networks: see [`registry`]; `GET /v1/lookup/{ip}` is open to marketers too.
+//! - `GET  /v1/stats` (JSON) and `GET /metrics` (Prometheus text): query counters per transport
+//!   and response code, zone serials and table sizes ([`metrics`]).
 //!
 //! Marketer endpoints (`/v1/registrations`): see [`registry`].
 //!
@@ -19,6 +21,7 @@
 
 pub mod auth;
 pub mod limiter;
+pub mod metrics;
 pub mod registry;
 pub mod tls;
 pub mod token;
@@ -56,6 +59,8 @@ pub struct ApiState {
     pub operator_token: Arc<str>,
     pub failures: Arc<limiter::FailureLimiter>,
     pub registry_config: Arc<RegistryConfig>,
+    /// The DNS workers' query counters.
+    pub stats: Arc<crate::dns::stats::DnsStats>,
 }
 
 /// Serves the API on `listener` until `shutdown` is cancelled: HTTPS when `tls` is given.
@@ -93,6 +98,8 @@ fn router(state: ApiState) -> Router {
         .route("/v1/marketers/{id}/resume", post(registry::resume))
         .route("/v1/marketers/{id}/rotate-token", post(registry::rotate_token))
         .route("/v1/marketers/{id}/networks", post(registry::add_network).delete(registry::remove_network))
+        .route("/v1/stats", get(metrics::stats))
+        .route("/metrics", get(metrics::prometheus))
         .layer(middleware::from_fn(auth::operator_only));
     let marketer = Router::new()
         .route("/v1/registrations", get(registry::registrations).post(registry::register).delete(registry::unregister))

@@ -108,3 +108,56 @@ pub fn run_history(args: HistoryArgs) -> anyhow::Result<()> {
     }
     Ok(())
 }
+
+/// Show the running server's query counters and zone sizes (operator).
+///
+/// The same numbers are at GET /metrics in the Prometheus text format.
+#[derive(Debug, clap::Args)]
+pub struct StatsArgs {
+    #[command(flatten)]
+    client: ClientArgs,
+}
+
+pub fn run_stats(args: StatsArgs) -> anyhow::Result<()> {
+    let c = args.client.connect()?;
+    let s = c.get("/v1/stats")?;
+    if args.client.json {
+        println!("{s}");
+        return Ok(());
+    }
+    let n = |v: &serde_json::Value| v.as_u64().unwrap_or(0);
+    let uptime = std::time::Duration::from_secs(n(&s["uptime_seconds"]));
+    println!("up {}, {} UDP worker(s)", humantime::format_duration(uptime), n(&s["udp_workers"]));
+    for transport in ["udp", "tcp"] {
+        let t = &s[transport];
+        let codes: Vec<String> = t["responses"]
+            .as_object()
+            .into_iter()
+            .flatten()
+            .filter(|(_, v)| n(v) > 0)
+            .map(|(k, v)| format!("{k} {}", n(v)))
+            .collect();
+        println!(
+            "{transport}: {} queries, {} dropped; replies: {}; {} with answers, {} truncated, {} by the general path, {} send errors",
+            n(&t["queries"]),
+            n(&t["dropped"]),
+            if codes.is_empty() { "none".to_string() } else { codes.join(", ") },
+            n(&t["with_answers"]),
+            n(&t["truncated"]),
+            n(&t["full_path"]),
+            n(&t["send_errors"]),
+        );
+    }
+    for z in s["zones"].as_array().into_iter().flatten() {
+        println!(
+            "zone {}: serial {}, {} IPv4 and {} IPv6 ranges, {} live change(s) not yet folded",
+            z["zone"].as_str().unwrap_or("?"),
+            n(&z["serial"]),
+            n(&z["segments_v4"]),
+            n(&z["segments_v6"]),
+            n(&z["patches"]),
+        );
+    }
+    println!("{} registered marketer(s)", n(&s["marketers"]));
+    Ok(())
+}

@@ -43,6 +43,8 @@ enum Command {
     Lookup(lookup::LookupArgs),
     /// Show every change that affected an address or prefix.
     History(lookup::HistoryArgs),
+    /// Show the running server's query counters and zone sizes.
+    Stats(lookup::StatsArgs),
     /// Manage registered email marketers (operator).
     #[command(subcommand)]
     Marketer(marketer::MarketerCommand),
@@ -69,6 +71,7 @@ impl Cli {
             Command::Exclusion(cmd) => listing::run_exclusion(cmd),
             Command::Lookup(args) => lookup::run(args),
             Command::History(args) => lookup::run_history(args),
+            Command::Stats(args) => lookup::run_stats(args),
             Command::Marketer(cmd) => marketer::run_marketer(cmd),
             Command::Register(args) => marketer::run_register(args),
             Command::Unregister(args) => marketer::run_unregister(args),

@@ -32,23 +32,35 @@ pub struct Limits {
 
 const HEADER_LEN: usize = 12;
 
-/// Writes the reply to one request into `out`; `false` when the packet must be dropped silently.
-/// Common queries take the allocation-free [`super::lean`] path, the rest the full path.
-pub fn respond(snapshot: &Snapshot, packet: &[u8], transport: Transport, limits: &Limits, out: &mut Vec<u8>) -> bool {
+/// Which path wrote a reply.
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub enum Route {
+    /// The allocation-free [`super::lean`] path.
+    Lean,
+    /// The hickory-proto path ([`respond_full`]).
+    Full,
+}
+
+/// Writes the reply to one request into `out` and says which path wrote it; `None` when the
+/// packet must be dropped silently. Common queries take the allocation-free [`super::lean`]
+/// path, the rest the full path.
+pub fn respond(
+    snapshot: &Snapshot,
+    packet: &[u8],
+    transport: Transport,
+    limits: &Limits,
+    out: &mut Vec<u8>,
+) -> Option<Route> {
     if packet.len() < HEADER_LEN || packet[2] & 0x80 != 0 {
-        return false;
+        return None;
     }
     if super::lean::answer(snapshot, packet, transport, limits, out) {
-        return true;
+        return Some(Route::Lean);
     }
-    match respond_full(snapshot, packet, transport, limits) {
-        Some(bytes) => {
-            out.clear();
-            out.extend_from_slice(&bytes);
-            true
-        }
-        None => false,
-    }
+    let bytes = respond_full(snapshot, packet, transport, limits)?;
+    out.clear();
+    out.extend_from_slice(&bytes);
+    Some(Route::Full)
 }
 
 /// The reply through hickory-proto for any request, or `None` when it must be dropped.

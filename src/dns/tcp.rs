@@ -11,6 +11,7 @@ use tokio::sync::Semaphore;
 use tokio_util::sync::CancellationToken;
 
 use super::message::{respond, Limits, Transport};
+use super::stats::{DnsStats, Tally};
 use crate::snapshot::SharedSnapshot;
 
 /// TCP settings.
@@ -26,6 +27,7 @@ pub async fn serve(
     shared: Arc<SharedSnapshot>,
     limits: Limits,
     settings: TcpSettings,
+    stats: Arc<DnsStats>,
     shutdown: CancellationToken,
 ) {
     let slots = Arc::new(Semaphore::new(settings.max_connections));
@@ -40,11 +42,11 @@ pub async fn serve(
         };
         match accepted {
             Ok((stream, _peer)) => {
-                let (shared, shutdown) = (shared.clone(), shutdown.clone());
+                let (shared, shutdown, stats) = (shared.clone(), shutdown.clone(), stats.clone());
                 tokio::spawn(async move {
                     tokio::select! {
                         _ = shutdown.cancelled() => {}
-                        _ = connection(stream, &shared, limits, settings.idle_timeout) => {}
+                        _ = connection(stream, &shared, limits, settings.idle_timeout, &stats) => {}
                     }
                     drop(permit);
                 });
@@ -58,7 +60,7 @@ pub async fn serve(
 }
 
 /// Answers messages on one connection, in order, until the client closes it or idles out.
-async fn connection(mut stream: TcpStream, shared: &SharedSnapshot, limits: Limits, idle: Duration) {
+async fn connection(mut stream: TcpStream, shared: &SharedSnapshot, limits: Limits, idle: Duration, stats: &DnsStats) {
     let _ = stream.set_nodelay(true);
     let mut buf = Vec::new();
     let mut reply = Vec::with_capacity(4096);
@@ -75,7 +77,13 @@ async fn connection(mut stream: TcpStream, shared: &SharedSnapshot, limits: Limi
             Ok(Ok(_)) => {}
             _ => return,
         }
-        if !respond(&shared.load(), &buf, Transport::Tcp, &limits, &mut reply) {
+        let mut tally = Tally { queries: 1, ..Tally::default() };
+        match respond(&shared.load(), &buf, Transport::Tcp, &limits, &mut reply) {
+            Some(route) => tally.reply(&reply, route),
+            None => tally.dropped = 1,
+        }
+        stats.tcp().add(&tally);
+        if tally.dropped != 0 {
             continue;
         }
         let Ok(reply_len) = u16::try_from(reply.len()) else {

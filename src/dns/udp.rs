@@ -1,8 +1,10 @@
 //! The UDP loop: one OS thread per `SO_REUSEPORT` socket receives up to [`BATCH`] datagrams with
 //! one `recvmmsg`, answers them from one snapshot load into reused buffers, and sends the replies
 //! with one `sendmmsg`. Before answering, it loads the table lines the batch's IPv4 lookups need
-//! ([`PrefixTable::warm`]), so their cache misses overlap instead of following one another. No per-query allocation and no per-query logging; an error on one
-//! datagram never stops the loop. The socket's receive timeout bounds how long a stop takes.
+//! ([`PrefixTable::warm`]), so their cache misses overlap instead of following one another. No
+//! per-query allocation and no per-query logging; the batch is counted on the stack and added to
+//! the worker's own [`Counters`] once. An error on one datagram never stops the loop. The
+//! socket's receive timeout bounds how long a stop takes.
 
 use std::io::{IoSlice, IoSliceMut};
 use std::net::UdpSocket;
@@ -16,6 +18,7 @@ use tokio_util::sync::CancellationToken;
 
 use super::lean;
 use super::message::{respond, Limits, Transport};
+use super::stats::{Counters, Tally};
 use crate::snapshot::SharedSnapshot;
 use crate::trie::PrefixTable;
 
@@ -29,7 +32,13 @@ const MAX_QUERY: usize = 4096;
 const STOP_CHECK: Duration = Duration::from_millis(200);
 
 /// Serves one socket on the calling thread until `shutdown` is cancelled.
-pub fn serve(socket: UdpSocket, shared: Arc<SharedSnapshot>, limits: Limits, shutdown: CancellationToken) {
+pub fn serve(
+    socket: UdpSocket,
+    shared: Arc<SharedSnapshot>,
+    limits: Limits,
+    counters: &Counters,
+    shutdown: CancellationToken,
+) {
     if let Err(e) = socket.set_nonblocking(false).and_then(|()| socket.set_read_timeout(Some(STOP_CHECK))) {
         tracing::error!(error = %e, "cannot configure UDP socket; this worker stops");
         return;
@@ -58,19 +67,30 @@ pub fn serve(socket: UdpSocket, shared: Arc<SharedSnapshot>, limits: Limits, shu
         }
         let mut to: [Option<SockaddrStorage>; BATCH] = [None; BATCH];
         let mut ready = 0;
+        let mut tally = Tally { queries: count as u64, ..Tally::default() };
         for i in 0..count {
             let (len, peer) = received[i];
             if !peer.as_ref().is_some_and(valid_peer) {
+                tally.dropped += 1;
                 continue;
             }
             let reply = &mut replies[ready];
-            if respond(&snapshot, &queries[i][..len], Transport::Udp, &limits, reply) {
-                to[ready] = peer;
-                ready += 1;
+            match respond(&snapshot, &queries[i][..len], Transport::Udp, &limits, reply) {
+                Some(route) => {
+                    tally.reply(reply, route);
+                    to[ready] = peer;
+                    ready += 1;
+                }
+                None => tally.dropped += 1,
             }
         }
         drop(snapshot);
-        send(fd, &mut send_headers, &replies[..ready], &to[..ready]);
+        // Counted before the replies leave, so a client that has its answer sees it counted.
+        counters.add(&tally);
+        let refused = send(fd, &mut send_headers, &replies[..ready], &to[..ready]);
+        if refused > 0 {
+            counters.add(&Tally { send_errors: refused, ..Tally::default() });
+        }
     }
 }
 
@@ -110,8 +130,15 @@ fn iovs_for(queries: &mut [[u8; MAX_QUERY]]) -> [[IoSliceMut<'_>; 1]; BATCH] {
     })
 }
 
-/// Sends the replies, retrying the rest after a partial send; drops what the kernel refuses.
-fn send(fd: i32, headers: &mut MultiHeaders<SockaddrStorage>, replies: &[Vec<u8>], to: &[Option<SockaddrStorage>]) {
+/// Sends the replies, retrying the rest after a partial send; drops what the kernel refuses and
+/// returns how many that was.
+fn send(
+    fd: i32,
+    headers: &mut MultiHeaders<SockaddrStorage>,
+    replies: &[Vec<u8>],
+    to: &[Option<SockaddrStorage>],
+) -> u64 {
+    let mut refused = 0;
     let mut start = 0;
     while start < replies.len() {
         let pending = &replies[start..];
@@ -128,9 +155,11 @@ fn send(fd: i32, headers: &mut MultiHeaders<SockaddrStorage>, replies: &[Vec<u8>
                 tracing::debug!(error = %e, "udp send failed");
                 // Skip the datagram the kernel refused and go on with the rest.
                 start += 1;
+                refused += 1;
             }
         }
     }
+    refused
 }
 
 /// Drops spoofing-prone sources: port 0 and unspecified addresses.

@@ -329,3 +329,83 @@ fn failed_authentications_are_rate_limited_per_source_address() {
     assert!(get_from("127.0.0.1", &base, "/v1/zones", &token).contains("429"), "even the right token waits");
     assert!(get_from("127.0.0.2", &base, "/v1/zones", &token).contains("200"), "other sources are not affected");
 }
+
+/// Sends each packet from one socket (so one worker takes them in order) and returns the last
+/// one's reply.
+fn udp_in_order(addr: std::net::SocketAddr, packets: &[Vec<u8>]) -> Vec<u8> {
+    let socket = std::net::UdpSocket::bind("127.0.0.1:0").expect("bind");
+    socket.set_read_timeout(Some(std::time::Duration::from_secs(2))).expect("timeout");
+    for p in packets {
+        socket.send_to(p, addr).expect("send");
+    }
+    let mut buf = [0u8; 4096];
+    let (n, _) = socket.recv_from(&mut buf).expect("the last packet is answered");
+    buf[..n].to_vec()
+}
+
+#[test]
+fn stats_count_queries_by_transport_and_response_code() {
+    let (_dir, data) = temp_data();
+    let s = TestServer::in_dir(&data);
+    let (base, token) = s.api(&data);
+    let api = Api { base, token };
+    let (status, before) = api.call("GET", "/v1/stats", None, None);
+    assert_eq!(status, 200, "{before}");
+    assert_eq!(api.call("GET", "/v1/stats", Some(""), None).0, 401);
+
+    let q = |name: &str, t: RecordType| question(name, t, None).to_vec().expect("encode");
+    let mut response = q("2.0.0.127.bl.localhost", RecordType::A);
+    response[2] |= 0x80; // QR=1: dropped without a reply
+    let formerr = vec![0x12, 0x34, 0, 0, 0, 1, 0, 0, 0, 0, 0, 0, 7, b'b', b'l']; // question cut short
+                                                                                 // Each is answered in turn (a reply proves the worker counted everything before it).
+    udp_in_order(s.addr, &[response, vec![1, 2, 3], q("2.0.0.127.bl.localhost", RecordType::A)]);
+    for packet in [
+        q("1.0.0.127.bl.localhost", RecordType::A),
+        q("example.org", RecordType::A),
+        formerr,
+        q("bl.localhost", RecordType::SOA),
+    ] {
+        udp_in_order(s.addr, &[packet]);
+    }
+    let m = tcp(s.addr, &question("9.0.0.127.bl.localhost", RecordType::TXT, None));
+    assert_eq!(m.metadata.response_code, hickory_proto::op::ResponseCode::NXDomain);
+
+    let (_, after) = api.call("GET", "/v1/stats", None, None);
+    let delta = |path: &[&str]| {
+        let get = |v: &Value| path.iter().fold(v, |v, k| &v[*k]).as_u64().unwrap_or(0);
+        get(&after) - get(&before)
+    };
+    assert_eq!(delta(&["udp", "queries"]), 7, "{after}");
+    assert_eq!(delta(&["udp", "dropped"]), 2, "{after}");
+    assert_eq!(delta(&["udp", "responses", "NOERROR"]), 2, "{after}");
+    assert_eq!(delta(&["udp", "responses", "NXDOMAIN"]), 1, "{after}");
+    assert_eq!(delta(&["udp", "responses", "REFUSED"]), 1, "{after}");
+    assert_eq!(delta(&["udp", "responses", "FORMERR"]), 1, "{after}");
+    assert_eq!(delta(&["udp", "with_answers"]), 2, "{after}");
+    assert_eq!(delta(&["udp", "full_path"]), 2, "FORMERR and the apex SOA: {after}");
+    assert_eq!(delta(&["tcp", "queries"]), 1, "{after}");
+    assert_eq!(delta(&["tcp", "responses", "NXDOMAIN"]), 1, "{after}");
+    assert_eq!(after["zones"][0]["zone"], "bl.localhost");
+
+    let metrics = ureq::get(&format!("{}/metrics", api.base))
+        .set("Authorization", &format!("Bearer {}", api.token))
+        .call()
+        .expect("metrics");
+    assert!(metrics.content_type().starts_with("text/plain"));
+    let text = metrics.into_string().expect("body");
+    for line in ["# TYPE dnsbl_queries_total counter", "dnsbl_responses_total{transport=\"udp\",rcode=\"REFUSED\"} "] {
+        assert!(text.contains(line), "{line} in\n{text}");
+    }
+    let udp_queries = after["udp"]["queries"].as_u64().unwrap_or(0);
+    assert!(
+        text.lines().any(|l| l.starts_with("dnsbl_queries_total{transport=\"udp\"} ")
+            && l.split(' ').nth(1).and_then(|v| v.parse::<u64>().ok()) >= Some(udp_queries)),
+        "{text}"
+    );
+    assert!(text.contains("dnsbl_zone_serial{zone=\"bl.localhost\"} "), "{text}");
+
+    let out = dnsbl(&["stats", "--server", &api.base, "--data-dir", data.to_str().expect("path")]);
+    assert!(out.status.success(), "{}", String::from_utf8_lossy(&out.stderr));
+    let text = String::from_utf8_lossy(&out.stdout);
+    assert!(text.contains("udp: ") && text.contains("zone bl.localhost: serial"), "{text}");
+}

@@ -1,0 +1,126 @@
+//! Server statistics for operators: `GET /v1/stats` (JSON, what `dnsbl stats` prints) and
+//! `GET /metrics` (the same numbers in the Prometheus text format). Both need the operator token.
+
+use std::fmt::Write as _;
+
+use axum::extract::State;
+use axum::http::header;
+use axum::response::IntoResponse;
+use axum::Json;
+use serde::Serialize;
+
+use super::ApiState;
+use crate::dns::stats::{Tally, Totals, RCODE_NAMES};
+
+/// One zone as it is served now.
+#[derive(Debug, Serialize)]
+pub struct ZoneStats {
+    pub zone: String,
+    pub serial: u32,
+    /// Disjoint address ranges (listed or not) in the prefix tables, IPv4 and IPv6.
+    pub segments_v4: usize,
+    pub segments_v6: usize,
+    /// Live changes on top of the tables since they were last folded.
+    pub patches: usize,
+}
+
+/// Everything `/v1/stats` reports.
+#[derive(Debug, Serialize)]
+pub struct Stats {
+    #[serde(flatten)]
+    pub dns: Totals,
+    pub zones: Vec<ZoneStats>,
+    pub marketers: usize,
+}
+
+fn collect(state: &ApiState) -> Stats {
+    let snapshot = state.shared.load();
+    let zones = snapshot
+        .zones
+        .iter()
+        .map(|z| ZoneStats {
+            zone: z.config.origin.to_string(),
+            serial: z.serial,
+            segments_v4: z.v4.base().segments(),
+            segments_v6: z.v6.base().segments(),
+            patches: z.v4.patch_count() + z.v6.patch_count(),
+        })
+        .collect();
+    Stats { dns: state.stats.totals(), zones, marketers: snapshot.registry.accounts().count() }
+}
+
+pub async fn stats(State(state): State<ApiState>) -> Json<Stats> {
+    Json(collect(&state))
+}
+
+pub async fn prometheus(State(state): State<ApiState>) -> impl IntoResponse {
+    ([(header::CONTENT_TYPE, "text/plain; version=0.0.4; charset=utf-8")], render(&collect(&state)))
+}
+
+/// The Prometheus text exposition of `s`.
+pub fn render(s: &Stats) -> String {
+    let mut out = String::new();
+    let transports: [(&str, &Tally); 2] = [("udp", &s.dns.udp), ("tcp", &s.dns.tcp)];
+    let mut counter = |name: &str, help: &str, value: &dyn Fn(&Tally) -> u64| {
+        let _ = writeln!(out, "# HELP {name} {help}\n# TYPE {name} counter");
+        for (transport, t) in transports {
+            let _ = writeln!(out, "{name}{{transport=\"{transport}\"}} {}", value(t));
+        }
+    };
+    counter("dnsbl_queries_total", "DNS queries received.", &|t| t.queries);
+    counter(
+        "dnsbl_dropped_total",
+        "DNS queries that got no reply (responses, runts, over-long datagrams, spoofing-prone sources).",
+        &|t| t.dropped,
+    );
+    counter("dnsbl_answers_total", "Replies with answer records (listed names, apex data).", &|t| t.with_answers);
+    counter("dnsbl_truncated_total", "Replies sent with TC=1 (too large for UDP).", &|t| t.truncated);
+    counter("dnsbl_full_path_total", "Replies written by the general (hickory) path.", &|t| t.full_path);
+    counter("dnsbl_send_errors_total", "Replies the kernel refused to send.", &|t| t.send_errors);
+    let name = "dnsbl_responses_total";
+    let _ = writeln!(out, "# HELP {name} DNS replies by response code.\n# TYPE {name} counter");
+    for (transport, t) in transports {
+        for (i, &count) in t.rcodes.iter().enumerate() {
+            let rcode = RCODE_NAMES.get(i).copied().unwrap_or("other");
+            let _ = writeln!(out, "{name}{{transport=\"{transport}\",rcode=\"{rcode}\"}} {count}");
+        }
+    }
+    let mut gauge = |name: &str, help: &str, rows: Vec<(String, u64)>| {
+        let _ = writeln!(out, "# HELP {name} {help}\n# TYPE {name} gauge");
+        for (labels, value) in rows {
+            let _ = writeln!(out, "{name}{labels} {value}");
+        }
+    };
+    let zone = |z: &ZoneStats| format!("{{zone=\"{}\"}}", z.zone);
+    gauge(
+        "dnsbl_zone_serial",
+        "The zone's SOA serial.",
+        s.zones.iter().map(|z| (zone(z), u64::from(z.serial))).collect(),
+    );
+    gauge(
+        "dnsbl_zone_segments",
+        "Address ranges in the zone's prefix tables.",
+        s.zones
+            .iter()
+            .flat_map(|z| {
+                [
+                    (format!("{{zone=\"{}\",family=\"ipv4\"}}", z.zone), z.segments_v4 as u64),
+                    (format!("{{zone=\"{}\",family=\"ipv6\"}}", z.zone), z.segments_v6 as u64),
+                ]
+            })
+            .collect(),
+    );
+    gauge(
+        "dnsbl_zone_patches",
+        "Live changes on top of the zone's tables since they were last folded.",
+        s.zones.iter().map(|z| (zone(z), z.patches as u64)).collect(),
+    );
+    gauge("dnsbl_marketers", "Registered marketer accounts.", vec![(String::new(), s.marketers as u64)]);
+    gauge(
+        "dnsbl_udp_workers",
+        "UDP sockets, each served by its own thread.",
+        vec![(String::new(), s.dns.udp_workers as u64)],
+    );
+    gauge("dnsbl_uptime_seconds", "Seconds since the server started.", vec![(String::new(), s.dns.uptime_seconds)]);
+    out
+}

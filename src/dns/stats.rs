@@ -1,0 +1,185 @@
+//! Query counters. Each UDP worker counts a batch on the stack ([`Tally`]) and adds it to its
+//! own cache-line-aligned block of relaxed atomics ([`Counters`]) once per batch; the TCP front
+//! end shares one block. Readers sum the blocks ([`DnsStats::totals`]). No locks, and workers
+//! never write to the same cache line.
+
+use std::sync::atomic::{AtomicU64, Ordering};
+use std::time::Instant;
+
+use serde::Serialize;
+
+use super::message::Route;
+
+/// Response codes counted by name (the header's 4 bits); the rest are counted as `other`.
+pub const RCODE_NAMES: [&str; 6] = ["NOERROR", "FORMERR", "SERVFAIL", "NXDOMAIN", "NOTIMP", "REFUSED"];
+
+/// What happened to the queries of one batch (or one TCP message), before it is added up.
+#[derive(Clone, Copy, Debug, Default, PartialEq, Eq)]
+pub struct Tally {
+    /// Queries received (datagrams or TCP messages).
+    pub queries: u64,
+    /// Queries that got no reply: responses (QR=1), runts, over-long datagrams, spoofing-prone
+    /// sources.
+    pub dropped: u64,
+    /// Replies by header response code (0..=5 by name, 6.. together).
+    pub rcodes: [u64; RCODE_NAMES.len() + 1],
+    /// Replies with at least one answer record (a listed name, or the apex's SOA/NS).
+    pub with_answers: u64,
+    /// Replies sent with TC=1 (too large for UDP; the client retries over TCP).
+    pub truncated: u64,
+    /// Replies written by the full (hickory) path instead of the lean one.
+    pub full_path: u64,
+    /// Replies the kernel refused to send.
+    pub send_errors: u64,
+}
+
+impl Tally {
+    /// Counts one reply as written by `route` into `reply`.
+    #[inline]
+    pub fn reply(&mut self, reply: &[u8], route: Route) {
+        let (Some(&flags), Some(&code)) = (reply.get(2), reply.get(3)) else { return };
+        self.rcodes[usize::from(code & 0x0f).min(RCODE_NAMES.len())] += 1;
+        self.truncated += u64::from(flags & 0x02 != 0);
+        self.with_answers += u64::from(reply.get(6..8).is_some_and(|a| a != [0, 0]));
+        self.full_path += u64::from(route == Route::Full);
+    }
+}
+
+/// One worker's running totals.
+#[derive(Debug, Default)]
+#[repr(align(128))]
+pub struct Counters {
+    queries: AtomicU64,
+    dropped: AtomicU64,
+    rcodes: [AtomicU64; RCODE_NAMES.len() + 1],
+    with_answers: AtomicU64,
+    truncated: AtomicU64,
+    full_path: AtomicU64,
+    send_errors: AtomicU64,
+}
+
+impl Counters {
+    /// Adds a tally (relaxed: the numbers are statistics, not synchronisation).
+    pub fn add(&self, t: &Tally) {
+        let add = |c: &AtomicU64, v: u64| {
+            if v != 0 {
+                c.fetch_add(v, Ordering::Relaxed);
+            }
+        };
+        add(&self.queries, t.queries);
+        add(&self.dropped, t.dropped);
+        for (c, &v) in self.rcodes.iter().zip(&t.rcodes) {
+            add(c, v);
+        }
+        add(&self.with_answers, t.with_answers);
+        add(&self.truncated, t.truncated);
+        add(&self.full_path, t.full_path);
+        add(&self.send_errors, t.send_errors);
+    }
+
+    fn read(&self, into: &mut Tally) {
+        let get = |c: &AtomicU64| c.load(Ordering::Relaxed);
+        into.queries += get(&self.queries);
+        into.dropped += get(&self.dropped);
+        for (v, c) in into.rcodes.iter_mut().zip(&self.rcodes) {
+            *v += get(c);
+        }
+        into.with_answers += get(&self.with_answers);
+        into.truncated += get(&self.truncated);
+        into.full_path += get(&self.full_path);
+        into.send_errors += get(&self.send_errors);
+    }
+}
+
+/// The counters of every DNS worker of a server.
+#[derive(Debug)]
+pub struct DnsStats {
+    udp: Vec<Counters>,
+    tcp: Counters,
+    started: Instant,
+}
+
+/// Totals since the server started, per transport.
+#[derive(Clone, Copy, Debug, Default, PartialEq, Eq, Serialize)]
+pub struct Totals {
+    pub udp: Tally,
+    pub tcp: Tally,
+    pub uptime_seconds: u64,
+    pub udp_workers: usize,
+}
+
+impl DnsStats {
+    /// Counters for `udp_workers` UDP workers and the TCP front end.
+    pub fn new(udp_workers: usize) -> DnsStats {
+        let udp = (0..udp_workers.max(1)).map(|_| Counters::default()).collect();
+        DnsStats { udp, tcp: Counters::default(), started: Instant::now() }
+    }
+
+    /// UDP worker `i`'s block (the last one for any larger `i`, so a miscount cannot panic).
+    pub fn udp(&self, i: usize) -> &Counters {
+        &self.udp[i.min(self.udp.len() - 1)]
+    }
+
+    /// The TCP front end's block.
+    pub fn tcp(&self) -> &Counters {
+        &self.tcp
+    }
+
+    /// The sums so far.
+    pub fn totals(&self) -> Totals {
+        let mut totals = Totals {
+            uptime_seconds: self.started.elapsed().as_secs(),
+            udp_workers: self.udp.len(),
+            ..Totals::default()
+        };
+        for c in &self.udp {
+            c.read(&mut totals.udp);
+        }
+        self.tcp.read(&mut totals.tcp);
+        totals
+    }
+}
+
+impl Serialize for Tally {
+    fn serialize<S: serde::Serializer>(&self, s: S) -> Result<S::Ok, S::Error> {
+        use serde::ser::SerializeMap;
+        let mut m = s.serialize_map(None)?;
+        m.serialize_entry("queries", &self.queries)?;
+        m.serialize_entry("dropped", &self.dropped)?;
+        let mut by_code = serde_json::Map::new();
+        for (i, &v) in self.rcodes.iter().enumerate() {
+            by_code.insert(RCODE_NAMES.get(i).copied().unwrap_or("other").to_string(), v.into());
+        }
+        m.serialize_entry("responses", &by_code)?;
+        m.serialize_entry("with_answers", &self.with_answers)?;
+        m.serialize_entry("truncated", &self.truncated)?;
+        m.serialize_entry("full_path", &self.full_path)?;
+        m.serialize_entry("send_errors", &self.send_errors)?;
+        m.end()
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn replies_are_counted_by_code_size_and_path() {
+        let mut t = Tally::default();
+        // NXDOMAIN, no answers; NOERROR with one answer; TC=1; rcode 9 (NOTAUTH) counts as other.
+        t.reply(&[0, 0, 0x84, 0x03, 0, 1, 0, 0, 0, 1, 0, 0], Route::Lean);
+        t.reply(&[0, 0, 0x84, 0x00, 0, 1, 0, 1, 0, 0, 0, 0], Route::Lean);
+        t.reply(&[0, 0, 0x86, 0x00, 0, 1, 0, 0, 0, 0, 0, 0], Route::Full);
+        t.reply(&[0, 0, 0x80, 0x09, 0, 1, 0, 0, 0, 0, 0, 0], Route::Full);
+        t.reply(&[0, 0], Route::Full);
+        assert_eq!(t.rcodes, [2, 0, 0, 1, 0, 0, 1]);
+        assert_eq!((t.with_answers, t.truncated, t.full_path), (1, 1, 2));
+        let stats = DnsStats::new(2);
+        stats.udp(0).add(&t);
+        stats.udp(7).add(&Tally { queries: 3, dropped: 1, ..Tally::default() });
+        stats.tcp().add(&Tally { queries: 1, ..Tally::default() });
+        let totals = stats.totals();
+        assert_eq!((totals.udp.queries, totals.udp.dropped, totals.udp.rcodes[0]), (3, 1, 2));
+        assert_eq!((totals.tcp.queries, totals.udp_workers), (1, 2));
+    }
+}
