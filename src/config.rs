@@ -177,6 +177,8 @@ struct ServerFile {
     tcp_idle_timeout: u64,
     #[serde(default = "default_tcp_conns")]
     max_tcp_connections: Spanned<usize>,
+    #[serde(default = "default_min_free_disk")]
+    min_free_disk: u64,
 }
 
 fn default_rcvbuf() -> usize {
@@ -190,6 +192,9 @@ fn default_tcp_idle() -> u64 {
 }
 fn default_tcp_conns() -> Spanned<usize> {
     Spanned::new(0..0, 512)
+}
+fn default_min_free_disk() -> u64 {
+    crate::store::DEFAULT_MIN_FREE_DISK
 }
 
 #[derive(Debug, Deserialize)]
@@ -364,6 +369,8 @@ pub struct ServerConfig {
     pub max_udp_payload: u16,
     pub tcp_idle_timeout: Duration,
     pub max_tcp_connections: usize,
+    /// Bytes kept free on the database's disk: changes are refused below it.
+    pub min_free_disk: u64,
 }
 
 /// One served zone.
@@ -516,6 +523,7 @@ fn validate_server(s: ServerFile) -> Result<ServerConfig, (Option<std::ops::Rang
         max_udp_payload: payload,
         tcp_idle_timeout: Duration::from_secs(s.tcp_idle_timeout.max(1)),
         max_tcp_connections: *s.max_tcp_connections.get_ref(),
+        min_free_disk: s.min_free_disk,
     })
 }
 

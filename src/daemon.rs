@@ -136,7 +136,9 @@ async fn load(config: Arc<Config>) -> Result<(Arc<Store>, Publisher), DaemonErro
     tokio::task::spawn_blocking(move || {
         let dir = &config.server.data_dir;
         std::fs::create_dir_all(dir).map_err(|source| DaemonError::DataDir { path: dir.display().to_string(), source })?;
-        let store = Arc::new(Store::open(dir)?);
+        let mut store = Store::open(dir)?;
+        store.set_min_free_disk(config.server.min_free_disk);
+        let store = Arc::new(store);
         let (publisher, report) = Publisher::load(store.clone(), &config, unix_now())?;
         for z in report {
             tracing::info!(zone = %z.zone, serial = z.serial, entries = z.entries, expired = z.expired, segments = z.segments, elapsed_ms = z.elapsed_ms, "loaded zone");

@@ -258,10 +258,20 @@ fn change_error(e: ChangeError) -> ApiError {
         ChangeError::TestPoint(_) => StatusCode::FORBIDDEN,
         ChangeError::Store(err) => {
             tracing::error!(error = %err, "change not written");
-            StatusCode::INTERNAL_SERVER_ERROR
+            store_status(err)
         }
     };
     ApiError(status, e.to_string())
+}
+
+/// 507 when the store keeps its disk's last free space, 503 after a failed write (until restart),
+/// else 500.
+fn store_status(e: &crate::store::StoreError) -> StatusCode {
+    match e {
+        crate::store::StoreError::DiskFull { .. } => StatusCode::INSUFFICIENT_STORAGE,
+        crate::store::StoreError::WriteFailed { .. } => StatusCode::SERVICE_UNAVAILABLE,
+        _ => StatusCode::INTERNAL_SERVER_ERROR,
+    }
 }
 
 #[derive(Serialize)]
@@ -591,6 +601,7 @@ fn import_blocking(
         let msg = e.to_string().replace(&path.display().to_string(), name);
         match e {
             crate::importer::ImportError::Lines(_) => bad(msg),
+            crate::importer::ImportError::Store(ref err) => ApiError(store_status(err), msg),
             _ => internal(msg),
         }
     })?;

@@ -102,7 +102,10 @@ fn run_import(args: ImportArgs) -> anyhow::Result<()> {
     };
     std::fs::create_dir_all(&config.server.data_dir)?;
     let store = match Store::open(&config.server.data_dir) {
-        Ok(store) => store,
+        Ok(mut store) => {
+            store.set_min_free_disk(config.server.min_free_disk);
+            store
+        }
         // The server owns the database: send the file to it instead.
         Err(StoreError::InUse(_)) => return import_through_server(&args, &config.server.data_dir, &zone.origin),
         Err(e) => return Err(e.into()),

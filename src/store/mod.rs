@@ -49,7 +49,16 @@ pub enum StoreError {
     Corrupt { cf: &'static str, key: String, why: DecodeError },
     #[error("database {path}: {context}: {source}")]
     Db { path: PathBuf, context: &'static str, source: rocksdb::Error },
+    #[error("database {path}: only {free} bytes are free on its disk and at least {keep} are kept free (server.min-free-disk); nothing was written: free some space and try again")]
+    DiskFull { path: PathBuf, free: u64, keep: u64 },
+    #[error("database {path}: an earlier write failed ({first}); nothing more is written until dnsbl restarts (the list being served stays as it was)")]
+    WriteFailed { path: PathBuf, first: String },
 }
+
+/// Free space the store keeps on its disk unless configured otherwise: room for RocksDB's
+/// flushes and compactions, which it must never be denied (RocksDB builds with assertions abort
+/// the process when a write fails for lack of space).
+pub const DEFAULT_MIN_FREE_DISK: u64 = 128 << 20;
 
 /// One change to one entry of a zone's list.
 #[derive(Clone, Copy, Debug)]
@@ -73,6 +82,10 @@ pub struct Store {
     path: PathBuf,
     /// Tells apart audit records written in the same microsecond.
     audit_seq: std::sync::atomic::AtomicU16,
+    /// Writes are refused while less than this is free on the database's disk.
+    min_free: u64,
+    /// The first write that failed: after it, no more writes are attempted.
+    failed: std::sync::OnceLock<String>,
 }
 
 impl std::fmt::Debug for Store {
@@ -97,7 +110,7 @@ impl Store {
         }
         let cfs = names.iter().map(|n| ColumnFamilyDescriptor::new(n, Options::default()));
         let db = DB::open_cf_descriptors(&opts, path, cfs).map_err(|e| open_error(path, e))?;
-        let store = Store { db, path: path.to_path_buf(), audit_seq: std::sync::atomic::AtomicU16::new(0) };
+        let store = Store::new(db, path);
         store.check_schema()?;
         Ok(store)
     }
@@ -108,7 +121,7 @@ impl Store {
         let opts = Options::default();
         let names = DB::list_cf(&opts, path).map_err(|e| open_error(path, e))?;
         let db = DB::open_cf_for_read_only(&opts, path, &names, false).map_err(|e| open_error(path, e))?;
-        let store = Store { db, path: path.to_path_buf(), audit_seq: std::sync::atomic::AtomicU16::new(0) };
+        let store = Store::new(db, path);
         let meta = store.cf(CF_META)?;
         if let Some(v) = store.db.get_cf(meta, KEY_SCHEMA).map_err(|e| store.err("reading schema version", e))? {
             let found = <[u8; 4]>::try_from(v.as_slice()).map(u32::from_be_bytes).unwrap_or(u32::MAX);
@@ -119,9 +132,49 @@ impl Store {
         Ok(store)
     }
 
+    fn new(db: DB, path: &Path) -> Store {
+        Store {
+            db,
+            path: path.to_path_buf(),
+            audit_seq: std::sync::atomic::AtomicU16::new(0),
+            min_free: DEFAULT_MIN_FREE_DISK,
+            failed: std::sync::OnceLock::new(),
+        }
+    }
+
+    /// Keep at least `bytes` free on the database's disk: writes that would start below it are
+    /// refused ([`StoreError::DiskFull`]).
+    pub fn set_min_free_disk(&mut self, bytes: u64) {
+        self.min_free = bytes;
+    }
+
     /// The directory of the database.
     pub fn path(&self) -> &Path {
         &self.path
+    }
+
+    /// Checks before a write: no earlier write failed, and the disk has the space we keep free.
+    fn writable(&self) -> Result<(), StoreError> {
+        if let Some(first) = self.failed.get() {
+            return Err(StoreError::WriteFailed { path: self.path.clone(), first: first.clone() });
+        }
+        // If free space cannot be read, let the write try (and fail on its own if it must).
+        if let Ok(stat) = nix::sys::statvfs::statvfs(&self.path) {
+            // Both are narrower than u64 on some 32-bit targets.
+            #[allow(clippy::useless_conversion)]
+            let free = u64::from(stat.blocks_available()).saturating_mul(u64::from(stat.fragment_size()));
+            if free < self.min_free {
+                return Err(StoreError::DiskFull { path: self.path.clone(), free, keep: self.min_free });
+            }
+        }
+        Ok(())
+    }
+
+    /// The error for a failed write; later writes are refused (RocksDB stops accepting writes
+    /// after an I/O error, and a build with assertions may abort on the next one).
+    fn write_err(&self, context: &'static str, source: rocksdb::Error) -> StoreError {
+        let _ = self.failed.set(format!("{context}: {source}"));
+        self.err(context, source)
     }
 
     fn check_schema(&self) -> Result<(), StoreError> {
@@ -130,7 +183,7 @@ impl Store {
             None => self
                 .db
                 .put_cf_opt(meta, KEY_SCHEMA, SCHEMA_VERSION.to_be_bytes(), &synced())
-                .map_err(|e| self.err("writing schema version", e)),
+                .map_err(|e| self.write_err("writing schema version", e)),
             Some(v) => {
                 let found = <[u8; 4]>::try_from(v.as_slice()).map(u32::from_be_bytes).map_err(|_| {
                     self.corrupt(CF_META, KEY_SCHEMA, DecodeError::Value("schema version is not 4 bytes"))
@@ -329,13 +382,14 @@ impl Store {
         }
         let serial = next_serial(self.serial(zone)?, now);
         batch.put_cf(self.cf(CF_META)?, meta_key("serial/", zone), serial.to_be_bytes());
+        self.writable()?;
         let seq = self.audit_seq.fetch_add(1, std::sync::atomic::Ordering::Relaxed);
         batch.put_cf(
             self.cf(CF_AUDIT)?,
             encoding::audit_key(zone, prefix, audit.at_us, seq),
             encoding::encode_audit(audit),
         );
-        self.db.write_opt(batch, &synced()).map_err(|e| self.err("writing a change", e))?;
+        self.db.write_opt(batch, &synced()).map_err(|e| self.write_err("writing a change", e))?;
         Ok(Some(serial))
     }
 
@@ -399,14 +453,20 @@ impl Store {
             return Ok(s);
         }
         let serial = next_serial(None, now);
+        // Serials come from the clock, so one that cannot be stored now (a full disk) is still
+        // below the next; the zone's first change stores one.
+        if self.writable().is_err() {
+            return Ok(serial);
+        }
         self.db
             .put_cf_opt(self.cf(CF_META)?, meta_key("serial/", zone), serial.to_be_bytes(), &synced())
-            .map_err(|e| self.err("writing serial", e))?;
+            .map_err(|e| self.write_err("writing serial", e))?;
         Ok(serial)
     }
 
     /// Starts replacing every entry of `zone`; nothing is visible until [`ZoneReplacement::commit`].
     pub fn replace_zone(&self, zone: &DomainName) -> Result<ZoneReplacement<'_>, StoreError> {
+        self.writable()?;
         let old = self.generation(zone)?;
         let new = old.wrapping_add(1);
         // Leftovers of an interrupted replacement live in `new`; start it empty.
@@ -424,10 +484,17 @@ impl Store {
         })
     }
 
+    /// Deletes a list generation. It frees space, so it runs below `min-free-disk` too; after a
+    /// failed write it is left for the next replacement to clear.
     fn drop_generation(&self, zone: &DomainName, generation: u32) -> Result<(), StoreError> {
+        if self.failed.get().is_some() {
+            return Ok(());
+        }
         let (from, to) = (encoding::list_prefix(zone, generation), encoding::list_end(zone, generation));
         for cf in [CF_LISTINGS, CF_EXCLUSIONS] {
-            self.db.delete_range_cf(self.cf(cf)?, &from, &to).map_err(|e| self.err("clearing a list generation", e))?;
+            self.db
+                .delete_range_cf(self.cf(cf)?, &from, &to)
+                .map_err(|e| self.write_err("clearing a list generation", e))?;
         }
         Ok(())
     }
@@ -504,9 +571,10 @@ impl ZoneReplacement<'_> {
 
     /// Writes staged entries without syncing: the commit's synced write covers them (WAL order).
     fn write_staged(&mut self) -> Result<(), StoreError> {
+        self.store.writable()?;
         let batch = std::mem::take(&mut self.batch);
         self.staged = 0;
-        self.store.db.write(batch).map_err(|e| self.store.err("staging the new list", e))
+        self.store.db.write(batch).map_err(|e| self.store.write_err("staging the new list", e))
     }
 
     /// Switches the zone to the new list (WAL synced), advances its serial and drops the old list.
@@ -543,7 +611,8 @@ impl ZoneReplacement<'_> {
         for cf in [CF_LISTINGS, CF_EXCLUSIONS] {
             switch.delete_range_cf(store.cf(cf)?, &from, &to);
         }
-        store.db.write_opt(switch, &synced()).map_err(|e| store.err("switching to the new list", e))?;
+        store.writable()?;
+        store.db.write_opt(switch, &synced()).map_err(|e| store.write_err("switching to the new list", e))?;
         self.done = true;
         // One sorted run without the old generation's tombstones: the next start-up scans it
         // several times faster than the freshly written levels.

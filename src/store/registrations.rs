@@ -99,7 +99,8 @@ impl Store {
             batch.put_cf(self.cf(CF_META)?, meta_key("serial/", zone), serial.to_be_bytes());
             serials.push(serial);
         }
-        self.db.write_opt(batch, &synced()).map_err(|e| self.err("writing a registry change", e))?;
+        self.writable()?;
+        self.db.write_opt(batch, &synced()).map_err(|e| self.write_err("writing a registry change", e))?;
         Ok(serials)
     }
 

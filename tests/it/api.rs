@@ -409,3 +409,54 @@ fn stats_count_queries_by_transport_and_response_code() {
     let text = String::from_utf8_lossy(&out.stdout);
     assert!(text.contains("udp: ") && text.contains("zone bl.localhost: serial"), "{text}");
 }
+
+#[test]
+fn a_full_disk_refuses_changes_clearly_and_dns_keeps_answering() {
+    let (dir, data) = temp_data();
+    seed(&data, ZONE, &[("192.0.2.0/24", Seed::Listed(&["127.0.0.3"], None))]);
+    let mut config = test_config(&data);
+    // No disk has this much free: every write is refused as it would be on a full disk.
+    config.server.min_free_disk = u64::MAX;
+    let s = TestServer::start(config);
+    let (base, token) = s.api(&data);
+    let api = Api { base, token };
+    let before = serial(&s);
+    assert_eq!(codes(&s, "1.2.0.192"), ["127.0.0.3"]);
+
+    let body = json!({ "prefix": "198.51.100.0/24", "codes": ["3"] });
+    let (status, answer) = api.call("POST", "/v1/zones/bl.localhost/listings", None, Some(body));
+    assert_eq!(status, 507, "{answer}");
+    let error = answer["error"].as_str().unwrap_or("");
+    assert!(error.contains("bytes are free") && error.contains("nothing was written"), "{error}");
+    let (status, _) = api.call("DELETE", "/v1/zones/bl.localhost/listings?prefix=192.0.2.0/24", None, None);
+    assert_eq!(status, 507);
+    let body = json!({ "id": "acme", "legal_name": "Acme", "registration_number": "1", "contact": "a@acme.example",
+                       "networks": ["100.128.0.0/24"] });
+    assert_eq!(api.call("POST", "/v1/marketers", None, Some(body)).0, 507);
+
+    // Nothing changed, and the server still answers.
+    assert_eq!(serial(&s), before);
+    assert_eq!(codes(&s, "1.2.0.192"), ["127.0.0.3"]);
+    assert!(codes(&s, "1.100.51.198").is_empty());
+
+    // The CLI says what happened, and so does a whole-list import through the server.
+    let data_arg = data.to_str().expect("path");
+    let out = dnsbl(&["listing", "add", "198.51.100.0/24", "--server", &api.base, "--data-dir", data_arg]);
+    assert_eq!(out.status.code(), Some(1));
+    assert!(
+        String::from_utf8_lossy(&out.stderr).contains("free some space"),
+        "{}",
+        String::from_utf8_lossy(&out.stderr)
+    );
+    let file = dir.path().join("list.rbldnsd");
+    std::fs::write(&file, "203.0.113.0/24\n").expect("write");
+    let out = dnsbl(&["zone", "import", file.to_str().expect("path"), "--server", &api.base, "--data-dir", data_arg]);
+    assert_eq!(out.status.code(), Some(1));
+    assert!(
+        String::from_utf8_lossy(&out.stderr).contains("free some space"),
+        "{}",
+        String::from_utf8_lossy(&out.stderr)
+    );
+    assert!(codes(&s, "1.113.0.203").is_empty());
+    assert_eq!(serial(&s), before);
+}
