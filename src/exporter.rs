@@ -18,7 +18,7 @@ use std::io::{self, Write};
 use std::net::{IpAddr, Ipv4Addr, Ipv6Addr};
 
 use crate::config::ZoneConfig;
-use crate::model::{expand_txt, Listing, Prefix};
+use crate::model::{expand_txt, range_blocks, Listing, Prefix};
 use crate::query::{TEST_LISTED_V4, TEST_UNLISTED_V4};
 use crate::snapshot::ZoneSnapshot;
 use crate::store::{Store, StoreError, StoredEntry};
@@ -123,7 +123,7 @@ pub fn rbldnsd_served(zone: &ZoneSnapshot, out: &mut impl Write) -> Result<Expor
     writeln!(out, "!{}", Prefix::V4 { bits: TEST_UNLISTED_V4, len: 32 })?;
     for (first, last, id) in zone.v4.base().listed_ranges() {
         let Some(listing) = zone.value(id) else { continue };
-        for (bits, len) in cidr_blocks(u128::from(first), u128::from(last), 32) {
+        for (bits, len) in range_blocks(u128::from(first), u128::from(last), 32) {
             if bits != u128::from(TEST_LISTED_V4) || len != 32 {
                 line(out, Prefix::V4 { bits: bits as u32, len }, listing)?;
             }
@@ -133,37 +133,11 @@ pub fn rbldnsd_served(zone: &ZoneSnapshot, out: &mut impl Write) -> Result<Expor
     writeln!(out, ":127.0.0.3:{}", config.txt_template)?;
     for (first, last, id) in zone.v6.base().listed_ranges() {
         let Some(listing) = zone.value(id) else { continue };
-        for (bits, len) in cidr_blocks(first, last, 128) {
+        for (bits, len) in range_blocks(first, last, 128) {
             line(out, Prefix::V6 { bits, len }, listing)?;
         }
     }
     Ok(report)
-}
-
-/// The fewest CIDR blocks (start, prefix length) that cover `first..=last` exactly, in an address
-/// space `width` bits wide.
-fn cidr_blocks(first: u128, last: u128, width: u32) -> impl Iterator<Item = (u128, u8)> {
-    let mut next = Some(first).filter(|&f| f <= last);
-    std::iter::from_fn(move || {
-        let start = next?;
-        // The largest block aligned at `start` that ends at or before `last`.
-        let mut size_bits = start.trailing_zeros().min(width);
-        while size_bits > 0 && (start | low_mask(size_bits)) > last {
-            size_bits -= 1;
-        }
-        let end = start | low_mask(size_bits);
-        next = if end >= last { None } else { Some(end + 1) };
-        Some((start, (width - size_bits) as u8))
-    })
-}
-
-/// The low `bits` bits set.
-fn low_mask(bits: u32) -> u128 {
-    if bits >= 128 {
-        u128::MAX
-    } else {
-        (1u128 << bits) - 1
-    }
 }
 
 fn entry_line(prefix: Prefix, entry: &StoredEntry, report: &mut ExportReport) -> String {
@@ -258,46 +232,4 @@ fn write_host(
     writeln!(out, "{owner} IN TXT \"{}\"", txt.replace('\\', "\\\\").replace('"', "\\\""))?;
     report.lines += 1;
     Ok(())
-}
-
-#[cfg(test)]
-mod tests {
-    use super::*;
-
-    fn blocks(first: u128, last: u128, width: u32) -> Vec<(u128, u8)> {
-        cidr_blocks(first, last, width).collect()
-    }
-
-    #[test]
-    fn ranges_split_into_the_fewest_aligned_blocks() {
-        assert_eq!(blocks(0, u128::from(u32::MAX), 32), [(0, 0)]);
-        assert_eq!(blocks(0, u128::MAX, 128), [(0, 0)]);
-        assert_eq!(blocks(u128::MAX, u128::MAX, 128), [(u128::MAX, 128)]);
-        assert_eq!(blocks(7, 7, 32), [(7, 32)]);
-        // 10.0.0.1 - 10.0.0.6: .1/32, .2/31, .4/31, .6/32
-        let base = 0x0a00_0000;
-        assert_eq!(blocks(base + 1, base + 6, 32), [(base + 1, 32), (base + 2, 31), (base + 4, 31), (base + 6, 32)]);
-        assert!(blocks(5, 4, 32).is_empty());
-    }
-
-    #[test]
-    fn blocks_cover_the_range_exactly() {
-        let mut seed = 0x9e37_79b9_7f4a_7c15u64;
-        for _ in 0..2000 {
-            seed ^= seed << 13;
-            seed ^= seed >> 7;
-            seed ^= seed << 17;
-            let a = u128::from(seed as u16);
-            let b = u128::from((seed >> 16) as u16);
-            let (first, last) = (a.min(b), a.max(b));
-            let mut at = first;
-            for (start, len) in cidr_blocks(first, last, 32) {
-                assert_eq!(start, at, "contiguous");
-                let size = 1u128 << (32 - u32::from(len));
-                assert_eq!(start % size, 0, "aligned");
-                at = start + size;
-            }
-            assert_eq!(at, last + 1, "{first}..={last}");
-        }
-    }
 }

@@ -176,6 +176,24 @@ pub fn mask128(len: u8) -> u128 {
     }
 }
 
+/// The fewest CIDR blocks (start, prefix length) that cover `first..=last` exactly, in an address
+/// space `width` bits wide (32 or 128).
+pub fn range_blocks(first: u128, last: u128, width: u32) -> impl Iterator<Item = (u128, u8)> {
+    let low_mask = |bits: u32| !mask128((128 - bits.min(128)) as u8);
+    let mut next = Some(first).filter(|&f| f <= last);
+    std::iter::from_fn(move || {
+        let start = next?;
+        // The largest block aligned at `start` that ends at or before `last`.
+        let mut size_bits = start.trailing_zeros().min(width);
+        while size_bits > 0 && (start | low_mask(size_bits)) > last {
+            size_bits -= 1;
+        }
+        let end = start | low_mask(size_bits);
+        next = if end >= last { None } else { Some(end + 1) };
+        Some((start, (width - size_bits) as u8))
+    })
+}
+
 /// A DNSBL return code: an address in 127.0.0.0/8, never 127.0.0.0, 127.0.0.1 or 127.255.255.0/24
 /// (that range is reserved for signalling errors to clients, which we never do).
 #[derive(Clone, Copy, Debug, PartialEq, Eq, Hash, PartialOrd, Ord)]
@@ -441,5 +459,42 @@ mod tests {
             Err(ListingError::ReasonTooLong(256))
         );
         assert_eq!(Listing::new(vec![ListingCode::OPERATOR], Some("a\nb".into())), Err(ListingError::ReasonControl));
+    }
+
+    fn blocks(first: u128, last: u128, width: u32) -> Vec<(u128, u8)> {
+        range_blocks(first, last, width).collect()
+    }
+
+    #[test]
+    fn ranges_split_into_the_fewest_aligned_blocks() {
+        assert_eq!(blocks(0, u128::from(u32::MAX), 32), [(0, 0)]);
+        assert_eq!(blocks(0, u128::MAX, 128), [(0, 0)]);
+        assert_eq!(blocks(u128::MAX, u128::MAX, 128), [(u128::MAX, 128)]);
+        assert_eq!(blocks(7, 7, 32), [(7, 32)]);
+        // 10.0.0.1 - 10.0.0.6: .1/32, .2/31, .4/31, .6/32
+        let base = 0x0a00_0000;
+        assert_eq!(blocks(base + 1, base + 6, 32), [(base + 1, 32), (base + 2, 31), (base + 4, 31), (base + 6, 32)]);
+        assert!(blocks(5, 4, 32).is_empty());
+    }
+
+    #[test]
+    fn blocks_cover_the_range_exactly() {
+        let mut seed = 0x9e37_79b9_7f4a_7c15u64;
+        for _ in 0..2000 {
+            seed ^= seed << 13;
+            seed ^= seed >> 7;
+            seed ^= seed << 17;
+            let a = u128::from(seed as u16);
+            let b = u128::from((seed >> 16) as u16);
+            let (first, last) = (a.min(b), a.max(b));
+            let mut at = first;
+            for (start, len) in range_blocks(first, last, 32) {
+                assert_eq!(start, at, "contiguous");
+                let size = 1u128 << (32 - u32::from(len));
+                assert_eq!(start % size, 0, "aligned");
+                at = start + size;
+            }
+            assert_eq!(at, last + 1, "{first}..={last}");
+        }
     }
 }

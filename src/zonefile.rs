@@ -397,17 +397,9 @@ fn host_bits(text: &str, network: Prefix) -> String {
 
 /// The fewest CIDR prefixes covering exactly `first..=last`.
 pub fn range_to_prefixes(first: u32, last: u32) -> Vec<Prefix> {
-    let mut out = Vec::new();
-    let mut start = u64::from(first);
-    let end = u64::from(last) + 1;
-    while start < end {
-        let align = if start == 0 { 32 } else { start.trailing_zeros().min(32) };
-        let fit = 63 - (end - start).leading_zeros();
-        let size_log2 = align.min(fit);
-        out.push(Prefix::masked_v4(start as u32, (32 - size_log2) as u8));
-        start += 1u64 << size_log2;
-    }
-    out
+    crate::model::range_blocks(u128::from(first), u128::from(last), 32)
+        .map(|(start, len)| Prefix::masked_v4(start as u32, len))
+        .collect()
 }
 
 /// log2 of the number of addresses the prefixes cover (rounded up).
