@@ -4,7 +4,8 @@
 //! - `GET  /v1/zones` — served zones and their serials.
 //! - `POST /v1/zones/{zone}/listings` `{prefix, codes, reason?, expires?}`; `DELETE ...?prefix=`.
 //! - `POST /v1/zones/{zone}/exclusions` `{prefix, reason?}`; `DELETE ...?prefix=`.
-//! - `GET  /v1/lookup/{ip}` — the answer the DNS gives now, per zone, and the entries behind it.
+//! - `GET  /v1/lookup/{ip}` — the answer the DNS gives now, per zone, and the entries behind it
+//!   ([`lookup`]).
 //! - `GET  /v1/history?prefix=` — every change that affected an address or prefix, oldest first.
 //! - `POST /v1/zones/{zone}/import?type=&default_code=&name=` — an rbldnsd file as the body:
 //!   replaces the zone's list in one atomic change and one publish.
@@ -21,12 +22,12 @@
 
 pub mod auth;
 pub mod limiter;
+pub mod lookup;
 pub mod metrics;
 pub mod registry;
 pub mod tls;
 pub mod token;
 
-use std::net::IpAddr;
 use std::sync::{Arc, Mutex};
 
 use axum::extract::rejection::JsonRejection;
@@ -43,9 +44,10 @@ use crate::config::{DomainName, RegistryConfig};
 use crate::daemon::unix_now;
 use crate::model::{Listing, ListingCode, Prefix};
 use crate::publisher::{Change, ChangeError, Publisher};
-use crate::query::{self, Lookup};
 use crate::snapshot::SharedSnapshot;
-use crate::store::{Store, StoredEntry};
+use crate::store::Store;
+
+use lookup::{answer_in, format_time};
 
 /// Largest rbldnsd file accepted by `POST .../import` (the body is held in memory once).
 const MAX_IMPORT_BYTES: usize = 4 << 30;
@@ -105,7 +107,7 @@ fn router(state: ApiState) -> Router {
         .route("/v1/registrations", get(registry::registrations).post(registry::register).delete(registry::unregister))
         .layer(middleware::from_fn(auth::marketer_only));
     Router::new()
-        .route("/v1/lookup/{ip}", get(lookup))
+        .route("/v1/lookup/{ip}", get(lookup::lookup))
         .merge(operator)
         .merge(marketer)
         .layer(middleware::from_fn_with_state(state.clone(), auth::authenticate))
@@ -275,211 +277,6 @@ fn store_status(e: &crate::store::StoreError) -> StatusCode {
 }
 
 #[derive(Serialize)]
-struct LookupResponse {
-    ip: String,
-    zones: Vec<ZoneLookup>,
-}
-
-#[derive(Serialize)]
-struct ZoneLookup {
-    zone: String,
-    /// The DNS answer now: listed codes (empty = NXDOMAIN) and TXT.
-    listed: bool,
-    codes: Vec<String>,
-    txt: Option<String>,
-    /// Why, in one sentence.
-    explanation: String,
-    /// Why: the deciding entry, then the other entries covering the address (most specific first).
-    decided_by: Option<EntryView>,
-    also_covering: Vec<EntryView>,
-}
-
-#[derive(Serialize, Clone)]
-struct EntryView {
-    prefix: String,
-    /// The prefix length (orders entries; not sent).
-    #[serde(skip)]
-    len: u8,
-    kind: &'static str,
-    codes: Vec<String>,
-    reason: Option<String>,
-    added_at: Option<u64>,
-    expires_at: Option<u64>,
-}
-
-async fn lookup(State(state): State<ApiState>, Path(ip): Path<String>) -> Result<Json<LookupResponse>, ApiError> {
-    let ip: IpAddr = ip.parse().map_err(|_| bad(format!("{ip:?} is not an IP address")))?;
-    let store = state.store.clone();
-    let shared = state.shared.clone();
-    let registry_config = state.registry_config.clone();
-    let zones = tokio::task::spawn_blocking(move || explain(&store, &shared, &registry_config, ip))
-        .await
-        .map_err(|e| ApiError(StatusCode::INTERNAL_SERVER_ERROR, e.to_string()))??;
-    Ok(Json(LookupResponse { ip: ip.to_string(), zones }))
-}
-
-fn explain(
-    store: &Store,
-    shared: &SharedSnapshot,
-    registry_config: &RegistryConfig,
-    ip: IpAddr,
-) -> Result<Vec<ZoneLookup>, ApiError> {
-    let snap = shared.load_full();
-    let host = Prefix::host(ip);
-    let now = unix_now();
-    let mut out = Vec::new();
-    for zone in &snap.zones {
-        let (codes, txt) = answer_in(&snap, zone, ip);
-        let mut entries: Vec<EntryView> = store
-            .covering(&zone.config.origin, host)
-            .map_err(|e| ApiError(StatusCode::INTERNAL_SERVER_ERROR, e.to_string()))?
-            .into_iter()
-            .filter(|(_, e)| !matches!(e, StoredEntry::Listing(l) if l.expired(now)))
-            .map(|(p, e)| view(p, e))
-            .collect();
-        // Reversed, the list is most specific first with an exclusion before a listing at the
-        // same prefix: exactly the order in which entries decide.
-        entries.reverse();
-        let mut note = None;
-        if registry_config.applies_to(&zone.config.origin) {
-            note = registry_views(&snap.registry, ip, &mut entries);
-        }
-        let decided_by = if query::is_test_point(host) {
-            Some(EntryView {
-                prefix: host.to_string(),
-                len: host.len(),
-                kind: "built-in RFC 5782 test point",
-                codes: codes.clone(),
-                reason: None,
-                added_at: None,
-                expires_at: None,
-            })
-        } else if entries.is_empty() {
-            None
-        } else {
-            Some(entries.remove(0))
-        };
-        let mut explanation = explanation(ip, decided_by.as_ref(), &codes);
-        if let Some(note) = note {
-            explanation.push_str("; ");
-            explanation.push_str(&note);
-        }
-        out.push(ZoneLookup {
-            zone: zone.config.origin.to_string(),
-            listed: !codes.is_empty(),
-            codes,
-            txt,
-            explanation,
-            decided_by,
-            also_covering: entries,
-        });
-    }
-    Ok(out)
-}
-
-/// Adds the registry's entries covering `ip` to `entries` (most specific first; at the same
-/// prefix the registry's entry decides). Returns a note when the address is in the network of a
-/// suspended marketer (listed for reference only: it protects nothing).
-fn registry_views(registry: &crate::registry::Registry, ip: IpAddr, entries: &mut Vec<EntryView>) -> Option<String> {
-    use crate::registry::Status;
-    let mut found: Vec<EntryView> = Vec::new();
-    let mut note = None;
-    for (account, prefix, d) in registry.declarations_covering(ip) {
-        let m = &account.marketer;
-        let reason = match &d.reason {
-            Some(r) => format!("{} ({}): {r}", m.legal_name, m.id),
-            None => format!("{} ({})", m.legal_name, m.id),
-        };
-        let view = EntryView {
-            prefix: prefix.to_string(),
-            len: prefix.len(),
-            kind: "declared sender",
-            codes: vec![crate::model::ListingCode::REGISTERED.to_string()],
-            reason: Some(reason),
-            added_at: Some(d.added_at),
-            expires_at: None,
-        };
-        found.push(view);
-    }
-    if let Some((account, network)) = registry.network_of(ip) {
-        let m = &account.marketer;
-        match &m.status {
-            Status::Active if !account.declared.contains_key(&network) => {
-                let view = EntryView {
-                    prefix: network.to_string(),
-                    len: network.len(),
-                    kind: "registered network",
-                    codes: Vec::new(),
-                    reason: Some(format!("{} ({})", m.legal_name, m.id)),
-                    added_at: Some(account.created_at),
-                    expires_at: None,
-                };
-                found.push(view);
-            }
-            Status::Active => {}
-            Status::Suspended { reason } => {
-                note = Some(format!(
-                    "{}'s registered network {network} is not protected while the marketer is suspended ({reason})",
-                    m.legal_name
-                ));
-            }
-        }
-    }
-    for view in found {
-        let at = entries.iter().position(|e| e.len <= view.len);
-        entries.insert(at.unwrap_or(entries.len()), view);
-    }
-    note
-}
-
-/// One sentence on why the DNS answers as it does.
-fn explanation(ip: IpAddr, decided_by: Option<&EntryView>, codes: &[String]) -> String {
-    let Some(d) = decided_by else {
-        return "not listed: no entry covers this address".into();
-    };
-    let reason = d.reason.as_deref().unwrap_or("");
-    let since = d.added_at.map(|t| format_time(t.saturating_mul(1_000_000))).unwrap_or_default();
-    match d.kind {
-        "declared sender" => format!(
-            "listed ({}): declared as an email-marketing sender by {reason} in {} since {since}",
-            codes.join(", "),
-            d.prefix
-        ),
-        "registered network" => format!(
-            "not listed: inside {}'s registered network {}; declared senders are listed separately",
-            reason.rsplit_once(" (").map_or(reason, |(name, _)| name),
-            d.prefix
-        ),
-        "listing" => format!("listed ({}) by the operator's listing {}", codes.join(", "), d.prefix),
-        "exclusion" => format!("not listed: the operator excluded {} from wider listings", d.prefix),
-        _ => format!("listed ({}): {ip} is an RFC 5782 test point", codes.join(", ")),
-    }
-}
-
-/// The DNS answer for `ip` in `zone` now: the codes (empty = NXDOMAIN) and the TXT.
-pub(crate) fn answer_in(
-    snap: &crate::snapshot::Snapshot,
-    zone: &crate::snapshot::ZoneSnapshot,
-    ip: IpAddr,
-) -> (Vec<String>, Option<String>) {
-    let rev = reversed_labels(Prefix::host(ip));
-    let mut labels: Vec<&[u8]> = rev.iter().map(|l| l.as_bytes()).collect();
-    labels.extend(zone.config.origin.labels().map(str::as_bytes));
-    match query::classify(snap, &labels) {
-        Some((z, _, Lookup::Listed(listing, addr))) => (
-            listing.codes().iter().map(ToString::to_string).collect(),
-            Some(crate::model::expand_txt(query::txt_template(z, listing), addr)),
-        ),
-        _ => (Vec::new(), None),
-    }
-}
-
-/// Microseconds since the epoch as RFC 3339 UTC.
-pub(crate) fn format_time(at_us: u64) -> String {
-    humantime::format_rfc3339_micros(std::time::UNIX_EPOCH + std::time::Duration::from_micros(at_us)).to_string()
-}
-
-#[derive(Serialize)]
 struct HistoryRecord {
     zone: String,
     prefix: String,
@@ -614,35 +411,4 @@ fn import_blocking(
         lines: report.lines,
         serial: report.summary.serial,
     })
-}
-
-fn view(prefix: Prefix, entry: StoredEntry) -> EntryView {
-    match entry {
-        StoredEntry::Listing(l) => EntryView {
-            prefix: prefix.to_string(),
-            len: prefix.len(),
-            kind: "listing",
-            codes: l.listing.codes().iter().map(ToString::to_string).collect(),
-            reason: l.listing.reason().map(str::to_string),
-            added_at: Some(l.added_at),
-            expires_at: l.expires_at,
-        },
-        StoredEntry::Exclusion(x) => EntryView {
-            prefix: prefix.to_string(),
-            len: prefix.len(),
-            kind: "exclusion",
-            codes: Vec::new(),
-            reason: x.reason,
-            added_at: Some(x.added_at),
-            expires_at: None,
-        },
-    }
-}
-
-/// The reversed labels of a host address (octets for IPv4, 32 nibbles for IPv6).
-fn reversed_labels(host: Prefix) -> Vec<String> {
-    match host {
-        Prefix::V4 { bits, .. } => bits.to_be_bytes().iter().rev().map(u8::to_string).collect(),
-        Prefix::V6 { bits, .. } => (0..32).map(|i| format!("{:x}", (bits >> (4 * i)) & 0xf)).collect(),
-    }
 }
