@@ -4,9 +4,9 @@
 .PHONY: deps build serve test check bench-peer
 
 # Debian packages the build and tests need: RocksDB 7.8.3 (linked, not built from source, see
-# .cargo/config.toml), libclang for bindgen, dig for the manual checks in README, and rbldnsd,
-# which the export tests load our rbldnsd output into.
-DEBIAN_PACKAGES := librocksdb-dev libclang-dev clang pkg-config dnsutils rbldnsd
+# .cargo/config.toml), libclang for bindgen, dig for the manual checks in README, rbldnsd, which
+# the export tests load our rbldnsd output into, and unbound, the resolver one test asks through.
+DEBIAN_PACKAGES := librocksdb-dev libclang-dev clang pkg-config dnsutils rbldnsd unbound
 SUDO := $(shell [ "$$(id -u)" = 0 ] || echo sudo)
 # Where Debian puts librocksdb for this architecture (.cargo/config.toml covers x86_64 for plain
 # `cargo` runs; this also serves other architectures).

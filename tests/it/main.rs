@@ -10,3 +10,4 @@ mod harness;
 mod hygiene;
 mod live;
 mod registry;
+mod resolver;
