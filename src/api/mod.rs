@@ -10,6 +10,7 @@
 //! - `POST /v1/zones/{zone}/import?type=&default_code=&name=` — an rbldnsd file as the body:
 //!   replaces the zone's list in one atomic change and one publish.
 //! - marketers and their networks: see [`registry`]; `GET /v1/lookup/{ip}` is open to marketers too.
+//! - `POST /v1/backups` — a consistent copy of the database under `<data-dir>/backups/`.
 //! - `GET  /v1/stats` (JSON) and `GET /metrics` (Prometheus text): query counters per transport
 //!   and response code, zone serials and table sizes ([`metrics`]).
 //!
@@ -100,6 +101,7 @@ fn router(state: ApiState) -> Router {
         .route("/v1/marketers/{id}/resume", post(registry::resume))
         .route("/v1/marketers/{id}/rotate-token", post(registry::rotate_token))
         .route("/v1/marketers/{id}/networks", post(registry::add_network).delete(registry::remove_network))
+        .route("/v1/backups", post(backup))
         .route("/v1/stats", get(metrics::stats))
         .route("/metrics", get(metrics::prometheus))
         .layer(middleware::from_fn(auth::operator_only));
@@ -320,6 +322,46 @@ async fn history(
     .await
     .map_err(|e| ApiError(StatusCode::INTERNAL_SERVER_ERROR, e.to_string()))??;
     Ok(Json(records))
+}
+
+#[derive(Serialize)]
+struct BackupResponse {
+    /// Where the copy is (on the server's machine).
+    path: String,
+    zones: Vec<ZoneInfo>,
+}
+
+/// Writes a consistent copy of the whole database to `<data-dir>/backups/<UTC time>`; the server
+/// keeps answering and accepting changes meanwhile.
+async fn backup(State(state): State<ApiState>) -> Result<(StatusCode, Json<BackupResponse>), ApiError> {
+    let store = state.store.clone();
+    let zones = state.shared.load().zones.iter().map(|z| z.config.origin.clone()).collect::<Vec<_>>();
+    let written = tokio::task::spawn_blocking(move || -> Result<BackupResponse, ApiError> {
+        let internal = |e: String| ApiError(StatusCode::INTERNAL_SERVER_ERROR, e);
+        let parent = store.path().join("backups");
+        std::fs::create_dir_all(&parent).map_err(|e| internal(format!("cannot create {}: {e}", parent.display())))?;
+        let stamp = humantime::format_rfc3339_seconds(std::time::SystemTime::now()).to_string().replace(':', "");
+        let mut dir = parent.join(&stamp);
+        for n in 2.. {
+            if !dir.exists() {
+                break;
+            }
+            dir = parent.join(format!("{stamp}-{n}"));
+        }
+        store.checkpoint(&dir).map_err(|e| ApiError(store_status(&e), e.to_string()))?;
+        // The serials read from the copy itself, so the answer says exactly what it holds.
+        let copy = Store::open_read_only(&dir).map_err(|e| internal(format!("reading the backup back: {e}")))?;
+        let mut infos = Vec::new();
+        for zone in zones {
+            let serial = copy.serial(&zone).map_err(|e| internal(e.to_string()))?.unwrap_or(0);
+            infos.push(ZoneInfo { zone: zone.to_string(), serial });
+        }
+        Ok(BackupResponse { path: dir.display().to_string(), zones: infos })
+    })
+    .await
+    .map_err(|e| ApiError(StatusCode::INTERNAL_SERVER_ERROR, e.to_string()))??;
+    tracing::info!(path = %written.path, "backup written");
+    Ok((StatusCode::CREATED, Json(written)))
 }
 
 #[derive(Deserialize)]

@@ -1,6 +1,7 @@
 //! The `dnsbl` command line (the only module that uses clap). One file per subcommand; each
 //! turns flags into library calls and errors into messages that say what to do.
 
+mod admin;
 mod client;
 mod config;
 mod listing;
@@ -44,7 +45,9 @@ enum Command {
     /// Show every change that affected an address or prefix.
     History(lookup::HistoryArgs),
     /// Show the running server's query counters and zone sizes.
-    Stats(lookup::StatsArgs),
+    Stats(admin::StatsArgs),
+    /// Write a consistent copy of the running server's database.
+    Backup(admin::BackupArgs),
     /// Manage registered email marketers (operator).
     #[command(subcommand)]
     Marketer(marketer::MarketerCommand),
@@ -71,7 +74,8 @@ impl Cli {
             Command::Exclusion(cmd) => listing::run_exclusion(cmd),
             Command::Lookup(args) => lookup::run(args),
             Command::History(args) => lookup::run_history(args),
-            Command::Stats(args) => lookup::run_stats(args),
+            Command::Stats(args) => admin::run_stats(args),
+            Command::Backup(args) => admin::run_backup(args),
             Command::Marketer(cmd) => marketer::run_marketer(cmd),
             Command::Register(args) => marketer::run_register(args),
             Command::Unregister(args) => marketer::run_unregister(args),

@@ -460,3 +460,56 @@ fn a_full_disk_refuses_changes_clearly_and_dns_keeps_answering() {
     assert!(codes(&s, "1.113.0.203").is_empty());
     assert_eq!(serial(&s), before);
 }
+
+#[test]
+fn a_backup_taken_while_serving_restores_the_list_registry_and_history() {
+    let (_dir, data) = temp_data();
+    let mut config = test_config(&data);
+    config.registry.policy.denied = vec!["10.0.0.0/8".parse().expect("prefix")];
+    let s = TestServer::start(config);
+    let (base, token) = s.api(&data);
+    let api = Api { base, token };
+    let body = json!({ "prefix": "203.0.113.0/24", "codes": ["3"], "reason": "campaigns from $" });
+    assert_eq!(api.call("POST", "/v1/zones/bl.localhost/listings", None, Some(body)).0, 201);
+    let body = json!({ "id": "acme", "legal_name": "Acme Mailing Ltd", "registration_number": "GB-1",
+                       "contact": "abuse@acme.example", "networks": ["203.0.113.0/25"] });
+    let (status, answer) = api.call("POST", "/v1/marketers", None, Some(body));
+    assert_eq!(status, 201, "{answer}");
+    let marketer = answer["token"].as_str().expect("token").to_string();
+    let (status, _) =
+        api.call("POST", "/v1/registrations", Some(&marketer), Some(json!({ "prefixes": ["203.0.113.7"] })));
+    assert_eq!(status, 201);
+
+    let out = dnsbl(&["backup", "--server", &api.base, "--data-dir", data.to_str().expect("path"), "--json"]);
+    assert!(out.status.success(), "{}", String::from_utf8_lossy(&out.stderr));
+    let answer: Value = serde_json::from_slice(&out.stdout).expect("json");
+    let path = std::path::PathBuf::from(answer["path"].as_str().expect("path"));
+    assert!(path.starts_with(data.join("backups")), "{answer}");
+    assert_eq!(answer["zones"][0]["serial"].as_u64(), Some(u64::from(serial(&s))), "{answer}");
+    let expected = [("7.113.0.203", vec!["127.0.0.2"]), ("8.113.0.203", vec![]), ("200.113.0.203", vec!["127.0.0.3"])];
+    for (rev, want) in &expected {
+        assert_eq!(codes(&s, rev), *want, "{rev} before");
+    }
+    // A change after the backup is not in it.
+    let body = json!({ "prefix": "198.51.100.0/24", "codes": ["3"] });
+    assert_eq!(api.call("POST", "/v1/zones/bl.localhost/listings", None, Some(body)).0, 201);
+    s.stop();
+
+    // Serve a copy of the backup: same answers, the marketer and the history are there.
+    let (_dir2, restored) = temp_data();
+    let status = Command::new("cp").arg("-a").arg(&path).arg(&restored).status().expect("cp");
+    assert!(status.success());
+    let mut config = test_config(&restored);
+    config.registry.policy.denied = vec!["10.0.0.0/8".parse().expect("prefix")];
+    let r = TestServer::start(config);
+    for (rev, want) in &expected {
+        assert_eq!(codes(&r, rev), *want, "{rev} restored");
+    }
+    assert!(codes(&r, "1.100.51.198").is_empty(), "the change after the backup is not in it");
+    let (base, token) = r.api(&restored);
+    let api = Api { base, token };
+    let (status, account) = api.call("GET", "/v1/marketers/acme", None, None);
+    assert_eq!(status, 200, "{account}");
+    let (_, history) = api.call("GET", "/v1/history?prefix=203.0.113.7", None, None);
+    assert!(history.as_array().is_some_and(|h| h.iter().any(|r| r["action"] == "register")), "{history}");
+}
