@@ -11,6 +11,7 @@ use serde::Serialize;
 use super::message::Route;
 
 /// Response codes counted by name (the header's 4 bits); the rest are counted as `other`.
+/// Extended codes carried in the OPT record (BADVERS) count under their header bits (NOERROR).
 pub const RCODE_NAMES: [&str; 6] = ["NOERROR", "FORMERR", "SERVFAIL", "NXDOMAIN", "NOTIMP", "REFUSED"];
 
 /// What happened to the queries of one batch (or one TCP message), before it is added up.
