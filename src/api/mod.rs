@@ -356,7 +356,8 @@ async fn backup(State(state): State<ApiState>) -> Result<(StatusCode, Json<Backu
             let serial = copy.serial(&zone).map_err(|e| internal(e.to_string()))?.unwrap_or(0);
             infos.push(ZoneInfo { zone: zone.to_string(), serial });
         }
-        Ok(BackupResponse { path: dir.display().to_string(), zones: infos })
+        let path = std::fs::canonicalize(&dir).unwrap_or(dir);
+        Ok(BackupResponse { path: path.display().to_string(), zones: infos })
     })
     .await
     .map_err(|e| ApiError(StatusCode::INTERNAL_SERVER_ERROR, e.to_string()))??;
