@@ -179,6 +179,10 @@ struct ServerFile {
     max_tcp_connections: Spanned<usize>,
     #[serde(default = "default_min_free_disk")]
     min_free_disk: u64,
+    #[serde(default)]
+    refuse_clients: Vec<Spanned<String>>,
+    #[serde(default)]
+    ignore_clients: Vec<Spanned<String>>,
 }
 
 fn default_rcvbuf() -> usize {
@@ -371,6 +375,9 @@ pub struct ServerConfig {
     pub max_tcp_connections: usize,
     /// Bytes kept free on the database's disk: changes are refused below it.
     pub min_free_disk: u64,
+    /// Clients whose queries are answered REFUSED, and those whose queries are dropped.
+    pub refuse_clients: Vec<Prefix>,
+    pub ignore_clients: Vec<Prefix>,
 }
 
 /// One served zone.
@@ -524,7 +531,20 @@ fn validate_server(s: ServerFile) -> Result<ServerConfig, (Option<std::ops::Rang
         tcp_idle_timeout: Duration::from_secs(s.tcp_idle_timeout.max(1)),
         max_tcp_connections: *s.max_tcp_connections.get_ref(),
         min_free_disk: s.min_free_disk,
+        refuse_clients: client_prefixes("refuse-clients", s.refuse_clients)?,
+        ignore_clients: client_prefixes("ignore-clients", s.ignore_clients)?,
     })
+}
+
+fn client_prefixes(
+    key: &str,
+    list: Vec<Spanned<String>>,
+) -> Result<Vec<Prefix>, (Option<std::ops::Range<usize>>, String)> {
+    list.into_iter()
+        .map(|s| {
+            Prefix::parse_strict(s.get_ref()).map_err(|e| (Some(s.span()), format!("{key}: {}: {e}", s.get_ref())))
+        })
+        .collect()
 }
 
 fn validate_registry(

@@ -14,6 +14,7 @@ use tokio_util::sync::CancellationToken;
 use crate::config::Config;
 use crate::dns::{self, stats::DnsStats, tcp::TcpSettings, Limits};
 use crate::publisher::Publisher;
+use crate::query::ClientRules;
 use crate::snapshot::SharedSnapshot;
 use crate::store::{Store, StoreError};
 
@@ -208,21 +209,30 @@ fn spawn_tasks(
     let mut tasks = JoinSet::new();
     let mut threads = Vec::new();
     let stats = Arc::new(DnsStats::new(bound.iter().map(|b| b.udp.len()).sum()));
+    let clients = Arc::new(ClientRules::new(&config.server.refuse_clients, &config.server.ignore_clients));
     let mut worker = 0;
     for b in bound {
         let addr = b.addr;
         let bind_err = |source| DaemonError::Bind { addr, source };
         for (i, socket) in b.udp.into_iter().enumerate() {
-            let (shared, shutdown, stats) = (shared.clone(), shutdown.clone(), stats.clone());
+            let (shared, shutdown, stats, clients) = (shared.clone(), shutdown.clone(), stats.clone(), clients.clone());
             let thread = std::thread::Builder::new()
                 .name(format!("dnsbl-udp-{i}"))
-                .spawn(move || dns::udp::serve(socket, shared, limits, stats.udp(worker), shutdown))
+                .spawn(move || dns::udp::serve(socket, shared, limits, &clients, stats.udp(worker), shutdown))
                 .map_err(bind_err)?;
             threads.push(thread);
             worker += 1;
         }
         let listener = tokio::net::TcpListener::from_std(b.tcp).map_err(bind_err)?;
-        tasks.spawn(dns::tcp::serve(listener, shared.clone(), limits, tcp, stats.clone(), shutdown.clone()));
+        tasks.spawn(dns::tcp::serve(
+            listener,
+            shared.clone(),
+            limits,
+            tcp,
+            clients.clone(),
+            stats.clone(),
+            shutdown.clone(),
+        ));
         tracing::info!(%addr, udp_workers = config.server.udp_workers, "listening (UDP and TCP)");
     }
     Ok(Workers { tasks, threads, stats })

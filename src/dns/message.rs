@@ -63,6 +63,38 @@ pub fn respond(
     Some(Route::Full)
 }
 
+/// REFUSED for a query from a client the configuration refuses (`refuse-clients`): the request's
+/// id, opcode, RD bit, question and EDNS, nothing else. `false` (drop) for responses, runts and
+/// what does not parse, and for a reply that would be larger than the query.
+pub fn refuse(packet: &[u8], limits: &Limits, out: &mut Vec<u8>) -> bool {
+    if packet.len() < HEADER_LEN || packet[2] & 0x80 != 0 {
+        return false;
+    }
+    let Ok(request) = Message::from_vec(packet) else {
+        return false;
+    };
+    let mut response = Message::new(request.metadata.id, MessageType::Response, request.metadata.op_code);
+    response.metadata = Metadata::response_from_request(&request.metadata);
+    response.metadata.recursion_available = false;
+    response.metadata.authentic_data = false;
+    response.metadata.response_code = ResponseCode::Refused;
+    response.queries = request.queries.clone();
+    if request.edns.is_some() {
+        let mut edns = Edns::new();
+        edns.set_max_payload(limits.max_udp_payload.max(512));
+        edns.set_version(0);
+        response.edns = Some(edns);
+    }
+    match encode(&response) {
+        Some(bytes) if bytes.len() <= packet.len() => {
+            out.clear();
+            out.extend_from_slice(&bytes);
+            true
+        }
+        _ => false,
+    }
+}
+
 /// The reply through hickory-proto for any request, or `None` when it must be dropped.
 pub fn respond_full(snapshot: &Snapshot, packet: &[u8], transport: Transport, limits: &Limits) -> Option<Vec<u8>> {
     if packet.len() < HEADER_LEN || packet[2] & 0x80 != 0 {

@@ -10,8 +10,9 @@ use tokio::net::{TcpListener, TcpStream};
 use tokio::sync::Semaphore;
 use tokio_util::sync::CancellationToken;
 
-use super::message::{respond, Limits, Transport};
+use super::message::{refuse, respond, Limits, Route, Transport};
 use super::stats::{DnsStats, Tally};
+use crate::query::{ClientRules, ClientVerdict};
 use crate::snapshot::SharedSnapshot;
 
 /// TCP settings.
@@ -27,6 +28,7 @@ pub async fn serve(
     shared: Arc<SharedSnapshot>,
     limits: Limits,
     settings: TcpSettings,
+    clients: Arc<ClientRules>,
     stats: Arc<DnsStats>,
     shutdown: CancellationToken,
 ) {
@@ -41,12 +43,19 @@ pub async fn serve(
             a = listener.accept() => a,
         };
         match accepted {
-            Ok((stream, _peer)) => {
+            Ok((stream, peer)) => {
+                let verdict = clients.verdict(peer.ip());
+                if verdict == ClientVerdict::Ignore {
+                    stats.tcp().add(&Tally { dropped: 1, ..Tally::default() });
+                    continue;
+                }
                 let (shared, shutdown, stats) = (shared.clone(), shutdown.clone(), stats.clone());
+                let conn =
+                    Connection { limits, idle: settings.idle_timeout, refused: verdict == ClientVerdict::Refuse };
                 tokio::spawn(async move {
                     tokio::select! {
                         _ = shutdown.cancelled() => {}
-                        _ = connection(stream, &shared, limits, settings.idle_timeout, &stats) => {}
+                        _ = connection(stream, &shared, conn, &stats) => {}
                     }
                     drop(permit);
                 });
@@ -59,8 +68,18 @@ pub async fn serve(
     }
 }
 
+/// How one connection is served.
+#[derive(Clone, Copy)]
+struct Connection {
+    limits: Limits,
+    idle: Duration,
+    /// The client is in `refuse-clients`: every message gets REFUSED.
+    refused: bool,
+}
+
 /// Answers messages on one connection, in order, until the client closes it or idles out.
-async fn connection(mut stream: TcpStream, shared: &SharedSnapshot, limits: Limits, idle: Duration, stats: &DnsStats) {
+async fn connection(mut stream: TcpStream, shared: &SharedSnapshot, conn: Connection, stats: &DnsStats) {
+    let Connection { limits, idle, refused } = conn;
     let _ = stream.set_nodelay(true);
     let mut buf = Vec::new();
     let mut reply = Vec::with_capacity(4096);
@@ -78,7 +97,12 @@ async fn connection(mut stream: TcpStream, shared: &SharedSnapshot, limits: Limi
             _ => return,
         }
         let mut tally = Tally { queries: 1, ..Tally::default() };
-        match respond(&shared.load(), &buf, Transport::Tcp, &limits, &mut reply) {
+        let answered = if refused {
+            refuse(&buf, &limits, &mut reply).then_some(Route::Full)
+        } else {
+            respond(&shared.load(), &buf, Transport::Tcp, &limits, &mut reply)
+        };
+        match answered {
             Some(route) => tally.reply(&reply, route),
             None => tally.dropped = 1,
         }

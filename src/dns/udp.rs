@@ -17,8 +17,9 @@ use nix::sys::socket::{recvmmsg, sendmmsg, ControlMessage, MsgFlags, MultiHeader
 use tokio_util::sync::CancellationToken;
 
 use super::lean;
-use super::message::{respond, Limits, Transport};
+use super::message::{refuse, respond, Limits, Route, Transport};
 use super::stats::{Counters, Tally};
+use crate::query::{ClientRules, ClientVerdict};
 use crate::snapshot::SharedSnapshot;
 use crate::trie::PrefixTable;
 
@@ -36,6 +37,7 @@ pub fn serve(
     socket: UdpSocket,
     shared: Arc<SharedSnapshot>,
     limits: Limits,
+    clients: &ClientRules,
     counters: &Counters,
     shutdown: CancellationToken,
 ) {
@@ -75,7 +77,17 @@ pub fn serve(
                 continue;
             }
             let reply = &mut replies[ready];
-            match respond(&snapshot, &queries[i][..len], Transport::Udp, &limits, reply) {
+            let query = &queries[i][..len];
+            let verdict = match (&peer, clients.is_empty()) {
+                (Some(addr), false) => clients.verdict(peer_ip(addr)),
+                _ => ClientVerdict::Answer,
+            };
+            let answered = match verdict {
+                ClientVerdict::Answer => respond(&snapshot, query, Transport::Udp, &limits, reply),
+                ClientVerdict::Refuse => refuse(query, &limits, reply).then_some(Route::Full),
+                ClientVerdict::Ignore => None,
+            };
+            match answered {
                 Some(route) => {
                     tally.reply(reply, route);
                     to[ready] = peer;
@@ -160,6 +172,15 @@ fn send(
         }
     }
     refused
+}
+
+/// The source address of a datagram (only called for IPv4 and IPv6 peers, see [`valid_peer`]).
+fn peer_ip(addr: &SockaddrStorage) -> std::net::IpAddr {
+    match (addr.as_sockaddr_in(), addr.as_sockaddr_in6()) {
+        (Some(v4), _) => std::net::IpAddr::V4(v4.ip()),
+        (_, Some(v6)) => std::net::IpAddr::V6(v6.ip()),
+        _ => std::net::IpAddr::V4(std::net::Ipv4Addr::UNSPECIFIED),
+    }
 }
 
 /// Drops spoofing-prone sources: port 0 and unspecified addresses.

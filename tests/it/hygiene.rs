@@ -214,3 +214,58 @@ fn tcp_idle_connections_are_closed_and_connections_are_capped() {
     let mut len = [0u8; 2];
     third.read_exact(&mut len).expect("answered once a slot is free");
 }
+
+/// One query from a socket bound to `source` (any 127/8 address is local on Linux).
+fn udp_from(source: &str, server: std::net::SocketAddr, packet: &[u8]) -> Option<Vec<u8>> {
+    let sock = std::net::UdpSocket::bind((source, 0)).expect("bind");
+    sock.set_read_timeout(Some(Duration::from_millis(300))).expect("timeout");
+    sock.send_to(packet, server).expect("send");
+    let mut buf = [0u8; 4096];
+    sock.recv_from(&mut buf).ok().map(|(n, _)| buf[..n].to_vec())
+}
+
+#[test]
+fn configured_clients_are_refused_or_ignored_and_the_rest_answered() {
+    let (_dir, data) = temp_data();
+    let mut config = test_config(&data);
+    config.server.refuse_clients = vec!["127.0.0.2/32".parse().expect("prefix")];
+    config.server.ignore_clients = vec!["127.0.0.3/32".parse().expect("prefix")];
+    let s = TestServer::start(config);
+    let q = question("2.0.0.127.bl.localhost", RecordType::A, None);
+    let packet = q.to_vec().expect("encode");
+
+    let answered = Message::from_vec(&udp_from("127.0.0.1", s.addr, &packet).expect("answered")).expect("parse");
+    assert_eq!(a_records(&answered), ["127.0.0.2"]);
+    let refused = udp_from("127.0.0.2", s.addr, &packet).expect("a REFUSED reply");
+    assert!(refused.len() <= packet.len(), "no amplification");
+    let refused = Message::from_vec(&refused).expect("parse");
+    assert_eq!(refused.metadata.response_code, ResponseCode::Refused);
+    assert_eq!(refused.metadata.id, q.metadata.id);
+    assert_eq!(refused.queries, q.queries);
+    assert!(refused.answers.is_empty());
+    assert!(udp_from("127.0.0.3", s.addr, &packet).is_none(), "ignored: no reply");
+
+    // TCP: the refused client gets REFUSED on its connection, the ignored one is hung up on.
+    let tcp_from = |source: &str| -> Option<Vec<u8>> {
+        use std::io::{Read, Write};
+        let sock = socket2::Socket::new(socket2::Domain::IPV4, socket2::Type::STREAM, None).expect("socket");
+        sock.bind(&std::net::SocketAddr::from((source.parse::<std::net::Ipv4Addr>().expect("ip"), 0)).into())
+            .expect("bind");
+        sock.connect(&s.addr.into()).expect("connect");
+        let mut stream: std::net::TcpStream = sock.into();
+        stream.set_read_timeout(Some(Duration::from_secs(2))).expect("timeout");
+        let mut framed = (packet.len() as u16).to_be_bytes().to_vec();
+        framed.extend_from_slice(&packet);
+        stream.write_all(&framed).ok()?;
+        let mut len = [0u8; 2];
+        stream.read_exact(&mut len).ok()?;
+        let mut reply = vec![0u8; usize::from(u16::from_be_bytes(len))];
+        stream.read_exact(&mut reply).ok()?;
+        Some(reply)
+    };
+    let refused = Message::from_vec(&tcp_from("127.0.0.2").expect("reply")).expect("parse");
+    assert_eq!(refused.metadata.response_code, ResponseCode::Refused);
+    assert!(tcp_from("127.0.0.3").is_none(), "ignored over TCP too");
+    let answered = Message::from_vec(&tcp_from("127.0.0.1").expect("reply")).expect("parse");
+    assert_eq!(a_records(&answered), ["127.0.0.2"]);
+}
