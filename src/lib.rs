@@ -34,7 +34,8 @@
 //! - [`model`]: prefixes, return codes, listings (parsed at the edge, never wrong afterwards).
 //! - [`trie`]: longest-prefix match flattened into sorted segments (exclusions cut holes) under a
 //!   bucket index, one word per IPv4 segment, with patches on top for live changes.
-//! - [`query`]: the DNSBL answer rules (test points, empty non-terminals, apex, NS glue).
+//! - [`query`]: the DNSBL answer rules (test points, empty non-terminals, apex, NS glue) and the
+//!   client rules (`refuse-clients`, `ignore-clients`).
 //! - [`zonefile`]: streaming rbldnsd data reader.
 //! - [`registry`]: marketer accounts and the registration rules (declarations, limits, protections,
 //!   how registry and operator entries combine); plans changes, the publisher stores and applies them.

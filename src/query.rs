@@ -7,6 +7,8 @@
 //! 127.0.0.1 never) hold whatever the data says; a strict prefix of a reversed address is an
 //! empty non-terminal (NODATA) when something below it is listed, else NXDOMAIN (RFC 8020); any
 //! other shape is NXDOMAIN. Octet labels with leading zeros ("01") are not addresses. Pure.
+//!
+//! [`ClientRules`] says whether a client is answered at all (`refuse-clients`, `ignore-clients`).
 
 use std::net::{IpAddr, Ipv4Addr, Ipv6Addr};
 use std::sync::LazyLock;
