@@ -68,8 +68,18 @@ fn rbldnsd_export_reads_back_into_the_same_list() {
     assert_eq!(entries(&copy), entries(&data));
 }
 
+/// A running rbldnsd, stopped when dropped (also when a test fails half-way).
+struct Rbldnsd(Child);
+
+impl Drop for Rbldnsd {
+    fn drop(&mut self) {
+        let _ = self.0.kill();
+        let _ = self.0.wait();
+    }
+}
+
 /// rbldnsd on a free loopback port serving `file` as a combined dataset.
-fn start_rbldnsd(dir: &Path, file: &str) -> Option<(Child, std::net::SocketAddr)> {
+fn start_rbldnsd(dir: &Path, file: &str) -> Option<(Rbldnsd, std::net::SocketAddr)> {
     if Command::new("rbldnsd").arg("-h").stdout(Stdio::null()).stderr(Stdio::null()).status().is_err() {
         return None;
     }
@@ -82,7 +92,7 @@ fn start_rbldnsd(dir: &Path, file: &str) -> Option<(Child, std::net::SocketAddr)
     }
     cmd.arg(format!("{ZONE}:combined:{file}")).stdout(Stdio::null()).stderr(Stdio::null());
     let child = cmd.spawn().expect("spawn rbldnsd");
-    Some((child, format!("127.0.0.1:{port}").parse().expect("addr")))
+    Some((Rbldnsd(child), format!("127.0.0.1:{port}").parse().expect("addr")))
 }
 
 fn running_as_root() -> bool {
@@ -95,7 +105,7 @@ fn rbldnsd_serves_the_export_with_the_same_answers() {
     sample_list(&data);
     let out = export(&data, "rbldnsd");
     assert!(out.status.success());
-    let (mut rbl, rbl_addr) = serve_with_rbldnsd(dir.path(), &out.stdout);
+    let (_rbl, rbl_addr) = serve_with_rbldnsd(dir.path(), &out.stdout);
     let ours = TestServer::in_dir(&data);
     same_answers(
         ours.addr,
@@ -115,13 +125,11 @@ fn rbldnsd_serves_the_export_with_the_same_answers() {
         ],
         &["2001:db8:1::1", "2001:db8:1::25", "2001:db8:1:ffff::1", "2001:db8:2::1"],
     );
-    let _ = rbl.kill();
-    let _ = rbl.wait();
 }
 
 /// Starts rbldnsd on `export` (written to a directory it can read as user rbldns) and returns
 /// it once it answers.
-fn serve_with_rbldnsd(dir: &Path, export: &[u8]) -> (Child, std::net::SocketAddr) {
+fn serve_with_rbldnsd(dir: &Path, export: &[u8]) -> (Rbldnsd, std::net::SocketAddr) {
     let share = dir.join("share");
     std::fs::create_dir_all(&share).expect("dir");
     std::fs::write(share.join("export.rbldnsd"), export).expect("write");
@@ -188,7 +196,7 @@ fn served_export_answers_like_the_server_with_registrations() {
     assert!(out.status.success(), "{}", String::from_utf8_lossy(&out.stderr));
     let text = String::from_utf8_lossy(&out.stdout);
     assert!(!text.lines().any(|l| l.starts_with("198.51.100.0/22")), "the protected network is cut out:\n{text}");
-    let (mut rbl, rbl_addr) = serve_with_rbldnsd(dir.path(), &out.stdout);
+    let (_rbl, rbl_addr) = serve_with_rbldnsd(dir.path(), &out.stdout);
     same_answers(
         ours.addr,
         rbl_addr,
@@ -212,8 +220,6 @@ fn served_export_answers_like_the_server_with_registrations() {
     // The list export, by contrast, is the operator's list: the /22 is there whole.
     let out = export(&data, "rbldnsd");
     assert!(String::from_utf8_lossy(&out.stdout).lines().any(|l| l.starts_with("198.51.100.0/22")));
-    let _ = rbl.kill();
-    let _ = rbl.wait();
 }
 
 #[test]
