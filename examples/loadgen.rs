@@ -82,12 +82,7 @@ fn main() -> Result<(), Box<dyn Error>> {
         for flow in &mut flows {
             if sending {
                 let n = (window - flow.in_flight).min(BATCH);
-                for (i, (buf, len)) in out.iter_mut().zip(lens.iter_mut()).take(n).enumerate() {
-                    let q = &queries[(next_query + i) % queries.len()];
-                    buf[..q.len()].copy_from_slice(q);
-                    buf[..2].copy_from_slice(&flow.next_id.wrapping_add(i as u16).to_be_bytes());
-                    *len = q.len();
-                }
+                fill(&mut out[..n], &mut lens[..n], queries.as_slice(), next_query, flow.next_id);
                 // Only what the kernel took is in flight.
                 let sent = flow.send(&out[..n], &lens[..n]);
                 for _ in 0..sent {
@@ -144,12 +139,7 @@ fn paced(flows: &mut [Flow], queries: &[Vec<u8>], seconds: f64, rate: f64) -> Re
             let flow = &mut flows[turn % flows.len()];
             turn += 1;
             let n = ((due - totals.sent) as usize).min(BATCH);
-            for (i, (buf, len)) in out.iter_mut().zip(lens.iter_mut()).take(n).enumerate() {
-                let q = &queries[(totals.sent as usize + i) % queries.len()];
-                buf[..q.len()].copy_from_slice(q);
-                buf[..2].copy_from_slice(&flow.next_id.wrapping_add(i as u16).to_be_bytes());
-                *len = q.len();
-            }
+            fill(&mut out[..n], &mut lens[..n], queries, totals.sent as usize, flow.next_id);
             let sent = flow.send(&out[..n], &lens[..n]);
             let sent_at = Instant::now();
             for _ in 0..sent {
@@ -222,6 +212,16 @@ fn paced(flows: &mut [Flow], queries: &[Vec<u8>], seconds: f64, rate: f64) -> Re
         worst_lag.as_secs_f64() * 1000.0
     );
     Ok(())
+}
+
+/// Copies queries `first..` (wrapping around the file) into `out`, with DNS ids from `first_id`.
+fn fill(out: &mut [[u8; 512]], lens: &mut [usize], queries: &[Vec<u8>], first: usize, first_id: u16) {
+    for (i, (buf, len)) in out.iter_mut().zip(lens.iter_mut()).enumerate() {
+        let q = &queries[(first + i) % queries.len()];
+        buf[..q.len()].copy_from_slice(q);
+        buf[..2].copy_from_slice(&first_id.wrapping_add(i as u16).to_be_bytes());
+        *len = q.len();
+    }
 }
 
 #[derive(Default)]

@@ -106,15 +106,8 @@ pub fn rbldnsd_served(zone: &ZoneSnapshot, out: &mut impl Write) -> Result<Expor
     rbldnsd_head(config, zone.serial, "what the DNS serves", out)?;
     let mut report = ExportReport::default();
     let mut line = |out: &mut dyn Write, block: Prefix, listing: &Listing| -> io::Result<()> {
-        let codes = listing.codes();
-        if codes.len() > 1 {
-            report.codes_dropped += 1;
-        }
         report.lines += 1;
-        match listing.reason() {
-            Some(reason) => writeln!(out, "{block} :{}:{reason}", codes[0]),
-            None => writeln!(out, "{block} :{}", codes[0]),
-        }
+        writeln!(out, "{}", listing_line(block, listing, &mut report))
     };
     writeln!(out, "$DATASET ip4trie @")?;
     writeln!(out, ":127.0.0.3:{}", config.txt_template)?;
@@ -143,16 +136,20 @@ pub fn rbldnsd_served(zone: &ZoneSnapshot, out: &mut impl Write) -> Result<Expor
 fn entry_line(prefix: Prefix, entry: &StoredEntry, report: &mut ExportReport) -> String {
     match entry {
         StoredEntry::Exclusion(_) => format!("!{prefix}"),
-        StoredEntry::Listing(l) => {
-            let codes = l.listing.codes();
-            if codes.len() > 1 {
-                report.codes_dropped += 1;
-            }
-            match l.listing.reason() {
-                Some(reason) => format!("{prefix} :{}:{reason}", codes[0]),
-                None => format!("{prefix} :{}", codes[0]),
-            }
-        }
+        StoredEntry::Listing(l) => listing_line(prefix, &l.listing, report),
+    }
+}
+
+/// `prefix :code:reason` (or `prefix :code` for the default text). An rbldnsd line holds one code:
+/// the lowest is written and entries with more are counted.
+fn listing_line(prefix: Prefix, listing: &Listing, report: &mut ExportReport) -> String {
+    let codes = listing.codes();
+    if codes.len() > 1 {
+        report.codes_dropped += 1;
+    }
+    match listing.reason() {
+        Some(reason) => format!("{prefix} :{}:{reason}", codes[0]),
+        None => format!("{prefix} :{}", codes[0]),
     }
 }
 

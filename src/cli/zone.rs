@@ -177,16 +177,16 @@ fn run_export(args: ExportArgs) -> anyhow::Result<()> {
     let store = Store::open_read_only(&config.server.data_dir)?;
     let stdout = std::io::stdout();
     let mut out = std::io::BufWriter::new(stdout.lock());
-    let report = match (args.format.as_str(), args.served) {
-        ("bind", _) => {
-            let served = crate::publisher::served_zone(&store, &config, zone, unix_now())?;
+    let bind = args.format == "bind";
+    let report = if bind || args.served {
+        let served = crate::publisher::served_zone(&store, &config, zone, unix_now())?;
+        if bind {
             crate::exporter::bind(&served, args.max_records, &mut out)?
-        }
-        (_, true) => {
-            let served = crate::publisher::served_zone(&store, &config, zone, unix_now())?;
+        } else {
             crate::exporter::rbldnsd_served(&served, &mut out)?
         }
-        _ => crate::exporter::rbldnsd(&store, zone, unix_now(), &mut out)?,
+    } else {
+        crate::exporter::rbldnsd(&store, zone, unix_now(), &mut out)?
     };
     std::io::Write::flush(&mut out)?;
     eprintln!("exported zone {} ({} lines)", zone.origin, report.lines);

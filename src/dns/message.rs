@@ -51,7 +51,7 @@ pub fn respond(
     limits: &Limits,
     out: &mut Vec<u8>,
 ) -> Option<Route> {
-    if packet.len() < HEADER_LEN || packet[2] & 0x80 != 0 {
+    if dropped_unread(packet) {
         return None;
     }
     if super::lean::answer(snapshot, packet, transport, limits, out) {
@@ -65,19 +65,33 @@ pub fn respond(
 
 /// REFUSED for a query from a client the configuration refuses (`refuse-clients`): the request's
 /// id, opcode, RD bit, question and EDNS, nothing else. `false` (drop) for responses, runts and
-/// what does not parse, and for a reply that would be larger than the query.
-pub fn refuse(packet: &[u8], limits: &Limits, out: &mut Vec<u8>) -> bool {
-    if packet.len() < HEADER_LEN || packet[2] & 0x80 != 0 {
-        return false;
+/// what does not parse, and for a reply that would be larger than the query. Written by the full
+/// path, like [`respond`]'s uncommon answers.
+pub fn refuse(packet: &[u8], limits: &Limits, out: &mut Vec<u8>) -> Option<Route> {
+    if dropped_unread(packet) {
+        return None;
     }
-    let Ok(request) = Message::from_vec(packet) else {
-        return false;
-    };
+    let request = Message::from_vec(packet).ok()?;
+    let mut response = reply_to(&request, limits);
+    response.metadata.response_code = ResponseCode::Refused;
+    let bytes = encode(&response).filter(|b| b.len() <= packet.len())?;
+    out.clear();
+    out.extend_from_slice(&bytes);
+    Some(Route::Full)
+}
+
+/// Responses (QR=1) and runts: dropped before anything reads them.
+fn dropped_unread(packet: &[u8]) -> bool {
+    packet.len() < HEADER_LEN || packet[2] & 0x80 != 0
+}
+
+/// A response to `request` with its id, opcode, RD and CD bits and question, RA/AD clear, and our
+/// OPT when the request had one; no records, rcode NOERROR.
+fn reply_to(request: &Message, limits: &Limits) -> Message {
     let mut response = Message::new(request.metadata.id, MessageType::Response, request.metadata.op_code);
     response.metadata = Metadata::response_from_request(&request.metadata);
     response.metadata.recursion_available = false;
     response.metadata.authentic_data = false;
-    response.metadata.response_code = ResponseCode::Refused;
     response.queries = request.queries.clone();
     if request.edns.is_some() {
         let mut edns = Edns::new();
@@ -85,19 +99,12 @@ pub fn refuse(packet: &[u8], limits: &Limits, out: &mut Vec<u8>) -> bool {
         edns.set_version(0);
         response.edns = Some(edns);
     }
-    match encode(&response) {
-        Some(bytes) if bytes.len() <= packet.len() => {
-            out.clear();
-            out.extend_from_slice(&bytes);
-            true
-        }
-        _ => false,
-    }
+    response
 }
 
 /// The reply through hickory-proto for any request, or `None` when it must be dropped.
 pub fn respond_full(snapshot: &Snapshot, packet: &[u8], transport: Transport, limits: &Limits) -> Option<Vec<u8>> {
-    if packet.len() < HEADER_LEN || packet[2] & 0x80 != 0 {
+    if dropped_unread(packet) {
         return None;
     }
     let request = match Message::from_vec(packet) {
@@ -119,20 +126,10 @@ pub fn respond_full(snapshot: &Snapshot, packet: &[u8], transport: Transport, li
 
 /// The response message for a parsed request.
 fn answer(snapshot: &Snapshot, request: &Message, limits: &Limits) -> Message {
-    let mut response = Message::new(request.metadata.id, MessageType::Response, request.metadata.op_code);
-    response.metadata = Metadata::response_from_request(&request.metadata);
-    response.metadata.recursion_available = false;
-    response.metadata.authentic_data = false;
-    response.queries = request.queries.clone();
-    if let Some(client) = &request.edns {
-        let mut edns = Edns::new();
-        edns.set_max_payload(limits.max_udp_payload.max(512));
-        edns.set_version(0);
-        response.edns = Some(edns);
-        if client.version() > 0 {
-            response.metadata.response_code = ResponseCode::BADVERS;
-            return response;
-        }
+    let mut response = reply_to(request, limits);
+    if request.edns.as_ref().is_some_and(|client| client.version() > 0) {
+        response.metadata.response_code = ResponseCode::BADVERS;
+        return response;
     }
     if request.metadata.op_code != OpCode::Query {
         response.metadata.response_code = ResponseCode::NotImp;

@@ -10,7 +10,7 @@ use tokio::net::{TcpListener, TcpStream};
 use tokio::sync::Semaphore;
 use tokio_util::sync::CancellationToken;
 
-use super::message::{refuse, respond, Limits, Route, Transport};
+use super::message::{refuse, respond, Limits, Transport};
 use super::stats::{DnsStats, Tally};
 use crate::query::{ClientRules, ClientVerdict};
 use crate::snapshot::SharedSnapshot;
@@ -98,7 +98,7 @@ async fn connection(mut stream: TcpStream, shared: &SharedSnapshot, conn: Connec
         }
         let mut tally = Tally { queries: 1, ..Tally::default() };
         let answered = if refused {
-            refuse(&buf, &limits, &mut reply).then_some(Route::Full)
+            refuse(&buf, &limits, &mut reply)
         } else {
             respond(&shared.load(), &buf, Transport::Tcp, &limits, &mut reply)
         };

@@ -17,7 +17,7 @@ use nix::sys::socket::{recvmmsg, sendmmsg, ControlMessage, MsgFlags, MultiHeader
 use tokio_util::sync::CancellationToken;
 
 use super::lean;
-use super::message::{refuse, respond, Limits, Route, Transport};
+use super::message::{refuse, respond, Limits, Transport};
 use super::stats::{Counters, Tally};
 use crate::query::{ClientRules, ClientVerdict};
 use crate::snapshot::SharedSnapshot;
@@ -84,7 +84,7 @@ pub fn serve(
             };
             let answered = match verdict {
                 ClientVerdict::Answer => respond(&snapshot, query, Transport::Udp, &limits, reply),
-                ClientVerdict::Refuse => refuse(query, &limits, reply).then_some(Route::Full),
+                ClientVerdict::Refuse => refuse(query, &limits, reply),
                 ClientVerdict::Ignore => None,
             };
             match answered {
