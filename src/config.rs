@@ -15,10 +15,25 @@ use serde::Deserialize;
 use toml::Spanned;
 
 use crate::model::{validate_txt, ListingCode, Prefix};
+use crate::name::DomainName;
 use crate::registry::Policy;
 
 /// The embedded default configuration (also shipped as `config/dnsbl.toml`).
 pub const DEFAULT_TOML: &str = include_str!("../config/dnsbl.toml");
+
+/// Free space the store keeps on its disk unless configured otherwise (`min-free-disk`): room
+/// for RocksDB's flushes and compactions, which it must never be denied (RocksDB builds with
+/// assertions abort the process when a write fails for lack of space).
+pub const DEFAULT_MIN_FREE_DISK: u64 = 128 << 20;
+
+/// File name of the operator's API token inside the data directory.
+pub const OPERATOR_TOKEN_FILE: &str = "operator.token";
+
+/// Where the operator's API token lives in a data directory (the server writes it, the CLI
+/// reads it).
+pub fn operator_token_path(data_dir: &Path) -> PathBuf {
+    data_dir.join(OPERATOR_TOKEN_FILE)
+}
 
 /// A configuration error with its position in the file.
 #[derive(Debug, Clone, PartialEq, Eq, thiserror::Error)]
@@ -36,103 +51,6 @@ impl fmt::Display for ConfigError {
             Some((line, col)) => write!(f, "{}:{}:{}: {}", self.origin, line, col, self.message),
             None => write!(f, "{}: {}", self.origin, self.message),
         }
-    }
-}
-
-/// A lower-case, absolute domain name without the trailing dot (`bl.example.org`). The label
-/// boundaries are kept beside the text, so the DNS path walks labels without searching for dots.
-#[derive(Clone, Debug, PartialEq, Eq, Hash, PartialOrd, Ord)]
-pub struct DomainName {
-    name: String,
-    /// End offset of each label in `name` (names are at most 253 bytes).
-    ends: Box<[u8]>,
-    /// The name in DNS wire format (length-prefixed labels and the root), ready to copy.
-    wire: Box<[u8]>,
-}
-
-impl DomainName {
-    /// Validates a host-style name: 1..=63-byte labels of letters, digits, `-` and `_`, ≤ 253 bytes.
-    pub fn parse(text: &str) -> Result<DomainName, String> {
-        let name = text.strip_suffix('.').unwrap_or(text).to_ascii_lowercase();
-        if name.is_empty() || name.len() > 253 {
-            return Err(format!("{text:?} is not a domain name (1 to 253 characters)"));
-        }
-        for label in name.split('.') {
-            let ok_chars = label.bytes().all(|b| b.is_ascii_alphanumeric() || b == b'-' || b == b'_');
-            if label.is_empty() || label.len() > 63 || !ok_chars {
-                return Err(format!("{text:?} is not a domain name (bad label {label:?})"));
-            }
-        }
-        Ok(DomainName::from_checked(name))
-    }
-
-    /// `name` is valid (see [`DomainName::parse`]).
-    fn from_checked(name: String) -> DomainName {
-        let mut ends: Vec<u8> = name.match_indices('.').map(|(i, _)| i as u8).collect();
-        ends.push(name.len() as u8);
-        let mut wire = Vec::with_capacity(name.len() + 2);
-        for label in name.split('.') {
-            wire.push(label.len() as u8);
-            wire.extend_from_slice(label.as_bytes());
-        }
-        wire.push(0);
-        DomainName { name, ends: ends.into_boxed_slice(), wire: wire.into_boxed_slice() }
-    }
-
-    /// The name in DNS wire format: length-prefixed labels, then the root.
-    #[inline]
-    pub fn wire(&self) -> &[u8] {
-        &self.wire
-    }
-
-    /// The name as text, lower case, no trailing dot.
-    pub fn as_str(&self) -> &str {
-        &self.name
-    }
-
-    /// Labels from left to right.
-    #[inline]
-    pub fn labels(&self) -> impl DoubleEndedIterator<Item = &str> + ExactSizeIterator {
-        (0..self.ends.len()).map(move |i| {
-            let start = if i == 0 { 0 } else { usize::from(self.ends[i - 1]) + 1 };
-            &self.name[start..usize::from(self.ends[i])]
-        })
-    }
-
-    /// The number of labels.
-    #[inline]
-    pub fn label_count(&self) -> usize {
-        self.ends.len()
-    }
-
-    /// True when `self` equals `origin` or lies below it.
-    pub fn is_within(&self, origin: &DomainName) -> bool {
-        self.name == origin.name || self.name.ends_with(&format!(".{}", origin.name))
-    }
-
-    /// Replaces the suffix `from` with `to` (used when `--zone` renames the zone).
-    fn rebase(&self, from: &DomainName, to: &DomainName) -> DomainName {
-        if self == from {
-            return to.clone();
-        }
-        match self.name.strip_suffix(&format!(".{}", from.name)) {
-            // Still at most 253 bytes? Otherwise keep the old name (validation reports it).
-            Some(head) => DomainName::parse(&format!("{head}.{}", to.name)).unwrap_or_else(|_| self.clone()),
-            None => self.clone(),
-        }
-    }
-}
-
-impl fmt::Display for DomainName {
-    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
-        f.write_str(&self.name)
-    }
-}
-
-impl<'de> Deserialize<'de> for DomainName {
-    fn deserialize<D: serde::Deserializer<'de>>(d: D) -> Result<Self, D::Error> {
-        let s = String::deserialize(d)?;
-        DomainName::parse(&s).map_err(serde::de::Error::custom)
     }
 }
 
@@ -198,7 +116,7 @@ fn default_tcp_conns() -> Spanned<usize> {
     Spanned::new(0..0, 512)
 }
 fn default_min_free_disk() -> u64 {
-    crate::store::DEFAULT_MIN_FREE_DISK
+    DEFAULT_MIN_FREE_DISK
 }
 
 #[derive(Debug, Deserialize)]
@@ -349,17 +267,29 @@ impl RegistryConfig {
 
 impl ApiConfig {
     /// Refuses a plain-HTTP API on a non-loopback address unless explicitly allowed.
-    pub fn check_exposure(&self) -> Result<(), String> {
+    pub fn check_exposure(&self) -> Result<(), ExposureError> {
         if self.listen.ip().is_loopback() || self.allow_plain_http || self.tls.is_some() {
             return Ok(());
         }
-        Err(format!(
-            "refusing to serve the API over plain HTTP on {} (bearer tokens would cross the network in clear); \
-             set tls-certificate and tls-key in [api], listen on a loopback address, or set allow-plain-http = true \
-             if a TLS proxy or a private network protects it",
-            self.listen
-        ))
+        Err(ExposureError(self.listen))
     }
+}
+
+/// A plain-HTTP API on a non-loopback address that the configuration does not allow.
+#[derive(Clone, Debug, PartialEq, Eq, thiserror::Error)]
+#[error(
+    "refusing to serve the API over plain HTTP on {0} (bearer tokens would cross the network in clear); \
+     set tls-certificate and tls-key in [api], listen on a loopback address, or set allow-plain-http = true \
+     if a TLS proxy or a private network protects it"
+)]
+pub struct ExposureError(pub SocketAddr);
+
+/// `--zone NAME` names no configured zone, and there are several to choose from.
+#[derive(Clone, Debug, PartialEq, Eq, thiserror::Error)]
+#[error("zone {name} is not configured (configured: {})", configured.join(", "))]
+pub struct UnknownZone {
+    pub name: DomainName,
+    pub configured: Vec<String>,
 }
 
 /// Listener and storage settings.
@@ -470,7 +400,7 @@ impl Config {
     }
 
     /// Applies `dnsbl serve --zone NAME`: keep only that zone, or rename the single zone to it.
-    pub fn select_zone(&mut self, name: &DomainName) -> Result<(), String> {
+    pub fn select_zone(&mut self, name: &DomainName) -> Result<(), UnknownZone> {
         if self.zones.iter().any(|z| &z.origin == name) {
             self.zones.retain(|z| &z.origin == name);
             return Ok(());
@@ -483,10 +413,10 @@ impl Config {
                 zone.rename(name);
                 Ok(())
             }
-            _ => Err(format!(
-                "zone {name} is not configured (configured: {})",
-                self.zones.iter().map(|z| z.origin.as_str()).collect::<Vec<_>>().join(", ")
-            )),
+            _ => Err(UnknownZone {
+                name: name.clone(),
+                configured: self.zones.iter().map(|z| z.origin.to_string()).collect(),
+            }),
         }
     }
 
@@ -695,7 +625,7 @@ mod tests {
         let mut c = Config::embedded_default().expect("default");
         assert_eq!(c.api.check_exposure(), Ok(()));
         c.api.listen = "0.0.0.0:8053".parse().expect("addr");
-        assert!(c.api.check_exposure().expect_err("exposed").contains("allow-plain-http"));
+        assert!(c.api.check_exposure().expect_err("exposed").to_string().contains("allow-plain-http"));
         c.api.allow_plain_http = true;
         assert_eq!(c.api.check_exposure(), Ok(()));
         c.api.allow_plain_http = false;
@@ -713,21 +643,5 @@ mod tests {
         assert_eq!(z.soa.mname.as_str(), "ns1.bl.example.org");
         assert_eq!(z.ns[0].name.as_str(), "ns1.bl.example.org");
         assert!(z.txt_template.contains("bl.example.org"));
-    }
-
-    #[test]
-    fn domain_names() {
-        let n = DomainName::parse("BL.Example.ORG.").expect("valid");
-        assert_eq!(n.as_str(), "bl.example.org");
-        assert!(DomainName::parse("ns1.bl.example.org").expect("valid").is_within(&n));
-        assert!(!DomainName::parse("xbl.example.org").expect("valid").is_within(&n));
-        assert!(DomainName::parse("a b.org").is_err());
-        assert!(DomainName::parse(&"a".repeat(64)).is_err());
-        let labels: Vec<&str> = n.labels().collect();
-        assert_eq!(labels, ["bl", "example", "org"]);
-        assert_eq!(n.labels().next_back(), Some("org"));
-        assert_eq!(n.label_count(), 3);
-        assert_eq!(n.wire(), b"\x02bl\x07example\x03org\x00");
-        assert_eq!(DomainName::parse("x").expect("valid").labels().collect::<Vec<_>>(), ["x"]);
     }
 }

@@ -6,14 +6,14 @@
 
 use std::net::SocketAddr;
 use std::sync::Arc;
-use std::time::{SystemTime, UNIX_EPOCH};
 
 use tokio::task::JoinSet;
 use tokio_util::sync::CancellationToken;
 
+use crate::clock::unix_now;
 use crate::config::Config;
 use crate::dns::{self, stats::DnsStats, tcp::TcpSettings, Limits};
-use crate::publisher::Publisher;
+use crate::publisher::{Publisher, Writer};
 use crate::query::ClientRules;
 use crate::snapshot::SharedSnapshot;
 use crate::store::{Store, StoreError};
@@ -27,8 +27,8 @@ pub enum DaemonError {
     DataDir { path: String, source: std::io::Error },
     #[error("cannot listen on {addr}: {source}")]
     Bind { addr: SocketAddr, source: std::io::Error },
-    #[error("{0}")]
-    ApiExposure(String),
+    #[error(transparent)]
+    ApiExposure(#[from] crate::config::ExposureError),
     #[error("operator token in the data directory: {0}")]
     Token(std::io::Error),
     #[error("API TLS: {0}")]
@@ -43,7 +43,7 @@ pub struct RunningServer {
     addrs: Vec<SocketAddr>,
     api_addr: SocketAddr,
     shared: Arc<SharedSnapshot>,
-    publisher: Arc<std::sync::Mutex<Publisher>>,
+    writer: Writer,
     shutdown: CancellationToken,
     tasks: JoinSet<()>,
     udp_threads: Vec<std::thread::JoinHandle<()>>,
@@ -51,21 +51,16 @@ pub struct RunningServer {
     _store: Arc<Store>,
 }
 
-/// Seconds since the Unix epoch.
-pub fn unix_now() -> u64 {
-    SystemTime::now().duration_since(UNIX_EPOCH).map_or(0, |d| d.as_secs())
-}
-
 impl RunningServer {
     /// Opens the store, loads every zone, binds every listen address and starts answering.
     /// Must be called inside a tokio runtime.
     pub async fn start(config: Config) -> Result<RunningServer, DaemonError> {
-        config.api.check_exposure().map_err(DaemonError::ApiExposure)?;
+        config.api.check_exposure()?;
         let tls = config.api.tls.as_ref().map(crate::api::tls::load).transpose()?;
         let config = Arc::new(config);
         let (store, publisher) = load(config.clone()).await?;
         let shared = publisher.shared().clone();
-        let publisher = Arc::new(std::sync::Mutex::new(publisher));
+        let writer = Writer::new(publisher);
         let bound = bind_sockets(&config)?;
         let bind_err = |source| DaemonError::Bind { addr: config.api.listen, source };
         let api_listener = tokio::net::TcpListener::bind(config.api.listen).await.map_err(bind_err)?;
@@ -77,7 +72,7 @@ impl RunningServer {
         let Workers { mut tasks, threads: udp_threads, stats } =
             spawn_tasks(&config, bound, &shared, &shutdown).inspect_err(|_| shutdown.cancel())?;
         let api_state = crate::api::ApiState {
-            publisher: publisher.clone(),
+            writer: writer.clone(),
             store: store.clone(),
             shared: shared.clone(),
             operator_token: token.into(),
@@ -87,9 +82,9 @@ impl RunningServer {
         };
         let scheme = if tls.is_some() { "HTTPS" } else { "HTTP" };
         tasks.spawn(crate::api::serve(api_listener, api_state, tls, shutdown.clone()));
-        tasks.spawn(expire_listings(publisher.clone(), shutdown.clone()));
+        tasks.spawn(expire_listings(writer.clone(), shutdown.clone()));
         tracing::info!(addr = %api_addr, scheme, "API listening");
-        Ok(RunningServer { addrs, api_addr, shared, publisher, shutdown, tasks, udp_threads, _store: store })
+        Ok(RunningServer { addrs, api_addr, shared, writer, shutdown, tasks, udp_threads, _store: store })
     }
 
     /// The addresses actually bound (UDP and TCP share each).
@@ -108,8 +103,8 @@ impl RunningServer {
     }
 
     /// The writer that applies live changes (one at a time).
-    pub fn publisher(&self) -> &Arc<std::sync::Mutex<Publisher>> {
-        &self.publisher
+    pub fn writer(&self) -> &Writer {
+        &self.writer
     }
 
     /// A token that stops the server when cancelled.
@@ -153,26 +148,19 @@ async fn load(config: Arc<Config>) -> Result<(Arc<Store>, Publisher), DaemonErro
 const EXPIRY_TICK: std::time::Duration = std::time::Duration::from_millis(250);
 
 /// Removes listings whose expiry time has come, until shutdown.
-async fn expire_listings(publisher: Arc<std::sync::Mutex<Publisher>>, shutdown: CancellationToken) {
+async fn expire_listings(writer: Writer, shutdown: CancellationToken) {
     loop {
         tokio::select! {
             _ = shutdown.cancelled() => return,
             _ = tokio::time::sleep(EXPIRY_TICK) => {}
         }
-        let publisher = publisher.clone();
-        let result = tokio::task::spawn_blocking(move || match publisher.lock() {
-            Ok(mut p) => p.expire_due(unix_now()).map_err(|e| e.to_string()),
-            Err(_) => Err("writer lock poisoned".to_string()),
-        })
-        .await;
-        match result {
-            Ok(Ok(removed)) => {
+        match writer.run(|p| p.expire_due(unix_now())).await {
+            Ok(removed) => {
                 for (zone, prefix) in removed {
                     tracing::info!(%zone, %prefix, "listing expired");
                 }
             }
-            Ok(Err(e)) => tracing::error!(error = %e, "expiring listings failed; will retry"),
-            Err(e) => tracing::error!(error = %e, "expiry task failed"),
+            Err(e) => tracing::error!(error = %e, "expiring listings failed; will retry"),
         }
     }
 }

@@ -17,9 +17,13 @@
 use std::io::{self, Write};
 use std::net::{IpAddr, Ipv4Addr, Ipv6Addr};
 
-use crate::config::ZoneConfig;
+use std::sync::Arc;
+
+use crate::config::{Config, ZoneConfig};
 use crate::model::{expand_txt, range_blocks, Listing, Prefix};
+use crate::publisher::load::build_zone;
 use crate::query::{TEST_LISTED_V4, TEST_UNLISTED_V4};
+use crate::registry::Registry;
 use crate::snapshot::ZoneSnapshot;
 use crate::store::{Store, StoreError, StoredEntry};
 
@@ -32,6 +36,17 @@ pub enum ExportError {
     Write(#[from] io::Error),
     #[error("the BIND expansion would write {names} names (more than --max-records {limit}); export --format rbldnsd instead, or raise the limit")]
     TooLarge { names: u128, limit: u64 },
+}
+
+/// The zone as a server started on `store` now would serve it (the operator's list with the
+/// registry's declarations and protections applied), read without writing anything, so it works
+/// on a read-only store while the server runs.
+pub fn served_zone(store: &Store, config: &Config, zone: &ZoneConfig, now: u64) -> Result<ZoneSnapshot, StoreError> {
+    let registry = Registry::from_accounts(store.load_registry()?);
+    let entries = registry.entries(&config.registry.policy);
+    let applied = if config.registry.applies_to(&zone.origin) { entries.as_slice() } else { &[] };
+    let serial = store.serial(&zone.origin)?.unwrap_or(0);
+    build_zone(store, Arc::new(zone.clone()), serial, now, applied)
 }
 
 /// What an export wrote.
@@ -99,7 +114,7 @@ pub fn rbldnsd(store: &Store, zone: &ZoneConfig, now: u64, out: &mut impl Write)
     Ok(report)
 }
 
-/// Writes what `zone` (built by [`crate::publisher::served_zone`]) answers, in rbldnsd `combined`
+/// Writes what `zone` (built by [`served_zone`]) answers, in rbldnsd `combined`
 /// format: its listed ranges as disjoint CIDR blocks, and the RFC 5782 test points.
 pub fn rbldnsd_served(zone: &ZoneSnapshot, out: &mut impl Write) -> Result<ExportReport, ExportError> {
     let config = &zone.config;
@@ -153,7 +168,7 @@ fn listing_line(prefix: Prefix, listing: &Listing, report: &mut ExportReport) ->
     }
 }
 
-/// Writes what `built` (from [`crate::publisher::served_zone`]) answers as a BIND master file,
+/// Writes what `built` (from [`served_zone`]) answers as a BIND master file,
 /// every listed address expanded; refuses above `limit` names.
 pub fn bind(built: &ZoneSnapshot, limit: u64, out: &mut impl Write) -> Result<ExportReport, ExportError> {
     let (zone, serial) = (&*built.config, built.serial);

@@ -5,11 +5,11 @@
 //! [`MAX_REPORTED`]); if there is any, nothing of the file is committed.
 
 use std::fs::File;
-use std::io::{BufRead, BufReader};
+use std::io::{BufRead, BufReader, Read};
 use std::path::{Path, PathBuf};
 
-use crate::config::DomainName;
 use crate::model::{Listing, ListingCode};
+use crate::name::DomainName;
 use crate::store::{AuditAction, AuditRecord, ReplaceSummary, Store, StoreError, StoredExclusion, StoredListing};
 use crate::zonefile::{Dataset, Directives, Item, Parser};
 
@@ -69,8 +69,21 @@ pub fn import(
     path: &Path,
     opts: &ImportOptions,
 ) -> Result<ImportReport, ImportError> {
+    let file = File::open(path).map_err(|source| ImportError::Read { path: path.to_path_buf(), source })?;
+    import_reader(store, zone, file, path, opts)
+}
+
+/// Replaces `zone`'s entries with what `input` holds (a file, an upload being received), read
+/// line by line; `path` names it in messages and in the audit trail.
+pub fn import_reader(
+    store: &Store,
+    zone: &DomainName,
+    input: impl Read,
+    path: &Path,
+    opts: &ImportOptions,
+) -> Result<ImportReport, ImportError> {
     let read_err = |source| ImportError::Read { path: path.to_path_buf(), source };
-    let mut reader = BufReader::with_capacity(1 << 20, File::open(path).map_err(read_err)?);
+    let mut reader = BufReader::with_capacity(1 << 20, input);
     let mut parser = Parser::new(opts.dataset, opts.default_code);
     let mut batch = store.replace_zone(zone)?;
     let mut errors = Vec::new();
@@ -121,10 +134,7 @@ pub fn import(
     }
     let (listings, exclusions) = batch.counts();
     let audit = AuditRecord {
-        at_us: u64::try_from(
-            std::time::SystemTime::now().duration_since(std::time::UNIX_EPOCH).map_or(0, |d| d.as_micros()),
-        )
-        .unwrap_or(u64::MAX),
+        at_us: crate::clock::unix_now_us(),
         action: AuditAction::Import,
         actor: opts.actor.clone(),
         source: opts.source.clone(),

@@ -52,12 +52,14 @@
 
 pub mod api;
 pub mod cli;
+pub mod clock;
 pub mod config;
 pub mod daemon;
 pub mod dns;
 pub mod exporter;
 pub mod importer;
 pub mod model;
+pub mod name;
 pub mod publisher;
 pub mod query;
 pub mod registry;

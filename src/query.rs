@@ -13,8 +13,9 @@
 use std::net::{IpAddr, Ipv4Addr, Ipv6Addr};
 use std::sync::LazyLock;
 
-use crate::config::{DomainName, NameServer};
+use crate::config::NameServer;
 use crate::model::{expand_txt, mask128, mask32, Listing, ListingCode, Prefix, V4_MAPPED_PREFIX};
+use crate::name::DomainName;
 use crate::snapshot::{Snapshot, ZoneSnapshot};
 use crate::trie::PrefixTable;
 

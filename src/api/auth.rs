@@ -10,7 +10,9 @@ use axum::http::{header, StatusCode};
 use axum::middleware::Next;
 use axum::response::{IntoResponse, Response};
 
-use super::{token, ApiError, ApiState};
+use super::error::ApiError;
+use super::state::ApiState;
+use super::token;
 use crate::registry::MarketerId;
 
 /// The authenticated caller, put in the request's extensions.

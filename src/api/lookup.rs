@@ -4,62 +4,26 @@
 use std::net::IpAddr;
 
 use axum::extract::{Path, State};
-use axum::http::StatusCode;
 use axum::Json;
-use serde::Serialize;
 
-use super::{bad, ApiError, ApiState};
+use super::error::{bad, internal, store_error, ApiError};
+use super::state::ApiState;
+use super::wire::{EntryKind, EntryView, LookupResponse, ZoneLookup};
+use crate::clock::unix_now;
 use crate::config::RegistryConfig;
-use crate::daemon::unix_now;
 use crate::model::Prefix;
 use crate::query::{self, Lookup};
 use crate::snapshot::SharedSnapshot;
 use crate::store::{Store, StoredEntry};
 
-#[derive(Serialize)]
-pub(super) struct LookupResponse {
-    ip: String,
-    zones: Vec<ZoneLookup>,
-}
-
-#[derive(Serialize)]
-struct ZoneLookup {
-    zone: String,
-    /// The DNS answer now: listed codes (empty = NXDOMAIN) and TXT.
-    listed: bool,
-    codes: Vec<String>,
-    txt: Option<String>,
-    /// Why, in one sentence.
-    explanation: String,
-    /// Why: the deciding entry, then the other entries covering the address (most specific first).
-    decided_by: Option<EntryView>,
-    also_covering: Vec<EntryView>,
-}
-
-#[derive(Serialize, Clone)]
-struct EntryView {
-    prefix: String,
-    /// The prefix length (orders entries; not sent).
-    #[serde(skip)]
-    len: u8,
-    kind: &'static str,
-    codes: Vec<String>,
-    reason: Option<String>,
-    added_at: Option<u64>,
-    expires_at: Option<u64>,
-}
-
-pub(super) async fn lookup(
-    State(state): State<ApiState>,
-    Path(ip): Path<String>,
-) -> Result<Json<LookupResponse>, ApiError> {
+pub async fn lookup(State(state): State<ApiState>, Path(ip): Path<String>) -> Result<Json<LookupResponse>, ApiError> {
     let ip: IpAddr = ip.parse().map_err(|_| bad(format!("{ip:?} is not an IP address")))?;
     let store = state.store.clone();
     let shared = state.shared.clone();
     let registry_config = state.registry_config.clone();
     let zones = tokio::task::spawn_blocking(move || explain(&store, &shared, &registry_config, ip))
         .await
-        .map_err(|e| ApiError(StatusCode::INTERNAL_SERVER_ERROR, e.to_string()))??;
+        .map_err(|e| internal(e.to_string()))??;
     Ok(Json(LookupResponse { ip: ip.to_string(), zones }))
 }
 
@@ -77,10 +41,10 @@ fn explain(
         let (codes, txt) = answer_in(&snap, zone, ip);
         let mut entries: Vec<EntryView> = store
             .covering(&zone.config.origin, host)
-            .map_err(|e| ApiError(StatusCode::INTERNAL_SERVER_ERROR, e.to_string()))?
+            .map_err(store_error)?
             .into_iter()
             .filter(|(_, e)| !matches!(e, StoredEntry::Listing(l) if l.expired(now)))
-            .map(|(p, e)| view(p, e))
+            .map(|(p, e)| view(p, e, ip))
             .collect();
         // Reversed, the list is most specific first with an exclusion before a listing at the
         // same prefix: exactly the order in which entries decide.
@@ -93,7 +57,7 @@ fn explain(
             Some(EntryView {
                 prefix: host.to_string(),
                 len: host.len(),
-                kind: "built-in RFC 5782 test point",
+                kind: EntryKind::TestPoint,
                 codes: codes.clone(),
                 reason: None,
                 added_at: None,
@@ -138,7 +102,7 @@ fn registry_views(registry: &crate::registry::Registry, ip: IpAddr, entries: &mu
         let view = EntryView {
             prefix: prefix.to_string(),
             len: prefix.len(),
-            kind: "declared sender",
+            kind: EntryKind::DeclaredSender,
             codes: vec![crate::model::ListingCode::REGISTERED.to_string()],
             reason: Some(reason),
             added_at: Some(d.added_at),
@@ -153,7 +117,7 @@ fn registry_views(registry: &crate::registry::Registry, ip: IpAddr, entries: &mu
                 let view = EntryView {
                     prefix: network.to_string(),
                     len: network.len(),
-                    kind: "registered network",
+                    kind: EntryKind::RegisteredNetwork,
                     codes: Vec::new(),
                     reason: Some(format!("{} ({})", m.legal_name, m.id)),
                     added_at: Some(account.created_at),
@@ -185,24 +149,24 @@ fn explanation(ip: IpAddr, decided_by: Option<&EntryView>, codes: &[String]) -> 
     let reason = d.reason.as_deref().unwrap_or("");
     let since = d.added_at.map(|t| format_time(t.saturating_mul(1_000_000))).unwrap_or_default();
     match d.kind {
-        "declared sender" => format!(
+        EntryKind::DeclaredSender => format!(
             "listed ({}): declared as an email-marketing sender by {reason} in {} since {since}",
             codes.join(", "),
             d.prefix
         ),
-        "registered network" => format!(
+        EntryKind::RegisteredNetwork => format!(
             "not listed: inside {}'s registered network {}; declared senders are listed separately",
             reason.rsplit_once(" (").map_or(reason, |(name, _)| name),
             d.prefix
         ),
-        "listing" => format!("listed ({}) by the operator's listing {}", codes.join(", "), d.prefix),
-        "exclusion" => format!("not listed: the operator excluded {} from wider listings", d.prefix),
-        _ => format!("listed ({}): {ip} is an RFC 5782 test point", codes.join(", ")),
+        EntryKind::Listing => format!("listed ({}) by the operator's listing {}", codes.join(", "), d.prefix),
+        EntryKind::Exclusion => format!("not listed: the operator excluded {} from wider listings", d.prefix),
+        EntryKind::TestPoint => format!("listed ({}): {ip} is an RFC 5782 test point", codes.join(", ")),
     }
 }
 
 /// The DNS answer for `ip` in `zone` now: the codes (empty = NXDOMAIN) and the TXT.
-pub(crate) fn answer_in(
+pub fn answer_in(
     snap: &crate::snapshot::Snapshot,
     zone: &crate::snapshot::ZoneSnapshot,
     ip: IpAddr,
@@ -220,25 +184,27 @@ pub(crate) fn answer_in(
 }
 
 /// Microseconds since the epoch as RFC 3339 UTC.
-pub(crate) fn format_time(at_us: u64) -> String {
+pub fn format_time(at_us: u64) -> String {
     humantime::format_rfc3339_micros(std::time::UNIX_EPOCH + std::time::Duration::from_micros(at_us)).to_string()
 }
 
-fn view(prefix: Prefix, entry: StoredEntry) -> EntryView {
+/// A stored entry as the lookup of `ip` shows it: a listing's reason expanded for `ip`, as the
+/// DNS TXT is.
+fn view(prefix: Prefix, entry: StoredEntry, ip: IpAddr) -> EntryView {
     match entry {
         StoredEntry::Listing(l) => EntryView {
             prefix: prefix.to_string(),
             len: prefix.len(),
-            kind: "listing",
+            kind: EntryKind::Listing,
             codes: l.listing.codes().iter().map(ToString::to_string).collect(),
-            reason: l.listing.reason().map(str::to_string),
+            reason: l.listing.reason().map(|r| crate::model::expand_txt(r, ip)),
             added_at: Some(l.added_at),
             expires_at: l.expires_at,
         },
         StoredEntry::Exclusion(x) => EntryView {
             prefix: prefix.to_string(),
             len: prefix.len(),
-            kind: "exclusion",
+            kind: EntryKind::Exclusion,
             codes: Vec::new(),
             reason: x.reason,
             added_at: Some(x.added_at),

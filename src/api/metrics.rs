@@ -7,27 +7,14 @@ use axum::extract::State;
 use axum::http::header;
 use axum::response::IntoResponse;
 use axum::Json;
-use serde::Serialize;
 
-use super::ApiState;
+use super::state::ApiState;
+use super::wire::{StatsResponse, TransportStats, ZoneStats};
 use crate::dns::stats::{Tally, Totals, RCODE_NAMES};
 
-/// One zone as it is served now.
-#[derive(Debug, Serialize)]
-pub struct ZoneStats {
-    pub zone: String,
-    pub serial: u32,
-    /// Disjoint address ranges (listed or not) in the prefix tables, IPv4 and IPv6.
-    pub segments_v4: usize,
-    pub segments_v6: usize,
-    /// Live changes on top of the tables since they were last folded.
-    pub patches: usize,
-}
-
-/// Everything `/v1/stats` reports.
-#[derive(Debug, Serialize)]
+/// Everything `/v1/stats` and `/metrics` report.
+#[derive(Debug)]
 pub struct Stats {
-    #[serde(flatten)]
     pub dns: Totals,
     pub zones: Vec<ZoneStats>,
     pub marketers: usize,
@@ -49,8 +36,33 @@ fn collect(state: &ApiState) -> Stats {
     Stats { dns: state.stats.totals(), zones, marketers: snapshot.registry.accounts().count() }
 }
 
-pub async fn stats(State(state): State<ApiState>) -> Json<Stats> {
-    Json(collect(&state))
+pub async fn stats(State(state): State<ApiState>) -> Json<StatsResponse> {
+    let s = collect(&state);
+    Json(StatsResponse {
+        udp: transport(&s.dns.udp),
+        tcp: transport(&s.dns.tcp),
+        uptime_seconds: s.dns.uptime_seconds,
+        udp_workers: s.dns.udp_workers,
+        zones: s.zones,
+        marketers: s.marketers,
+    })
+}
+
+fn transport(t: &Tally) -> TransportStats {
+    TransportStats {
+        queries: t.queries,
+        dropped: t.dropped,
+        responses: t
+            .rcodes
+            .iter()
+            .enumerate()
+            .map(|(i, &v)| (RCODE_NAMES.get(i).copied().unwrap_or("other").to_string(), v))
+            .collect(),
+        with_answers: t.with_answers,
+        truncated: t.truncated,
+        full_path: t.full_path,
+        send_errors: t.send_errors,
+    }
 }
 
 pub async fn prometheus(State(state): State<ApiState>) -> impl IntoResponse {

@@ -14,41 +14,32 @@
 //! Every change is planned against the registry's rules first (nothing is written when any part
 //! is refused), then stored and published before the response (read-your-writes).
 
-use std::sync::Arc;
-
 use axum::extract::rejection::JsonRejection;
 use axum::extract::{Path, Query, State};
 use axum::http::StatusCode;
 use axum::{Extension, Json};
-use serde::{Deserialize, Serialize};
 
 use super::auth::Caller;
-use super::{answer_in, bad, format_time, parse_prefix, token, ApiError, ApiState, PrefixQuery};
-use crate::daemon::unix_now;
+use super::error::{bad, change_error, internal, registry_error, store_error, ApiError};
+use super::listings::parse_prefix;
+use super::lookup::{answer_in, format_time};
+use super::state::ApiState;
+use super::token;
+use super::wire::{
+    DeclarationView, DeclareRequest, DeclareResponse, EventView, MarketerDetail, MarketerStatus, MarketerView,
+    NetworkRequest, NewMarketer, PrefixQuery, Reason, Registrations, WithToken, WithdrawRequest, ZoneAnswer, ZoneInfo,
+};
+use crate::clock::unix_now;
 use crate::model::Prefix;
-use crate::publisher::{ChangeError, Origin, RegistryOutcome};
+use crate::publisher::{Origin, RegistryOutcome};
 use crate::registry::{Account, Marketer, MarketerId, RegistryError, Request, Status};
 use crate::store::AuditRecord;
-
-#[derive(Serialize)]
-pub(super) struct MarketerView {
-    id: String,
-    legal_name: String,
-    registration_number: String,
-    contact: String,
-    status: &'static str,
-    suspended_reason: Option<String>,
-    networks: Vec<String>,
-    /// Unix seconds.
-    created_at: u64,
-    declared: usize,
-}
 
 fn marketer_view(a: &Account) -> MarketerView {
     let m = &a.marketer;
     let (status, suspended_reason) = match &m.status {
-        Status::Active => ("active", None),
-        Status::Suspended { reason } => ("suspended", Some(reason.clone())),
+        Status::Active => (MarketerStatus::Active, None),
+        Status::Suspended { reason } => (MarketerStatus::Suspended, Some(reason.clone())),
     };
     MarketerView {
         id: m.id.to_string(),
@@ -63,36 +54,10 @@ fn marketer_view(a: &Account) -> MarketerView {
     }
 }
 
-#[derive(Serialize)]
-struct DeclarationView {
-    prefix: String,
-    /// Unix seconds.
-    added_at: u64,
-    reason: Option<String>,
-    /// What the DNS answers now for the prefix's first address, per zone.
-    answers: Vec<ZoneAnswer>,
-}
-
-#[derive(Serialize)]
-struct ZoneAnswer {
-    zone: String,
-    codes: Vec<String>,
-    txt: Option<String>,
-}
-
-#[derive(Serialize)]
-struct EventView {
-    at: String,
-    action: &'static str,
-    actor: String,
-    source: String,
-    reason: Option<String>,
-}
-
 fn event_view(r: AuditRecord) -> EventView {
     EventView {
         at: format_time(r.at_us),
-        action: r.action.as_str(),
+        action: r.action.as_str().to_string(),
         actor: r.actor,
         source: r.source,
         reason: r.reason,
@@ -123,34 +88,16 @@ fn declarations(state: &ApiState, account: &Account) -> Vec<DeclarationView> {
 
 // ---- operator -------------------------------------------------------------------------------
 
-pub(super) async fn list_marketers(State(state): State<ApiState>) -> Json<Vec<MarketerView>> {
+pub async fn list_marketers(State(state): State<ApiState>) -> Json<Vec<MarketerView>> {
     Json(state.shared.load().registry.accounts().map(marketer_view).collect())
 }
 
-#[derive(Deserialize)]
-#[serde(deny_unknown_fields)]
-pub(super) struct NewMarketer {
-    id: String,
-    legal_name: String,
-    registration_number: String,
-    contact: String,
-    #[serde(default)]
-    networks: Vec<String>,
-}
-
-#[derive(Serialize)]
-pub(super) struct WithToken {
-    marketer: MarketerView,
-    /// Shown once: only its SHA-256 is stored.
-    token: String,
-}
-
-pub(super) async fn add_marketer(
+pub async fn add_marketer(
     State(state): State<ApiState>,
     body: Result<Json<NewMarketer>, JsonRejection>,
 ) -> Result<(StatusCode, Json<WithToken>), ApiError> {
     let Json(req) = body.map_err(|e| bad(e.body_text()))?;
-    let id = MarketerId::parse(&req.id).map_err(registry_error)?;
+    let id = MarketerId::parse(&req.id).map_err(|e| registry_error(&e))?;
     let networks = req.networks.iter().map(|n| parse_prefix(n)).collect::<Result<Vec<_>, _>>()?;
     let token = token::new_marketer_token().map_err(|e| internal(e.to_string()))?;
     let marketer = Marketer {
@@ -167,26 +114,18 @@ pub(super) async fn add_marketer(
     Ok((StatusCode::CREATED, Json(WithToken { marketer: marketer_view(&outcome.plan.account), token })))
 }
 
-#[derive(Serialize)]
-pub(super) struct MarketerDetail {
-    #[serde(flatten)]
-    marketer: MarketerView,
-    declarations: Vec<DeclarationView>,
-    history: Vec<EventView>,
-}
-
-pub(super) async fn show_marketer(
+pub async fn show_marketer(
     State(state): State<ApiState>,
     Path(id): Path<String>,
 ) -> Result<Json<MarketerDetail>, ApiError> {
-    let id = MarketerId::parse(&id).map_err(registry_error)?;
+    let id = MarketerId::parse(&id).map_err(|e| registry_error(&e))?;
     let snap = state.shared.load_full();
-    let account = snap.registry.get(&id).ok_or_else(|| registry_error(RegistryError::UnknownMarketer(id.clone())))?;
+    let account = snap.registry.get(&id).ok_or_else(|| registry_error(&RegistryError::UnknownMarketer(id.clone())))?;
     let store = state.store.clone();
     let history = tokio::task::spawn_blocking(move || store.marketer_history(&id))
         .await
         .map_err(|e| internal(e.to_string()))?
-        .map_err(|e| internal(e.to_string()))?;
+        .map_err(store_error)?;
     Ok(Json(MarketerDetail {
         marketer: marketer_view(account),
         declarations: declarations(&state, account),
@@ -194,67 +133,49 @@ pub(super) async fn show_marketer(
     }))
 }
 
-#[derive(Deserialize)]
-#[serde(deny_unknown_fields)]
-pub(super) struct Reason {
-    reason: String,
-}
-
-pub(super) async fn suspend(
+pub async fn suspend(
     State(state): State<ApiState>,
     Path(id): Path<String>,
     body: Result<Json<Reason>, JsonRejection>,
 ) -> Result<Json<MarketerView>, ApiError> {
     let Json(req) = body.map_err(|e| bad(e.body_text()))?;
-    let id = MarketerId::parse(&id).map_err(registry_error)?;
+    let id = MarketerId::parse(&id).map_err(|e| registry_error(&e))?;
     let outcome = run(&state, Request::Suspend { id, reason: req.reason }, "operator".into()).await?;
     Ok(Json(marketer_view(&outcome.plan.account)))
 }
 
-pub(super) async fn resume(
-    State(state): State<ApiState>,
-    Path(id): Path<String>,
-) -> Result<Json<MarketerView>, ApiError> {
-    let id = MarketerId::parse(&id).map_err(registry_error)?;
+pub async fn resume(State(state): State<ApiState>, Path(id): Path<String>) -> Result<Json<MarketerView>, ApiError> {
+    let id = MarketerId::parse(&id).map_err(|e| registry_error(&e))?;
     let outcome = run(&state, Request::Resume { id }, "operator".into()).await?;
     Ok(Json(marketer_view(&outcome.plan.account)))
 }
 
-pub(super) async fn rotate_token(
-    State(state): State<ApiState>,
-    Path(id): Path<String>,
-) -> Result<Json<WithToken>, ApiError> {
-    let id = MarketerId::parse(&id).map_err(registry_error)?;
+pub async fn rotate_token(State(state): State<ApiState>, Path(id): Path<String>) -> Result<Json<WithToken>, ApiError> {
+    let id = MarketerId::parse(&id).map_err(|e| registry_error(&e))?;
     let token = token::new_marketer_token().map_err(|e| internal(e.to_string()))?;
     let request = Request::RotateToken { id, token_hash: token::hash(&token) };
     let outcome = run(&state, request, "operator".into()).await?;
     Ok(Json(WithToken { marketer: marketer_view(&outcome.plan.account), token }))
 }
 
-#[derive(Deserialize)]
-#[serde(deny_unknown_fields)]
-pub(super) struct NetworkRequest {
-    prefix: String,
-}
-
-pub(super) async fn add_network(
+pub async fn add_network(
     State(state): State<ApiState>,
     Path(id): Path<String>,
     body: Result<Json<NetworkRequest>, JsonRejection>,
 ) -> Result<(StatusCode, Json<MarketerView>), ApiError> {
     let Json(req) = body.map_err(|e| bad(e.body_text()))?;
-    let id = MarketerId::parse(&id).map_err(registry_error)?;
+    let id = MarketerId::parse(&id).map_err(|e| registry_error(&e))?;
     let network = parse_prefix(&req.prefix)?;
     let outcome = run(&state, Request::AddNetwork { id, network }, "operator".into()).await?;
     Ok((StatusCode::CREATED, Json(marketer_view(&outcome.plan.account))))
 }
 
-pub(super) async fn remove_network(
+pub async fn remove_network(
     State(state): State<ApiState>,
     Path(id): Path<String>,
     Query(q): Query<PrefixQuery>,
 ) -> Result<Json<MarketerView>, ApiError> {
-    let id = MarketerId::parse(&id).map_err(registry_error)?;
+    let id = MarketerId::parse(&id).map_err(|e| registry_error(&e))?;
     let network = parse_prefix(&q.prefix)?;
     let outcome = run(&state, Request::RemoveNetwork { id, network }, "operator".into()).await?;
     Ok(Json(marketer_view(&outcome.plan.account)))
@@ -262,52 +183,25 @@ pub(super) async fn remove_network(
 
 // ---- marketer -------------------------------------------------------------------------------
 
-#[derive(Serialize)]
-pub(super) struct Registrations {
-    marketer: MarketerView,
-    registrations: Vec<DeclarationView>,
-}
-
-pub(super) async fn registrations(
+pub async fn registrations(
     State(state): State<ApiState>,
     Extension(caller): Extension<Caller>,
 ) -> Result<Json<Registrations>, ApiError> {
     let id = marketer_of(&caller)?;
     let snap = state.shared.load_full();
-    let account = snap.registry.get(&id).ok_or_else(|| registry_error(RegistryError::UnknownMarketer(id)))?;
+    let account = snap.registry.get(&id).ok_or_else(|| registry_error(&RegistryError::UnknownMarketer(id)))?;
     Ok(Json(Registrations { marketer: marketer_view(account), registrations: declarations(&state, account) }))
-}
-
-#[derive(Deserialize)]
-#[serde(deny_unknown_fields)]
-pub(super) struct DeclareRequest {
-    prefixes: Vec<String>,
-    reason: Option<String>,
-}
-
-#[derive(Serialize)]
-pub(super) struct DeclareResponse {
-    /// Prefixes this request added (those declared already are not repeated).
-    added: Vec<String>,
-    removed: Vec<String>,
-    serials: Vec<ZoneSerial>,
-}
-
-#[derive(Serialize)]
-struct ZoneSerial {
-    zone: String,
-    serial: u32,
 }
 
 fn declare_response(outcome: &RegistryOutcome) -> DeclareResponse {
     DeclareResponse {
         added: outcome.plan.added.iter().map(|(p, _)| p.to_string()).collect(),
         removed: outcome.plan.removed.iter().map(ToString::to_string).collect(),
-        serials: outcome.serials.iter().map(|(z, s)| ZoneSerial { zone: z.to_string(), serial: *s }).collect(),
+        serials: outcome.serials.iter().map(|(z, s)| ZoneInfo { zone: z.to_string(), serial: *s }).collect(),
     }
 }
 
-pub(super) async fn register(
+pub async fn register(
     State(state): State<ApiState>,
     Extension(caller): Extension<Caller>,
     body: Result<Json<DeclareRequest>, JsonRejection>,
@@ -320,13 +214,7 @@ pub(super) async fn register(
     Ok((StatusCode::CREATED, Json(declare_response(&outcome))))
 }
 
-#[derive(Deserialize)]
-#[serde(deny_unknown_fields)]
-pub(super) struct WithdrawRequest {
-    prefixes: Vec<String>,
-}
-
-pub(super) async fn unregister(
+pub async fn unregister(
     State(state): State<ApiState>,
     Extension(caller): Extension<Caller>,
     body: Result<Json<WithdrawRequest>, JsonRejection>,
@@ -355,43 +243,11 @@ fn parse_list(texts: &[String]) -> Result<Vec<Prefix>, ApiError> {
     texts.iter().map(|t| parse_prefix(t)).collect()
 }
 
-fn internal(msg: String) -> ApiError {
-    ApiError(StatusCode::INTERNAL_SERVER_ERROR, msg)
-}
-
-/// Runs a registry change on the single writer, off the async workers.
+/// Runs a registry change on the single writer.
 async fn run(state: &ApiState, request: Request, actor: String) -> Result<RegistryOutcome, ApiError> {
-    let publisher = Arc::clone(&state.publisher);
-    tokio::task::spawn_blocking(move || {
-        let mut p = publisher.lock().map_err(|_| internal("writer poisoned".into()))?;
-        let origin = Origin { actor: &actor, source: "api" };
-        p.change_registry(request, origin, unix_now()).map_err(|e| match e {
-            ChangeError::Registry(r) => registry_error(r),
-            other => super::change_error(other),
-        })
-    })
-    .await
-    .map_err(|e| internal(e.to_string()))?
-}
-
-/// The status for a refused registry request: 403 for what the caller may not touch, 404 for
-/// what does not exist, 409 for conflicts, 422 for what breaks the configured limits.
-fn registry_error(e: RegistryError) -> ApiError {
-    let status = match &e {
-        RegistryError::OutsideNetworks { .. } | RegistryError::Denied { .. } | RegistryError::Suspended(_) => {
-            StatusCode::FORBIDDEN
-        }
-        RegistryError::UnknownMarketer(_) | RegistryError::NotDeclared { .. } | RegistryError::NoSuchNetwork { .. } => {
-            StatusCode::NOT_FOUND
-        }
-        RegistryError::Overlap { .. }
-        | RegistryError::Exists(_)
-        | RegistryError::NetworkExists { .. }
-        | RegistryError::NotSuspended(_) => StatusCode::CONFLICT,
-        RegistryError::BadId(_)
-        | RegistryError::TooWide { .. }
-        | RegistryError::TooMany { .. }
-        | RegistryError::Field { .. } => StatusCode::UNPROCESSABLE_ENTITY,
-    };
-    ApiError(status, e.to_string())
+    state
+        .writer
+        .run(move |p| p.change_registry(request, Origin { actor: &actor, source: "api" }, unix_now()))
+        .await
+        .map_err(change_error)
 }

@@ -4,15 +4,9 @@
 
 use std::io::{Read, Write};
 use std::os::unix::fs::OpenOptionsExt;
-use std::path::{Path, PathBuf};
+use std::path::Path;
 
-/// File name of the operator token inside the data directory.
-pub const OPERATOR_TOKEN_FILE: &str = "operator.token";
-
-/// The path of the operator token for a data directory.
-pub fn operator_token_path(data_dir: &Path) -> PathBuf {
-    data_dir.join(OPERATOR_TOKEN_FILE)
-}
+use crate::config::operator_token_path;
 
 /// Reads the operator token, creating it (mode 0600) if the file does not exist yet.
 pub fn load_or_create(data_dir: &Path) -> std::io::Result<String> {

@@ -1,6 +1,7 @@
 //! `dnsbl stats` and `dnsbl backup`: operator commands about the running server itself.
 
-use super::client::ClientArgs;
+use super::client::{print_json, ClientArgs};
+use crate::api::wire::{BackupResponse, StatsResponse};
 
 /// Show the running server's query counters and zone sizes (operator).
 ///
@@ -13,45 +14,32 @@ pub struct StatsArgs {
 
 pub fn run_stats(args: StatsArgs) -> anyhow::Result<()> {
     let c = args.client.connect()?;
-    let s = c.get("/v1/stats")?;
+    let s: StatsResponse = c.get("/v1/stats")?;
     if args.client.json {
-        println!("{s}");
-        return Ok(());
+        return print_json(&s);
     }
-    let n = |v: &serde_json::Value| v.as_u64().unwrap_or(0);
-    let uptime = std::time::Duration::from_secs(n(&s["uptime_seconds"]));
-    println!("up {}, {} UDP worker(s)", humantime::format_duration(uptime), n(&s["udp_workers"]));
-    for transport in ["udp", "tcp"] {
-        let t = &s[transport];
-        let codes: Vec<String> = t["responses"]
-            .as_object()
-            .into_iter()
-            .flatten()
-            .filter(|(_, v)| n(v) > 0)
-            .map(|(k, v)| format!("{k} {}", n(v)))
-            .collect();
+    let uptime = std::time::Duration::from_secs(s.uptime_seconds);
+    println!("up {}, {} UDP worker(s)", humantime::format_duration(uptime), s.udp_workers);
+    for (transport, t) in [("udp", &s.udp), ("tcp", &s.tcp)] {
+        let codes: Vec<String> = t.responses.iter().filter(|(_, &v)| v > 0).map(|(k, v)| format!("{k} {v}")).collect();
         println!(
             "{transport}: {} queries, {} dropped; replies: {}; {} with answers, {} truncated, {} by the general path, {} send errors",
-            n(&t["queries"]),
-            n(&t["dropped"]),
+            t.queries,
+            t.dropped,
             if codes.is_empty() { "none".to_string() } else { codes.join(", ") },
-            n(&t["with_answers"]),
-            n(&t["truncated"]),
-            n(&t["full_path"]),
-            n(&t["send_errors"]),
+            t.with_answers,
+            t.truncated,
+            t.full_path,
+            t.send_errors,
         );
     }
-    for z in s["zones"].as_array().into_iter().flatten() {
+    for z in &s.zones {
         println!(
             "zone {}: serial {}, {} IPv4 and {} IPv6 ranges, {} live change(s) not yet folded",
-            z["zone"].as_str().unwrap_or("?"),
-            n(&z["serial"]),
-            n(&z["segments_v4"]),
-            n(&z["segments_v6"]),
-            n(&z["patches"]),
+            z.zone, z.serial, z.segments_v4, z.segments_v6, z.patches,
         );
     }
-    println!("{} registered marketer(s)", n(&s["marketers"]));
+    println!("{} registered marketer(s)", s.marketers);
     Ok(())
 }
 
@@ -70,14 +58,13 @@ pub struct BackupArgs {
 
 pub fn run_backup(args: BackupArgs) -> anyhow::Result<()> {
     let c = args.client.connect()?;
-    let answer = c.post("/v1/backups", serde_json::json!({}))?;
+    let answer: BackupResponse = c.post_empty("/v1/backups")?;
     if args.client.json {
-        println!("{answer}");
-        return Ok(());
+        return print_json(&answer);
     }
-    println!("backup written to {} (on the server's machine)", answer["path"].as_str().unwrap_or("?"));
-    for z in answer["zones"].as_array().into_iter().flatten() {
-        println!("  zone {} at serial {}", z["zone"].as_str().unwrap_or("?"), z["serial"]);
+    println!("backup written to {} (on the server's machine)", answer.path);
+    for z in &answer.zones {
+        println!("  zone {} at serial {}", z.zone, z.serial);
     }
     println!("copy it to other storage, then delete it: it shares files with the live database");
     Ok(())

@@ -4,9 +4,12 @@
 use std::path::PathBuf;
 
 use anyhow::{anyhow, bail, Context};
-use serde_json::Value;
+use serde::de::DeserializeOwned;
+use serde::Serialize;
 
-use crate::api::token::operator_token_path;
+use crate::api::wire::{ErrorBody, ZoneInfo};
+
+use crate::config::operator_token_path;
 
 /// How to reach the API (shared by the commands that talk to a running server).
 #[derive(Debug, clap::Args)]
@@ -85,42 +88,41 @@ impl Client {
     }
 
     /// Sends a file as the request body (streamed).
-    pub fn post_file(&self, path: &str, query: &[(&str, &str)], file: &std::path::Path) -> anyhow::Result<Value> {
+    pub fn post_file<T: DeserializeOwned>(
+        &self,
+        path: &str,
+        query: &[(&str, &str)],
+        file: &std::path::Path,
+    ) -> anyhow::Result<T> {
         let body = std::fs::File::open(file).with_context(|| format!("cannot read {}", file.display()))?;
-        let mut req = self.request("POST", path).set("Content-Type", "text/plain");
-        for (k, v) in query {
-            req = req.query(k, v);
-        }
+        let req = with_query(self.request("POST", path).set("Content-Type", "text/plain"), query);
         self.finish(req.send(body))
     }
 
-    pub fn get(&self, path: &str) -> anyhow::Result<Value> {
-        self.finish(self.request("GET", path).call())
+    pub fn get<T: DeserializeOwned>(&self, path: &str) -> anyhow::Result<T> {
+        self.get_query(path, &[])
     }
 
-    pub fn get_query(&self, path: &str, query: &[(&str, &str)]) -> anyhow::Result<Value> {
-        let mut req = self.request("GET", path);
-        for (k, v) in query {
-            req = req.query(k, v);
-        }
-        self.finish(req.call())
+    pub fn get_query<T: DeserializeOwned>(&self, path: &str, query: &[(&str, &str)]) -> anyhow::Result<T> {
+        self.finish(with_query(self.request("GET", path), query).call())
     }
 
-    pub fn post(&self, path: &str, body: Value) -> anyhow::Result<Value> {
+    pub fn post<T: DeserializeOwned>(&self, path: &str, body: &impl Serialize) -> anyhow::Result<T> {
         self.finish(self.request("POST", path).send_json(body))
     }
 
+    /// POST without a body.
+    pub fn post_empty<T: DeserializeOwned>(&self, path: &str) -> anyhow::Result<T> {
+        self.finish(self.request("POST", path).send_json(serde_json::json!({})))
+    }
+
     /// DELETE with a JSON body.
-    pub fn delete_json(&self, path: &str, body: Value) -> anyhow::Result<Value> {
+    pub fn delete_json<T: DeserializeOwned>(&self, path: &str, body: &impl Serialize) -> anyhow::Result<T> {
         self.finish(self.request("DELETE", path).send_json(body))
     }
 
-    pub fn delete(&self, path: &str, query: &[(&str, &str)]) -> anyhow::Result<Value> {
-        let mut req = self.request("DELETE", path);
-        for (k, v) in query {
-            req = req.query(k, v);
-        }
-        self.finish(req.call())
+    pub fn delete<T: DeserializeOwned>(&self, path: &str, query: &[(&str, &str)]) -> anyhow::Result<T> {
+        self.finish(with_query(self.request("DELETE", path), query).call())
     }
 
     /// The zone to change: the one given, or the only one the server serves.
@@ -128,11 +130,13 @@ impl Client {
         if let Some(z) = given {
             return Ok(z.to_string());
         }
-        let zones = self.get("/v1/zones")?;
-        let names: Vec<&str> = zones.as_array().into_iter().flatten().filter_map(|z| z["zone"].as_str()).collect();
-        match names.as_slice() {
-            [one] => Ok(one.to_string()),
-            _ => bail!("the server serves several zones ({}); say which one with --zone", names.join(", ")),
+        let zones: Vec<ZoneInfo> = self.get("/v1/zones")?;
+        match zones.as_slice() {
+            [one] => Ok(one.zone.clone()),
+            _ => bail!(
+                "the server serves several zones ({}); say which one with --zone",
+                zones.iter().map(|z| z.zone.as_str()).collect::<Vec<_>>().join(", ")
+            ),
         }
     }
 
@@ -142,16 +146,15 @@ impl Client {
             .set("Authorization", &format!("Bearer {}", self.token))
     }
 
-    fn finish(&self, result: Result<ureq::Response, ureq::Error>) -> anyhow::Result<Value> {
+    fn finish<T: DeserializeOwned>(&self, result: Result<ureq::Response, ureq::Error>) -> anyhow::Result<T> {
         match result {
-            Ok(resp) => resp.into_json().context("the server's answer is not JSON"),
+            Ok(resp) => resp.into_json().context("the server's answer is not what this dnsbl expects"),
             Err(ureq::Error::Status(401, _)) => Err(anyhow!(
                 "the server refused the token from {} (401); is it this server's token?",
                 self.token_source.display()
             )),
             Err(ureq::Error::Status(code, resp)) => {
-                let body: Value = resp.into_json().unwrap_or(Value::Null);
-                let msg = body["error"].as_str().unwrap_or("no reason given").to_string();
+                let msg = resp.into_json::<ErrorBody>().map_or_else(|_| "no reason given".to_string(), |b| b.error);
                 Err(anyhow!("{msg} (HTTP {code})"))
             }
             Err(ureq::Error::Transport(t)) => {
@@ -159,4 +162,17 @@ impl Client {
             }
         }
     }
+}
+
+fn with_query(mut req: ureq::Request, query: &[(&str, &str)]) -> ureq::Request {
+    for (k, v) in query {
+        req = req.query(k, v);
+    }
+    req
+}
+
+/// Prints an answer as the server's JSON (for `--json`).
+pub fn print_json(answer: &impl Serialize) -> anyhow::Result<()> {
+    println!("{}", serde_json::to_string(answer)?);
+    Ok(())
 }

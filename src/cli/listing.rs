@@ -1,8 +1,7 @@
 //! `dnsbl listing add|remove` and `dnsbl exclusion add|remove`: live changes through the API.
 
-use serde_json::json;
-
-use super::client::{Client, ClientArgs};
+use super::client::{print_json, Client, ClientArgs};
+use crate::api::wire::{ChangeResponse, ExclusionRequest, ListingRequest};
 
 /// Which server and zone a change goes to.
 #[derive(Debug, clap::Args)]
@@ -82,8 +81,8 @@ pub fn run_listing(cmd: ListingCommand) -> anyhow::Result<()> {
     match cmd {
         ListingCommand::Add { prefix, codes, reason, expires, target } => {
             let (c, zone) = target.open()?;
-            let body = json!({ "prefix": prefix, "codes": codes, "reason": reason, "expires": expires });
-            let answer = c.post(&format!("/v1/zones/{zone}/listings"), body)?;
+            let body = ListingRequest { prefix, codes, reason, expires };
+            let answer = c.post(&format!("/v1/zones/{zone}/listings"), &body)?;
             report(target.client.json, &answer, "listed")
         }
         ListingCommand::Remove { prefix, target } => {
@@ -98,8 +97,7 @@ pub fn run_exclusion(cmd: ExclusionCommand) -> anyhow::Result<()> {
     match cmd {
         ExclusionCommand::Add { prefix, reason, target } => {
             let (c, zone) = target.open()?;
-            let answer =
-                c.post(&format!("/v1/zones/{zone}/exclusions"), json!({ "prefix": prefix, "reason": reason }))?;
+            let answer = c.post(&format!("/v1/zones/{zone}/exclusions"), &ExclusionRequest { prefix, reason })?;
             report(target.client.json, &answer, "excluded")
         }
         ExclusionCommand::Remove { prefix, target } => {
@@ -110,16 +108,10 @@ pub fn run_exclusion(cmd: ExclusionCommand) -> anyhow::Result<()> {
     }
 }
 
-fn report(json: bool, answer: &serde_json::Value, verb: &str) -> anyhow::Result<()> {
+fn report(json: bool, answer: &ChangeResponse, verb: &str) -> anyhow::Result<()> {
     if json {
-        println!("{answer}");
-    } else {
-        println!(
-            "{verb} {} in {} (serial {})",
-            answer["prefix"].as_str().unwrap_or("?"),
-            answer["zone"].as_str().unwrap_or("?"),
-            answer["serial"]
-        );
+        return print_json(answer);
     }
+    println!("{verb} {} in {} (serial {})", answer.prefix, answer.zone, answer.serial);
     Ok(())
 }

@@ -1,6 +1,7 @@
 //! `dnsbl lookup IP`: what the DNS answers now for an address, and which entries decide it.
 
-use super::client::ClientArgs;
+use super::client::{print_json, ClientArgs};
+use crate::api::wire::{EntryView, HistoryRecord, LookupResponse};
 
 /// Explain the current answer for an address, per zone.
 ///
@@ -18,51 +19,36 @@ pub struct LookupArgs {
 
 pub fn run(args: LookupArgs) -> anyhow::Result<()> {
     let c = args.client.connect()?;
-    let answer = c.get(&format!("/v1/lookup/{}", args.ip))?;
+    let answer: LookupResponse = c.get(&format!("/v1/lookup/{}", args.ip))?;
     if args.client.json {
-        println!("{answer}");
-        return Ok(());
+        return print_json(&answer);
     }
-    for z in answer["zones"].as_array().into_iter().flatten() {
-        let zone = z["zone"].as_str().unwrap_or("?");
-        if z["listed"].as_bool() == Some(true) {
-            let codes: Vec<&str> = z["codes"].as_array().into_iter().flatten().filter_map(|c| c.as_str()).collect();
-            println!("{zone}: listed, {} — {}", codes.join(" "), z["txt"].as_str().unwrap_or(""));
+    for z in &answer.zones {
+        if z.listed {
+            println!("{}: listed, {} — {}", z.zone, z.codes.join(" "), z.txt.as_deref().unwrap_or(""));
         } else {
-            println!("{zone}: not listed");
+            println!("{}: not listed", z.zone);
         }
-        if let Some(why) = z["explanation"].as_str() {
-            println!("  {why}");
+        println!("  {}", z.explanation);
+        if let Some(d) = &z.decided_by {
+            println!("  decided by {} {}{}", d.kind.as_str(), d.prefix, entry_details(d));
         }
-        if let Some(d) = z["decided_by"].as_object() {
-            println!(
-                "  decided by {} {}{}",
-                d["kind"].as_str().unwrap_or("?"),
-                d["prefix"].as_str().unwrap_or("?"),
-                entry_details(d)
-            );
-        }
-        for e in z["also_covering"].as_array().into_iter().flatten() {
-            println!(
-                "  also covering: {} {}{}",
-                e["kind"].as_str().unwrap_or("?"),
-                e["prefix"].as_str().unwrap_or("?"),
-                e.as_object().map(entry_details).unwrap_or_default()
-            );
+        for e in &z.also_covering {
+            println!("  also covering: {} {}{}", e.kind.as_str(), e.prefix, entry_details(e));
         }
     }
     Ok(())
 }
 
-fn entry_details(e: &serde_json::Map<String, serde_json::Value>) -> String {
+fn entry_details(e: &EntryView) -> String {
     let mut out = String::new();
-    if let Some(r) = e.get("reason").and_then(|r| r.as_str()) {
+    if let Some(r) = &e.reason {
         out.push_str(&format!(" ({r})"));
     }
-    if let Some(t) = e.get("added_at").and_then(|t| t.as_u64()) {
+    if let Some(t) = e.added_at {
         out.push_str(&format!(", since {}", super::format_unix(t)));
     }
-    if let Some(t) = e.get("expires_at").and_then(|t| t.as_u64()) {
+    if let Some(t) = e.expires_at {
         out.push_str(&format!(", expires {}", super::format_unix(t)));
     }
     out
@@ -84,24 +70,19 @@ pub struct HistoryArgs {
 
 pub fn run_history(args: HistoryArgs) -> anyhow::Result<()> {
     let c = args.client.connect()?;
-    let answer = c.get_query("/v1/history", &[("prefix", &args.prefix)])?;
+    let records: Vec<HistoryRecord> = c.get_query("/v1/history", &[("prefix", &args.prefix)])?;
     if args.client.json {
-        println!("{answer}");
-        return Ok(());
+        return print_json(&records);
     }
-    let records = answer.as_array().cloned().unwrap_or_default();
     if records.is_empty() {
         println!("no changes recorded for {}", args.prefix);
     }
     for r in records {
-        let s = |k: &str| r[k].as_str().unwrap_or("").to_string();
-        let codes: Vec<&str> = r["codes"].as_array().into_iter().flatten().filter_map(|c| c.as_str()).collect();
-        let mut line =
-            format!("{} {} {} {} by {} via {}", s("at"), s("zone"), s("action"), s("prefix"), s("actor"), s("source"));
-        if !codes.is_empty() {
-            line.push_str(&format!(" codes {}", codes.join(" ")));
+        let mut line = format!("{} {} {} {} by {} via {}", r.at, r.zone, r.action, r.prefix, r.actor, r.source);
+        if !r.codes.is_empty() {
+            line.push_str(&format!(" codes {}", r.codes.join(" ")));
         }
-        if let Some(reason) = r["reason"].as_str() {
+        if let Some(reason) = &r.reason {
             line.push_str(&format!(" ({reason})"));
         }
         println!("{line}");

@@ -1,9 +1,11 @@
 //! `dnsbl marketer ...` (operator: accounts, networks, suspension, tokens) and `dnsbl register`,
 //! `unregister`, `registrations` (a marketer, with its own token, from its own machine).
 
-use serde_json::{json, Value};
-
-use super::client::ClientArgs;
+use super::client::{print_json, ClientArgs};
+use crate::api::wire::{
+    DeclarationView, DeclareRequest, DeclareResponse, MarketerDetail, MarketerView, NetworkRequest, NewMarketer,
+    Reason, Registrations, WithToken, WithdrawRequest,
+};
 
 #[derive(Debug, clap::Subcommand)]
 pub enum MarketerCommand {
@@ -87,66 +89,60 @@ pub enum NetworkCommand {
 pub fn run_marketer(cmd: MarketerCommand) -> anyhow::Result<()> {
     match cmd {
         MarketerCommand::Add { id, legal_name, registration_number, contact, networks, client } => {
-            let body = json!({ "id": id, "legal_name": legal_name, "registration_number": registration_number,
-                               "contact": contact, "networks": networks });
-            let answer = client.connect()?.post("/v1/marketers", body)?;
+            let body = NewMarketer { id, legal_name, registration_number, contact, networks };
+            let answer: WithToken = client.connect()?.post("/v1/marketers", &body)?;
             if client.json {
-                println!("{answer}");
-            } else {
-                print_marketer(&answer["marketer"]);
-                print_token(&answer);
+                return print_json(&answer);
             }
+            print_marketer(&answer.marketer);
+            print_token(&answer);
         }
         MarketerCommand::List { client } => {
-            let answer = client.connect()?.get("/v1/marketers")?;
+            let answer: Vec<MarketerView> = client.connect()?.get("/v1/marketers")?;
             if client.json {
-                println!("{answer}");
-            } else {
-                for m in answer.as_array().into_iter().flatten() {
-                    println!(
-                        "{:<20} {:<9} {:>5} declared  {}  [{}]",
-                        text(&m["id"]),
-                        text(&m["status"]),
-                        m["declared"],
-                        text(&m["legal_name"]),
-                        strings(&m["networks"]).join(", ")
-                    );
-                }
+                return print_json(&answer);
+            }
+            for m in answer {
+                println!(
+                    "{:<20} {:<9} {:>5} declared  {}  [{}]",
+                    m.id,
+                    m.status.as_str(),
+                    m.declared,
+                    m.legal_name,
+                    m.networks.join(", ")
+                );
             }
         }
         MarketerCommand::Show { id, client } => {
-            let answer = client.connect()?.get(&format!("/v1/marketers/{id}"))?;
+            let answer: MarketerDetail = client.connect()?.get(&format!("/v1/marketers/{id}"))?;
             if client.json {
-                println!("{answer}");
-            } else {
-                print_marketer(&answer);
-                print_declarations(&answer["declarations"]);
-                println!("history:");
-                for e in answer["history"].as_array().into_iter().flatten() {
-                    let reason = e["reason"].as_str().map(|r| format!(" — {r}")).unwrap_or_default();
-                    println!("  {}  {:<14} by {}{reason}", text(&e["at"]), text(&e["action"]), text(&e["actor"]));
-                }
+                return print_json(&answer);
+            }
+            print_marketer(&answer.marketer);
+            print_declarations(&answer.declarations);
+            println!("history:");
+            for e in &answer.history {
+                let reason = e.reason.as_ref().map(|r| format!(" — {r}")).unwrap_or_default();
+                println!("  {}  {:<14} by {}{reason}", e.at, e.action, e.actor);
             }
         }
         MarketerCommand::Suspend { id, reason, client } => {
-            let answer = client.connect()?.post(&format!("/v1/marketers/{id}/suspend"), json!({ "reason": reason }))?;
+            let answer = client.connect()?.post(&format!("/v1/marketers/{id}/suspend"), &Reason { reason })?;
             done(client.json, &answer, "suspended")?;
         }
         MarketerCommand::Resume { id, client } => {
-            let answer = client.connect()?.post(&format!("/v1/marketers/{id}/resume"), json!({}))?;
+            let answer = client.connect()?.post_empty(&format!("/v1/marketers/{id}/resume"))?;
             done(client.json, &answer, "resumed")?;
         }
         MarketerCommand::RotateToken { id, client } => {
-            let answer = client.connect()?.post(&format!("/v1/marketers/{id}/rotate-token"), json!({}))?;
+            let answer: WithToken = client.connect()?.post_empty(&format!("/v1/marketers/{id}/rotate-token"))?;
             if client.json {
-                println!("{answer}");
-            } else {
-                print_token(&answer);
+                return print_json(&answer);
             }
+            print_token(&answer);
         }
         MarketerCommand::Network(NetworkCommand::Add { id, prefix, client }) => {
-            let answer =
-                client.connect()?.post(&format!("/v1/marketers/{id}/networks"), json!({ "prefix": prefix }))?;
+            let answer = client.connect()?.post(&format!("/v1/marketers/{id}/networks"), &NetworkRequest { prefix })?;
             done(client.json, &answer, "networks now")?;
         }
         MarketerCommand::Network(NetworkCommand::Remove { id, prefix, client }) => {
@@ -187,98 +183,84 @@ pub struct RegistrationsArgs {
 }
 
 pub fn run_register(args: RegisterArgs) -> anyhow::Result<()> {
-    let body = json!({ "prefixes": args.prefixes, "reason": args.reason });
-    let answer = args.client.connect()?.post("/v1/registrations", body)?;
-    report_change(args.client.json, &answer, "registered", "added")
+    let body = DeclareRequest { prefixes: args.prefixes, reason: args.reason };
+    let answer = args.client.connect()?.post("/v1/registrations", &body)?;
+    report_change(args.client.json, &answer, "registered", |a| &a.added)
 }
 
 pub fn run_unregister(args: UnregisterArgs) -> anyhow::Result<()> {
-    let answer = args.client.connect()?.delete_json("/v1/registrations", json!({ "prefixes": args.prefixes }))?;
-    report_change(args.client.json, &answer, "unregistered", "removed")
+    let body = WithdrawRequest { prefixes: args.prefixes };
+    let answer = args.client.connect()?.delete_json("/v1/registrations", &body)?;
+    report_change(args.client.json, &answer, "unregistered", |a| &a.removed)
 }
 
 pub fn run_registrations(args: RegistrationsArgs) -> anyhow::Result<()> {
-    let answer = args.client.connect()?.get("/v1/registrations")?;
+    let answer: Registrations = args.client.connect()?.get("/v1/registrations")?;
     if args.client.json {
-        println!("{answer}");
-    } else {
-        print_marketer(&answer["marketer"]);
-        print_declarations(&answer["registrations"]);
+        return print_json(&answer);
     }
+    print_marketer(&answer.marketer);
+    print_declarations(&answer.registrations);
     Ok(())
 }
 
-fn report_change(json: bool, answer: &Value, verb: &str, field: &str) -> anyhow::Result<()> {
+fn report_change(
+    json: bool,
+    answer: &DeclareResponse,
+    verb: &str,
+    changed: impl Fn(&DeclareResponse) -> &Vec<String>,
+) -> anyhow::Result<()> {
     if json {
-        println!("{answer}");
-        return Ok(());
+        return print_json(answer);
     }
-    let changed = strings(&answer[field]);
+    let changed = changed(answer);
     if changed.is_empty() {
         println!("nothing to change: already so");
     } else {
         println!("{verb} {}", changed.join(" "));
     }
-    for s in answer["serials"].as_array().into_iter().flatten() {
-        println!("  {} serial {} (live in DNS now)", text(&s["zone"]), s["serial"]);
+    for s in &answer.serials {
+        println!("  {} serial {} (live in DNS now)", s.zone, s.serial);
     }
     Ok(())
 }
 
-fn done(json: bool, answer: &Value, what: &str) -> anyhow::Result<()> {
+fn done(json: bool, answer: &MarketerView, what: &str) -> anyhow::Result<()> {
     if json {
-        println!("{answer}");
-    } else {
-        println!(
-            "{} {what}: {} [{}]",
-            text(&answer["id"]),
-            text(&answer["status"]),
-            strings(&answer["networks"]).join(", ")
-        );
+        return print_json(answer);
     }
+    println!("{} {what}: {} [{}]", answer.id, answer.status.as_str(), answer.networks.join(", "));
     Ok(())
 }
 
-fn print_marketer(m: &Value) {
-    println!("{} — {} ({})", text(&m["id"]), text(&m["legal_name"]), text(&m["registration_number"]));
-    println!("  contact:  {}", text(&m["contact"]));
-    let status = match m["suspended_reason"].as_str() {
+fn print_marketer(m: &MarketerView) {
+    println!("{} — {} ({})", m.id, m.legal_name, m.registration_number);
+    println!("  contact:  {}", m.contact);
+    let status = match &m.suspended_reason {
         Some(r) => format!("suspended: {r}"),
-        None => text(&m["status"]).to_string(),
+        None => m.status.as_str().to_string(),
     };
     println!("  status:   {status}");
-    println!("  networks: {}", strings(&m["networks"]).join(", "));
+    println!("  networks: {}", m.networks.join(", "));
 }
 
-fn print_declarations(list: &Value) {
-    let items = list.as_array().map(Vec::as_slice).unwrap_or_default();
+fn print_declarations(items: &[DeclarationView]) {
     println!("declared senders: {}", items.len());
     for d in items {
-        let since = d["added_at"].as_u64().map(super::format_unix);
-        let answers: Vec<String> = d["answers"]
-            .as_array()
-            .into_iter()
-            .flatten()
+        let answers: Vec<String> = d
+            .answers
+            .iter()
             .map(|a| {
-                let codes = strings(&a["codes"]);
-                let what = if codes.is_empty() { "NXDOMAIN".to_string() } else { codes.join(",") };
-                format!("{} → {what}", text(&a["zone"]))
+                let what = if a.codes.is_empty() { "NXDOMAIN".to_string() } else { a.codes.join(",") };
+                format!("{} → {what}", a.zone)
             })
             .collect();
-        let reason = d["reason"].as_str().map(|r| format!("  ({r})")).unwrap_or_default();
-        println!("  {:<20} since {}  {}{reason}", text(&d["prefix"]), since.unwrap_or_default(), answers.join("; "));
+        let reason = d.reason.as_ref().map(|r| format!("  ({r})")).unwrap_or_default();
+        println!("  {:<20} since {}  {}{reason}", d.prefix, super::format_unix(d.added_at), answers.join("; "));
     }
 }
 
-fn print_token(answer: &Value) {
-    println!("token: {}", text(&answer["token"]));
+fn print_token(answer: &WithToken) {
+    println!("token: {}", answer.token);
     println!("  (shown once: give it to the marketer over a safe channel; it goes in DNSBL_TOKEN_FILE)");
-}
-
-fn text(v: &Value) -> &str {
-    v.as_str().unwrap_or("?")
-}
-
-fn strings(v: &Value) -> Vec<String> {
-    v.as_array().into_iter().flatten().filter_map(|s| s.as_str().map(str::to_string)).collect()
 }

@@ -14,7 +14,8 @@ use std::path::PathBuf;
 
 use clap::{Parser, Subcommand};
 
-use crate::config::{Config, DomainName};
+use crate::config::Config;
+use crate::name::DomainName;
 
 /// dnsbl: an authoritative DNS blocklist server for email-marketing sources.
 #[derive(Debug, Parser)]
@@ -106,8 +107,8 @@ impl ConfigArgs {
             config.server.data_dir = dir.clone();
         }
         if let Some(zone) = zone {
-            let name = DomainName::parse(zone).map_err(anyhow::Error::msg)?;
-            config.select_zone(&name).map_err(anyhow::Error::msg)?;
+            let name = DomainName::parse(zone)?;
+            config.select_zone(&name)?;
         }
         Ok(config)
     }

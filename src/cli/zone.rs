@@ -5,7 +5,8 @@ use std::path::PathBuf;
 use anyhow::bail;
 
 use super::ConfigArgs;
-use crate::daemon::unix_now;
+use crate::api::wire::ImportResponse;
+use crate::clock::unix_now;
 use crate::importer::{import, ImportOptions};
 use crate::model::ListingCode;
 use crate::store::{Store, StoreError};
@@ -18,7 +19,9 @@ pub enum ZoneCommand {
     ///
     /// Reads ip4set, ip4trie and ip6trie files (CIDRs, ranges, :A:TXT values, ! exclusions,
     /// $SOA/$NS/$TTL). A bad line is reported as FILE:LINE: reason and nothing is imported.
-    /// The server must be stopped for now (live imports come with the operator API).
+    /// While the server runs, the file is streamed to it through the API (--server, --token-file)
+    /// and the zone switches to the new list in one step, live; otherwise the data directory is
+    /// written directly.
     ///
     /// Examples:
     ///   dnsbl zone import zones/example.bl.rbldnsd
@@ -150,21 +153,20 @@ fn run_import(args: ImportArgs) -> anyhow::Result<()> {
 fn import_through_server(
     args: &ImportArgs,
     data_dir: &std::path::Path,
-    zone: &crate::config::DomainName,
+    zone: &crate::name::DomainName,
 ) -> anyhow::Result<()> {
-    let token = args.token_file.clone().unwrap_or_else(|| crate::api::token::operator_token_path(data_dir));
+    let token = args.token_file.clone().unwrap_or_else(|| crate::config::operator_token_path(data_dir));
     let client = Client::new(&args.server, &token)?;
     let name = args.file.file_name().map_or_else(|| "upload".to_string(), |n| n.to_string_lossy().into_owned());
     let code = args.default_code.to_string();
     let query = [("type", args.dataset.as_str()), ("default_code", code.as_str()), ("name", name.as_str())];
-    let answer = client.post_file(&format!("/v1/zones/{zone}/import"), &query, &args.file)?;
+    let answer: ImportResponse = client.post_file(&format!("/v1/zones/{zone}/import"), &query, &args.file)?;
     if args.json {
-        println!("{answer}");
-        return Ok(());
+        return super::client::print_json(&answer);
     }
     println!(
         "imported {} listing(s) and {} exclusion(s) into zone {zone} through the running server ({} lines); serial is now {}",
-        answer["listings"], answer["exclusions"], answer["lines"], answer["serial"]
+        answer.listings, answer.exclusions, answer.lines, answer.serial
     );
     Ok(())
 }
@@ -179,7 +181,7 @@ fn run_export(args: ExportArgs) -> anyhow::Result<()> {
     let mut out = std::io::BufWriter::new(stdout.lock());
     let bind = args.format == "bind";
     let report = if bind || args.served {
-        let served = crate::publisher::served_zone(&store, &config, zone, unix_now())?;
+        let served = crate::exporter::served_zone(&store, &config, zone, unix_now())?;
         if bind {
             crate::exporter::bind(&served, args.max_records, &mut out)?
         } else {

@@ -6,16 +6,15 @@
 //! it, and a name that is an address under a served zone (listed, not listed, or an empty
 //! non-terminal) or outside every zone (REFUSED). Everything else — apex and name-server names,
 //! other types, EDNS versions above 0, compressed question names, replies that would need
-//! truncation — returns `false` and goes to the full path in [`super::message`], which gives
+//! truncation — returns `false` and goes to the full path in [`super::full`], which gives
 //! the same answers (a differential property test holds the two together).
 
 use crate::query::{self, qtype, Lookup};
 use crate::snapshot::{Snapshot, ZoneSnapshot};
 use crate::trie::PrefixTable;
 
-use super::message::{Limits, Transport};
+use super::request::{Limits, Transport, HEADER_LEN};
 
-const HEADER_LEN: usize = 12;
 const MAX_LABELS: usize = 64;
 const TYPE_OPT: u16 = 41;
 const CLASS_IN: u16 = 1;

@@ -1,18 +1,24 @@
-//! The DNS front end: sockets, framing and the request → response step. The only module that
-//! uses hickory-proto.
+//! The DNS front end: sockets, framing and the request → response step. hickory-proto is used
+//! only by [`full`].
 //!
-//! - [`message`]: one request's bytes → one response's bytes (protocol hygiene + encoding).
-//! - [`lean`]: the allocation-free path for common queries (A/TXT under a zone), same answers.
+//! - [`respond`]: picks the path for one request (lean first, else full).
+//! - [`lean`]: the allocation-free path for common queries (A/TXT under a zone).
+//! - [`full`]: any request through hickory-proto (protocol hygiene + encoding), same answers.
+//! - [`request`]: what both paths share: transport, reply limits, which packets are dropped unread.
 //! - [`udp`]: one task per `SO_REUSEPORT` socket: receive, answer, send.
 //! - [`tcp`]: our own accept loop (connection cap, idle timeout, never gives up on errors).
 //! - [`listen`]: binds the sockets for each listen address, UDP and TCP on the same port.
 //! - [`stats`]: query counters per worker, summed for the API's `/metrics` and `/v1/stats`.
 
+pub mod full;
 pub mod lean;
 pub mod listen;
-pub mod message;
+pub mod request;
+pub mod respond;
 pub mod stats;
 pub mod tcp;
 pub mod udp;
 
-pub use message::{respond, respond_full, Limits, Route, Transport};
+pub use full::respond as respond_full;
+pub use request::{Limits, Route, Transport};
+pub use respond::respond;

@@ -6,9 +6,7 @@
 use std::sync::atomic::{AtomicU64, Ordering};
 use std::time::Instant;
 
-use serde::Serialize;
-
-use super::message::Route;
+use super::request::Route;
 
 /// Response codes counted by name (the header's 4 bits); the rest are counted as `other`.
 /// Extended codes carried in the OPT record (BADVERS) count under their header bits (NOERROR).
@@ -101,7 +99,7 @@ pub struct DnsStats {
 }
 
 /// Totals since the server started, per transport.
-#[derive(Clone, Copy, Debug, Default, PartialEq, Eq, Serialize)]
+#[derive(Clone, Copy, Debug, Default, PartialEq, Eq)]
 pub struct Totals {
     pub udp: Tally,
     pub tcp: Tally,
@@ -138,25 +136,6 @@ impl DnsStats {
         }
         self.tcp.read(&mut totals.tcp);
         totals
-    }
-}
-
-impl Serialize for Tally {
-    fn serialize<S: serde::Serializer>(&self, s: S) -> Result<S::Ok, S::Error> {
-        use serde::ser::SerializeMap;
-        let mut m = s.serialize_map(None)?;
-        m.serialize_entry("queries", &self.queries)?;
-        m.serialize_entry("dropped", &self.dropped)?;
-        let mut by_code = serde_json::Map::new();
-        for (i, &v) in self.rcodes.iter().enumerate() {
-            by_code.insert(RCODE_NAMES.get(i).copied().unwrap_or("other").to_string(), v.into());
-        }
-        m.serialize_entry("responses", &by_code)?;
-        m.serialize_entry("with_answers", &self.with_answers)?;
-        m.serialize_entry("truncated", &self.truncated)?;
-        m.serialize_entry("full_path", &self.full_path)?;
-        m.serialize_entry("send_errors", &self.send_errors)?;
-        m.end()
     }
 }
 

@@ -10,7 +10,8 @@ use tokio::net::{TcpListener, TcpStream};
 use tokio::sync::Semaphore;
 use tokio_util::sync::CancellationToken;
 
-use super::message::{refuse, respond, Limits, Transport};
+use super::request::{Limits, Transport};
+use super::respond::{refuse, respond};
 use super::stats::{DnsStats, Tally};
 use crate::query::{ClientRules, ClientVerdict};
 use crate::snapshot::SharedSnapshot;

@@ -17,7 +17,8 @@ use nix::sys::socket::{recvmmsg, sendmmsg, ControlMessage, MsgFlags, MultiHeader
 use tokio_util::sync::CancellationToken;
 
 use super::lean;
-use super::message::{refuse, respond, Limits, Transport};
+use super::request::{Limits, Transport};
+use super::respond::{refuse, respond};
 use super::stats::{Counters, Tally};
 use crate::query::{ClientRules, ClientVerdict};
 use crate::snapshot::SharedSnapshot;

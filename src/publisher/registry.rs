@@ -3,9 +3,10 @@
 
 use std::sync::Arc;
 
-use super::{unix_now_us, zone_index, ChangeError, Origin, Publisher};
-use crate::config::DomainName;
+use super::{zone_index, ChangeError, Origin, Publisher};
+use crate::clock::unix_now_us;
 use crate::model::{ListingCode, Prefix};
+use crate::name::DomainName;
 use crate::registry::{Event, EventKind, Plan, Policy, Registry, Request};
 use crate::snapshot::Snapshot;
 use crate::store::{AuditAction, AuditRecord, RegistryAudit};

@@ -9,8 +9,8 @@
 
 use std::net::Ipv4Addr;
 
-use crate::config::DomainName;
 use crate::model::{Listing, ListingCode, Prefix};
+use crate::name::DomainName;
 
 /// Version byte of listing and exclusion values written by this build.
 pub const VALUE_VERSION: u8 = 1;

@@ -18,8 +18,8 @@ use std::path::{Path, PathBuf};
 
 use rocksdb::{ColumnFamilyDescriptor, Options, ReadOptions, WriteBatch, WriteOptions, DB};
 
-use crate::config::DomainName;
 use crate::model::Prefix;
+use crate::name::DomainName;
 pub use encoding::{AuditAction, AuditRecord, DecodeError, StoredExclusion, StoredListing};
 pub use registrations::RegistryAudit;
 
@@ -53,12 +53,18 @@ pub enum StoreError {
     DiskFull { path: PathBuf, free: u64, keep: u64 },
     #[error("database {path}: an earlier write failed ({first}); nothing more is written until dnsbl restarts (the list being served stays as it was)")]
     WriteFailed { path: PathBuf, first: String },
+    #[error("cannot create {path}: {source}")]
+    CreateDir { path: PathBuf, source: std::io::Error },
 }
 
-/// Free space the store keeps on its disk unless configured otherwise: room for RocksDB's
-/// flushes and compactions, which it must never be denied (RocksDB builds with assertions abort
-/// the process when a write fails for lack of space).
-pub const DEFAULT_MIN_FREE_DISK: u64 = 128 << 20;
+/// A copy of the database written by [`Store::backup`].
+#[derive(Clone, Debug, PartialEq, Eq)]
+pub struct Backup {
+    /// Where the copy is (absolute when it can be made so).
+    pub path: PathBuf,
+    /// Each zone's serial as read back from the copy itself.
+    pub serials: Vec<(DomainName, u32)>,
+}
 
 /// One change to one entry of a zone's list.
 #[derive(Clone, Copy, Debug)]
@@ -137,7 +143,7 @@ impl Store {
             db,
             path: path.to_path_buf(),
             audit_seq: std::sync::atomic::AtomicU16::new(0),
-            min_free: DEFAULT_MIN_FREE_DISK,
+            min_free: crate::config::DEFAULT_MIN_FREE_DISK,
             failed: std::sync::OnceLock::new(),
         }
     }
@@ -180,6 +186,31 @@ impl Store {
         let checkpoint =
             rocksdb::checkpoint::Checkpoint::new(&self.db).map_err(|e| self.err("preparing a backup", e))?;
         checkpoint.create_checkpoint(dir).map_err(|e| self.err("writing a backup", e))
+    }
+
+    /// Writes a [`Store::checkpoint`] to `<parent>/<UTC time of now>` (`-2`, `-3`, … when that
+    /// exists) and reads the serials of `zones` back from the copy, so the answer says exactly
+    /// what it holds.
+    pub fn backup(&self, parent: &Path, zones: &[DomainName], now: u64) -> Result<Backup, StoreError> {
+        std::fs::create_dir_all(parent)
+            .map_err(|source| StoreError::CreateDir { path: parent.to_path_buf(), source })?;
+        let at = std::time::UNIX_EPOCH + std::time::Duration::from_secs(now);
+        let stamp = humantime::format_rfc3339_seconds(at).to_string().replace(':', "");
+        let mut dir = parent.join(&stamp);
+        for n in 2.. {
+            if !dir.exists() {
+                break;
+            }
+            dir = parent.join(format!("{stamp}-{n}"));
+        }
+        self.checkpoint(&dir)?;
+        let copy = Store::open_read_only(&dir)?;
+        let serials = zones
+            .iter()
+            .map(|zone| Ok((zone.clone(), copy.serial(zone)?.unwrap_or(0))))
+            .collect::<Result<Vec<_>, StoreError>>()?;
+        let path = std::fs::canonicalize(&dir).unwrap_or(dir);
+        Ok(Backup { path, serials })
     }
 
     /// The error for a failed write; later writes are refused (RocksDB stops accepting writes

@@ -19,8 +19,8 @@ use super::encoding::{
     VALUE_VERSION,
 };
 use super::{meta_key, next_serial, synced, AuditRecord, Store, StoreError, CF_AUDIT, CF_META, CF_REGISTRATIONS};
-use crate::config::DomainName;
 use crate::model::Prefix;
+use crate::name::DomainName;
 use crate::registry::{Account, Declaration, Marketer, MarketerId, Plan, Status};
 
 const ACCOUNT: u8 = 1;

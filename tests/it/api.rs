@@ -177,6 +177,9 @@ fn cli_commands_drive_the_api() {
         text.contains("bl.localhost: not listed") && text.contains("decided by exclusion 198.51.100.25/32"),
         "{text}"
     );
+    let out = run(&["lookup", "198.51.100.7"]);
+    let text = String::from_utf8_lossy(&out.stdout);
+    assert!(text.contains("(campaigns from 198.51.100.7)"), "the stored reason is expanded: {text}");
     let out = run(&["lookup", "198.51.100.7", "--json"]);
     let v: Value = serde_json::from_slice(&out.stdout).expect("json");
     assert_eq!(v["zones"][0]["codes"], json!(["127.0.0.3"]));

@@ -18,7 +18,7 @@ fn snapshot() -> Snapshot {
     let mut config = Config::embedded_default().expect("config");
     let second = {
         let mut z = config.zones[0].clone();
-        z.origin = dnsbl::config::DomainName::parse("dnsbl.example.org").expect("name");
+        z.origin = dnsbl::name::DomainName::parse("dnsbl.example.org").expect("name");
         z.ns.clear();
         z
     };

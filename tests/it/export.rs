@@ -7,7 +7,7 @@ use std::path::Path;
 use std::process::{Child, Command, Stdio};
 use std::time::Duration;
 
-use dnsbl::config::DomainName;
+use dnsbl::name::DomainName;
 use dnsbl::store::{Store, StoredEntry};
 use hickory_proto::rr::RecordType;
 

@@ -5,9 +5,10 @@ use std::net::{SocketAddr, TcpStream, UdpSocket};
 use std::path::{Path, PathBuf};
 use std::time::Duration;
 
-use dnsbl::config::{Config, DomainName};
+use dnsbl::config::Config;
 use dnsbl::daemon::RunningServer;
 use dnsbl::model::{Listing, ListingCode, Prefix};
+use dnsbl::name::DomainName;
 use dnsbl::store::{Store, StoredExclusion, StoredListing};
 use hickory_proto::op::{Edns, Message, Query};
 use hickory_proto::rr::{Name, RData, RecordType};
@@ -75,16 +76,15 @@ impl TestServer {
     /// Applies a live change through the server's publisher, as the operator API will.
     pub fn apply(&self, zone: &str, change: dnsbl::publisher::Change) -> Result<u32, dnsbl::publisher::ChangeError> {
         let server = self.server.as_ref().expect("running");
-        let mut publisher = server.publisher().lock().expect("publisher lock");
         let origin = dnsbl::publisher::Origin { actor: "test", source: "test" };
-        publisher.apply(&DomainName::parse(zone).expect("zone"), change, origin, dnsbl::daemon::unix_now())
+        let zone = DomainName::parse(zone).expect("zone");
+        server.writer().run_blocking(|p| p.apply(&zone, change, origin, dnsbl::clock::unix_now()))
     }
 
     /// Patches on top of `zone`'s base tables in the published snapshot.
     pub fn patches(&self, zone: &str) -> usize {
         let server = self.server.as_ref().expect("running");
-        let publisher = server.publisher().lock().expect("publisher lock");
-        let snapshot = publisher.shared().load_full();
+        let snapshot = server.snapshot().load_full();
         let z = snapshot.zones.iter().find(|z| z.config.origin.to_string() == zone).expect("zone");
         z.v4.patch_count() + z.v6.patch_count()
     }
@@ -95,9 +95,8 @@ impl TestServer {
         request: dnsbl::registry::Request,
     ) -> Result<dnsbl::publisher::RegistryOutcome, dnsbl::publisher::ChangeError> {
         let server = self.server.as_ref().expect("running");
-        let mut publisher = server.publisher().lock().expect("publisher lock");
         let origin = dnsbl::publisher::Origin { actor: "test", source: "test" };
-        publisher.change_registry(request, origin, dnsbl::daemon::unix_now())
+        server.writer().run_blocking(|p| p.change_registry(request, origin, dnsbl::clock::unix_now()))
     }
 
     /// The operator API's base URL and token.

@@ -304,7 +304,7 @@ fn listings_expire_without_any_command() {
         // One listing that expired while the server was down.
         std::fs::create_dir_all(&data).expect("dir");
         let store = dnsbl::store::Store::open(&data).expect("store");
-        let zone = dnsbl::config::DomainName::parse(ZONE).expect("zone");
+        let zone = dnsbl::name::DomainName::parse(ZONE).expect("zone");
         let mut batch = store.replace_zone(&zone).expect("batch");
         let value =
             dnsbl::store::StoredListing { listing: listing("127.0.0.3", "old"), added_at: 1, expires_at: Some(1_000) };
@@ -313,7 +313,7 @@ fn listings_expire_without_any_command() {
     }
     let s = TestServer::in_dir(&data);
     assert!(codes(&s, "1.2.0.192").is_empty(), "expired before the start");
-    let now = dnsbl::daemon::unix_now();
+    let now = dnsbl::clock::unix_now();
     let change = Change::AddListing {
         prefix: "192.0.2.2".parse().expect("p"),
         listing: listing("127.0.0.3", "soon"),
@@ -328,7 +328,7 @@ fn listings_expire_without_any_command() {
         assert!(Instant::now() < deadline, "the listing did not expire");
         std::thread::sleep(std::time::Duration::from_millis(50));
     }
-    assert!(dnsbl::daemon::unix_now() >= now + 2, "not before its time");
+    assert!(dnsbl::clock::unix_now() >= now + 2, "not before its time");
     assert!(serial(&s) > added, "expiry is a change: the serial moved");
     assert_eq!(codes(&s, "3.2.0.192"), ["127.0.0.3"], "other listings stay");
 }

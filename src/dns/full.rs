@@ -1,88 +1,35 @@
-//! One DNS request in, one response out: wire bytes to wire bytes, via hickory-proto.
+//! The full path: any DNS request in, its response out, wire bytes to wire bytes, via
+//! hickory-proto (the only file that uses it).
 //!
-//! Protocol hygiene lives here: responses (QR=1) and runts are dropped before parsing; what does
-//! not parse gets FORMERR; opcodes other than QUERY get NOTIMP; EDNS is echoed, version > 0 gets
+//! Protocol hygiene lives here: responses (QR=1) and runts are dropped before parsing
+//! ([`super::request::dropped_unread`]); what does not parse gets FORMERR; opcodes other than QUERY get NOTIMP; EDNS is echoed, version > 0 gets
 //! BADVERS; zone transfers and non-IN classes are REFUSED; UDP replies over the client's limit
 //! (512 without EDNS, else its size capped by `max-udp-payload`) are truncated honestly (TC=1,
 //! question only). The answer itself comes from [`crate::query::resolve`]. Common queries are
-//! answered by [`super::lean`] first.
+//! answered by [`super::lean`] first ([`super::respond`] picks the path).
 
 use hickory_proto::op::{Edns, Message, MessageType, Metadata, OpCode, Query, ResponseCode};
 use hickory_proto::rr::rdata::{A, AAAA, NS, SOA, TXT};
 use hickory_proto::rr::{DNSClass, Name, RData, Record, RecordType};
 use hickory_proto::serialize::binary::BinEncodable;
 
-use crate::config::DomainName;
+use crate::name::DomainName;
 use crate::query::{self, Answer, Data, Owner, Rr};
 use crate::snapshot::Snapshot;
 
-/// How the request arrived; UDP replies are size-limited.
-#[derive(Clone, Copy, Debug, PartialEq, Eq)]
-pub enum Transport {
-    Udp,
-    Tcp,
-}
-
-/// Size limits for replies.
-#[derive(Clone, Copy, Debug)]
-pub struct Limits {
-    /// Largest UDP reply to an EDNS client (and the size we advertise).
-    pub max_udp_payload: u16,
-}
-
-const HEADER_LEN: usize = 12;
-
-/// Which path wrote a reply.
-#[derive(Clone, Copy, Debug, PartialEq, Eq)]
-pub enum Route {
-    /// The allocation-free [`super::lean`] path.
-    Lean,
-    /// The hickory-proto path ([`respond_full`]).
-    Full,
-}
-
-/// Writes the reply to one request into `out` and says which path wrote it; `None` when the
-/// packet must be dropped silently. Common queries take the allocation-free [`super::lean`]
-/// path, the rest the full path.
-pub fn respond(
-    snapshot: &Snapshot,
-    packet: &[u8],
-    transport: Transport,
-    limits: &Limits,
-    out: &mut Vec<u8>,
-) -> Option<Route> {
-    if dropped_unread(packet) {
-        return None;
-    }
-    if super::lean::answer(snapshot, packet, transport, limits, out) {
-        return Some(Route::Lean);
-    }
-    let bytes = respond_full(snapshot, packet, transport, limits)?;
-    out.clear();
-    out.extend_from_slice(&bytes);
-    Some(Route::Full)
-}
+use super::request::{dropped_unread, Limits, Transport};
 
 /// REFUSED for a query from a client the configuration refuses (`refuse-clients`): the request's
-/// id, opcode, RD bit, question and EDNS, nothing else. `false` (drop) for responses, runts and
-/// what does not parse, and for a reply that would be larger than the query. Written by the full
-/// path, like [`respond`]'s uncommon answers.
-pub fn refuse(packet: &[u8], limits: &Limits, out: &mut Vec<u8>) -> Option<Route> {
+/// id, opcode, RD bit, question and EDNS, nothing else. `None` (drop) for responses, runts and
+/// what does not parse, and for a reply that would be larger than the query.
+pub fn refuse(packet: &[u8], limits: &Limits) -> Option<Vec<u8>> {
     if dropped_unread(packet) {
         return None;
     }
     let request = Message::from_vec(packet).ok()?;
     let mut response = reply_to(&request, limits);
     response.metadata.response_code = ResponseCode::Refused;
-    let bytes = encode(&response).filter(|b| b.len() <= packet.len())?;
-    out.clear();
-    out.extend_from_slice(&bytes);
-    Some(Route::Full)
-}
-
-/// Responses (QR=1) and runts: dropped before anything reads them.
-fn dropped_unread(packet: &[u8]) -> bool {
-    packet.len() < HEADER_LEN || packet[2] & 0x80 != 0
+    encode(&response).filter(|b| b.len() <= packet.len())
 }
 
 /// A response to `request` with its id, opcode, RD and CD bits and question, RA/AD clear, and our
@@ -103,7 +50,7 @@ fn reply_to(request: &Message, limits: &Limits) -> Message {
 }
 
 /// The reply through hickory-proto for any request, or `None` when it must be dropped.
-pub fn respond_full(snapshot: &Snapshot, packet: &[u8], transport: Transport, limits: &Limits) -> Option<Vec<u8>> {
+pub fn respond(snapshot: &Snapshot, packet: &[u8], transport: Transport, limits: &Limits) -> Option<Vec<u8>> {
     if dropped_unread(packet) {
         return None;
     }

@@ -1,0 +1,340 @@
+//! The API's contract: every request and response body, written once and used by both sides —
+//! the handlers serialize them, the CLI deserializes them — so a renamed field fails to compile
+//! instead of printing an empty column. serde only: nothing here knows about HTTP or axum.
+//!
+//! Requests refuse unknown fields (a typo is an error, not a silently ignored option); responses
+//! accept them, so an older CLI keeps working against a newer server.
+
+use std::collections::BTreeMap;
+
+use serde::{Deserialize, Serialize};
+
+/// An error answer: `{"error": "what went wrong and what to do"}`.
+#[derive(Clone, Debug, PartialEq, Eq, Serialize, Deserialize)]
+pub struct ErrorBody {
+    pub error: String,
+}
+
+// ---- zones, listings, exclusions, history ----------------------------------------------------
+
+/// `GET /v1/zones` (a list of these) and the zones of a backup.
+#[derive(Clone, Debug, PartialEq, Eq, Serialize, Deserialize)]
+pub struct ZoneInfo {
+    pub zone: String,
+    pub serial: u32,
+}
+
+/// `POST /v1/zones/{zone}/listings`.
+#[derive(Clone, Debug, PartialEq, Eq, Serialize, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct ListingRequest {
+    pub prefix: String,
+    /// Full (`127.0.0.3`) or short (`3`) return codes.
+    pub codes: Vec<String>,
+    pub reason: Option<String>,
+    /// A duration from now (`30d`, `12h`) or an RFC 3339 time.
+    pub expires: Option<String>,
+}
+
+/// `POST /v1/zones/{zone}/exclusions`.
+#[derive(Clone, Debug, PartialEq, Eq, Serialize, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct ExclusionRequest {
+    pub prefix: String,
+    pub reason: Option<String>,
+}
+
+/// `?prefix=` of the DELETE and history endpoints.
+#[derive(Clone, Debug, PartialEq, Eq, Serialize, Deserialize)]
+pub struct PrefixQuery {
+    pub prefix: String,
+}
+
+/// The answer to a listing or exclusion change: the zone's serial that holds it.
+#[derive(Clone, Debug, PartialEq, Eq, Serialize, Deserialize)]
+pub struct ChangeResponse {
+    pub zone: String,
+    pub prefix: String,
+    pub serial: u32,
+}
+
+/// One change in `GET /v1/history?prefix=` (oldest first).
+#[derive(Clone, Debug, PartialEq, Eq, Serialize, Deserialize)]
+pub struct HistoryRecord {
+    pub zone: String,
+    pub prefix: String,
+    /// RFC 3339, UTC.
+    pub at: String,
+    /// `add-listing`, `remove-listing`, `expired`, `import`, `register`, …
+    pub action: String,
+    pub actor: String,
+    pub source: String,
+    pub codes: Vec<String>,
+    pub reason: Option<String>,
+    /// Unix seconds.
+    pub expires_at: Option<u64>,
+}
+
+// ---- lookup ----------------------------------------------------------------------------------
+
+/// `GET /v1/lookup/{ip}`.
+#[derive(Clone, Debug, PartialEq, Eq, Serialize, Deserialize)]
+pub struct LookupResponse {
+    pub ip: String,
+    pub zones: Vec<ZoneLookup>,
+}
+
+/// What one zone answers for the address, and why.
+#[derive(Clone, Debug, PartialEq, Eq, Serialize, Deserialize)]
+pub struct ZoneLookup {
+    pub zone: String,
+    /// The DNS answer now: listed codes (empty = NXDOMAIN) and TXT.
+    pub listed: bool,
+    pub codes: Vec<String>,
+    pub txt: Option<String>,
+    /// Why, in one sentence.
+    pub explanation: String,
+    /// The deciding entry, then the other entries covering the address (most specific first).
+    pub decided_by: Option<EntryView>,
+    pub also_covering: Vec<EntryView>,
+}
+
+/// What kind of entry covers an address.
+#[derive(Clone, Copy, Debug, PartialEq, Eq, Serialize, Deserialize)]
+pub enum EntryKind {
+    #[serde(rename = "listing")]
+    Listing,
+    #[serde(rename = "exclusion")]
+    Exclusion,
+    #[serde(rename = "declared sender")]
+    DeclaredSender,
+    #[serde(rename = "registered network")]
+    RegisteredNetwork,
+    #[serde(rename = "built-in RFC 5782 test point")]
+    TestPoint,
+}
+
+impl EntryKind {
+    /// The name people read (the same as on the wire).
+    pub fn as_str(self) -> &'static str {
+        match self {
+            EntryKind::Listing => "listing",
+            EntryKind::Exclusion => "exclusion",
+            EntryKind::DeclaredSender => "declared sender",
+            EntryKind::RegisteredNetwork => "registered network",
+            EntryKind::TestPoint => "built-in RFC 5782 test point",
+        }
+    }
+}
+
+/// One entry covering a looked-up address.
+#[derive(Clone, Debug, PartialEq, Eq, Serialize, Deserialize)]
+pub struct EntryView {
+    pub prefix: String,
+    /// The prefix length (orders entries; not sent).
+    #[serde(skip)]
+    pub len: u8,
+    pub kind: EntryKind,
+    pub codes: Vec<String>,
+    /// The entry's reason, `$` expanded to the looked-up address (as the DNS TXT says it).
+    pub reason: Option<String>,
+    /// Unix seconds.
+    pub added_at: Option<u64>,
+    pub expires_at: Option<u64>,
+}
+
+// ---- administration --------------------------------------------------------------------------
+
+/// `POST /v1/backups`.
+#[derive(Clone, Debug, PartialEq, Eq, Serialize, Deserialize)]
+pub struct BackupResponse {
+    /// Where the copy is (on the server's machine).
+    pub path: String,
+    pub zones: Vec<ZoneInfo>,
+}
+
+/// `POST /v1/zones/{zone}/import`.
+#[derive(Clone, Debug, PartialEq, Eq, Serialize, Deserialize)]
+pub struct ImportResponse {
+    pub zone: String,
+    pub listings: u64,
+    pub exclusions: u64,
+    pub lines: u64,
+    pub serial: u32,
+}
+
+/// `GET /v1/stats`.
+#[derive(Clone, Debug, PartialEq, Eq, Serialize, Deserialize)]
+pub struct StatsResponse {
+    pub udp: TransportStats,
+    pub tcp: TransportStats,
+    pub uptime_seconds: u64,
+    pub udp_workers: usize,
+    pub zones: Vec<ZoneStats>,
+    pub marketers: usize,
+}
+
+/// Query counters of one transport since the server started.
+#[derive(Clone, Debug, Default, PartialEq, Eq, Serialize, Deserialize)]
+pub struct TransportStats {
+    pub queries: u64,
+    pub dropped: u64,
+    /// Replies by response code name (`NOERROR`, `NXDOMAIN`, …).
+    pub responses: BTreeMap<String, u64>,
+    pub with_answers: u64,
+    pub truncated: u64,
+    pub full_path: u64,
+    pub send_errors: u64,
+}
+
+/// One zone as it is served now.
+#[derive(Clone, Debug, PartialEq, Eq, Serialize, Deserialize)]
+pub struct ZoneStats {
+    pub zone: String,
+    pub serial: u32,
+    /// Disjoint address ranges (listed or not) in the prefix tables, IPv4 and IPv6.
+    pub segments_v4: usize,
+    pub segments_v6: usize,
+    /// Live changes on top of the tables since they were last folded.
+    pub patches: usize,
+}
+
+// ---- marketers (operator) --------------------------------------------------------------------
+
+/// A marketer account as the API shows it.
+#[derive(Clone, Debug, PartialEq, Eq, Serialize, Deserialize)]
+pub struct MarketerView {
+    pub id: String,
+    pub legal_name: String,
+    pub registration_number: String,
+    pub contact: String,
+    pub status: MarketerStatus,
+    pub suspended_reason: Option<String>,
+    pub networks: Vec<String>,
+    /// Unix seconds.
+    pub created_at: u64,
+    pub declared: usize,
+}
+
+/// Whether a marketer's networks are protected.
+#[derive(Clone, Copy, Debug, PartialEq, Eq, Serialize, Deserialize)]
+#[serde(rename_all = "lowercase")]
+pub enum MarketerStatus {
+    Active,
+    Suspended,
+}
+
+impl MarketerStatus {
+    pub fn as_str(self) -> &'static str {
+        match self {
+            MarketerStatus::Active => "active",
+            MarketerStatus::Suspended => "suspended",
+        }
+    }
+}
+
+/// `POST /v1/marketers`.
+#[derive(Clone, Debug, PartialEq, Eq, Serialize, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct NewMarketer {
+    pub id: String,
+    pub legal_name: String,
+    pub registration_number: String,
+    pub contact: String,
+    #[serde(default)]
+    pub networks: Vec<String>,
+}
+
+/// An account with its new token (`POST /v1/marketers`, `.../rotate-token`).
+#[derive(Clone, Debug, PartialEq, Eq, Serialize, Deserialize)]
+pub struct WithToken {
+    pub marketer: MarketerView,
+    /// Shown once: only its SHA-256 is stored.
+    pub token: String,
+}
+
+/// `GET /v1/marketers/{id}`.
+#[derive(Clone, Debug, PartialEq, Eq, Serialize, Deserialize)]
+pub struct MarketerDetail {
+    #[serde(flatten)]
+    pub marketer: MarketerView,
+    pub declarations: Vec<DeclarationView>,
+    pub history: Vec<EventView>,
+}
+
+/// `POST /v1/marketers/{id}/suspend`.
+#[derive(Clone, Debug, PartialEq, Eq, Serialize, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct Reason {
+    pub reason: String,
+}
+
+/// `POST /v1/marketers/{id}/networks`.
+#[derive(Clone, Debug, PartialEq, Eq, Serialize, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct NetworkRequest {
+    pub prefix: String,
+}
+
+/// A declared sender, with what the DNS answers for it now.
+#[derive(Clone, Debug, PartialEq, Eq, Serialize, Deserialize)]
+pub struct DeclarationView {
+    pub prefix: String,
+    /// Unix seconds.
+    pub added_at: u64,
+    pub reason: Option<String>,
+    /// What the DNS answers now for the prefix's first address, per zone.
+    pub answers: Vec<ZoneAnswer>,
+}
+
+/// One zone's answer: codes (empty = NXDOMAIN) and TXT.
+#[derive(Clone, Debug, PartialEq, Eq, Serialize, Deserialize)]
+pub struct ZoneAnswer {
+    pub zone: String,
+    pub codes: Vec<String>,
+    pub txt: Option<String>,
+}
+
+/// One entry of a marketer's history.
+#[derive(Clone, Debug, PartialEq, Eq, Serialize, Deserialize)]
+pub struct EventView {
+    /// RFC 3339, UTC.
+    pub at: String,
+    pub action: String,
+    pub actor: String,
+    pub source: String,
+    pub reason: Option<String>,
+}
+
+// ---- registrations (marketer) ----------------------------------------------------------------
+
+/// `GET /v1/registrations`.
+#[derive(Clone, Debug, PartialEq, Eq, Serialize, Deserialize)]
+pub struct Registrations {
+    pub marketer: MarketerView,
+    pub registrations: Vec<DeclarationView>,
+}
+
+/// `POST /v1/registrations`.
+#[derive(Clone, Debug, PartialEq, Eq, Serialize, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct DeclareRequest {
+    pub prefixes: Vec<String>,
+    pub reason: Option<String>,
+}
+
+/// `DELETE /v1/registrations`.
+#[derive(Clone, Debug, PartialEq, Eq, Serialize, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct WithdrawRequest {
+    pub prefixes: Vec<String>,
+}
+
+/// The answer to a registration or withdrawal.
+#[derive(Clone, Debug, PartialEq, Eq, Serialize, Deserialize)]
+pub struct DeclareResponse {
+    /// Prefixes this request added (those declared already are not repeated).
+    pub added: Vec<String>,
+    pub removed: Vec<String>,
+    pub serials: Vec<ZoneInfo>,
+}

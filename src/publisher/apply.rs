@@ -1,0 +1,204 @@
+//! One live change on the writer: the audit record, one synced write with the new serial, the
+//! affected range recomputed from the store (stored entries merged with the registry's), and the
+//! new snapshot published. Expiry removes due listings the same way.
+
+use std::collections::HashMap;
+use std::sync::Arc;
+
+use super::merge::{registry_affecting, RegistryMerge};
+use super::{registry_entries_for, zone_index, Change, ChangeError, Origin, Publisher};
+use crate::clock::unix_now_us;
+use crate::model::{Entry, Listing, Prefix};
+use crate::name::DomainName;
+use crate::query::is_test_point;
+use crate::snapshot::{Snapshot, ZoneSnapshot};
+use crate::store::encoding::{decode_answer, DecodeError, ListingHead};
+use crate::store::{AuditAction, AuditRecord, EntryChange, Store, StoreError, StoredExclusion, StoredListing};
+use crate::trie::{Addr, Patch, ValueId, Verdict};
+
+impl Publisher {
+    /// Writes one change durably, then publishes it; returns the zone's new serial.
+    pub fn apply(
+        &mut self,
+        zone: &DomainName,
+        change: Change,
+        origin: Origin<'_>,
+        now: u64,
+    ) -> Result<u32, ChangeError> {
+        let current = self.shared.load_full();
+        let at = zone_index(&current, zone)?;
+        let prefix = change.prefix();
+        if is_test_point(prefix) {
+            return Err(ChangeError::TestPoint(prefix));
+        }
+        let serial = self.write(zone, &change, origin, now)?.ok_or(ChangeError::NotFound(prefix))?;
+        if let Change::AddListing { expires_at: Some(t), .. } = change {
+            self.expiries.insert((t, zone.clone(), prefix));
+        }
+        let current = self.install_folds(current);
+        let next_zone = self.patched(&current.zones[at], serial, prefix, now)?;
+        let next_zone = self.fold_if_due(next_zone);
+        let mut next = Snapshot::clone(&current);
+        next.zones[at] = Arc::new(next_zone);
+        self.shared.publish(next);
+        Ok(serial)
+    }
+
+    /// Removes every listing whose expiry time is at or before `now`; returns what it removed.
+    /// Also installs finished folds (this runs every expiry tick).
+    pub fn expire_due(&mut self, now: u64) -> Result<Vec<(DomainName, Prefix)>, ChangeError> {
+        self.install_folds(self.shared.load_full());
+        let mut removed = Vec::new();
+        while let Some((at, zone, prefix)) = self.expiries.first().cloned() {
+            if at > now {
+                break;
+            }
+            self.expiries.pop_first();
+            // Only if the listing there is still the one that expires now.
+            if self.store.listing_at(&zone, &prefix)?.is_some_and(|l| l.expires_at == Some(at)) {
+                match self.apply(&zone, Change::RemoveListing { prefix }, Origin::EXPIRY, now) {
+                    Ok(_) | Err(ChangeError::NotFound(_)) => removed.push((zone, prefix)),
+                    Err(e) => return Err(e),
+                }
+            }
+        }
+        Ok(removed)
+    }
+
+    fn write(
+        &self,
+        zone: &DomainName,
+        change: &Change,
+        origin: Origin<'_>,
+        now: u64,
+    ) -> Result<Option<u32>, StoreError> {
+        let prefix = change.prefix();
+        let mut audit = AuditRecord {
+            at_us: unix_now_us(),
+            action: AuditAction::RemoveListing,
+            actor: origin.actor.to_string(),
+            source: origin.source.to_string(),
+            codes: Vec::new(),
+            reason: None,
+            expires_at: None,
+        };
+        match change {
+            Change::AddListing { listing, expires_at, .. } => {
+                audit.action = AuditAction::AddListing;
+                audit.codes = listing.codes().to_vec();
+                audit.reason = listing.reason().map(str::to_string);
+                audit.expires_at = *expires_at;
+                let value = StoredListing { listing: listing.clone(), added_at: now, expires_at: *expires_at };
+                self.store.change_entry(zone, &prefix, EntryChange::PutListing(&value), &audit, now)
+            }
+            Change::AddExclusion { reason, .. } => {
+                audit.action = AuditAction::AddExclusion;
+                audit.reason = reason.clone();
+                let value = StoredExclusion { reason: reason.clone(), added_at: now };
+                self.store.change_entry(zone, &prefix, EntryChange::PutExclusion(&value), &audit, now)
+            }
+            Change::RemoveListing { .. } => {
+                if origin == Origin::EXPIRY {
+                    audit.action = AuditAction::Expired;
+                }
+                self.store.change_entry(zone, &prefix, EntryChange::DeleteListing, &audit, now)
+            }
+            Change::RemoveExclusion { .. } => {
+                audit.action = AuditAction::RemoveExclusion;
+                self.store.change_entry(zone, &prefix, EntryChange::DeleteExclusion, &audit, now)
+            }
+        }
+    }
+
+    /// The zone after a change at `prefix`: the affected range recomputed from the store.
+    pub(super) fn patched(
+        &mut self,
+        zone: &ZoneSnapshot,
+        serial: u32,
+        prefix: Prefix,
+        now: u64,
+    ) -> Result<ZoneSnapshot, StoreError> {
+        let extra = registry_entries_for(&self.registry_config, &self.registry_entries, &zone.config.origin);
+        let index = self.interned.entry(zone.config.origin.clone()).or_default();
+        let mut values = ValueSink { index, first_new: zone.distinct_values(), added: Vec::new() };
+        Ok(match prefix {
+            Prefix::V4 { bits, len } => {
+                let (first, last) = zone.v4.patch_range(bits, bits.last_in(len));
+                let range = Prefix::masked_v4(first, 32 - (last - first).count_ones() as u8);
+                let entries =
+                    affecting(&self.store, &zone.config.origin, range, now, extra, &mut values, |p| match p {
+                        Prefix::V4 { bits, len } => Some((bits, len)),
+                        Prefix::V6 { .. } => None,
+                    })?;
+                let patch = Patch::build(first, last, entries);
+                zone.changed(serial, Some(patch), None, values.added)
+            }
+            Prefix::V6 { bits, len } => {
+                let (first, last) = zone.v6.patch_range(bits, bits.last_in(len));
+                let range = Prefix::V6 { bits: first, len: 128 - (last - first).count_ones() as u8 };
+                let entries =
+                    affecting(&self.store, &zone.config.origin, range, now, extra, &mut values, |p| match p {
+                        Prefix::V6 { bits, len } => Some((bits, len)),
+                        Prefix::V4 { .. } => None,
+                    })?;
+                let patch = Patch::build(first, last, entries);
+                zone.changed(serial, None, Some(patch), values.added)
+            }
+        })
+    }
+}
+
+/// Interns listings met while recomputing a range; new ones are appended to the zone's values.
+struct ValueSink<'a> {
+    index: &'a mut HashMap<Listing, ValueId>,
+    first_new: usize,
+    added: Vec<Listing>,
+}
+
+impl ValueSink<'_> {
+    fn id(&mut self, listing: Listing) -> ValueId {
+        if let Some(&id) = self.index.get(&listing) {
+            return id;
+        }
+        let id = (self.first_new + self.added.len()) as ValueId;
+        self.added.push(listing.clone());
+        self.index.insert(listing, id);
+        id
+    }
+}
+
+/// The entries inside or covering `range`, as table entries of one address family: the stored
+/// ones merged with the registry's (`registry`, sorted by prefix).
+fn affecting<A: Addr>(
+    store: &Store,
+    zone: &DomainName,
+    range: Prefix,
+    now: u64,
+    registry: &[(Prefix, Entry)],
+    values: &mut ValueSink<'_>,
+    family: impl Fn(Prefix) -> Option<(A, u8)>,
+) -> Result<Vec<(A, u8, Verdict)>, StoreError> {
+    let registry = registry_affecting(registry, range);
+    let mut merge = RegistryMerge::new(&registry);
+    let mut out = Vec::new();
+    store.for_each_affecting(zone, range, |prefix, head: Option<ListingHead<'_>>| -> Result<(), DecodeError> {
+        let Some((bits, len)) = family(prefix) else { return Ok(()) };
+        match head {
+            Some(h) if h.expired(now) => {}
+            Some(h) if merge.hit(prefix) => merge.met.push((prefix, Entry::Listed(decode_answer(h.answer)?))),
+            None if merge.hit(prefix) => merge.met.push((prefix, Entry::Excluded)),
+            Some(h) => out.push((bits, len, Verdict::Listed(values.id(decode_answer(h.answer)?)))),
+            None => out.push((bits, len, Verdict::Excluded)),
+        }
+        Ok(())
+    })?;
+    for (prefix, entry) in merge.finish() {
+        let Some((bits, len)) = family(prefix) else { continue };
+        let verdict = match entry {
+            Entry::Listed(l) => Verdict::Listed(values.id(l)),
+            Entry::Excluded => Verdict::Excluded,
+        };
+        out.push((bits, len, verdict));
+    }
+    Ok(out)
+}
