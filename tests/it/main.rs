@@ -3,6 +3,7 @@
 
 mod answers;
 mod api;
+mod architecture;
 mod cli;
 mod differential;
 mod export;
