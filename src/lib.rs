@@ -5,14 +5,19 @@
 //!
 //! ## Architecture map
 //!
-//! Layers depend only downward.
+//! Layers depend only downward, and no two files import each other in a circle
+//! (`tests/it/architecture.rs` reads every `crate::`/`super::` path and holds the code to this).
 //!
 //! ```text
-//! pure core      model · trie · query · zonefile · config · registry   no tokio/rocksdb/hickory/clap, no logging
-//! one system     store (rocksdb) · dns (hickory-proto, sockets) · api (axum, rustls) · snapshot (arc-swap)
-//! orchestration  publisher (store → snapshot) · importer (file → store) · exporter (store, or the zone as served, → file)
-//!                · daemon (start, run, stop)
-//! entry          cli (clap; one file per subcommand) · main.rs
+//! pure core      model · name · trie · zonefile · registry · config · snapshot · query
+//!                no I/O, no tokio/rocksdb/hickory/axum/clap, no logging; snapshot owns arc-swap
+//! one system     clock (the wall clock) · store (rocksdb) · dns (sockets; hickory-proto in dns::full)
+//! orchestration  publisher (store → snapshot; the single Writer) · importer (file → store)
+//!                · exporter (store, or the zone as served, → file)
+//! front          api (axum, rustls; drives the publisher and the importer for HTTP callers;
+//!                api::wire is the request/response contract, serde only)
+//! process        daemon (start, run, stop)
+//! entry          cli (clap, ureq; one file per subcommand; reads api::wire) · main.rs
 //! ```
 //!
 //! ## Data flow
@@ -32,22 +37,25 @@
 //! ```
 //!
 //! - [`model`]: prefixes, return codes, listings (parsed at the edge, never wrong afterwards).
+//! - [`name`]: domain names (zone origins, name servers, parts of every store key).
 //! - [`trie`]: longest-prefix match flattened into sorted segments (exclusions cut holes) under a
 //!   bucket index, one word per IPv4 segment, with patches on top for live changes.
-//! - [`query`]: the DNSBL answer rules (test points, empty non-terminals, apex, NS glue) and the
-//!   client rules (`refuse-clients`, `ignore-clients`).
 //! - [`zonefile`]: streaming rbldnsd data reader.
 //! - [`registry`]: marketer accounts and the registration rules (declarations, limits, protections,
 //!   how registry and operator entries combine); plans changes, the publisher stores and applies them.
 //! - [`config`]: TOML file → validated [`config::Config`]; `config/dnsbl.toml` is the embedded default.
-//! - [`store`]: RocksDB column families and the versioned byte layout ([`store::encoding`]).
 //! - [`snapshot`]: immutable per-zone tables and their lock-free publication.
-//! - [`dns`]: sockets, framing, protocol hygiene, encoding, per-worker query counters.
+//! - [`query`]: the DNSBL answer rules (test points, empty non-terminals, apex, NS glue) and the
+//!   client rules (`refuse-clients`, `ignore-clients`).
+//! - [`clock`]: the wall clock, read at the edges and passed down as `now`.
+//! - [`store`]: RocksDB column families and the versioned byte layout ([`store::encoding`]).
+//! - [`dns`]: sockets, framing, the lean and full answer paths, per-worker query counters.
+//! - [`publisher`]: the single writer (parallel load at start, live changes with read-your-writes,
+//!   patch folds on a thread of their own) and [`publisher::Writer`], its shared handle.
+//! - [`importer`], [`exporter`]: rbldnsd files in, rbldnsd or BIND files out.
 //! - [`api`]: the HTTP(S) API for operators and marketers (bearer tokens, roles, JSON, read-your-writes),
 //!   and the statistics (`/v1/stats`, `/metrics`).
-//! - [`publisher`]: the single writer (parallel load at start, live changes with read-your-writes,
-//!   patch folds on a thread of their own).
-//! - [`importer`], [`exporter`], [`daemon`]: the steps that join the pieces.
+//! - [`daemon`]: the steps that start a server and stop it.
 //! - [`cli`]: the `dnsbl` command.
 
 pub mod api;

@@ -2,7 +2,7 @@
 //!
 //! [`resolve`] takes the question's labels and type and a [`Snapshot`] and returns an [`Answer`]
 //! (sections of abstract records) or `None` for names outside every served zone (REFUSED).
-//! Rules, from CONVENTIONS.md: reversed IPv4 octets or 32 reversed IPv6 nibbles under a zone;
+//! Rules, from docs/protocol.md: reversed IPv4 octets or 32 reversed IPv6 nibbles under a zone;
 //! IPv4-mapped IPv6 names are looked up as IPv4; the RFC 5782 test points (127.0.0.2 listed,
 //! 127.0.0.1 never) hold whatever the data says; a strict prefix of a reversed address is an
 //! empty non-terminal (NODATA) when something below it is listed, else NXDOMAIN (RFC 8020); any

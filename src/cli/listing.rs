@@ -28,7 +28,7 @@ pub enum ListingCommand {
     ///
     /// Examples:
     ///   dnsbl listing add 203.0.113.0/24 --code 3 --reason "marketing campaigns seen from this network"
-    ///   dnsbl listing add 198.51.100.7 --code 3 --code 4 --reason "complaints" --expires 30d
+    ///   dnsbl listing add 192.0.2.7 --code 3 --code 4 --reason "complaints" --expires 30d
     #[command(verbatim_doc_comment)]
     Add {
         /// Address or CIDR prefix (host bits must be zero).

@@ -13,7 +13,7 @@ pub enum MarketerCommand {
     ///
     /// Example:
     ///   dnsbl marketer add acme --legal-name "Acme Mailing Ltd" --registration-number GB-1234567 \
-    ///         --contact abuse@acme.example --network 198.51.100.0/24 --network 2001:db8:acme::/48
+    ///         --contact abuse@acme.example --network 192.88.99.0/24 --network 3fff:0:ac3e::/48
     #[command(verbatim_doc_comment)]
     Add {
         /// Short id: 1-32 of a-z, 0-9 and -.
@@ -70,14 +70,14 @@ pub enum MarketerCommand {
 
 #[derive(Debug, clap::Subcommand)]
 pub enum NetworkCommand {
-    /// Example: dnsbl marketer network add acme 198.51.101.0/25
+    /// Example: dnsbl marketer network add acme 3fff:0:ac3f::/48
     Add {
         id: String,
         prefix: String,
         #[command(flatten)]
         client: ClientArgs,
     },
-    /// Example: dnsbl marketer network remove acme 198.51.101.0/25
+    /// Example: dnsbl marketer network remove acme 3fff:0:ac3f::/48
     Remove {
         id: String,
         prefix: String,

@@ -54,11 +54,11 @@ enum Command {
     Marketer(marketer::MarketerCommand),
     /// Declare addresses you send email marketing from (marketer token; DNSBL_TOKEN_FILE).
     ///
-    /// Example: dnsbl register 198.51.100.7 198.51.100.32/29 --reason "newsletter MTA pool"
+    /// Example: dnsbl register 192.88.99.7 192.88.99.32/29 --reason "newsletter MTA pool"
     Register(marketer::RegisterArgs),
     /// Withdraw declarations (marketer token).
     ///
-    /// Example: dnsbl unregister 198.51.100.8
+    /// Example: dnsbl unregister 192.88.99.8
     Unregister(marketer::UnregisterArgs),
     /// Show what you have declared, since when, and what the DNS answers for each (marketer token).
     Registrations(marketer::RegistrationsArgs),

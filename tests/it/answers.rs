@@ -1,4 +1,4 @@
-//! CONVENTIONS.md "Answers", "Query names" and "Test points", row by row, over real sockets.
+//! docs/protocol.md "Answers", "Query names" and "Test points", row by row, over real sockets.
 
 use hickory_proto::op::{Message, ResponseCode};
 use hickory_proto::rr::{RData, RecordType};

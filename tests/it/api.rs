@@ -13,10 +13,6 @@ fn serial(s: &TestServer) -> u32 {
     soa_serial(s.addr, ZONE)
 }
 
-fn codes(s: &TestServer, rev: &str) -> Vec<String> {
-    a_records(&ask(s.addr, &format!("{rev}.{ZONE}"), RecordType::A))
-}
-
 #[test]
 fn wrong_or_missing_token_is_401_and_changes_nothing() {
     let (_dir, data) = temp_data();

@@ -127,6 +127,11 @@ impl Drop for TestServer {
 }
 
 /// A fresh temp dir and the data directory inside it.
+/// The A records the default zone (`bl.localhost`) answers for a reversed address (`9.2.0.192`).
+pub fn codes(s: &TestServer, rev: &str) -> Vec<String> {
+    a_records(&ask(s.addr, &format!("{rev}.bl.localhost"), RecordType::A))
+}
+
 pub fn temp_data() -> (tempfile::TempDir, PathBuf) {
     let dir = tempfile::tempdir().expect("tempdir");
     let data = dir.path().join("data");

@@ -1,4 +1,4 @@
-//! CONVENTIONS.md "Protocol hygiene": EDNS, truncation, malformed and hostile packets.
+//! docs/protocol.md "Protocol hygiene": EDNS, truncation, malformed and hostile packets.
 
 use std::time::Duration;
 

@@ -26,10 +26,6 @@ fn serial(s: &TestServer) -> u32 {
     soa_serial(s.addr, ZONE)
 }
 
-fn codes(s: &TestServer, rev: &str) -> Vec<String> {
-    a_records(&ask(s.addr, &format!("{rev}.{ZONE}"), RecordType::A))
-}
-
 #[test]
 fn changes_are_visible_when_apply_returns() {
     let (_dir, data) = temp_data();

@@ -10,5 +10,6 @@ mod export;
 mod harness;
 mod hygiene;
 mod live;
+mod readme;
 mod registry;
 mod resolver;
