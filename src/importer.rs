@@ -8,9 +8,10 @@ use std::fs::File;
 use std::io::{BufRead, BufReader, Read};
 use std::path::{Path, PathBuf};
 
+use crate::model::AuditAction;
 use crate::model::{Listing, ListingCode};
 use crate::name::DomainName;
-use crate::store::{AuditAction, AuditRecord, ReplaceSummary, Store, StoreError, StoredExclusion, StoredListing};
+use crate::store::{AuditRecord, ReplaceSummary, Store, StoreError, StoredExclusion, StoredListing};
 use crate::zonefile::{Dataset, Directives, Item, Parser};
 
 /// Bad lines reported before the import stops reading.

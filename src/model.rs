@@ -372,6 +372,53 @@ pub enum Entry {
     Excluded,
 }
 
+/// What a change did, for the audit trail (listings, imports, the marketer registry). The
+/// discriminant is the byte stored for it (`store::encoding`): never renumber.
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub enum AuditAction {
+    AddListing = 1,
+    RemoveListing = 2,
+    AddExclusion = 3,
+    RemoveExclusion = 4,
+    Expired = 5,
+    /// A whole-list replacement (recorded at 0.0.0.0/0 and ::/0, as it affects every address).
+    Import = 6,
+    /// A marketer declared a sending prefix.
+    Register = 7,
+    /// A marketer withdrew a declaration.
+    Unregister = 8,
+    /// The operator verified a network for a marketer.
+    AddNetwork = 9,
+    RemoveNetwork = 10,
+    /// The operator suspended a marketer (its networks lose their protection).
+    Suspend = 11,
+    Resume = 12,
+    AddMarketer = 13,
+    RotateToken = 14,
+}
+
+impl AuditAction {
+    /// The action as a word for people and JSON.
+    pub fn as_str(self) -> &'static str {
+        match self {
+            AuditAction::AddListing => "add-listing",
+            AuditAction::RemoveListing => "remove-listing",
+            AuditAction::AddExclusion => "add-exclusion",
+            AuditAction::RemoveExclusion => "remove-exclusion",
+            AuditAction::Expired => "expired",
+            AuditAction::Import => "import",
+            AuditAction::Register => "register",
+            AuditAction::Unregister => "unregister",
+            AuditAction::AddNetwork => "add-network",
+            AuditAction::RemoveNetwork => "remove-network",
+            AuditAction::Suspend => "suspend",
+            AuditAction::Resume => "resume",
+            AuditAction::AddMarketer => "add-marketer",
+            AuditAction::RotateToken => "rotate-token",
+        }
+    }
+}
+
 #[cfg(test)]
 mod tests {
     use super::*;

@@ -8,12 +8,13 @@ use std::sync::Arc;
 use super::merge::{registry_affecting, RegistryMerge};
 use super::{registry_entries_for, zone_index, Change, ChangeError, Origin, Publisher};
 use crate::clock::unix_now_us;
+use crate::model::AuditAction;
 use crate::model::{Entry, Listing, Prefix};
 use crate::name::DomainName;
 use crate::query::is_test_point;
 use crate::snapshot::{Snapshot, ZoneSnapshot};
 use crate::store::encoding::{decode_answer, DecodeError, ListingHead};
-use crate::store::{AuditAction, AuditRecord, EntryChange, Store, StoreError, StoredExclusion, StoredListing};
+use crate::store::{AuditRecord, EntryChange, Store, StoreError, StoredExclusion, StoredListing};
 use crate::trie::{Addr, Patch, ValueId, Verdict};
 
 impl Publisher {

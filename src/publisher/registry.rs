@@ -5,11 +5,12 @@ use std::sync::Arc;
 
 use super::{zone_index, ChangeError, Origin, Publisher};
 use crate::clock::unix_now_us;
+use crate::model::AuditAction;
 use crate::model::{ListingCode, Prefix};
 use crate::name::DomainName;
-use crate::registry::{Event, EventKind, Plan, Policy, Registry, Request};
+use crate::registry::{Event, Plan, Policy, Registry, Request};
 use crate::snapshot::Snapshot;
-use crate::store::{AuditAction, AuditRecord, RegistryAudit};
+use crate::store::{AuditRecord, RegistryAudit};
 
 /// What a stored registry change did.
 #[derive(Clone, Debug, PartialEq, Eq)]
@@ -94,19 +95,9 @@ fn audit_records(plan: &Plan, origin: Origin<'_>) -> Vec<RegistryAudit> {
     plan.events
         .iter()
         .map(|Event { prefix, kind, detail }| {
-            let action = match kind {
-                EventKind::AddMarketer => AuditAction::AddMarketer,
-                EventKind::Register => AuditAction::Register,
-                EventKind::Unregister => AuditAction::Unregister,
-                EventKind::AddNetwork => AuditAction::AddNetwork,
-                EventKind::RemoveNetwork => AuditAction::RemoveNetwork,
-                EventKind::Suspend => AuditAction::Suspend,
-                EventKind::Resume => AuditAction::Resume,
-                EventKind::RotateToken => AuditAction::RotateToken,
-            };
-            let codes = if *kind == EventKind::Register { vec![ListingCode::REGISTERED] } else { Vec::new() };
+            let codes = if *kind == AuditAction::Register { vec![ListingCode::REGISTERED] } else { Vec::new() };
             let reason = match (kind, detail) {
-                (EventKind::Register | EventKind::Unregister, d) => {
+                (AuditAction::Register | AuditAction::Unregister, d) => {
                     let who = format!("{} ({})", plan.account.marketer.id, plan.account.marketer.legal_name);
                     Some(d.as_ref().map_or(who.clone(), |d| format!("{who}: {d}")))
                 }
@@ -114,7 +105,7 @@ fn audit_records(plan: &Plan, origin: Origin<'_>) -> Vec<RegistryAudit> {
             };
             let record = AuditRecord {
                 at_us,
-                action,
+                action: *kind,
                 actor: origin.actor.to_string(),
                 source: origin.source.to_string(),
                 codes,

@@ -10,7 +10,7 @@ use std::net::IpAddr;
 use std::sync::Arc;
 
 use super::{check_network, entries, overlaps, plan_declare, Marketer, MarketerId, Policy, RegistryError, Status};
-use crate::model::{Entry, Prefix};
+use crate::model::{AuditAction, Entry, Prefix};
 
 /// SHA-256 of a marketer's API token (the token itself is never stored).
 pub type TokenHash = [u8; 32];
@@ -47,24 +47,11 @@ pub enum Request {
     Undeclare { id: MarketerId, prefixes: Vec<Prefix> },
 }
 
-/// What happened, for the audit trail.
-#[derive(Clone, Copy, Debug, PartialEq, Eq)]
-pub enum EventKind {
-    AddMarketer,
-    Register,
-    Unregister,
-    AddNetwork,
-    RemoveNetwork,
-    Suspend,
-    Resume,
-    RotateToken,
-}
-
 /// One audit event: at a prefix (recorded in every registry zone), or about the marketer only.
 #[derive(Clone, Debug, PartialEq, Eq)]
 pub struct Event {
     pub prefix: Option<Prefix>,
-    pub kind: EventKind,
+    pub kind: AuditAction,
     pub detail: Option<String>,
 }
 
@@ -147,7 +134,7 @@ impl Registry {
                 check_field("reason", &reason, true)?;
                 let mut account = self.account(&id)?.clone();
                 account.marketer.status = Status::Suspended { reason: reason.clone() };
-                Ok(networks_event(account, EventKind::Suspend, Some(reason)))
+                Ok(networks_event(account, AuditAction::Suspend, Some(reason)))
             }
             Request::Resume { id } => {
                 let mut account = self.account(&id)?.clone();
@@ -155,12 +142,12 @@ impl Registry {
                     return Err(RegistryError::NotSuspended(id));
                 }
                 account.marketer.status = Status::Active;
-                Ok(networks_event(account, EventKind::Resume, None))
+                Ok(networks_event(account, AuditAction::Resume, None))
             }
             Request::RotateToken { id, token_hash } => {
                 let mut account = self.account(&id)?.clone();
                 account.token_hash = token_hash;
-                let events = vec![Event { prefix: None, kind: EventKind::RotateToken, detail: None }];
+                let events = vec![Event { prefix: None, kind: AuditAction::RotateToken, detail: None }];
                 Ok(Plan { account, added: vec![], removed: vec![], events, affected: vec![] })
             }
             Request::AddNetwork { id, network } => self.plan_network(id, network, policy, true),
@@ -177,7 +164,7 @@ impl Registry {
                 account.declared.extend(added.iter().cloned());
                 let events = new
                     .iter()
-                    .map(|p| Event { prefix: Some(*p), kind: EventKind::Register, detail: reason.clone() })
+                    .map(|p| Event { prefix: Some(*p), kind: AuditAction::Register, detail: reason.clone() })
                     .collect();
                 Ok(Plan { account, added, removed: vec![], events, affected: new })
             }
@@ -198,7 +185,7 @@ impl Registry {
                 }
                 let events = removed
                     .iter()
-                    .map(|p| Event { prefix: Some(*p), kind: EventKind::Unregister, detail: None })
+                    .map(|p| Event { prefix: Some(*p), kind: AuditAction::Unregister, detail: None })
                     .collect();
                 Ok(Plan { account, added: vec![], affected: removed.clone(), removed, events })
             }
@@ -248,10 +235,10 @@ impl Registry {
             }
         }
         let mut events =
-            vec![Event { prefix: None, kind: EventKind::AddMarketer, detail: Some(marketer.legal_name.clone()) }];
+            vec![Event { prefix: None, kind: AuditAction::AddMarketer, detail: Some(marketer.legal_name.clone()) }];
         events.extend(marketer.networks.iter().map(|n| Event {
             prefix: Some(*n),
-            kind: EventKind::AddNetwork,
+            kind: AuditAction::AddNetwork,
             detail: Some(format!("verified for {} ({})", marketer.id, marketer.legal_name)),
         }));
         let affected = marketer.networks.clone();
@@ -273,14 +260,14 @@ impl Registry {
             }
             networks.push(network);
             networks.sort();
-            EventKind::AddNetwork
+            AuditAction::AddNetwork
         } else {
             let before = networks.len();
             networks.retain(|n| *n != network);
             if networks.len() == before {
                 return Err(RegistryError::NoSuchNetwork { prefix: network, marketer: id });
             }
-            EventKind::RemoveNetwork
+            AuditAction::RemoveNetwork
         };
         let detail = Some(format!("{} ({})", account.marketer.id, account.marketer.legal_name));
         let events = vec![Event { prefix: Some(network), kind, detail }];
@@ -297,7 +284,7 @@ fn check_network_policy(network: Prefix, policy: &Policy) -> Result<(), Registry
 }
 
 /// One event at each of the account's networks (suspend, resume): their protection changes.
-fn networks_event(account: Account, kind: EventKind, detail: Option<String>) -> Plan {
+fn networks_event(account: Account, kind: AuditAction, detail: Option<String>) -> Plan {
     let networks = account.marketer.networks.clone();
     let mut events = vec![Event { prefix: None, kind, detail: detail.clone() }];
     events.extend(networks.iter().map(|n| Event { prefix: Some(*n), kind, detail: detail.clone() }));

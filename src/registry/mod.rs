@@ -16,7 +16,7 @@ mod book;
 
 use std::fmt;
 
-pub use book::{Account, Declaration, Event, EventKind, Plan, Registry, Request, TokenHash};
+pub use book::{Account, Declaration, Event, Plan, Registry, Request, TokenHash};
 
 use crate::model::{mask128, mask32, Entry, Listing, ListingCode, Prefix};
 

@@ -9,7 +9,7 @@
 
 use std::net::Ipv4Addr;
 
-use crate::model::{Listing, ListingCode, Prefix};
+use crate::model::{AuditAction, Listing, ListingCode, Prefix};
 use crate::name::DomainName;
 
 /// Version byte of listing and exclusion values written by this build.
@@ -267,70 +267,25 @@ impl<'a> Reader<'a> {
     }
 }
 
-/// What a change did, for the audit trail.
-#[derive(Clone, Copy, Debug, PartialEq, Eq)]
-pub enum AuditAction {
-    AddListing = 1,
-    RemoveListing = 2,
-    AddExclusion = 3,
-    RemoveExclusion = 4,
-    Expired = 5,
-    /// A whole-list replacement (recorded at 0.0.0.0/0 and ::/0, as it affects every address).
-    Import = 6,
-    /// A marketer declared a sending prefix.
-    Register = 7,
-    /// A marketer withdrew a declaration.
-    Unregister = 8,
-    /// The operator verified a network for a marketer.
-    AddNetwork = 9,
-    RemoveNetwork = 10,
-    /// The operator suspended a marketer (its networks lose their protection).
-    Suspend = 11,
-    Resume = 12,
-    AddMarketer = 13,
-    RotateToken = 14,
-}
-
-impl AuditAction {
-    fn from_u8(v: u8) -> Option<AuditAction> {
-        Some(match v {
-            1 => AuditAction::AddListing,
-            2 => AuditAction::RemoveListing,
-            3 => AuditAction::AddExclusion,
-            4 => AuditAction::RemoveExclusion,
-            5 => AuditAction::Expired,
-            6 => AuditAction::Import,
-            7 => AuditAction::Register,
-            8 => AuditAction::Unregister,
-            9 => AuditAction::AddNetwork,
-            10 => AuditAction::RemoveNetwork,
-            11 => AuditAction::Suspend,
-            12 => AuditAction::Resume,
-            13 => AuditAction::AddMarketer,
-            14 => AuditAction::RotateToken,
-            _ => return None,
-        })
-    }
-
-    /// The action as a word for people and JSON.
-    pub fn as_str(self) -> &'static str {
-        match self {
-            AuditAction::AddListing => "add-listing",
-            AuditAction::RemoveListing => "remove-listing",
-            AuditAction::AddExclusion => "add-exclusion",
-            AuditAction::RemoveExclusion => "remove-exclusion",
-            AuditAction::Expired => "expired",
-            AuditAction::Import => "import",
-            AuditAction::Register => "register",
-            AuditAction::Unregister => "unregister",
-            AuditAction::AddNetwork => "add-network",
-            AuditAction::RemoveNetwork => "remove-network",
-            AuditAction::Suspend => "suspend",
-            AuditAction::Resume => "resume",
-            AuditAction::AddMarketer => "add-marketer",
-            AuditAction::RotateToken => "rotate-token",
-        }
-    }
+/// The stored byte of an audit action back to the action (its discriminant is the byte).
+fn action_from_u8(v: u8) -> Option<AuditAction> {
+    Some(match v {
+        1 => AuditAction::AddListing,
+        2 => AuditAction::RemoveListing,
+        3 => AuditAction::AddExclusion,
+        4 => AuditAction::RemoveExclusion,
+        5 => AuditAction::Expired,
+        6 => AuditAction::Import,
+        7 => AuditAction::Register,
+        8 => AuditAction::Unregister,
+        9 => AuditAction::AddNetwork,
+        10 => AuditAction::RemoveNetwork,
+        11 => AuditAction::Suspend,
+        12 => AuditAction::Resume,
+        13 => AuditAction::AddMarketer,
+        14 => AuditAction::RotateToken,
+        _ => return None,
+    })
 }
 
 /// One audit record: who did what to which prefix, when, with which values.
@@ -399,7 +354,7 @@ pub fn decode_audit(bytes: &[u8]) -> Result<AuditRecord, DecodeError> {
     let mut r = Reader(bytes);
     check_version(r.u8()?)?;
     let at_us = r.u64()?;
-    let action = AuditAction::from_u8(r.u8()?).ok_or(DecodeError::Value("unknown audit action"))?;
+    let action = action_from_u8(r.u8()?).ok_or(DecodeError::Value("unknown audit action"))?;
     let mut text = || -> Result<String, DecodeError> {
         let n = usize::from(r.u8()?);
         String::from_utf8(r.take(n)?.to_vec()).map_err(|_| DecodeError::Value("audit text is not UTF-8"))

@@ -20,7 +20,7 @@ use rocksdb::{ColumnFamilyDescriptor, Options, ReadOptions, WriteBatch, WriteOpt
 
 use crate::model::Prefix;
 use crate::name::DomainName;
-pub use encoding::{AuditAction, AuditRecord, DecodeError, StoredExclusion, StoredListing};
+pub use encoding::{AuditRecord, DecodeError, StoredExclusion, StoredListing};
 pub use registrations::RegistryAudit;
 
 /// Schema version written by this build; a database with a higher one is refused.
@@ -720,7 +720,7 @@ fn hex(bytes: &[u8]) -> String {
 #[cfg(test)]
 mod tests {
     use super::*;
-    use crate::model::{Listing, ListingCode};
+    use crate::model::{AuditAction, Listing, ListingCode};
 
     fn zone(name: &str) -> DomainName {
         DomainName::parse(name).expect("name")

@@ -237,8 +237,8 @@ fn read_text(r: &mut Reader<'_>) -> Result<String, DecodeError> {
 #[cfg(test)]
 mod tests {
     use super::*;
+    use crate::model::AuditAction;
     use crate::registry::{Policy, Registry, Request};
-    use crate::store::AuditAction;
 
     fn account() -> Account {
         Account {

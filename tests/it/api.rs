@@ -1,6 +1,7 @@
 //! The operator API and the CLI commands that use it, against the real server.
 
 use std::process::Command;
+use std::time::Duration;
 
 use hickory_proto::rr::RecordType;
 use serde_json::{json, Value};
@@ -245,11 +246,10 @@ fn history_shows_every_change_oldest_first_and_survives_removal_and_restart() {
         201
     );
     assert_eq!(api.call("POST", listings, None, Some(json!({ "prefix": "198.51.100.1", "codes": ["3"] }))).0, 201);
-    let deadline = std::time::Instant::now() + std::time::Duration::from_secs(10);
-    while !codes(&s, "77.113.0.203").is_empty() {
-        assert!(std::time::Instant::now() < deadline, "did not expire");
-        std::thread::sleep(std::time::Duration::from_millis(50));
-    }
+    eventually(Duration::from_secs(10), "did not expire", || {
+        let now = codes(&s, "77.113.0.203");
+        holds(now.is_empty(), || format!("still {now:?}"))
+    });
     let actions = |h: &Value| -> Vec<(String, String, String)> {
         h.as_array()
             .expect("array")

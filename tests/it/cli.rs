@@ -62,14 +62,12 @@ fn spawn_server_with_api(data: &Path) -> (Child, SocketAddr, SocketAddr, mpsc::R
 fn terminate(child: &mut Child) -> std::process::ExitStatus {
     let status = Command::new("kill").args(["-TERM", &child.id().to_string()]).status().expect("kill");
     assert!(status.success());
-    for _ in 0..100 {
-        if let Some(status) = child.try_wait().expect("wait") {
-            return status;
-        }
-        std::thread::sleep(Duration::from_millis(50));
-    }
-    let _ = child.kill();
-    panic!("server did not stop on SIGTERM within 5 s");
+    let mut stopped = None;
+    eventually(Duration::from_secs(5), "server did not stop on SIGTERM", || {
+        stopped = child.try_wait().expect("wait");
+        holds(stopped.is_some(), || "still running".into())
+    });
+    stopped.expect("stopped")
 }
 
 #[test]

@@ -127,6 +127,28 @@ impl Drop for TestServer {
 }
 
 /// A fresh temp dir and the data directory inside it.
+/// Waits until `done` holds, checking every 50 ms; fails the test with `what` (and what `done`
+/// last said) after `within`. For things that happen on their own clock (expiry, folds).
+pub fn eventually(within: Duration, what: &str, mut done: impl FnMut() -> Result<(), String>) {
+    let deadline = std::time::Instant::now() + within;
+    loop {
+        match done() {
+            Ok(()) => return,
+            Err(last) if std::time::Instant::now() >= deadline => panic!("{what} within {within:?}: {last}"),
+            Err(_) => std::thread::sleep(Duration::from_millis(50)),
+        }
+    }
+}
+
+/// `Ok` when `cond` holds, else `Err(why)`.
+pub fn holds(cond: bool, why: impl FnOnce() -> String) -> Result<(), String> {
+    if cond {
+        Ok(())
+    } else {
+        Err(why())
+    }
+}
+
 /// The A records the default zone (`bl.localhost`) answers for a reversed address (`9.2.0.192`).
 pub fn codes(s: &TestServer, rev: &str) -> Vec<String> {
     a_records(&ask(s.addr, &format!("{rev}.bl.localhost"), RecordType::A))
