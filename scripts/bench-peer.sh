@@ -8,6 +8,11 @@
 #                                         # while dnsperf sends BENCH_RATE qps
 #   scripts/bench-peer.sh load            # dnsbl only: start to first answer on a 10M-entry list
 #                                         # (written and imported once, ~1.5 GB in BENCH_DIR), 3 runs
+#   scripts/bench-peer.sh instructions [BINARY]
+#                                         # dnsbl only: user-space instructions per query under
+#                                         # callgrind (40,000 queries at 2,000 qps, counted after the
+#                                         # load); the same count on every run, so it compares two
+#                                         # builds where timings drift (BINARY: default this tree's)
 #
 # Settings (environment): BENCH_DIR (target/bench-peer), BENCH_PORT (5399), BENCH_SECONDS per
 # dnsperf run (10), BENCH_RATE for the fixed-rate dnsperf latency run (50000 qps),
@@ -31,7 +36,9 @@ cleanup() { if [ -n "$SERVER_PID" ]; then kill "$SERVER_PID" 2>/dev/null || true
 trap cleanup EXIT
 
 need=()
-for tool in rbldnsd:rbldnsd dnsperf:dnsperf dig:dnsutils taskset:util-linux python3:python3; do
+tools="rbldnsd:rbldnsd dnsperf:dnsperf dig:dnsutils taskset:util-linux python3:python3"
+[ "${1:-}" = instructions ] && tools="$tools valgrind:valgrind callgrind_control:valgrind"
+for tool in $tools; do
   command -v "${tool%%:*}" >/dev/null || need+=("${tool#*:}")
 done
 if [ ${#need[@]} -gt 0 ]; then
@@ -175,9 +182,31 @@ load_mode() {
     stop_server
   done
 }
+# User-space instructions per query of the whole server process, under callgrind (dnsbl only).
+instructions_mode() {
+  local bin=${1:-$DNSBL} out=$OUT/callgrind.out pid queries total
+  [ -d "$OUT/dnsbl-data" ] || "$DNSBL" zone import "$OUT/all.rbldnsd" --zone "$ZONE" --data-dir "$OUT/dnsbl-data" >/dev/null
+  rm -f "$out"*
+  DNSBL_LOG=warn valgrind --tool=callgrind --instr-atstart=no --callgrind-out-file="$out" "$bin" serve --zone "$ZONE" \
+      --data-dir "$OUT/dnsbl-data" --listen "127.0.0.1:$PORT" --api-listen 127.0.0.1:0 >"$OUT/callgrind.log" 2>&1 &
+  pid=$!
+  SERVER_PID=$pid
+  for _ in $(seq 1200); do
+    dig +short +time=1 +tries=1 -p "$PORT" @127.0.0.1 "$LISTED" A 2>/dev/null | grep -q '^127\.' && break
+    sleep 0.1
+  done
+  callgrind_control -i on "$pid" >/dev/null
+  queries=$(timeout 60 dnsperf -s 127.0.0.1 -p "$PORT" -d "$OUT/queries.txt" -l 20 -Q 2000 -c 4 2>&1 \
+            | awk '/Queries completed/ {print $3}')
+  callgrind_control -i off "$pid" >/dev/null
+  stop_server
+  total=$(cat "$out"* | awk '/^totals:/ {s += $2} END {print s}')
+  echo "$bin: $total instructions for $queries queries, $(echo "$total / $queries" | bc) per query"
+}
 case "${1:-}" in
   change) change_mode; exit 0 ;;
   load) load_mode; exit 0 ;;
+  instructions) instructions_mode "${2:-}"; exit 0 ;;
 esac
 
 echo "dataset: $(grep -vc '^[#:$!]' "$OUT/all.rbldnsd") entries + $(grep -c '^!' "$OUT/all.rbldnsd") exclusions, $(wc -l <"$OUT/queries.txt") queries" >&2

@@ -512,3 +512,31 @@ fn a_backup_taken_while_serving_restores_the_list_registry_and_history() {
     let (_, history) = api.call("GET", "/v1/history?prefix=203.0.113.7", None, None);
     assert!(history.as_array().is_some_and(|h| h.iter().any(|r| r["action"] == "register")), "{history}");
 }
+
+#[test]
+fn an_upload_that_breaks_off_imports_nothing_and_frees_the_writer() {
+    use std::io::Write;
+    let (_dir, data) = temp_data();
+    let s = TestServer::in_dir(&data);
+    let (base, token) = s.api(&data);
+    let api = Api { base: base.clone(), token: token.clone() };
+    let before = serial(&s);
+    // Promise 100 kB, send one line, hang up: the import sees the body end early.
+    let addr = base.trim_start_matches("http://");
+    let mut conn = std::net::TcpStream::connect(addr).expect("connect");
+    let head = format!(
+        "POST /v1/zones/bl.localhost/import?name=cut.rbldnsd HTTP/1.1\r\nHost: {addr}\r\n\
+         Authorization: Bearer {token}\r\nContent-Type: text/plain\r\nContent-Length: 100000\r\n\r\n192.0.2.0/24\n"
+    );
+    conn.write_all(head.as_bytes()).expect("send");
+    drop(conn);
+    // The next change waits for the writer, which the broken import must give back.
+    let body = json!({ "prefix": "203.0.113.0/24", "codes": ["3"] });
+    let (status, answer) = api.call("POST", "/v1/zones/bl.localhost/listings", None, Some(body));
+    assert_eq!(status, 201, "{answer}");
+    assert!(codes(&s, "1.2.0.192").is_empty(), "nothing of the broken upload is served");
+    assert_eq!(codes(&s, "1.113.0.203"), ["127.0.0.3"]);
+    assert!(serial(&s) > before);
+    let (_, history) = api.call("GET", "/v1/history?prefix=192.0.2.1", None, None);
+    assert!(!history.to_string().contains("cut.rbldnsd"), "no import in the audit trail: {history}");
+}
