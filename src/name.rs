@@ -111,9 +111,76 @@ impl<'de> Deserialize<'de> for DomainName {
     }
 }
 
+/// Datasets one zone may have, `operator` included. Kept small: an answer unites every dataset
+/// that lists the address, collected without allocating.
+pub const MAX_DATASETS: usize = 16;
+
+/// The name of one of a zone's datasets: 1 to 32 of `a-z`, `0-9`, `-`, `_`, starting with a
+/// letter or digit. A zone answers from all its datasets at once (README, "Datasets"); the
+/// operator's own list is [`DatasetName::operator`].
+#[derive(Clone, Debug, PartialEq, Eq, Hash, PartialOrd, Ord)]
+pub struct DatasetName(String);
+
+/// Why a text is not a dataset name.
+#[derive(Clone, Debug, PartialEq, Eq, thiserror::Error)]
+#[error("{0:?} is not a dataset name (1 to 32 of a-z, 0-9, - and _, starting with a letter or digit)")]
+pub struct DatasetNameError(pub String);
+
+impl DatasetName {
+    /// The dataset live changes and imports go to unless another is named.
+    pub const OPERATOR: &'static str = "operator";
+
+    pub fn parse(text: &str) -> Result<DatasetName, DatasetNameError> {
+        let ok = !text.is_empty()
+            && text.len() <= 32
+            && text.bytes().all(|b| b.is_ascii_lowercase() || b.is_ascii_digit() || b == b'-' || b == b'_')
+            && text.as_bytes()[0].is_ascii_alphanumeric();
+        if ok {
+            Ok(DatasetName(text.to_string()))
+        } else {
+            Err(DatasetNameError(text.to_string()))
+        }
+    }
+
+    /// The operator's own list (`operator`).
+    pub fn operator() -> DatasetName {
+        DatasetName(DatasetName::OPERATOR.to_string())
+    }
+
+    pub fn is_operator(&self) -> bool {
+        self.0 == DatasetName::OPERATOR
+    }
+
+    pub fn as_str(&self) -> &str {
+        &self.0
+    }
+}
+
+impl fmt::Display for DatasetName {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        f.write_str(&self.0)
+    }
+}
+
+impl std::str::FromStr for DatasetName {
+    type Err = DatasetNameError;
+    fn from_str(s: &str) -> Result<DatasetName, DatasetNameError> {
+        DatasetName::parse(s)
+    }
+}
+
 #[cfg(test)]
 mod tests {
     use super::*;
+
+    #[test]
+    fn dataset_names() {
+        assert!(DatasetName::parse("operator").expect("valid").is_operator());
+        assert_eq!(DatasetName::parse("spamtrap-2").expect("valid").as_str(), "spamtrap-2");
+        for bad in ["", "Upper", "-lead", "a/b", "a b", &"x".repeat(33)] {
+            assert!(DatasetName::parse(bad).is_err(), "{bad:?}");
+        }
+    }
 
     #[test]
     fn domain_names() {

@@ -8,6 +8,11 @@
 //! empty non-terminal (NODATA) when something below it is listed, else NXDOMAIN (RFC 8020); any
 //! other shape is NXDOMAIN. Octet labels with leading zeros ("01") are not addresses. Pure.
 //!
+//! A zone answers from all its datasets at once, as rbldnsd does: each dataset decides on its own
+//! (most specific prefix inside it, its exclusions hide only its listings), and the answer unites
+//! them ([`Hits`]): one A record per distinct code, one TXT per distinct text, NXDOMAIN only when
+//! no dataset lists the address.
+//!
 //! [`ClientRules`] says whether a client is answered at all (`refuse-clients`, `ignore-clients`).
 
 use std::net::{IpAddr, Ipv4Addr, Ipv6Addr};
@@ -15,7 +20,7 @@ use std::sync::LazyLock;
 
 use crate::config::NameServer;
 use crate::model::{expand_txt, mask128, mask32, Listing, ListingCode, Prefix, V4_MAPPED_PREFIX};
-use crate::name::DomainName;
+use crate::name::{DomainName, MAX_DATASETS};
 use crate::snapshot::{Snapshot, ZoneSnapshot};
 use crate::trie::PrefixTable;
 
@@ -108,12 +113,66 @@ pub enum Lookup<'s> {
     Apex,
     /// An in-zone name server's own name (`Some`), or an empty non-terminal above one (`None`).
     NameServer(Option<&'s NameServer>),
-    /// A listed address: its listing and the address (IPv4 for mapped IPv6 names).
-    Listed(&'s Listing, IpAddr),
+    /// A listed address: the listing of each dataset that lists it and the address (IPv4 for
+    /// mapped IPv6 names).
+    Listed(Hits<'s>, IpAddr),
     /// An empty non-terminal above listed addresses: NODATA.
     Below,
     /// Not listed, or not an address at all: NXDOMAIN.
     Nothing,
+}
+
+/// The listings that decide an address, one per dataset that lists it (the operator's first),
+/// gathered without allocating.
+#[derive(Clone, Copy, Debug)]
+pub struct Hits<'s> {
+    items: [Option<&'s Listing>; MAX_DATASETS],
+    len: usize,
+}
+
+impl<'s> Hits<'s> {
+    fn new() -> Hits<'s> {
+        Hits { items: [None; MAX_DATASETS], len: 0 }
+    }
+
+    /// One listing alone.
+    pub fn one(listing: &'s Listing) -> Hits<'s> {
+        let mut hits = Hits::new();
+        hits.push(listing);
+        hits
+    }
+
+    fn push(&mut self, listing: &'s Listing) {
+        if let Some(slot) = self.items.get_mut(self.len) {
+            *slot = Some(listing);
+            self.len += 1;
+        }
+    }
+
+    /// The listings, in dataset order.
+    pub fn iter(&self) -> impl Iterator<Item = &'s Listing> + '_ {
+        self.items[..self.len].iter().flatten().copied()
+    }
+
+    /// The first listing (the operator's, when it lists the address).
+    pub fn first(&self) -> Option<&'s Listing> {
+        self.items[0]
+    }
+
+    /// The distinct codes of all listings, in order of first appearance.
+    pub fn codes(&self) -> impl Iterator<Item = ListingCode> + '_ {
+        self.iter().enumerate().flat_map(move |(i, l)| {
+            l.codes().iter().copied().filter(move |c| !self.iter().take(i).any(|earlier| earlier.codes().contains(c)))
+        })
+    }
+
+    /// The distinct TXT templates (a listing's reason, else the zone's), in dataset order.
+    pub fn templates<'z: 's>(&self, zone: &'z ZoneSnapshot) -> impl Iterator<Item = &'s str> + '_ {
+        self.iter().enumerate().filter_map(move |(i, l)| {
+            let t = txt_template(zone, l);
+            (!self.iter().take(i).any(|earlier| txt_template(zone, earlier) == t)).then_some(t)
+        })
+    }
 }
 
 /// Finds the zone of a name (labels left to right, no root) and what the name is in it.
@@ -150,7 +209,7 @@ pub fn resolve<'s>(snapshot: &'s Snapshot, labels: &[&[u8]], qtype: u16) -> Opti
         Lookup::Apex => apex(zone, qtype),
         Lookup::NameServer(Some(ns)) => Answer::positive(zone, glue(ns, Owner::Qname, qtype).collect()),
         Lookup::NameServer(None) | Lookup::Below => Answer::empty(zone, false),
-        Lookup::Listed(listing, ip) => listed(zone, listing, ip, qtype),
+        Lookup::Listed(hits, ip) => listed(zone, &hits, ip, qtype),
         Lookup::Nothing => Answer::empty(zone, true),
     })
 }
@@ -221,18 +280,19 @@ fn address<'s>(zone: &'s ZoneSnapshot, rel: &[&[u8]]) -> Lookup<'s> {
     let v4 = parse_v4_labels(rel);
     let v6 = parse_v6_labels(rel);
     if let Some((addr, 4)) = v4 {
-        if let Some(listing) = lookup_v4(zone, addr) {
-            return Lookup::Listed(listing, IpAddr::V4(Ipv4Addr::from(addr)));
+        let hits = lookup_v4(zone, addr);
+        if hits.len > 0 {
+            return Lookup::Listed(hits, IpAddr::V4(Ipv4Addr::from(addr)));
         }
     }
     if let Some((addr, 32)) = v6 {
-        let hit = if addr & !0xffff_ffff == V4_MAPPED_PREFIX {
-            lookup_v4(zone, addr as u32).map(|l| (l, IpAddr::V4(Ipv4Addr::from(addr as u32))))
+        let (hits, ip) = if addr & !0xffff_ffff == V4_MAPPED_PREFIX {
+            (lookup_v4(zone, addr as u32), IpAddr::V4(Ipv4Addr::from(addr as u32)))
         } else {
-            zone.v6.lookup(addr).and_then(|id| zone.value(id)).map(|l| (l, IpAddr::V6(Ipv6Addr::from(addr))))
+            (lookup_v6(zone, addr), IpAddr::V6(Ipv6Addr::from(addr)))
         };
-        if let Some((listing, ip)) = hit {
-            return Lookup::Listed(listing, ip);
+        if hits.len > 0 {
+            return Lookup::Listed(hits, ip);
         }
     }
     let below_v4 = v4.is_some_and(|(a, n)| n < 4 && any_listed_v4(zone, a, a | !mask32(n * 8)));
@@ -244,14 +304,18 @@ fn address<'s>(zone: &'s ZoneSnapshot, rel: &[&[u8]]) -> Lookup<'s> {
     }
 }
 
-fn listed<'s>(zone: &'s ZoneSnapshot, listing: &'s Listing, ip: IpAddr, qtype: u16) -> Answer<'s> {
+fn listed<'s>(zone: &'s ZoneSnapshot, hits: &Hits<'s>, ip: IpAddr, qtype: u16) -> Answer<'s> {
     let ttl = zone.config.ttl;
     let mut answers = Vec::new();
     if matches!(qtype, qtype::A | qtype::ANY) {
-        answers.extend(listing.codes().iter().map(|c| Rr { owner: Owner::Qname, ttl, data: Data::A(c.addr()) }));
+        answers.extend(hits.codes().map(|c| Rr { owner: Owner::Qname, ttl, data: Data::A(c.addr()) }));
     }
     if matches!(qtype, qtype::TXT | qtype::ANY) {
-        answers.push(Rr { owner: Owner::Qname, ttl, data: Data::Txt(expand_txt(txt_template(zone, listing), ip)) });
+        answers.extend(hits.templates(zone).map(|t| Rr {
+            owner: Owner::Qname,
+            ttl,
+            data: Data::Txt(expand_txt(t, ip)),
+        }));
     }
     Answer::positive(zone, answers)
 }
@@ -272,22 +336,52 @@ pub fn txt_template<'s>(zone: &'s ZoneSnapshot, listing: &'s Listing) -> &'s str
     listing.reason().unwrap_or(&zone.config.txt_template)
 }
 
-/// The listing deciding an IPv4 address, with the test points fixed.
-fn lookup_v4(zone: &ZoneSnapshot, addr: u32) -> Option<&Listing> {
+/// The listings deciding an IPv4 address in every dataset, with the test points fixed (no
+/// dataset changes them).
+fn lookup_v4(zone: &ZoneSnapshot, addr: u32) -> Hits<'_> {
     match addr {
-        TEST_LISTED_V4 => Some(&TEST_LISTING),
-        TEST_UNLISTED_V4 => None,
-        _ => zone.v4.lookup(addr).and_then(|id| zone.value(id)),
+        TEST_LISTED_V4 => Hits::one(&TEST_LISTING),
+        TEST_UNLISTED_V4 => Hits::new(),
+        _ => {
+            let mut hits = Hits::new();
+            if let Some(l) = zone.v4.lookup(addr).and_then(|id| zone.value(id)) {
+                hits.push(l);
+            }
+            for feed in zone.feeds.iter() {
+                if let Some(l) = feed.v4.lookup(addr).and_then(|id| feed.value(id)) {
+                    hits.push(l);
+                }
+            }
+            hits
+        }
     }
 }
 
+/// The listings deciding an IPv6 address (not IPv4-mapped) in every dataset.
+fn lookup_v6(zone: &ZoneSnapshot, addr: u128) -> Hits<'_> {
+    let mut hits = Hits::new();
+    if let Some(l) = zone.v6.lookup(addr).and_then(|id| zone.value(id)) {
+        hits.push(l);
+    }
+    for feed in zone.feeds.iter() {
+        if let Some(l) = feed.v6.lookup(addr).and_then(|id| feed.value(id)) {
+            hits.push(l);
+        }
+    }
+    hits
+}
+
 fn any_listed_v4(zone: &ZoneSnapshot, first: u32, last: u32) -> bool {
-    (first..=last).contains(&TEST_LISTED_V4) || zone.v4.any_listed(first, last)
+    (first..=last).contains(&TEST_LISTED_V4)
+        || zone.v4.any_listed(first, last)
+        || zone.feeds.iter().any(|f| f.v4.any_listed(first, last))
 }
 
 fn any_listed_v6(zone: &ZoneSnapshot, first: u128, last: u128) -> bool {
     let (lo, hi) = (first.max(V4_MAPPED_PREFIX), last.min(V4_MAPPED_PREFIX | 0xffff_ffff));
-    (lo <= hi && any_listed_v4(zone, lo as u32, hi as u32)) || zone.v6.any_listed(first, last)
+    (lo <= hi && any_listed_v4(zone, lo as u32, hi as u32))
+        || zone.v6.any_listed(first, last)
+        || zone.feeds.iter().any(|f| f.v6.any_listed(first, last))
 }
 
 /// 1 to 4 reversed decimal octets → (address with the given octets on top, octet count).

@@ -13,6 +13,7 @@ use arc_swap::ArcSwap;
 
 use crate::config::ZoneConfig;
 use crate::model::{Entry, Listing, Prefix};
+use crate::name::DatasetName;
 use crate::registry::Registry;
 use crate::trie::{LayeredTable, Patch, PrefixTable, ValueId, Verdict};
 
@@ -21,9 +22,29 @@ use crate::trie::{LayeredTable, Patch, PrefixTable, ValueId, Verdict};
 pub struct ZoneSnapshot {
     pub config: Arc<ZoneConfig>,
     pub serial: u32,
+    /// The operator's dataset (with the registry applied), patched by live changes.
     pub v4: LayeredTable<u32>,
     pub v6: LayeredTable<u128>,
     values: ValueTable,
+    /// The zone's other datasets (imported feeds), each answering on its own; replaced whole.
+    pub feeds: Arc<Vec<Feed>>,
+}
+
+/// One dataset other than the operator's: its own tables and values.
+#[derive(Debug)]
+pub struct Feed {
+    pub name: DatasetName,
+    pub v4: PrefixTable<u32>,
+    pub v6: PrefixTable<u128>,
+    values: Vec<Listing>,
+}
+
+impl Feed {
+    /// The listing a table value refers to.
+    #[inline]
+    pub fn value(&self, id: ValueId) -> Option<&Listing> {
+        self.values.get(id as usize)
+    }
 }
 
 /// Listing values: a shared base and the few added by live changes since the last merge.
@@ -85,6 +106,7 @@ impl ZoneSnapshot {
             v4: LayeredTable::new(self.v4.merged()),
             v6: LayeredTable::new(self.v6.merged()),
             values: ValueTable { base: Arc::new(base), added: Arc::default() },
+            feeds: self.feeds.clone(),
         }
     }
 
@@ -103,6 +125,7 @@ impl ZoneSnapshot {
             v4: self.v4.rebased(&from.v4, &folded.v4)?,
             v6: self.v6.rebased(&from.v6, &folded.v6)?,
             values: ValueTable { base: folded.values.base.clone(), added: Arc::new(added.to_vec()) },
+            feeds: self.feeds.clone(),
         })
     }
 }
@@ -219,8 +242,14 @@ impl ZoneBuilder {
             v4: LayeredTable::new(PrefixTable::build(self.v4)),
             v6: LayeredTable::new(PrefixTable::build(self.v6)),
             values: ValueTable { base: Arc::new(self.values), added: Arc::default() },
+            feeds: Arc::default(),
         };
         (zone, self.interned)
+    }
+
+    /// Builds the entries as a dataset of their own (a feed beside the operator's list).
+    pub fn build_feed(self, name: DatasetName) -> Feed {
+        Feed { name, v4: PrefixTable::build(self.v4), v6: PrefixTable::build(self.v6), values: self.values }
     }
 }
 

@@ -22,6 +22,7 @@ use super::wire::{BackupResponse, ImportResponse, ZoneInfo};
 use crate::clock::unix_now;
 use crate::importer::{import_reader, ImportError, ImportOptions};
 use crate::model::ListingCode;
+use crate::name::DatasetName;
 
 /// Largest rbldnsd file accepted by `POST .../import`.
 pub const MAX_IMPORT_BYTES: u64 = 4 << 30;
@@ -49,14 +50,17 @@ pub async fn backup(State(state): State<ApiState>) -> Result<(StatusCode, Json<B
 
 #[derive(Debug, Deserialize)]
 pub struct ImportQuery {
-    #[serde(rename = "type", default = "default_dataset")]
-    dataset: String,
+    /// The rbldnsd type the file is written for.
+    #[serde(rename = "type", default = "default_kind")]
+    kind: String,
+    /// The dataset it replaces (default `operator`).
+    dataset: Option<String>,
     default_code: Option<String>,
     /// The file's name, used in error messages and the audit trail.
     name: Option<String>,
 }
 
-fn default_dataset() -> String {
+fn default_kind() -> String {
     "auto".into()
 }
 
@@ -76,7 +80,7 @@ pub async fn import_list(
             .ok_or_else(|| ApiError(StatusCode::NOT_FOUND, format!("zone {zone} is not served here")))?
     };
     let opts = ImportOptions {
-        dataset: q.dataset.parse().map_err(bad)?,
+        dataset: q.kind.parse().map_err(bad)?,
         default_code: q
             .default_code
             .as_deref()
@@ -84,6 +88,11 @@ pub async fn import_list(
             .map_err(|e| bad(e.to_string()))?,
         now: unix_now(),
         zone_template: Some(template),
+        into: q
+            .dataset
+            .as_deref()
+            .map_or(Ok(DatasetName::operator()), DatasetName::parse)
+            .map_err(|e| bad(e.to_string()))?,
         actor: "operator".into(),
         source: "import".into(),
     };

@@ -175,9 +175,9 @@ pub fn answer_in(
     let mut labels: Vec<&[u8]> = rev.iter().map(|l| l.as_bytes()).collect();
     labels.extend(zone.config.origin.labels().map(str::as_bytes));
     match query::classify(snap, &labels) {
-        Some((z, _, Lookup::Listed(listing, addr))) => (
-            listing.codes().iter().map(ToString::to_string).collect(),
-            Some(crate::model::expand_txt(query::txt_template(z, listing), addr)),
+        Some((z, _, Lookup::Listed(hits, addr))) => (
+            hits.codes().map(|c| c.to_string()).collect(),
+            hits.templates(z).next().map(|t| crate::model::expand_txt(t, addr)),
         ),
         _ => (Vec::new(), None),
     }

@@ -7,8 +7,9 @@ use anyhow::bail;
 use super::ConfigArgs;
 use crate::api::wire::ImportResponse;
 use crate::clock::unix_now;
-use crate::importer::{import, ImportOptions};
+use crate::importer::{import_files, ImportOptions};
 use crate::model::ListingCode;
+use crate::name::DatasetName;
 use crate::store::{Store, StoreError};
 
 use super::client::Client;
@@ -66,8 +67,12 @@ pub struct ExportArgs {
 
 #[derive(Debug, clap::Args)]
 pub struct ImportArgs {
-    /// The rbldnsd data file.
-    file: PathBuf,
+    /// The rbldnsd data file(s): together they replace the dataset.
+    #[arg(required = true, value_name = "FILE")]
+    files: Vec<PathBuf>,
+    /// The dataset to replace; the zone's other datasets keep answering as they are.
+    #[arg(long, value_name = "NAME", default_value = "operator")]
+    dataset: DatasetName,
     /// Zone to replace (default: the only configured zone).
     #[arg(long, value_name = "NAME")]
     zone: Option<String>,
@@ -75,7 +80,7 @@ pub struct ImportArgs {
     config: ConfigArgs,
     /// rbldnsd dataset type the file is written for: auto, ip4set, ip4trie, ip6trie.
     #[arg(long = "type", value_name = "TYPE", default_value = "auto", value_parser = ["auto", "ip4set", "ip4trie", "ip6trie"])]
-    dataset: String,
+    kind: String,
     /// Return code for entries whose file gives no A value (rbldnsd itself would use 127.0.0.2,
     /// which our published map reserves for registered marketers).
     #[arg(long, value_name = "CODE", default_value = "127.0.0.3")]
@@ -114,29 +119,31 @@ fn run_import(args: ImportArgs) -> anyhow::Result<()> {
         Err(e) => return Err(e.into()),
     };
     let opts = ImportOptions {
-        dataset: args.dataset.parse().map_err(anyhow::Error::msg)?,
+        dataset: args.kind.parse().map_err(anyhow::Error::msg)?,
         default_code: args.default_code,
         now: unix_now(),
         zone_template: Some(zone.txt_template.clone()),
+        into: args.dataset.clone(),
         actor: "operator".into(),
         source: "import".into(),
     };
-    let report = import(&store, &zone.origin, &args.file, &opts)?;
+    let report = import_files(&store, &zone.origin, &args.files, &opts)?;
     let s = report.summary;
     if args.json {
         let answer = serde_json::json!({
-            "zone": zone.origin.to_string(), "listings": s.listings, "exclusions": s.exclusions,
-            "lines": report.lines, "serial": s.serial, "skipped_wide": report.skipped_wide,
+            "zone": zone.origin.to_string(), "dataset": args.dataset.to_string(), "listings": s.listings,
+            "exclusions": s.exclusions, "lines": report.lines, "serial": s.serial, "skipped_wide": report.skipped_wide,
         });
         println!("{answer}");
         return Ok(());
     }
+    let into = if args.dataset.is_operator() { String::new() } else { format!(", dataset {}", args.dataset) };
     println!(
-        "imported {} listing(s) and {} exclusion(s) into zone {} from {} ({} lines); serial is now {}",
+        "imported {} listing(s) and {} exclusion(s) into zone {}{into} from {} ({} lines); serial is now {}",
         s.listings,
         s.exclusions,
         zone.origin,
-        args.file.display(),
+        args.files.iter().map(|f| f.display().to_string()).collect::<Vec<_>>().join(", "),
         report.lines,
         s.serial
     );
@@ -156,11 +163,22 @@ fn import_through_server(
     zone: &crate::name::DomainName,
 ) -> anyhow::Result<()> {
     let token = args.token_file.clone().unwrap_or_else(|| crate::config::operator_token_path(data_dir));
+    let [file] = args.files.as_slice() else {
+        bail!(
+            "the running server takes one file per import for now; stop it to import several files into one \
+             dataset at once, or import each into a dataset of its own (--dataset NAME)"
+        );
+    };
     let client = Client::new(&args.server, &token)?;
-    let name = args.file.file_name().map_or_else(|| "upload".to_string(), |n| n.to_string_lossy().into_owned());
+    let name = file.file_name().map_or_else(|| "upload".to_string(), |n| n.to_string_lossy().into_owned());
     let code = args.default_code.to_string();
-    let query = [("type", args.dataset.as_str()), ("default_code", code.as_str()), ("name", name.as_str())];
-    let answer: ImportResponse = client.post_file(&format!("/v1/zones/{zone}/import"), &query, &args.file)?;
+    let query = [
+        ("type", args.kind.as_str()),
+        ("default_code", code.as_str()),
+        ("name", name.as_str()),
+        ("dataset", args.dataset.as_str()),
+    ];
+    let answer: ImportResponse = client.post_file(&format!("/v1/zones/{zone}/import"), &query, file)?;
     if args.json {
         return super::client::print_json(&answer);
     }

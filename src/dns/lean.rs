@@ -68,29 +68,31 @@ pub fn encode(
         return finish(out, q, transport, limits);
     };
     match lookup {
-        Lookup::Listed(listing, ip) => {
+        Lookup::Listed(hits, ip) => {
             let ttl = zone.config.ttl;
             if q.qtype == qtype::A {
-                let codes = listing.codes();
-                let Ok(count) = u16::try_from(codes.len()) else { return false };
+                let Ok(count) = u16::try_from(hits.codes().count()) else { return false };
                 write_header(out, packet, 0, true, count, 0, q.edns.is_some());
                 out.extend_from_slice(&packet[HEADER_LEN..q.end]);
-                for code in codes {
+                for code in hits.codes() {
                     write_rr_head(out, qtype::A, ttl);
                     out.extend_from_slice(&4u16.to_be_bytes());
                     out.extend_from_slice(&code.addr().octets());
                 }
             } else {
-                write_header(out, packet, 0, true, 1, 0, q.edns.is_some());
+                let Ok(count) = u16::try_from(hits.templates(zone).count()) else { return false };
+                write_header(out, packet, 0, true, count, 0, q.edns.is_some());
                 out.extend_from_slice(&packet[HEADER_LEN..q.end]);
-                write_rr_head(out, qtype::TXT, ttl);
-                let rdlen_at = out.len();
-                out.extend_from_slice(&[0, 0, 0]);
-                crate::model::expand_txt_into(query::txt_template(zone, listing), ip, out);
-                let text_len = out.len() - rdlen_at - 3;
-                // expand_txt_into caps the text at 255 bytes.
-                out[rdlen_at..rdlen_at + 2].copy_from_slice(&((text_len + 1) as u16).to_be_bytes());
-                out[rdlen_at + 2] = text_len as u8;
+                for template in hits.templates(zone) {
+                    write_rr_head(out, qtype::TXT, ttl);
+                    let rdlen_at = out.len();
+                    out.extend_from_slice(&[0, 0, 0]);
+                    crate::model::expand_txt_into(template, ip, out);
+                    let text_len = out.len() - rdlen_at - 3;
+                    // expand_txt_into caps the text at 255 bytes.
+                    out[rdlen_at..rdlen_at + 2].copy_from_slice(&((text_len + 1) as u16).to_be_bytes());
+                    out[rdlen_at + 2] = text_len as u8;
+                }
             }
         }
         Lookup::Below | Lookup::Nothing => {

@@ -10,7 +10,7 @@ use super::merge::RegistryMerge;
 use super::ZoneLoad;
 use crate::config::ZoneConfig;
 use crate::model::{Entry, Listing, Prefix};
-use crate::name::DomainName;
+use crate::name::{DatasetName, DomainName};
 use crate::snapshot::{ZoneBuilder, ZoneSnapshot};
 use crate::store::encoding::decode_answer;
 use crate::store::{Store, StoreError};
@@ -46,8 +46,58 @@ pub(super) fn load_zone(
 ) -> Result<LoadedZone, StoreError> {
     let started = Instant::now();
     let origin = config.origin.clone();
-    // The list is read in address-range parts by one thread per core (RocksDB iteration is most
-    // of a load), then the parts' entries and values are put together.
+    let operator = read_dataset(store, &config, serial, now, &DatasetName::operator(), registry)?;
+    let mut builder = operator.builder;
+    let mut merge = RegistryMerge::new(registry);
+    merge.met = operator.met;
+    for (prefix, entry) in merge.finish() {
+        builder.add(prefix, entry);
+    }
+    let mut entries = builder.entries();
+    let mut expired = operator.expired;
+    let mut feeds = Vec::new();
+    for name in store.datasets(&origin)?.into_iter().filter(|d| !d.is_operator()) {
+        let feed = read_dataset(store, &config, serial, now, &name, &[])?;
+        entries += feed.builder.entries();
+        expired += feed.expired;
+        feeds.push(feed.builder.build_feed(name));
+    }
+    let (mut zone, index) = builder.build_with_index();
+    zone.feeds = Arc::new(feeds);
+    let segments = zone.v4.base().segments()
+        + zone.v6.base().segments()
+        + zone.feeds.iter().map(|f| f.v4.segments() + f.v6.segments()).sum::<usize>();
+    let report = ZoneLoad {
+        zone: origin.to_string(),
+        serial,
+        entries,
+        expired,
+        segments,
+        elapsed_ms: started.elapsed().as_millis(),
+    };
+    Ok(LoadedZone { zone, index, expiries: operator.expiries, report })
+}
+
+/// One dataset read from the store.
+struct DatasetLoad {
+    builder: ZoneBuilder,
+    expired: usize,
+    expiries: Vec<(u64, DomainName, Prefix)>,
+    /// Stored entries at a registry prefix, held back for the registry merge.
+    met: Vec<(Prefix, Entry)>,
+}
+
+/// Reads one dataset in address-range parts by one thread per core (RocksDB iteration is most
+/// of a load), then puts the parts' entries and values together.
+fn read_dataset(
+    store: &Store,
+    config: &Arc<ZoneConfig>,
+    serial: u32,
+    now: u64,
+    dataset: &DatasetName,
+    registry: &[(Prefix, Entry)],
+) -> Result<DatasetLoad, StoreError> {
+    let origin = &config.origin;
     let parts = load_parts();
     let next = AtomicUsize::new(0);
     let work = || -> Result<PartLoad<'_>, StoreError> {
@@ -58,7 +108,7 @@ pub(super) fn load_zone(
             merge: RegistryMerge::new(registry),
         };
         while let Some(&(from, to)) = parts.get(next.fetch_add(1, Ordering::Relaxed)) {
-            part.read(store, &origin, from, to, now)?;
+            part.read(store, origin, dataset, from, to, now)?;
         }
         Ok(part)
     };
@@ -73,31 +123,20 @@ pub(super) fn load_zone(
         }
         loaded
     });
-    let mut builder = ZoneBuilder::new(config, serial);
-    let (mut expired, mut expiries, mut met) = (0, Vec::new(), Vec::new());
+    let mut out = DatasetLoad {
+        builder: ZoneBuilder::new(config.clone(), serial),
+        expired: 0,
+        expiries: Vec::new(),
+        met: Vec::new(),
+    };
     for part in loaded {
         let part = part?;
-        builder.absorb(part.builder);
-        expired += part.expired;
-        expiries.extend(part.expiries);
-        met.extend(part.merge.met);
+        out.builder.absorb(part.builder);
+        out.expired += part.expired;
+        out.expiries.extend(part.expiries);
+        out.met.extend(part.merge.met);
     }
-    let mut merge = RegistryMerge::new(registry);
-    merge.met = met;
-    for (prefix, entry) in merge.finish() {
-        builder.add(prefix, entry);
-    }
-    let entries = builder.entries();
-    let (zone, index) = builder.build_with_index();
-    let report = ZoneLoad {
-        zone: origin.to_string(),
-        serial,
-        entries,
-        expired,
-        segments: zone.v4.base().segments() + zone.v6.base().segments(),
-        elapsed_ms: started.elapsed().as_millis(),
-    };
-    Ok(LoadedZone { zone, index, expiries, report })
+    Ok(out)
 }
 
 /// The address ranges a load reads in parallel: sixteen for IPv4 (by the top four bits), four
@@ -130,11 +169,12 @@ impl PartLoad<'_> {
         &mut self,
         store: &Store,
         origin: &DomainName,
+        dataset: &DatasetName,
         from: Option<Prefix>,
         to: Option<Prefix>,
         now: u64,
     ) -> Result<(), StoreError> {
-        store.for_each_raw_between(origin, from, to, |prefix, head| {
+        store.for_each_raw_between(origin, dataset, from, to, |prefix, head| {
             if head.as_ref().is_some_and(|h| h.expired(now)) {
                 self.expired += 1;
                 return Ok(());

@@ -4,13 +4,16 @@
 //! `zone-len:u8 · zone · generation:u32 · family:u8 (4|6) · address (4|16 bytes) · prefix-len:u8`.
 //! The generation lets an import stream a whole new list beside the served one and switch to it
 //! with one small atomic write (see `store::ZoneReplacement`).
+//! A zone's datasets each have their own generations: the top byte of a generation is the
+//! dataset's slot (0 for `operator`, so schema-1 lists keep their keys), the low 24 bits count its
+//! replacements. `meta` holds `dataset/<zone>/<name>` → version byte · generation:u32.
 //! Values start with a format version byte; an unknown version or a short value is reported as
 //! corrupt, never guessed at. Changing a layout means a new version and a migration.
 
 use std::net::Ipv4Addr;
 
 use crate::model::{AuditAction, Listing, ListingCode, Prefix};
-use crate::name::DomainName;
+use crate::name::{DatasetName, DomainName};
 
 /// Version byte of listing and exclusion values written by this build.
 pub const VALUE_VERSION: u8 = 1;
@@ -49,6 +52,52 @@ pub struct StoredExclusion {
     pub reason: Option<String>,
     /// Unix seconds.
     pub added_at: u64,
+}
+
+pub use crate::name::MAX_DATASETS;
+
+/// Schema 1's meta key prefix of a zone's one list generation (`generation/<zone>`).
+pub const LEGACY_GENERATION: &[u8] = b"generation/";
+
+/// The meta key prefix of a zone's dataset pointers: `dataset/<zone>/`.
+pub fn dataset_key_prefix(zone: &DomainName) -> Vec<u8> {
+    let mut k = b"dataset/".to_vec();
+    k.extend_from_slice(zone.as_str().as_bytes());
+    k.push(b'/');
+    k
+}
+
+/// The meta key of a dataset's pointer: `dataset/<zone>/<name>` (zone names have no `/`).
+pub fn dataset_key(zone: &DomainName, dataset: &DatasetName) -> Vec<u8> {
+    let mut k = dataset_key_prefix(zone);
+    k.extend_from_slice(dataset.as_str().as_bytes());
+    k
+}
+
+/// A dataset pointer's value: version byte, then the generation holding its entries.
+pub fn encode_dataset(generation: u32) -> Vec<u8> {
+    let mut v = vec![VALUE_VERSION];
+    v.extend_from_slice(&generation.to_be_bytes());
+    v
+}
+
+pub fn decode_dataset(bytes: &[u8]) -> Result<u32, DecodeError> {
+    let mut r = Reader(bytes);
+    check_version(r.u8()?)?;
+    let g = r.take(4)?;
+    r.end()?;
+    Ok(u32::from_be_bytes([g[0], g[1], g[2], g[3]]))
+}
+
+/// The generation a dataset's next replacement writes: the same slot, the count plus one.
+pub fn next_generation(generation: u32) -> u32 {
+    (generation & 0xff00_0000) | (generation.wrapping_add(1) & 0x00ff_ffff)
+}
+
+/// The first generation of a new dataset: slot 1 to 255 not used by any of `used` (slot 0 is
+/// the operator's).
+pub fn free_slot(used: &[u32]) -> Option<u32> {
+    (1..MAX_DATASETS as u32).find(|slot| !used.iter().any(|g| g >> 24 == *slot)).map(|slot| slot << 24)
 }
 
 /// The key prefix shared by every entry of one generation of a zone's list.
@@ -378,6 +427,23 @@ pub fn decode_audit(bytes: &[u8]) -> Result<AuditRecord, DecodeError> {
 #[cfg(test)]
 mod tests {
     use super::*;
+
+    #[test]
+    fn dataset_pointers_are_stable_bytes() {
+        let zone = DomainName::parse("bl.test").expect("name");
+        let feed = DatasetName::parse("traps").expect("dataset");
+        assert_eq!(dataset_key(&zone, &feed), b"dataset/bl.test/traps");
+        assert_eq!(dataset_key_prefix(&zone), b"dataset/bl.test/");
+        assert_eq!(encode_dataset(0x0200_0007), [1, 2, 0, 0, 7]);
+        assert_eq!(decode_dataset(&[1, 2, 0, 0, 7]), Ok(0x0200_0007));
+        assert_eq!(decode_dataset(&[1, 2, 0]), Err(DecodeError::Value("value ends early")));
+        assert_eq!(decode_dataset(&[9, 0, 0, 0, 0]), Err(DecodeError::Version(9)));
+        assert_eq!(next_generation(0x0100_0003), 0x0100_0004);
+        assert_eq!(next_generation(0x01ff_ffff), 0x0100_0000, "the count wraps inside its slot");
+        assert_eq!(free_slot(&[5, 0x0100_0002, 0x0300_0000]), Some(0x0200_0000));
+        let all: Vec<u32> = (0..MAX_DATASETS as u32).map(|s| s << 24).collect();
+        assert_eq!(free_slot(&all), None);
+    }
 
     fn zone() -> DomainName {
         DomainName::parse("bl.test").expect("name")

@@ -8,6 +8,11 @@
 //! generation in bounded chunks (constant memory), then switches generation, bumps the serial and
 //! drops the old generation in that one synced batch; an interrupted import leaves only an
 //! unreferenced generation, cleared by the next one.
+//! A zone's list is made of named datasets (the operator's own, `operator`, and one per imported
+//! feed): each is a pointer in `meta` (`dataset/<zone>/<name>`) to the generation that holds its
+//! entries, and each is replaced on its own. Schema 1 had one list per zone
+//! (`generation/<zone>`); opening such a database for writing turns that list into the zone's
+//! `operator` dataset (the entries stay where they are) and records schema 2.
 //! A database written by a newer schema, or a value that does not decode, is refused with a
 //! clear error; nothing here panics on stored bytes.
 
@@ -19,12 +24,12 @@ use std::path::{Path, PathBuf};
 use rocksdb::{ColumnFamilyDescriptor, Options, ReadOptions, WriteBatch, WriteOptions, DB};
 
 use crate::model::Prefix;
-use crate::name::DomainName;
+use crate::name::{DatasetName, DomainName};
 pub use encoding::{AuditRecord, DecodeError, StoredExclusion, StoredListing};
 pub use registrations::RegistryAudit;
 
 /// Schema version written by this build; a database with a higher one is refused.
-pub const SCHEMA_VERSION: u32 = 1;
+pub const SCHEMA_VERSION: u32 = 2;
 
 const CF_LISTINGS: &str = "listings";
 const CF_EXCLUSIONS: &str = "exclusions";
@@ -55,6 +60,8 @@ pub enum StoreError {
     WriteFailed { path: PathBuf, first: String },
     #[error("cannot create {path}: {source}")]
     CreateDir { path: PathBuf, source: std::io::Error },
+    #[error("zone {0} has {max} datasets already; remove one first", max = encoding::MAX_DATASETS)]
+    TooManyDatasets(DomainName),
 }
 
 /// A copy of the database written by [`Store::backup`].
@@ -234,18 +241,64 @@ impl Store {
                 if found > SCHEMA_VERSION {
                     return Err(StoreError::NewerSchema { path: self.path.clone(), found, supported: SCHEMA_VERSION });
                 }
+                if found < 2 {
+                    self.migrate_to_datasets()?;
+                }
                 Ok(())
             }
         }
     }
 
+    /// Schema 1 → 2: each zone's one list (`generation/<zone>`) becomes its `operator` dataset,
+    /// in one synced write; the entries themselves do not move.
+    fn migrate_to_datasets(&self) -> Result<(), StoreError> {
+        let meta = self.cf(CF_META)?;
+        let mut batch = WriteBatch::default();
+        let mut zones = 0;
+        for item in self.db.prefix_iterator_cf(meta, encoding::LEGACY_GENERATION) {
+            let (key, value) = item.map_err(|e| self.err("reading metadata", e))?;
+            let Some(zone) = key.strip_prefix(encoding::LEGACY_GENERATION) else { break };
+            let zone = std::str::from_utf8(zone)
+                .ok()
+                .and_then(|z| DomainName::parse(z).ok())
+                .ok_or_else(|| self.corrupt(CF_META, &key, DecodeError::Key))?;
+            let generation = <[u8; 4]>::try_from(&value[..])
+                .map(u32::from_be_bytes)
+                .map_err(|_| self.corrupt(CF_META, &key, DecodeError::Value("generation")))?;
+            batch.put_cf(
+                meta,
+                encoding::dataset_key(&zone, &DatasetName::operator()),
+                encoding::encode_dataset(generation),
+            );
+            batch.delete_cf(meta, &key);
+            zones += 1;
+        }
+        batch.put_cf(meta, KEY_SCHEMA, SCHEMA_VERSION.to_be_bytes());
+        self.writable()?;
+        self.db.write_opt(batch, &synced()).map_err(|e| self.write_err("migrating to schema 2", e))?;
+        tracing::info!(zones, "database migrated to schema 2: each zone's list is now its operator dataset");
+        Ok(())
+    }
+
     /// Calls `f` for every listing and then every exclusion of `zone`, in address order.
-    pub fn for_each_entry(&self, zone: &DomainName, mut f: impl FnMut(Prefix, StoredEntry)) -> Result<(), StoreError> {
-        self.scan(CF_LISTINGS, zone, (None, None), |p, v| {
+    /// (the operator's dataset).
+    pub fn for_each_entry(&self, zone: &DomainName, f: impl FnMut(Prefix, StoredEntry)) -> Result<(), StoreError> {
+        self.for_each_entry_of(zone, &DatasetName::operator(), f)
+    }
+
+    /// Calls `f` for every listing and then every exclusion of one dataset, in address order.
+    pub fn for_each_entry_of(
+        &self,
+        zone: &DomainName,
+        dataset: &DatasetName,
+        mut f: impl FnMut(Prefix, StoredEntry),
+    ) -> Result<(), StoreError> {
+        let Some(generation) = self.generation_of(zone, dataset)? else { return Ok(()) };
+        self.scan(CF_LISTINGS, zone, generation, (None, None), |p, v| {
             f(p, StoredEntry::Listing(encoding::decode_listing(v)?));
             Ok(())
         })?;
-        self.scan(CF_EXCLUSIONS, zone, (None, None), |p, v| {
+        self.scan(CF_EXCLUSIONS, zone, generation, (None, None), |p, v| {
             f(p, StoredEntry::Exclusion(encoding::decode_exclusion(v)?));
             Ok(())
         })
@@ -259,7 +312,7 @@ impl Store {
         zone: &DomainName,
         f: impl FnMut(Prefix, Option<encoding::ListingHead<'_>>) -> Result<(), DecodeError>,
     ) -> Result<(), StoreError> {
-        self.for_each_raw_between(zone, None, None, f)
+        self.for_each_raw_between(zone, &DatasetName::operator(), None, None, f)
     }
 
     /// [`Store::for_each_raw`] for the part of the list from `from` (inclusive) up to `to`
@@ -268,12 +321,14 @@ impl Store {
     pub fn for_each_raw_between(
         &self,
         zone: &DomainName,
+        dataset: &DatasetName,
         from: Option<Prefix>,
         to: Option<Prefix>,
         mut f: impl FnMut(Prefix, Option<encoding::ListingHead<'_>>) -> Result<(), DecodeError>,
     ) -> Result<(), StoreError> {
-        self.scan(CF_LISTINGS, zone, (from, to), |p, v| f(p, Some(encoding::listing_head(v)?)))?;
-        self.scan(CF_EXCLUSIONS, zone, (from, to), |p, v| {
+        let Some(generation) = self.generation_of(zone, dataset)? else { return Ok(()) };
+        self.scan(CF_LISTINGS, zone, generation, (from, to), |p, v| f(p, Some(encoding::listing_head(v)?)))?;
+        self.scan(CF_EXCLUSIONS, zone, generation, (from, to), |p, v| {
             encoding::decode_exclusion(v)?;
             f(p, None)
         })
@@ -285,10 +340,10 @@ impl Store {
         &self,
         cf_name: &'static str,
         zone: &DomainName,
+        generation: u32,
         bounds: (Option<Prefix>, Option<Prefix>),
         f: impl FnMut(Prefix, &[u8]) -> Result<(), DecodeError>,
     ) -> Result<(), StoreError> {
-        let generation = self.generation(zone)?;
         let list = encoding::list_prefix(zone, generation);
         let start = bounds.0.map_or_else(|| list.clone(), |p| encoding::entry_key(zone, generation, &p));
         let end = bounds
@@ -475,9 +530,44 @@ impl Store {
         self.meta_u32(&meta_key("serial/", zone), "serial")
     }
 
-    /// The generation of the zone's list that is current (0 before the first import).
+    /// The generation of the operator's dataset that is current (0 before the first import);
+    /// live changes go there.
     fn generation(&self, zone: &DomainName) -> Result<u32, StoreError> {
-        Ok(self.meta_u32(&meta_key("generation/", zone), "generation")?.unwrap_or(0))
+        Ok(self.generation_of(zone, &DatasetName::operator())?.unwrap_or(0))
+    }
+
+    /// The generation holding a dataset's entries; `None` for a dataset the zone does not have.
+    /// A schema-1 database opened read-only still has its list under `generation/<zone>`.
+    fn generation_of(&self, zone: &DomainName, dataset: &DatasetName) -> Result<Option<u32>, StoreError> {
+        let key = encoding::dataset_key(zone, dataset);
+        let v = self.db.get_cf(self.cf(CF_META)?, &key).map_err(|e| self.err("reading metadata", e))?;
+        match v {
+            Some(bytes) => encoding::decode_dataset(&bytes).map(Some).map_err(|why| self.corrupt(CF_META, &key, why)),
+            // Every zone has an operator dataset: generation 0 until its first import.
+            None if dataset.is_operator() => {
+                Ok(Some(self.meta_u32(&meta_key("generation/", zone), "generation")?.unwrap_or(0)))
+            }
+            None => Ok(None),
+        }
+    }
+
+    /// The zone's datasets: `operator` first (every zone has it, empty or not), then the others
+    /// by name.
+    pub fn datasets(&self, zone: &DomainName) -> Result<Vec<DatasetName>, StoreError> {
+        let prefix = encoding::dataset_key_prefix(zone);
+        let mut out = vec![DatasetName::operator()];
+        for item in self.db.prefix_iterator_cf(self.cf(CF_META)?, &prefix) {
+            let (key, _) = item.map_err(|e| self.err("reading metadata", e))?;
+            let Some(name) = key.strip_prefix(prefix.as_slice()) else { break };
+            let name = std::str::from_utf8(name)
+                .ok()
+                .and_then(|n| DatasetName::parse(n).ok())
+                .ok_or_else(|| self.corrupt(CF_META, &key, DecodeError::Key))?;
+            if !name.is_operator() {
+                out.push(name);
+            }
+        }
+        Ok(out)
     }
 
     fn meta_u32(&self, key: &[u8], what: &'static str) -> Result<Option<u32>, StoreError> {
@@ -507,16 +597,35 @@ impl Store {
         Ok(serial)
     }
 
-    /// Starts replacing every entry of `zone`; nothing is visible until [`ZoneReplacement::commit`].
+    /// Starts replacing every entry of the zone's operator dataset; nothing is visible until
+    /// [`ZoneReplacement::commit`].
     pub fn replace_zone(&self, zone: &DomainName) -> Result<ZoneReplacement<'_>, StoreError> {
+        self.replace_dataset(zone, &DatasetName::operator())
+    }
+
+    /// Starts replacing every entry of one dataset of `zone` (creating it if the zone has none of
+    /// that name); the zone's other datasets are not touched. Nothing is visible until
+    /// [`ZoneReplacement::commit`].
+    pub fn replace_dataset(&self, zone: &DomainName, dataset: &DatasetName) -> Result<ZoneReplacement<'_>, StoreError> {
         self.writable()?;
-        let old = self.generation(zone)?;
-        let new = old.wrapping_add(1);
+        let old = self.generation_of(zone, dataset)?;
+        let new = match old {
+            Some(g) => encoding::next_generation(g),
+            None if dataset.is_operator() => 0,
+            None => {
+                let mut used = Vec::new();
+                for d in self.datasets(zone)? {
+                    used.extend(self.generation_of(zone, &d)?);
+                }
+                encoding::free_slot(&used).ok_or_else(|| StoreError::TooManyDatasets(zone.clone()))?
+            }
+        };
         // Leftovers of an interrupted replacement live in `new`; start it empty.
         self.drop_generation(zone, new)?;
         Ok(ZoneReplacement {
             store: self,
             zone: zone.clone(),
+            dataset: dataset.clone(),
             old,
             new,
             batch: WriteBatch::default(),
@@ -564,7 +673,8 @@ impl Store {
 pub struct ZoneReplacement<'s> {
     store: &'s Store,
     zone: DomainName,
-    old: u32,
+    dataset: DatasetName,
+    old: Option<u32>,
     new: u32,
     batch: WriteBatch,
     staged: usize,
@@ -575,7 +685,11 @@ pub struct ZoneReplacement<'s> {
 
 impl std::fmt::Debug for ZoneReplacement<'_> {
     fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
-        f.debug_struct("ZoneReplacement").field("zone", &self.zone).field("generation", &self.new).finish()
+        f.debug_struct("ZoneReplacement")
+            .field("zone", &self.zone)
+            .field("dataset", &self.dataset)
+            .field("generation", &self.new)
+            .finish()
     }
 }
 
@@ -648,11 +762,14 @@ impl ZoneReplacement<'_> {
                 );
             }
         }
-        switch.put_cf(meta, meta_key("generation/", &self.zone), self.new.to_be_bytes());
+        switch.put_cf(meta, encoding::dataset_key(&self.zone, &self.dataset), encoding::encode_dataset(self.new));
         switch.put_cf(meta, meta_key("serial/", &self.zone), serial.to_be_bytes());
-        let (from, to) = (encoding::list_prefix(&self.zone, self.old), encoding::list_end(&self.zone, self.old));
-        for cf in [CF_LISTINGS, CF_EXCLUSIONS] {
-            switch.delete_range_cf(store.cf(cf)?, &from, &to);
+        let old = self.old.unwrap_or(self.new);
+        let (from, to) = (encoding::list_prefix(&self.zone, old), encoding::list_end(&self.zone, old));
+        if self.old.is_some() {
+            for cf in [CF_LISTINGS, CF_EXCLUSIONS] {
+                switch.delete_range_cf(store.cf(cf)?, &from, &to);
+            }
         }
         store.writable()?;
         store.db.write_opt(switch, &synced()).map_err(|e| store.write_err("switching to the new list", e))?;

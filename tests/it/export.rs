@@ -2,10 +2,8 @@
 //! back into the same list; the served export answers like dnsbl with marketer registrations;
 //! BIND output expands within its limit.
 
-use std::net::UdpSocket;
 use std::path::Path;
-use std::process::{Child, Command, Stdio};
-use std::time::Duration;
+use std::process::Command;
 
 use dnsbl::name::DomainName;
 use dnsbl::store::{Store, StoredEntry};
@@ -68,37 +66,6 @@ fn rbldnsd_export_reads_back_into_the_same_list() {
     assert_eq!(entries(&copy), entries(&data));
 }
 
-/// A running rbldnsd, stopped when dropped (also when a test fails half-way).
-struct Rbldnsd(Child);
-
-impl Drop for Rbldnsd {
-    fn drop(&mut self) {
-        let _ = self.0.kill();
-        let _ = self.0.wait();
-    }
-}
-
-/// rbldnsd on a free loopback port serving `file` as a combined dataset.
-fn start_rbldnsd(dir: &Path, file: &str) -> Option<(Rbldnsd, std::net::SocketAddr)> {
-    if Command::new("rbldnsd").arg("-h").stdout(Stdio::null()).stderr(Stdio::null()).status().is_err() {
-        return None;
-    }
-    let port = UdpSocket::bind("127.0.0.1:0").expect("bind").local_addr().expect("addr").port();
-    let mut cmd = Command::new("rbldnsd");
-    cmd.args(["-n", "-a", "-b", &format!("127.0.0.1/{port}"), "-w"]).arg(dir);
-    // rbldnsd refuses to run as root without -u; the Debian package creates user rbldns.
-    if running_as_root() {
-        cmd.args(["-u", "rbldns"]);
-    }
-    cmd.arg(format!("{ZONE}:combined:{file}")).stdout(Stdio::null()).stderr(Stdio::null());
-    let child = cmd.spawn().expect("spawn rbldnsd");
-    Some((Rbldnsd(child), format!("127.0.0.1:{port}").parse().expect("addr")))
-}
-
-fn running_as_root() -> bool {
-    Command::new("id").arg("-u").output().map(|o| o.stdout.starts_with(b"0")).unwrap_or(false)
-}
-
 #[test]
 fn rbldnsd_serves_the_export_with_the_same_answers() {
     let (dir, data) = temp_data();
@@ -127,23 +94,9 @@ fn rbldnsd_serves_the_export_with_the_same_answers() {
     );
 }
 
-/// Starts rbldnsd on `export` (written to a directory it can read as user rbldns) and returns
-/// it once it answers.
+/// Starts rbldnsd on `export` as one combined dataset and returns it once it answers.
 fn serve_with_rbldnsd(dir: &Path, export: &[u8]) -> (Rbldnsd, std::net::SocketAddr) {
-    let share = dir.join("share");
-    std::fs::create_dir_all(&share).expect("dir");
-    std::fs::write(share.join("export.rbldnsd"), export).expect("write");
-    for (path, mode) in [(dir, 0o755), (share.as_path(), 0o755), (share.join("export.rbldnsd").as_path(), 0o644)] {
-        use std::os::unix::fs::PermissionsExt;
-        std::fs::set_permissions(path, std::fs::Permissions::from_mode(mode)).expect("chmod");
-    }
-    let Some((rbl, rbl_addr)) = start_rbldnsd(&share, "export.rbldnsd") else {
-        panic!("rbldnsd is not installed; `make test` installs it");
-    };
-    let q = question("2.0.0.127.bl.localhost", RecordType::A, None).to_vec().expect("encode");
-    let ready = (0..100).any(|_| udp_raw(rbl_addr, &q, Duration::from_millis(100)).is_some());
-    assert!(ready, "rbldnsd did not start");
-    (rbl, rbl_addr)
+    serve_datasets_with_rbldnsd(dir, &[("combined", "export.rbldnsd", export)])
 }
 
 /// Asks both servers the same A and TXT questions and compares rcode, codes and texts.

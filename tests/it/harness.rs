@@ -291,3 +291,51 @@ impl Api {
         }
     }
 }
+
+/// A running rbldnsd, stopped when dropped (also when a test fails half-way).
+#[derive(Debug)]
+pub struct Rbldnsd(std::process::Child);
+
+impl Drop for Rbldnsd {
+    fn drop(&mut self) {
+        let _ = self.0.kill();
+        let _ = self.0.wait();
+    }
+}
+
+/// rbldnsd on a free loopback port serving `bl.localhost` from `datasets` — (rbldnsd type, file
+/// name, contents) — written to `dir/share`, where it can read them as user rbldns; returned once
+/// it answers.
+pub fn serve_datasets_with_rbldnsd(dir: &Path, datasets: &[(&str, &str, &[u8])]) -> (Rbldnsd, SocketAddr) {
+    use std::os::unix::fs::PermissionsExt;
+    use std::process::{Command, Stdio};
+    let share = dir.join("share");
+    std::fs::create_dir_all(&share).expect("dir");
+    for dir in [dir, share.as_path()] {
+        std::fs::set_permissions(dir, std::fs::Permissions::from_mode(0o755)).expect("chmod");
+    }
+    for (_, name, contents) in datasets {
+        std::fs::write(share.join(name), contents).expect("write");
+        std::fs::set_permissions(share.join(name), std::fs::Permissions::from_mode(0o644)).expect("chmod");
+    }
+    if Command::new("rbldnsd").arg("-h").stdout(Stdio::null()).stderr(Stdio::null()).status().is_err() {
+        panic!("rbldnsd is not installed; `make test` installs it");
+    }
+    let port = UdpSocket::bind("127.0.0.1:0").expect("bind").local_addr().expect("addr").port();
+    let mut cmd = Command::new("rbldnsd");
+    cmd.args(["-n", "-a", "-b", &format!("127.0.0.1/{port}"), "-w"]).arg(&share);
+    // rbldnsd refuses to run as root without -u; the Debian package creates user rbldns.
+    if Command::new("id").arg("-u").output().map(|o| o.stdout.starts_with(b"0")).unwrap_or(false) {
+        cmd.args(["-u", "rbldns"]);
+    }
+    for (kind, name, _) in datasets {
+        cmd.arg(format!("bl.localhost:{kind}:{name}"));
+    }
+    let child = cmd.stdout(Stdio::null()).stderr(Stdio::null()).spawn().expect("spawn rbldnsd");
+    let rbl = Rbldnsd(child);
+    let addr: SocketAddr = format!("127.0.0.1:{port}").parse().expect("addr");
+    let q = question("2.0.0.127.bl.localhost", RecordType::A, None).to_vec().expect("encode");
+    let ready = (0..100).any(|_| udp_raw(addr, &q, Duration::from_millis(100)).is_some());
+    assert!(ready, "rbldnsd did not start");
+    (rbl, addr)
+}
