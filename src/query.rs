@@ -159,6 +159,16 @@ impl<'s> Hits<'s> {
         self.items[0]
     }
 
+    /// The listing when exactly one dataset lists the address (the common case).
+    #[inline]
+    pub fn single(&self) -> Option<&'s Listing> {
+        if self.len == 1 {
+            self.items[0]
+        } else {
+            None
+        }
+    }
+
     /// The distinct codes of all listings, in order of first appearance.
     pub fn codes(&self) -> impl Iterator<Item = ListingCode> + '_ {
         self.iter().enumerate().flat_map(move |(i, l)| {

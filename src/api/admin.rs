@@ -1,9 +1,9 @@
 //! The operator's administration endpoints:
 //!
 //! - `POST /v1/backups` — a consistent copy of the database under `<data-dir>/backups/`.
-//! - `POST /v1/zones/{zone}/import?type=&default_code=&name=` — an rbldnsd file as the body,
-//!   streamed into the importer (memory stays bounded whatever the file's size): replaces the
-//!   zone's list in one atomic change and one publish.
+//! - `POST /v1/zones/{zone}/import?type=&default_code=&name=&dataset=` — an rbldnsd file as the
+//!   body, streamed into the importer (memory stays bounded whatever the file's size): replaces
+//!   one dataset of the zone (`operator` by default) in one atomic change and one publish.
 
 use std::time::Duration;
 

@@ -9,6 +9,9 @@
 //! truncation — returns `false` and goes to the full path in [`super::full`], which gives
 //! the same answers (a differential property test holds the two together).
 
+use std::net::IpAddr;
+
+use crate::model::Listing;
 use crate::query::{self, qtype, Lookup};
 use crate::snapshot::{Snapshot, ZoneSnapshot};
 use crate::trie::PrefixTable;
@@ -70,7 +73,11 @@ pub fn encode(
     match lookup {
         Lookup::Listed(hits, ip) => {
             let ttl = zone.config.ttl;
-            if q.qtype == qtype::A {
+            if let Some(listing) = hits.single() {
+                if !write_single(out, q, zone, listing, ip) {
+                    return false;
+                }
+            } else if q.qtype == qtype::A {
                 let Ok(count) = u16::try_from(hits.codes().count()) else { return false };
                 write_header(out, packet, 0, true, count, 0, q.edns.is_some());
                 out.extend_from_slice(&packet[HEADER_LEN..q.end]);
@@ -84,14 +91,7 @@ pub fn encode(
                 write_header(out, packet, 0, true, count, 0, q.edns.is_some());
                 out.extend_from_slice(&packet[HEADER_LEN..q.end]);
                 for template in hits.templates(zone) {
-                    write_rr_head(out, qtype::TXT, ttl);
-                    let rdlen_at = out.len();
-                    out.extend_from_slice(&[0, 0, 0]);
-                    crate::model::expand_txt_into(template, ip, out);
-                    let text_len = out.len() - rdlen_at - 3;
-                    // expand_txt_into caps the text at 255 bytes.
-                    out[rdlen_at..rdlen_at + 2].copy_from_slice(&((text_len + 1) as u16).to_be_bytes());
-                    out[rdlen_at + 2] = text_len as u8;
+                    write_txt(out, template, ip, ttl);
                 }
             }
         }
@@ -167,6 +167,40 @@ fn parse_opt(p: &[u8], at: usize) -> Option<u16> {
         return None;
     }
     Some(payload)
+}
+
+/// The answer when one dataset lists the address: its codes, or its one TXT; `false` when it
+/// needs the full path.
+fn write_single(out: &mut Vec<u8>, q: &Question<'_>, zone: &ZoneSnapshot, listing: &Listing, ip: IpAddr) -> bool {
+    let (packet, ttl) = (q.packet, zone.config.ttl);
+    if q.qtype == qtype::A {
+        let codes = listing.codes();
+        let Ok(count) = u16::try_from(codes.len()) else { return false };
+        write_header(out, packet, 0, true, count, 0, q.edns.is_some());
+        out.extend_from_slice(&packet[HEADER_LEN..q.end]);
+        for code in codes {
+            write_rr_head(out, qtype::A, ttl);
+            out.extend_from_slice(&4u16.to_be_bytes());
+            out.extend_from_slice(&code.addr().octets());
+        }
+    } else {
+        write_header(out, packet, 0, true, 1, 0, q.edns.is_some());
+        out.extend_from_slice(&packet[HEADER_LEN..q.end]);
+        write_txt(out, query::txt_template(zone, listing), ip, ttl);
+    }
+    true
+}
+
+/// One TXT record (owner: the question name) with `template` expanded for `ip`.
+fn write_txt(out: &mut Vec<u8>, template: &str, ip: IpAddr, ttl: u32) {
+    write_rr_head(out, qtype::TXT, ttl);
+    let rdlen_at = out.len();
+    out.extend_from_slice(&[0, 0, 0]);
+    crate::model::expand_txt_into(template, ip, out);
+    let text_len = out.len() - rdlen_at - 3;
+    // expand_txt_into caps the text at 255 bytes.
+    out[rdlen_at..rdlen_at + 2].copy_from_slice(&((text_len + 1) as u16).to_be_bytes());
+    out[rdlen_at + 2] = text_len as u8;
 }
 
 /// Header of a response to `req`: QR, AA as given, RD and CD copied, RA/AD/Z clear.
