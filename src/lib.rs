@@ -30,7 +30,7 @@
 //!                      │ recompute the changed ranges (Patches) from     │ at start: Publisher::load
 //!                      ▼ stored + registry entries inside/covering them  ▼
 //!            SharedSnapshot::publish ◀── Snapshot { per zone: config, serial, LayeredTable v4/v6,
-//!                                                   values; the marketer registry }
+//!                                                   values, feeds (other datasets); the registry }
 //!                                                      │ SharedSnapshot::load() (lock-free)
 //! UDP/TCP packet ──dns (lean, else hickory)──▶ query::classify/resolve ──▶ encoded reply
 //!                  └─ counted per worker (dns::stats) ──▶ api /v1/stats, /metrics
@@ -45,8 +45,8 @@
 //!   how registry and operator entries combine); plans changes, the publisher stores and applies them.
 //! - [`config`]: TOML file → validated [`config::Config`]; `config/dnsbl.toml` is the embedded default.
 //! - [`snapshot`]: immutable per-zone tables and their lock-free publication.
-//! - [`query`]: the DNSBL answer rules (test points, empty non-terminals, apex, NS glue) and the
-//!   client rules (`refuse-clients`, `ignore-clients`).
+//! - [`query`]: the DNSBL answer rules (test points, empty non-terminals, apex, NS glue, the union
+//!   of a zone's datasets) and the client rules (`refuse-clients`, `ignore-clients`).
 //! - [`clock`]: the wall clock, read at the edges and passed down as `now`.
 //! - [`store`]: RocksDB column families and the versioned byte layout ([`store::encoding`]).
 //! - [`dns`]: sockets, framing, the lean and full answer paths, per-worker query counters.
