@@ -6,7 +6,7 @@
 //! BADVERS; zone transfers and non-IN classes are REFUSED; UDP replies over the client's limit
 //! (512 without EDNS, else its size capped by `max-udp-payload`) are truncated honestly (TC=1,
 //! question only). The answer itself comes from [`crate::query::resolve`]. Common queries are
-//! answered by [`super::lean`] first ([`super::respond`] picks the path).
+//! answered by [`super::lean`] first ([`super::respond::respond`] picks the path).
 
 use hickory_proto::op::{Edns, Message, MessageType, Metadata, OpCode, Query, ResponseCode};
 use hickory_proto::rr::rdata::{A, AAAA, NS, SOA, TXT};

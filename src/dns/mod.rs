@@ -1,7 +1,7 @@
 //! The DNS front end: sockets, framing and the request → response step. hickory-proto is used
 //! only by [`full`].
 //!
-//! - [`respond`]: picks the path for one request (lean first, else full).
+//! - [`respond`](mod@respond): picks the path for one request (lean first, else full).
 //! - [`lean`]: the allocation-free path for common queries (A/TXT under a zone).
 //! - [`full`]: any request through hickory-proto (protocol hygiene + encoding), same answers.
 //! - [`request`]: what both paths share: transport, reply limits, which packets are dropped unread.
