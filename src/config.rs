@@ -14,7 +14,7 @@ use std::time::Duration;
 use serde::Deserialize;
 use toml::Spanned;
 
-use crate::model::{validate_txt, ListingCode, Prefix};
+use crate::model::{validate_txt, Entry, ListingCode, Prefix};
 use crate::name::DomainName;
 use crate::registry::Policy;
 
@@ -262,6 +262,16 @@ impl RegistryConfig {
     /// True when registrations change the answers of `zone`.
     pub fn applies_to(&self, zone: &DomainName) -> bool {
         self.zones.as_ref().map_or(true, |z| z.contains(zone))
+    }
+
+    /// The registry entries that change `zone`'s answers: all of `entries`, or none when
+    /// registrations do not apply to it.
+    pub fn entries_for<'a>(&self, entries: &'a [(Prefix, Entry)], zone: &DomainName) -> &'a [(Prefix, Entry)] {
+        if self.applies_to(zone) {
+            entries
+        } else {
+            &[]
+        }
     }
 }
 

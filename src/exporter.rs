@@ -44,9 +44,8 @@ pub enum ExportError {
 pub fn served_zone(store: &Store, config: &Config, zone: &ZoneConfig, now: u64) -> Result<ZoneSnapshot, StoreError> {
     let registry = Registry::from_accounts(store.load_registry()?);
     let entries = registry.entries(&config.registry.policy);
-    let applied = if config.registry.applies_to(&zone.origin) { entries.as_slice() } else { &[] };
     let serial = store.serial(&zone.origin)?.unwrap_or(0);
-    build_zone(store, Arc::new(zone.clone()), serial, now, applied)
+    build_zone(store, Arc::new(zone.clone()), serial, now, config.registry.entries_for(&entries, &zone.origin))
 }
 
 /// What an export wrote.

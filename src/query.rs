@@ -142,6 +142,15 @@ impl<'s> Hits<'s> {
         hits
     }
 
+    /// The listings that `found` gives, in dataset order (the operator's first).
+    fn gather(found: impl Iterator<Item = Option<&'s Listing>>) -> Hits<'s> {
+        let mut hits = Hits::new();
+        for listing in found.flatten() {
+            hits.push(listing);
+        }
+        hits
+    }
+
     fn push(&mut self, listing: &'s Listing) {
         if let Some(slot) = self.items.get_mut(self.len) {
             *slot = Some(listing);
@@ -150,13 +159,8 @@ impl<'s> Hits<'s> {
     }
 
     /// The listings, in dataset order.
-    pub fn iter(&self) -> impl Iterator<Item = &'s Listing> + '_ {
+    pub fn iter(&self) -> impl Iterator<Item = &'s Listing> + Clone + '_ {
         self.items[..self.len].iter().flatten().copied()
-    }
-
-    /// The first listing (the operator's, when it lists the address).
-    pub fn first(&self) -> Option<&'s Listing> {
-        self.items[0]
     }
 
     /// The listing when exactly one dataset lists the address (the common case).
@@ -170,14 +174,14 @@ impl<'s> Hits<'s> {
     }
 
     /// The distinct codes of all listings, in order of first appearance.
-    pub fn codes(&self) -> impl Iterator<Item = ListingCode> + '_ {
+    pub fn codes(&self) -> impl Iterator<Item = ListingCode> + Clone + '_ {
         self.iter().enumerate().flat_map(move |(i, l)| {
             l.codes().iter().copied().filter(move |c| !self.iter().take(i).any(|earlier| earlier.codes().contains(c)))
         })
     }
 
     /// The distinct TXT templates (a listing's reason, else the zone's), in dataset order.
-    pub fn templates<'z: 's>(&self, zone: &'z ZoneSnapshot) -> impl Iterator<Item = &'s str> + '_ {
+    pub fn templates<'z: 's>(&self, zone: &'z ZoneSnapshot) -> impl Iterator<Item = &'s str> + Clone + '_ {
         self.iter().enumerate().filter_map(move |(i, l)| {
             let t = txt_template(zone, l);
             (!self.iter().take(i).any(|earlier| txt_template(zone, earlier) == t)).then_some(t)
@@ -352,33 +356,19 @@ fn lookup_v4(zone: &ZoneSnapshot, addr: u32) -> Hits<'_> {
     match addr {
         TEST_LISTED_V4 => Hits::one(&TEST_LISTING),
         TEST_UNLISTED_V4 => Hits::new(),
-        _ => {
-            let mut hits = Hits::new();
-            if let Some(l) = zone.v4.lookup(addr).and_then(|id| zone.value(id)) {
-                hits.push(l);
-            }
-            for feed in zone.feeds.iter() {
-                if let Some(l) = feed.v4.lookup(addr).and_then(|id| feed.value(id)) {
-                    hits.push(l);
-                }
-            }
-            hits
-        }
+        _ => Hits::gather(
+            std::iter::once(zone.v4.lookup(addr).and_then(|id| zone.value(id)))
+                .chain(zone.feeds.iter().map(|f| f.v4.lookup(addr).and_then(|id| f.value(id)))),
+        ),
     }
 }
 
 /// The listings deciding an IPv6 address (not IPv4-mapped) in every dataset.
 fn lookup_v6(zone: &ZoneSnapshot, addr: u128) -> Hits<'_> {
-    let mut hits = Hits::new();
-    if let Some(l) = zone.v6.lookup(addr).and_then(|id| zone.value(id)) {
-        hits.push(l);
-    }
-    for feed in zone.feeds.iter() {
-        if let Some(l) = feed.v6.lookup(addr).and_then(|id| feed.value(id)) {
-            hits.push(l);
-        }
-    }
-    hits
+    Hits::gather(
+        std::iter::once(zone.v6.lookup(addr).and_then(|id| zone.value(id)))
+            .chain(zone.feeds.iter().map(|f| f.v6.lookup(addr).and_then(|id| f.value(id)))),
+    )
 }
 
 fn any_listed_v4(zone: &ZoneSnapshot, first: u32, last: u32) -> bool {

@@ -11,7 +11,6 @@
 
 use std::net::IpAddr;
 
-use crate::model::Listing;
 use crate::query::{self, qtype, Lookup};
 use crate::snapshot::{Snapshot, ZoneSnapshot};
 use crate::trie::PrefixTable;
@@ -73,26 +72,18 @@ pub fn encode(
     match lookup {
         Lookup::Listed(hits, ip) => {
             let ttl = zone.config.ttl;
-            if let Some(listing) = hits.single() {
-                if !write_single(out, q, zone, listing, ip) {
-                    return false;
+            // One dataset listing the address is the common case: its codes and text as they are,
+            // without the union's de-duplication.
+            let written = match (hits.single(), q.qtype == qtype::A) {
+                (Some(l), true) => write_listed(out, q, ttl, l.codes().iter().copied().map(Data::A)),
+                (Some(l), false) => {
+                    write_listed(out, q, ttl, std::iter::once(Data::Txt(query::txt_template(zone, l), ip)))
                 }
-            } else if q.qtype == qtype::A {
-                let Ok(count) = u16::try_from(hits.codes().count()) else { return false };
-                write_header(out, packet, 0, true, count, 0, q.edns.is_some());
-                out.extend_from_slice(&packet[HEADER_LEN..q.end]);
-                for code in hits.codes() {
-                    write_rr_head(out, qtype::A, ttl);
-                    out.extend_from_slice(&4u16.to_be_bytes());
-                    out.extend_from_slice(&code.addr().octets());
-                }
-            } else {
-                let Ok(count) = u16::try_from(hits.templates(zone).count()) else { return false };
-                write_header(out, packet, 0, true, count, 0, q.edns.is_some());
-                out.extend_from_slice(&packet[HEADER_LEN..q.end]);
-                for template in hits.templates(zone) {
-                    write_txt(out, template, ip, ttl);
-                }
+                (None, true) => write_listed(out, q, ttl, hits.codes().map(Data::A)),
+                (None, false) => write_listed(out, q, ttl, hits.templates(zone).map(|t| Data::Txt(t, ip))),
+            };
+            if !written {
+                return false;
             }
         }
         Lookup::Below | Lookup::Nothing => {
@@ -169,38 +160,45 @@ fn parse_opt(p: &[u8], at: usize) -> Option<u16> {
     Some(payload)
 }
 
-/// The answer when one dataset lists the address: its codes, or its one TXT; `false` when it
-/// needs the full path.
-fn write_single(out: &mut Vec<u8>, q: &Question<'_>, zone: &ZoneSnapshot, listing: &Listing, ip: IpAddr) -> bool {
-    let (packet, ttl) = (q.packet, zone.config.ttl);
-    if q.qtype == qtype::A {
-        let codes = listing.codes();
-        let Ok(count) = u16::try_from(codes.len()) else { return false };
-        write_header(out, packet, 0, true, count, 0, q.edns.is_some());
-        out.extend_from_slice(&packet[HEADER_LEN..q.end]);
-        for code in codes {
-            write_rr_head(out, qtype::A, ttl);
-            out.extend_from_slice(&4u16.to_be_bytes());
-            out.extend_from_slice(&code.addr().octets());
-        }
-    } else {
-        write_header(out, packet, 0, true, 1, 0, q.edns.is_some());
-        out.extend_from_slice(&packet[HEADER_LEN..q.end]);
-        write_txt(out, query::txt_template(zone, listing), ip, ttl);
-    }
-    true
+/// One record of a listed name's answer.
+#[derive(Clone, Copy)]
+enum Data<'t> {
+    A(crate::model::ListingCode),
+    /// A TXT template, expanded for the address.
+    Txt(&'t str, IpAddr),
 }
 
-/// One TXT record (owner: the question name) with `template` expanded for `ip`.
-fn write_txt(out: &mut Vec<u8>, template: &str, ip: IpAddr, ttl: u32) {
-    write_rr_head(out, qtype::TXT, ttl);
-    let rdlen_at = out.len();
-    out.extend_from_slice(&[0, 0, 0]);
-    crate::model::expand_txt_into(template, ip, out);
-    let text_len = out.len() - rdlen_at - 3;
-    // expand_txt_into caps the text at 255 bytes.
-    out[rdlen_at..rdlen_at + 2].copy_from_slice(&((text_len + 1) as u16).to_be_bytes());
-    out[rdlen_at + 2] = text_len as u8;
+/// The NOERROR answer with `records` (owner: the question name); `false` when there are too
+/// many to count in a header.
+fn write_listed<'t>(
+    out: &mut Vec<u8>,
+    q: &Question<'_>,
+    ttl: u32,
+    records: impl Iterator<Item = Data<'t>> + Clone,
+) -> bool {
+    let Ok(count) = u16::try_from(records.clone().count()) else { return false };
+    write_header(out, q.packet, 0, true, count, 0, q.edns.is_some());
+    out.extend_from_slice(&q.packet[HEADER_LEN..q.end]);
+    for record in records {
+        match record {
+            Data::A(code) => {
+                write_rr_head(out, qtype::A, ttl);
+                out.extend_from_slice(&4u16.to_be_bytes());
+                out.extend_from_slice(&code.addr().octets());
+            }
+            Data::Txt(template, ip) => {
+                write_rr_head(out, qtype::TXT, ttl);
+                let rdlen_at = out.len();
+                out.extend_from_slice(&[0, 0, 0]);
+                crate::model::expand_txt_into(template, ip, out);
+                let text_len = out.len() - rdlen_at - 3;
+                // expand_txt_into caps the text at 255 bytes.
+                out[rdlen_at..rdlen_at + 2].copy_from_slice(&((text_len + 1) as u16).to_be_bytes());
+                out[rdlen_at + 2] = text_len as u8;
+            }
+        }
+    }
+    true
 }
 
 /// Header of a response to `req`: QR, AA as given, RD and CD copied, RA/AD/Z clear.

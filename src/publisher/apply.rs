@@ -6,7 +6,7 @@ use std::collections::HashMap;
 use std::sync::Arc;
 
 use super::merge::{registry_affecting, RegistryMerge};
-use super::{registry_entries_for, zone_index, Change, ChangeError, Origin, Publisher};
+use super::{zone_index, Change, ChangeError, Origin, Publisher};
 use crate::clock::unix_now_us;
 use crate::model::AuditAction;
 use crate::model::{Entry, Listing, Prefix};
@@ -119,7 +119,7 @@ impl Publisher {
         prefix: Prefix,
         now: u64,
     ) -> Result<ZoneSnapshot, StoreError> {
-        let extra = registry_entries_for(&self.registry_config, &self.registry_entries, &zone.config.origin);
+        let extra = self.registry_config.entries_for(&self.registry_entries, &zone.config.origin);
         let index = self.interned.entry(zone.config.origin.clone()).or_default();
         let mut values = ValueSink { index, first_new: zone.distinct_values(), added: Vec::new() };
         Ok(match prefix {

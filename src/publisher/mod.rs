@@ -142,7 +142,7 @@ impl Publisher {
         let registry = Registry::from_accounts(store.load_registry()?);
         let registry_entries = registry.entries(&config.registry.policy);
         for zone in &config.zones {
-            let extra = registry_entries_for(&config.registry, &registry_entries, &zone.origin);
+            let extra = config.registry.entries_for(&registry_entries, &zone.origin);
             let serial = store.ensure_serial(&zone.origin, now)?;
             let loaded = load_zone(&store, Arc::new(zone.clone()), serial, now, extra)?;
             report.push(loaded.report);
@@ -165,7 +165,7 @@ impl Publisher {
     pub fn reload_zone(&mut self, zone: &DomainName, now: u64) -> Result<ZoneLoad, ChangeError> {
         let current = self.shared.load_full();
         let at = zone_index(&current, zone)?;
-        let extra = registry_entries_for(&self.registry_config, &self.registry_entries, zone);
+        let extra = self.registry_config.entries_for(&self.registry_entries, zone);
         let serial = self.store.ensure_serial(zone, now)?;
         let loaded = load_zone(&self.store, current.zones[at].config.clone(), serial, now, extra)?;
         // A fold of the old tables no longer applies (and is dropped when it ends).
@@ -187,19 +187,6 @@ impl Publisher {
     /// The snapshot the DNS path reads.
     pub fn shared(&self) -> &Arc<SharedSnapshot> {
         &self.shared
-    }
-}
-
-/// The registry entries that apply to `zone` (none when registrations do not change it).
-fn registry_entries_for<'a>(
-    config: &RegistryConfig,
-    entries: &'a [(Prefix, Entry)],
-    zone: &DomainName,
-) -> &'a [(Prefix, Entry)] {
-    if config.applies_to(zone) {
-        entries
-    } else {
-        &[]
     }
 }
 

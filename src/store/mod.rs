@@ -280,8 +280,8 @@ impl Store {
         Ok(())
     }
 
-    /// Calls `f` for every listing and then every exclusion of `zone`, in address order.
-    /// (the operator's dataset).
+    /// Calls `f` for every listing and then every exclusion of `zone`'s operator dataset, in
+    /// address order.
     pub fn for_each_entry(&self, zone: &DomainName, f: impl FnMut(Prefix, StoredEntry)) -> Result<(), StoreError> {
         self.for_each_entry_of(zone, &DatasetName::operator(), f)
     }
@@ -611,7 +611,7 @@ impl Store {
         let old = self.generation_of(zone, dataset)?;
         let new = match old {
             Some(g) => encoding::next_generation(g),
-            None if dataset.is_operator() => 0,
+            // Only a dataset other than the operator's can be missing: it gets a slot of its own.
             None => {
                 let mut used = Vec::new();
                 for d in self.datasets(zone)? {
