@@ -21,8 +21,8 @@ use std::sync::LazyLock;
 use crate::config::NameServer;
 use crate::model::{expand_txt, mask128, mask32, Listing, ListingCode, Prefix, V4_MAPPED_PREFIX};
 use crate::name::{DomainName, MAX_DATASETS};
-use crate::snapshot::{Snapshot, ZoneSnapshot};
-use crate::trie::PrefixTable;
+use crate::snapshot::{Feed, Snapshot, ZoneSnapshot};
+use crate::trie::{PrefixTable, ValueId};
 
 /// Query types the answer logic distinguishes (RFC 1035 / 3596 numbers).
 pub mod qtype {
@@ -142,11 +142,18 @@ impl<'s> Hits<'s> {
         hits
     }
 
-    /// The listings that `found` gives, in dataset order (the operator's first).
-    fn gather(found: impl Iterator<Item = Option<&'s Listing>>) -> Hits<'s> {
+    /// The listings of `zone`'s datasets, given the value each table holds for the address: the
+    /// operator's (`own`), then each feed's (`in_feed`).
+    #[inline]
+    fn gather(zone: &'s ZoneSnapshot, own: Option<ValueId>, in_feed: impl Fn(&Feed) -> Option<ValueId>) -> Hits<'s> {
         let mut hits = Hits::new();
-        for listing in found.flatten() {
-            hits.push(listing);
+        if let Some(l) = own.and_then(|id| zone.value(id)) {
+            hits.push(l);
+        }
+        for feed in zone.feeds.iter() {
+            if let Some(l) = in_feed(feed).and_then(|id| feed.value(id)) {
+                hits.push(l);
+            }
         }
         hits
     }
@@ -356,19 +363,13 @@ fn lookup_v4(zone: &ZoneSnapshot, addr: u32) -> Hits<'_> {
     match addr {
         TEST_LISTED_V4 => Hits::one(&TEST_LISTING),
         TEST_UNLISTED_V4 => Hits::new(),
-        _ => Hits::gather(
-            std::iter::once(zone.v4.lookup(addr).and_then(|id| zone.value(id)))
-                .chain(zone.feeds.iter().map(|f| f.v4.lookup(addr).and_then(|id| f.value(id)))),
-        ),
+        _ => Hits::gather(zone, zone.v4.lookup(addr), |f| f.v4.lookup(addr)),
     }
 }
 
 /// The listings deciding an IPv6 address (not IPv4-mapped) in every dataset.
 fn lookup_v6(zone: &ZoneSnapshot, addr: u128) -> Hits<'_> {
-    Hits::gather(
-        std::iter::once(zone.v6.lookup(addr).and_then(|id| zone.value(id)))
-            .chain(zone.feeds.iter().map(|f| f.v6.lookup(addr).and_then(|id| f.value(id)))),
-    )
+    Hits::gather(zone, zone.v6.lookup(addr), |f| f.v6.lookup(addr))
 }
 
 fn any_listed_v4(zone: &ZoneSnapshot, first: u32, last: u32) -> bool {

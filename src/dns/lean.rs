@@ -75,12 +75,15 @@ pub fn encode(
             // One dataset listing the address is the common case: its codes and text as they are,
             // without the union's de-duplication.
             let written = match (hits.single(), q.qtype == qtype::A) {
-                (Some(l), true) => write_listed(out, q, ttl, l.codes().iter().copied().map(Data::A)),
+                (Some(l), true) => write_listed(out, q, ttl, l.codes().len(), l.codes().iter().copied().map(Data::A)),
                 (Some(l), false) => {
-                    write_listed(out, q, ttl, std::iter::once(Data::Txt(query::txt_template(zone, l), ip)))
+                    write_listed(out, q, ttl, 1, std::iter::once(Data::Txt(query::txt_template(zone, l), ip)))
                 }
-                (None, true) => write_listed(out, q, ttl, hits.codes().map(Data::A)),
-                (None, false) => write_listed(out, q, ttl, hits.templates(zone).map(|t| Data::Txt(t, ip))),
+                (None, true) => write_listed(out, q, ttl, hits.codes().count(), hits.codes().map(Data::A)),
+                (None, false) => {
+                    let count = hits.templates(zone).count();
+                    write_listed(out, q, ttl, count, hits.templates(zone).map(|t| Data::Txt(t, ip)))
+                }
             };
             if !written {
                 return false;
@@ -168,15 +171,16 @@ enum Data<'t> {
     Txt(&'t str, IpAddr),
 }
 
-/// The NOERROR answer with `records` (owner: the question name); `false` when there are too
-/// many to count in a header.
+/// The NOERROR answer with the `count` `records` (owner: the question name); `false` when
+/// there are too many to count in a header.
 fn write_listed<'t>(
     out: &mut Vec<u8>,
     q: &Question<'_>,
     ttl: u32,
-    records: impl Iterator<Item = Data<'t>> + Clone,
+    count: usize,
+    records: impl Iterator<Item = Data<'t>>,
 ) -> bool {
-    let Ok(count) = u16::try_from(records.clone().count()) else { return false };
+    let Ok(count) = u16::try_from(count) else { return false };
     write_header(out, q.packet, 0, true, count, 0, q.edns.is_some());
     out.extend_from_slice(&q.packet[HEADER_LEN..q.end]);
     for record in records {
