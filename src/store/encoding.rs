@@ -54,7 +54,7 @@ pub struct StoredExclusion {
     pub added_at: u64,
 }
 
-pub use crate::name::MAX_DATASETS;
+use crate::name::MAX_DATASETS;
 
 /// Schema 1's meta key prefix of a zone's one list generation (`generation/<zone>`).
 pub const LEGACY_GENERATION: &[u8] = b"generation/";
@@ -94,8 +94,8 @@ pub fn next_generation(generation: u32) -> u32 {
     (generation & 0xff00_0000) | (generation.wrapping_add(1) & 0x00ff_ffff)
 }
 
-/// The first generation of a new dataset: slot 1 to 255 not used by any of `used` (slot 0 is
-/// the operator's).
+/// The first generation of a new dataset: a slot below [`MAX_DATASETS`] not used by any of
+/// `used` (slot 0 is the operator's).
 pub fn free_slot(used: &[u32]) -> Option<u32> {
     (1..MAX_DATASETS as u32).find(|slot| !used.iter().any(|g| g >> 24 == *slot)).map(|slot| slot << 24)
 }

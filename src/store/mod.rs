@@ -60,7 +60,7 @@ pub enum StoreError {
     WriteFailed { path: PathBuf, first: String },
     #[error("cannot create {path}: {source}")]
     CreateDir { path: PathBuf, source: std::io::Error },
-    #[error("zone {0} has {max} datasets already; remove one first", max = encoding::MAX_DATASETS)]
+    #[error("zone {0} has {max} datasets already; remove one first", max = crate::name::MAX_DATASETS)]
     TooManyDatasets(DomainName),
 }
 
