@@ -12,6 +12,7 @@ use criterion::{criterion_group, criterion_main, BatchSize, BenchmarkId, Criteri
 use dnsbl::config::Config;
 use dnsbl::dns::{lean, respond_full, Limits, Transport};
 use dnsbl::model::{Entry, Listing, ListingCode, Prefix};
+use dnsbl::name::DatasetName;
 use dnsbl::query;
 use dnsbl::snapshot::{Snapshot, ZoneBuilder, ZoneSnapshot};
 use dnsbl::trie::{Patch, PrefixTable, Verdict};
@@ -147,18 +148,18 @@ fn publish(c: &mut Criterion) {
     group.bench_function(BenchmarkId::new("one_change", n), |b| {
         b.iter(|| {
             let addr = (rng.next() >> 32) as u32;
-            let (first, last) = zone.v4.patch_range(addr, addr);
+            let (first, last) = zone.operator.v4.patch_range(addr, addr);
             let patch = Patch::build(first, last, vec![(addr, 32, Verdict::Listed(0))]);
             serial += 1;
-            Arc::new(Snapshot::new(vec![zone.changed(serial, Some(patch), None, Vec::new())]))
+            Arc::new(Snapshot::new(vec![zone.changed(serial, &DatasetName::operator(), Some(patch), None, Vec::new())]))
         })
     });
     let mut patched = zone.clone();
     for i in 0..256 {
         let addr = (rng.next() >> 32) as u32;
-        let (first, last) = patched.v4.patch_range(addr, addr);
+        let (first, last) = patched.operator.v4.patch_range(addr, addr);
         let patch = Patch::build(first, last, vec![(addr, 32, Verdict::Listed(i % 7))]);
-        patched = patched.changed(serial + i, Some(patch), None, Vec::new());
+        patched = patched.changed(serial + i, &DatasetName::operator(), Some(patch), None, Vec::new());
     }
     group.sample_size(10);
     group.bench_function(BenchmarkId::new("merge_256_patches", n), |b| b.iter(|| patched.merged()));

@@ -156,8 +156,8 @@ async fn expire_listings(writer: Writer, shutdown: CancellationToken) {
         }
         match writer.run(|p| p.expire_due(unix_now())).await {
             Ok(removed) => {
-                for (zone, prefix) in removed {
-                    tracing::info!(%zone, %prefix, "listing expired");
+                for (zone, dataset, prefix) in removed {
+                    tracing::info!(%zone, %dataset, %prefix, "listing expired");
                 }
             }
             Err(e) => tracing::error!(error = %e, "expiring listings failed; will retry"),

@@ -21,11 +21,13 @@ use std::sync::Arc;
 
 use crate::config::{Config, ZoneConfig};
 use crate::model::{expand_txt, range_blocks, Listing, Prefix};
+use crate::name::DatasetName;
 use crate::publisher::load::build_zone;
-use crate::query::{TEST_LISTED_V4, TEST_UNLISTED_V4};
+use crate::query::{lookup_v4, lookup_v6, Hits, TEST_LISTED_V4, TEST_UNLISTED_V4};
 use crate::registry::Registry;
 use crate::snapshot::ZoneSnapshot;
 use crate::store::{Store, StoreError, StoredEntry};
+use crate::trie::Addr;
 
 /// Why an export stopped.
 #[derive(Debug, thiserror::Error)]
@@ -76,45 +78,58 @@ fn rbldnsd_head(zone: &ZoneConfig, serial: u32, what: &str, out: &mut impl Write
     writeln!(out, "$TTL {}", zone.ttl)
 }
 
-/// Writes the zone's list in rbldnsd `combined` format.
+/// The `$DATASET` line of one family of one dataset: the operator's sections are unnamed (so
+/// they import back into whatever dataset an import names), the others carry their name.
+fn dataset_line(kind: &str, dataset: &DatasetName, out: &mut impl Write) -> io::Result<()> {
+    if dataset.is_operator() {
+        writeln!(out, "$DATASET {kind} @")
+    } else {
+        writeln!(out, "$DATASET {kind}:{dataset} @")
+    }
+}
+
+/// Writes the zone's datasets in rbldnsd `combined` format, two sections (IPv4, IPv6) each.
 pub fn rbldnsd(store: &Store, zone: &ZoneConfig, now: u64, out: &mut impl Write) -> Result<ExportReport, ExportError> {
     let serial = store.serial(&zone.origin)?.unwrap_or(0);
-    rbldnsd_head(zone, serial, "the operator's list", out)?;
+    rbldnsd_head(zone, serial, "its datasets", out)?;
     let mut report = ExportReport::default();
-    // The store yields IPv4 keys before IPv6 ones; IPv6 lines wait for their section (IPv6 lists
-    // are the small part; IPv4 lines stream straight out).
-    let mut v6_lines: Vec<String> = Vec::new();
-    writeln!(out, "$DATASET ip4trie @")?;
-    writeln!(out, ":127.0.0.3:{}", zone.txt_template)?;
-    let mut write_err: Option<io::Error> = None;
-    store.for_each_entry(&zone.origin, |prefix, entry| {
-        if matches!(&entry, StoredEntry::Listing(l) if l.expired(now)) {
-            return;
-        }
-        let line = entry_line(prefix, &entry, &mut report);
-        match prefix {
-            Prefix::V4 { .. } => {
-                if let Err(e) = writeln!(out, "{line}") {
-                    write_err.get_or_insert(e);
-                }
+    for dataset in store.datasets(&zone.origin)? {
+        // The store yields IPv4 keys before IPv6 ones; IPv6 lines wait for their section (IPv6
+        // lists are the small part; IPv4 lines stream straight out).
+        let mut v6_lines: Vec<String> = Vec::new();
+        dataset_line("ip4trie", &dataset, out)?;
+        writeln!(out, ":127.0.0.3:{}", zone.txt_template)?;
+        let mut write_err: Option<io::Error> = None;
+        store.for_each_entry_of(&zone.origin, &dataset, |prefix, entry| {
+            if matches!(&entry, StoredEntry::Listing(l) if l.expired(now)) {
+                return;
             }
-            Prefix::V6 { .. } => v6_lines.push(line),
+            let line = entry_line(prefix, &entry, &mut report);
+            match prefix {
+                Prefix::V4 { .. } => {
+                    if let Err(e) = writeln!(out, "{line}") {
+                        write_err.get_or_insert(e);
+                    }
+                }
+                Prefix::V6 { .. } => v6_lines.push(line),
+            }
+            report.lines += 1;
+        })?;
+        if let Some(e) = write_err {
+            return Err(e.into());
         }
-        report.lines += 1;
-    })?;
-    if let Some(e) = write_err {
-        return Err(e.into());
-    }
-    writeln!(out, "$DATASET ip6trie @")?;
-    writeln!(out, ":127.0.0.3:{}", zone.txt_template)?;
-    for line in v6_lines {
-        writeln!(out, "{line}")?;
+        dataset_line("ip6trie", &dataset, out)?;
+        writeln!(out, ":127.0.0.3:{}", zone.txt_template)?;
+        for line in v6_lines {
+            writeln!(out, "{line}")?;
+        }
     }
     Ok(report)
 }
 
-/// Writes what `zone` (built by [`served_zone`]) answers, in rbldnsd `combined`
-/// format: its listed ranges as disjoint CIDR blocks, and the RFC 5782 test points.
+/// Writes what `zone` (built by [`served_zone`]) answers, in rbldnsd `combined` format: each
+/// dataset's listed ranges as disjoint CIDR blocks in sections of its own (rbldnsd unites them as
+/// the DNS does), and the RFC 5782 test points.
 pub fn rbldnsd_served(zone: &ZoneSnapshot, out: &mut impl Write) -> Result<ExportReport, ExportError> {
     let config = &zone.config;
     rbldnsd_head(config, zone.serial, "what the DNS serves", out)?;
@@ -123,25 +138,32 @@ pub fn rbldnsd_served(zone: &ZoneSnapshot, out: &mut impl Write) -> Result<Expor
         report.lines += 1;
         writeln!(out, "{}", listing_line(block, listing, &mut report))
     };
-    writeln!(out, "$DATASET ip4trie @")?;
-    writeln!(out, ":127.0.0.3:{}", config.txt_template)?;
-    // The test points answer whatever the list says (a listed 127.0.0.0/8 included).
-    line(out, Prefix::V4 { bits: TEST_LISTED_V4, len: 32 }, crate::query::test_listing())?;
-    writeln!(out, "!{}", Prefix::V4 { bits: TEST_UNLISTED_V4, len: 32 })?;
-    for (first, last, id) in zone.v4.base().listed_ranges() {
-        let Some(listing) = zone.value(id) else { continue };
-        for (bits, len) in range_blocks(u128::from(first), u128::from(last), 32) {
-            if bits != u128::from(TEST_LISTED_V4) || len != 32 {
-                line(out, Prefix::V4 { bits: bits as u32, len }, listing)?;
+    for dataset in zone.datasets() {
+        dataset_line("ip4trie", &dataset.name, out)?;
+        writeln!(out, ":127.0.0.3:{}", config.txt_template)?;
+        // The test points answer the same whatever the lists say (a listed 127.0.0.0/8
+        // included): the operator's section lists 127.0.0.2, every other section excludes it.
+        if dataset.name.is_operator() {
+            line(out, Prefix::V4 { bits: TEST_LISTED_V4, len: 32 }, crate::query::test_listing())?;
+        } else {
+            writeln!(out, "!{}", Prefix::V4 { bits: TEST_LISTED_V4, len: 32 })?;
+        }
+        writeln!(out, "!{}", Prefix::V4 { bits: TEST_UNLISTED_V4, len: 32 })?;
+        for (first, last, id) in dataset.v4.base().listed_ranges() {
+            let Some(listing) = dataset.value(id) else { continue };
+            for (bits, len) in range_blocks(u128::from(first), u128::from(last), 32) {
+                if bits != u128::from(TEST_LISTED_V4) || len != 32 {
+                    line(out, Prefix::V4 { bits: bits as u32, len }, listing)?;
+                }
             }
         }
-    }
-    writeln!(out, "$DATASET ip6trie @")?;
-    writeln!(out, ":127.0.0.3:{}", config.txt_template)?;
-    for (first, last, id) in zone.v6.base().listed_ranges() {
-        let Some(listing) = zone.value(id) else { continue };
-        for (bits, len) in range_blocks(first, last, 128) {
-            line(out, Prefix::V6 { bits, len }, listing)?;
+        dataset_line("ip6trie", &dataset.name, out)?;
+        writeln!(out, ":127.0.0.3:{}", config.txt_template)?;
+        for (first, last, id) in dataset.v6.base().listed_ranges() {
+            let Some(listing) = dataset.value(id) else { continue };
+            for (bits, len) in range_blocks(first, last, 128) {
+                line(out, Prefix::V6 { bits, len }, listing)?;
+            }
         }
     }
     Ok(report)
@@ -167,12 +189,16 @@ fn listing_line(prefix: Prefix, listing: &Listing, report: &mut ExportReport) ->
     }
 }
 
-/// Writes what `built` (from [`served_zone`]) answers as a BIND master file,
-/// every listed address expanded; refuses above `limit` names.
+/// Writes what `built` (from [`served_zone`]) answers as a BIND master file, every listed address
+/// expanded with the records the DNS gives it (the union of its datasets); refuses above `limit`
+/// names.
 pub fn bind(built: &ZoneSnapshot, limit: u64, out: &mut impl Write) -> Result<ExportReport, ExportError> {
     let (zone, serial) = (&*built.config, built.serial);
-    let names: u128 = built.v4.base().listed_ranges().map(|(a, b, _)| u128::from(b - a) + 1).sum::<u128>()
-        + built.v6.base().listed_ranges().map(|(a, b, _)| (b - a).saturating_add(1)).sum::<u128>();
+    // Inside one piece every address has the same answer (no dataset changes its value there).
+    let v4 = pieces(built.datasets().flat_map(|d| d.v4.base().listed_ranges().map(|(a, b, _)| (a, b))));
+    let v6 = pieces(built.datasets().flat_map(|d| d.v6.base().listed_ranges().map(|(a, b, _)| (a, b))));
+    let names: u128 = v4.iter().map(|&(a, b)| u128::from(b - a) + 1).sum::<u128>()
+        + v6.iter().map(|&(a, b)| (b - a).saturating_add(1)).sum::<u128>();
     if names > u128::from(limit) {
         return Err(ExportError::TooLarge { names, limit });
     }
@@ -193,26 +219,21 @@ pub fn bind(built: &ZoneSnapshot, limit: u64, out: &mut impl Write) -> Result<Ex
         }
     }
     let mut report = ExportReport::default();
-    write_host(
-        out,
-        IpAddr::V4(Ipv4Addr::from(TEST_LISTED_V4)),
-        crate::query::test_listing(),
-        &zone.txt_template,
-        &mut report,
-    )?;
-    for (first, last, id) in built.v4.base().listed_ranges() {
-        let Some(listing) = built.value(id) else { continue };
+    let test = IpAddr::V4(Ipv4Addr::from(TEST_LISTED_V4));
+    write_host(out, test, &lookup_v4(built, TEST_LISTED_V4), built, &mut report)?;
+    for (first, last) in v4 {
+        let hits = lookup_v4(built, first);
         for a in first..=last {
             if a != TEST_LISTED_V4 && a != TEST_UNLISTED_V4 {
-                write_host(out, IpAddr::V4(Ipv4Addr::from(a)), listing, &zone.txt_template, &mut report)?;
+                write_host(out, IpAddr::V4(Ipv4Addr::from(a)), &hits, built, &mut report)?;
             }
         }
     }
-    for (first, last, id) in built.v6.base().listed_ranges() {
-        let Some(listing) = built.value(id) else { continue };
+    for (first, last) in v6 {
+        let hits = lookup_v6(built, first);
         let mut a = first;
         loop {
-            write_host(out, IpAddr::V6(Ipv6Addr::from(a)), listing, &zone.txt_template, &mut report)?;
+            write_host(out, IpAddr::V6(Ipv6Addr::from(a)), &hits, built, &mut report)?;
             if a == last {
                 break;
             }
@@ -222,11 +243,46 @@ pub fn bind(built: &ZoneSnapshot, limit: u64, out: &mut impl Write) -> Result<Ex
     Ok(report)
 }
 
+/// Listed ranges of several datasets cut at every dataset's range boundaries, sorted: disjoint
+/// pieces whose union is the addresses any of them lists, each inside or outside every range.
+fn pieces<A: Addr>(ranges: impl Iterator<Item = (A, A)>) -> Vec<(A, A)> {
+    // A sweep over range starts (+1) and the addresses after range ends (-1).
+    let mut events: Vec<(A, i32)> = Vec::new();
+    let mut highest = None;
+    for (first, last) in ranges {
+        events.push((first, 1));
+        match last.checked_next() {
+            Some(after) => events.push((after, -1)),
+            None => highest = Some(last),
+        }
+    }
+    events.sort_unstable_by_key(|&(at, _)| at);
+    let mut out = Vec::new();
+    let mut active = 0;
+    let mut i = 0;
+    while let Some(&(at, _)) = events.get(i) {
+        while let Some(&(_, delta)) = events.get(i).filter(|(a, _)| *a == at) {
+            active += delta;
+            i += 1;
+        }
+        if active > 0 {
+            // The piece ends before the next event; without one it runs to the address space's
+            // end (a range ended there).
+            let end = match events.get(i) {
+                Some(&(next, _)) => next.checked_prev(),
+                None => highest,
+            };
+            out.extend(end.map(|end| (at, end)));
+        }
+    }
+    out
+}
+
 fn write_host(
     out: &mut impl Write,
     ip: IpAddr,
-    listing: &Listing,
-    template: &str,
+    hits: &Hits<'_>,
+    zone: &ZoneSnapshot,
     report: &mut ExportReport,
 ) -> io::Result<()> {
     let owner = match ip {
@@ -235,12 +291,14 @@ fn write_host(
             (0..32).map(|i| format!("{:x}", (u128::from(v6) >> (4 * i)) & 0xf)).collect::<Vec<_>>().join(".")
         }
     };
-    for code in listing.codes() {
+    for code in hits.codes() {
         writeln!(out, "{owner} IN A {code}")?;
         report.lines += 1;
     }
-    let txt = expand_txt(listing.reason().unwrap_or(template), ip);
-    writeln!(out, "{owner} IN TXT \"{}\"", txt.replace('\\', "\\\\").replace('"', "\\\""))?;
-    report.lines += 1;
+    for template in hits.templates(zone) {
+        let txt = expand_txt(template, ip);
+        writeln!(out, "{owner} IN TXT \"{}\"", txt.replace('\\', "\\\\").replace('"', "\\\""))?;
+        report.lines += 1;
+    }
     Ok(())
 }

@@ -1,4 +1,5 @@
-//! `dnsbl zone import`: streams an rbldnsd file into one atomic replacement of a zone.
+//! `dnsbl zone import`: streams rbldnsd files into one atomic replacement of some of a zone's
+//! datasets.
 //!
 //! Lines are read one at a time (a 10M-line file is never held as text); entries go straight into
 //! the store's write batch. Every bad line is reported as `file:line: reason` (up to
@@ -45,6 +46,8 @@ pub struct ImportReport {
     /// Entries wider than `$MAXRANGE4`, skipped as rbldnsd skips them.
     pub skipped_wide: u64,
     pub directives: Directives,
+    /// Each dataset replaced, with its (listings, exclusions).
+    pub datasets: Vec<(DatasetName, u64, u64)>,
 }
 
 /// Options of one import.
@@ -65,6 +68,15 @@ pub struct ImportOptions {
     pub source: String,
 }
 
+/// One input of an import: a file, the rbldnsd dataset type it is written for, and the dataset
+/// it goes into (a `combined` file's named sections go to datasets of their own).
+#[derive(Debug, Clone)]
+pub struct Source {
+    pub path: PathBuf,
+    pub kind: Dataset,
+    pub into: DatasetName,
+}
+
 /// Replaces `zone`'s dataset `opts.into` with the contents of the file at `path`.
 pub fn import(
     store: &Store,
@@ -77,21 +89,37 @@ pub fn import(
 
 /// Replaces `zone`'s dataset `opts.into` with the contents of all `paths` together, in one
 /// switch: the dataset answers as one list made of every file (the zone's other datasets are not
-/// touched). A bad line in any file and nothing is imported.
+/// touched, except those a `combined` file's named sections replace). A bad line in any file and
+/// nothing is imported.
 pub fn import_files(
     store: &Store,
     zone: &DomainName,
     paths: &[PathBuf],
     opts: &ImportOptions,
 ) -> Result<ImportReport, ImportError> {
-    let mut import = Import::start(store, zone, opts)?;
-    for path in paths {
+    let sources: Vec<Source> =
+        paths.iter().map(|p| Source { path: p.clone(), kind: opts.dataset, into: opts.into.clone() }).collect();
+    import_sources(store, zone, &sources, opts)
+}
+
+/// Replaces every dataset the `sources` name with what they hold, all in one switch; files that
+/// name one dataset are read as one list (as rbldnsd reads `type:file1,file2`). A bad line in
+/// any file and nothing is imported.
+pub fn import_sources(
+    store: &Store,
+    zone: &DomainName,
+    sources: &[Source],
+    opts: &ImportOptions,
+) -> Result<ImportReport, ImportError> {
+    let mut import = Import::start(store, zone)?;
+    for source in sources {
+        let path = &source.path;
         let file = File::open(path).map_err(|source| ImportError::Read { path: path.to_path_buf(), source })?;
-        if !import.read(file, path, opts)? {
+        if !import.read(file, source, opts)? {
             break;
         }
     }
-    import.finish(paths, opts)
+    import.finish(opts)
 }
 
 /// Replaces `zone`'s dataset `opts.into` with what `input` holds (a file, an upload being
@@ -103,37 +131,56 @@ pub fn import_reader(
     path: &Path,
     opts: &ImportOptions,
 ) -> Result<ImportReport, ImportError> {
-    let mut import = Import::start(store, zone, opts)?;
-    import.read(input, path, opts)?;
-    import.finish(&[path.to_path_buf()], opts)
+    let mut import = Import::start(store, zone)?;
+    let source = Source { path: path.to_path_buf(), kind: opts.dataset, into: opts.into.clone() };
+    import.read(input, &source, opts)?;
+    import.finish(opts)
 }
 
-/// One replacement being filled from one or more inputs.
-struct Import<'s> {
+/// One replacement being filled from one or more inputs ([`Import::read`] each, then
+/// [`Import::finish`]); dropped unfinished, it leaves the served datasets as they were.
+#[derive(Debug)]
+pub struct Import<'s> {
     batch: ZoneReplacement<'s>,
     errors: Vec<LineError>,
     lines: u64,
     skipped_wide: u64,
     directives: Directives,
+    /// The files that fed each dataset, for the audit trail.
+    fed_by: Vec<(DatasetName, Vec<String>)>,
 }
 
 impl<'s> Import<'s> {
-    fn start(store: &'s Store, zone: &DomainName, opts: &ImportOptions) -> Result<Import<'s>, ImportError> {
+    pub fn start(store: &'s Store, zone: &DomainName) -> Result<Import<'s>, ImportError> {
         Ok(Import {
-            batch: store.replace_dataset(zone, &opts.into)?,
+            batch: store.replace_datasets(zone)?,
             errors: Vec::new(),
             lines: 0,
             skipped_wide: 0,
             directives: Directives::default(),
+            fed_by: Vec::new(),
         })
     }
 
+    /// Sends what follows to `dataset`, noting that `path` feeds it.
+    fn select(&mut self, dataset: &DatasetName, path: &Path) -> Result<(), ImportError> {
+        self.batch.select(dataset)?;
+        let name = path.file_name().map_or_else(|| path.display().to_string(), |n| n.to_string_lossy().into_owned());
+        match self.fed_by.iter_mut().find(|(d, _)| d == dataset) {
+            Some((_, files)) if files.contains(&name) => {}
+            Some((_, files)) => files.push(name),
+            None => self.fed_by.push((dataset.clone(), vec![name])),
+        }
+        Ok(())
+    }
+
     /// Reads one input into the replacement; `false` once enough bad lines were seen to stop.
-    fn read(&mut self, input: impl Read, path: &Path, opts: &ImportOptions) -> Result<bool, ImportError> {
+    pub fn read(&mut self, input: impl Read, source: &Source, opts: &ImportOptions) -> Result<bool, ImportError> {
+        let path = source.path.as_path();
         let read_err = |source| ImportError::Read { path: path.to_path_buf(), source };
+        self.select(&source.into, path)?;
         let mut reader = BufReader::with_capacity(1 << 20, input);
-        let mut parser = Parser::new(opts.dataset, opts.default_code);
-        let (batch, errors) = (&mut self.batch, &mut self.errors);
+        let mut parser = Parser::new(source.kind, opts.default_code);
         let (mut line_no, mut skipped_wide) = (0u64, 0u64);
         let mut raw = Vec::with_capacity(256);
         loop {
@@ -147,28 +194,30 @@ impl<'s> Import<'s> {
                 Err(_) => Err(bad("line is not valid UTF-8".into())),
                 Ok(text) => parser.line(text).map_err(bad),
             };
+            let clean = self.errors.is_empty();
             match item {
                 Err(e) => {
-                    errors.push(e);
-                    if errors.len() >= MAX_REPORTED {
+                    self.errors.push(e);
+                    if self.errors.len() >= MAX_REPORTED {
                         break;
                     }
                 }
                 Ok(None) => {}
-                Ok(Some(Item::Listed { prefixes, listing })) if errors.is_empty() => {
+                Ok(Some(Item::Section { name })) => self.select(name.as_ref().unwrap_or(&source.into), path)?,
+                Ok(Some(Item::Listed { prefixes, listing })) if clean => {
                     let listing = match (listing.reason(), &opts.zone_template) {
                         (Some(r), Some(t)) if r == t => Listing::new(listing.codes().to_vec(), None).unwrap_or(listing),
                         _ => listing,
                     };
                     let value = StoredListing { listing, added_at: opts.now, expires_at: None };
                     for p in &prefixes {
-                        batch.put_listing(p, &value)?;
+                        self.batch.put_listing(p, &value)?;
                     }
                 }
-                Ok(Some(Item::Excluded { prefixes })) if errors.is_empty() => {
+                Ok(Some(Item::Excluded { prefixes })) if clean => {
                     let value = StoredExclusion { reason: None, added_at: opts.now };
                     for p in &prefixes {
-                        batch.put_exclusion(p, &value)?;
+                        self.batch.put_exclusion(p, &value)?;
                     }
                 }
                 Ok(Some(Item::SkippedWide { prefixes })) => skipped_wide += prefixes.len() as u64,
@@ -185,29 +234,41 @@ impl<'s> Import<'s> {
         Ok(self.errors.len() < MAX_REPORTED)
     }
 
-    fn finish(self, paths: &[PathBuf], opts: &ImportOptions) -> Result<ImportReport, ImportError> {
+    /// Commits every dataset read into, in one switch; with any bad line, nothing.
+    pub fn finish(self, opts: &ImportOptions) -> Result<ImportReport, ImportError> {
         if !self.errors.is_empty() {
             return Err(ImportError::Lines(self.errors));
         }
-        let (listings, exclusions) = self.batch.counts();
-        let names: Vec<String> = paths
-            .iter()
-            .map(|p| p.file_name().map_or_else(|| p.display().to_string(), |n| n.to_string_lossy().into_owned()))
+        let at_us = crate::clock::unix_now_us();
+        let audit: Vec<AuditRecord> = self
+            .batch
+            .datasets()
+            .map(|(dataset, listings, exclusions)| {
+                let what = if dataset.is_operator() { "the list".to_string() } else { format!("dataset {dataset}") };
+                let files = self.fed_by.iter().find(|(d, _)| d == dataset).map(|(_, f)| f.join(", "));
+                AuditRecord {
+                    at_us,
+                    action: AuditAction::Import,
+                    actor: opts.actor.clone(),
+                    source: opts.source.clone(),
+                    codes: Vec::new(),
+                    reason: Some(format!(
+                        "replaced {what}: {listings} listings, {exclusions} exclusions from {}",
+                        files.unwrap_or_default()
+                    )),
+                    expires_at: None,
+                    dataset: dataset.clone(),
+                }
+            })
             .collect();
-        let what = if opts.into.is_operator() { "the list".to_string() } else { format!("dataset {}", opts.into) };
-        let audit = AuditRecord {
-            at_us: crate::clock::unix_now_us(),
-            action: AuditAction::Import,
-            actor: opts.actor.clone(),
-            source: opts.source.clone(),
-            codes: Vec::new(),
-            reason: Some(format!(
-                "replaced {what}: {listings} listings, {exclusions} exclusions from {}",
-                names.join(", ")
-            )),
-            expires_at: None,
-        };
-        let summary = self.batch.commit_audited(opts.now, Some(&audit))?;
-        Ok(ImportReport { lines: self.lines, summary, skipped_wide: self.skipped_wide, directives: self.directives })
+        let datasets = self.batch.datasets().map(|(d, l, x)| (d.clone(), l, x)).collect();
+        let summary = self.batch.commit_audited(opts.now, &audit)?;
+        Ok(ImportReport {
+            lines: self.lines,
+            summary,
+            skipped_wide: self.skipped_wide,
+            directives: self.directives,
+            datasets,
+        })
     }
 }

@@ -21,7 +21,7 @@ use std::sync::LazyLock;
 use crate::config::NameServer;
 use crate::model::{expand_txt, mask128, mask32, Listing, ListingCode, Prefix, V4_MAPPED_PREFIX};
 use crate::name::{DomainName, MAX_DATASETS};
-use crate::snapshot::{Feed, Snapshot, ZoneSnapshot};
+use crate::snapshot::{Dataset, Snapshot, ZoneSnapshot};
 use crate::trie::{PrefixTable, ValueId};
 
 /// Query types the answer logic distinguishes (RFC 1035 / 3596 numbers).
@@ -142,15 +142,15 @@ impl<'s> Hits<'s> {
         hits
     }
 
-    /// The listings of `zone`'s datasets, given the value each table holds for the address: the
-    /// operator's (`own`), then each feed's (`in_feed`).
+    /// The listings of `zone`'s datasets, given how a dataset's table is read for the address:
+    /// the operator's first, then each other dataset's.
     #[inline]
-    fn gather(zone: &'s ZoneSnapshot, own: Option<ValueId>, in_feed: impl Fn(&Feed) -> Option<ValueId>) -> Hits<'s> {
+    fn gather(zone: &'s ZoneSnapshot, in_feed: impl Fn(&Dataset) -> Option<ValueId>) -> Hits<'s> {
         let mut hits = Hits::new();
-        if let Some(l) = own.and_then(|id| zone.value(id)) {
+        if let Some(l) = in_feed(&zone.operator).and_then(|id| zone.operator.value(id)) {
             hits.push(l);
         }
-        for feed in zone.feeds.iter() {
+        for feed in zone.feeds() {
             if let Some(l) = in_feed(feed).and_then(|id| feed.value(id)) {
                 hits.push(l);
             }
@@ -217,7 +217,7 @@ pub fn locate_v4<'s>(snapshot: &'s Snapshot, labels: &[&[u8]]) -> Option<(&'s Pr
     let (zone, depth) = find_zone(snapshot, labels)?;
     let rel = &labels[..labels.len() - depth];
     match parse_v4_labels(rel)? {
-        (addr, 4) => Some((zone.v4.base(), addr)),
+        (addr, 4) => Some((zone.operator.v4.base(), addr)),
         _ => None,
     }
 }
@@ -359,30 +359,37 @@ pub fn txt_template<'s>(zone: &'s ZoneSnapshot, listing: &'s Listing) -> &'s str
 
 /// The listings deciding an IPv4 address in every dataset, with the test points fixed (no
 /// dataset changes them).
-fn lookup_v4(zone: &ZoneSnapshot, addr: u32) -> Hits<'_> {
+pub fn lookup_v4(zone: &ZoneSnapshot, addr: u32) -> Hits<'_> {
     match addr {
         TEST_LISTED_V4 => Hits::one(&TEST_LISTING),
         TEST_UNLISTED_V4 => Hits::new(),
-        _ => Hits::gather(zone, zone.v4.lookup(addr), |f| f.v4.lookup(addr)),
+        _ => Hits::gather(zone, |d| d.v4.lookup(addr)),
+    }
+}
+
+/// The listing that decides `ip` in one dataset on its own (the test points answer from the
+/// operator's alone, as in the union).
+pub fn listing_in(dataset: &Dataset, ip: IpAddr) -> Option<&Listing> {
+    match Prefix::host(ip) {
+        Prefix::V4 { bits: TEST_LISTED_V4, .. } => dataset.name.is_operator().then_some(&*TEST_LISTING),
+        Prefix::V4 { bits: TEST_UNLISTED_V4, .. } => None,
+        Prefix::V4 { bits, .. } => dataset.v4.lookup(bits).and_then(|id| dataset.value(id)),
+        Prefix::V6 { bits, .. } => dataset.v6.lookup(bits).and_then(|id| dataset.value(id)),
     }
 }
 
 /// The listings deciding an IPv6 address (not IPv4-mapped) in every dataset.
-fn lookup_v6(zone: &ZoneSnapshot, addr: u128) -> Hits<'_> {
-    Hits::gather(zone, zone.v6.lookup(addr), |f| f.v6.lookup(addr))
+pub fn lookup_v6(zone: &ZoneSnapshot, addr: u128) -> Hits<'_> {
+    Hits::gather(zone, |d| d.v6.lookup(addr))
 }
 
 fn any_listed_v4(zone: &ZoneSnapshot, first: u32, last: u32) -> bool {
-    (first..=last).contains(&TEST_LISTED_V4)
-        || zone.v4.any_listed(first, last)
-        || zone.feeds.iter().any(|f| f.v4.any_listed(first, last))
+    (first..=last).contains(&TEST_LISTED_V4) || zone.datasets().any(|d| d.v4.any_listed(first, last))
 }
 
 fn any_listed_v6(zone: &ZoneSnapshot, first: u128, last: u128) -> bool {
     let (lo, hi) = (first.max(V4_MAPPED_PREFIX), last.min(V4_MAPPED_PREFIX | 0xffff_ffff));
-    (lo <= hi && any_listed_v4(zone, lo as u32, hi as u32))
-        || zone.v6.any_listed(first, last)
-        || zone.feeds.iter().any(|f| f.v6.any_listed(first, last))
+    (lo <= hi && any_listed_v4(zone, lo as u32, hi as u32)) || zone.datasets().any(|d| d.v6.any_listed(first, last))
 }
 
 /// 1 to 4 reversed decimal octets → (address with the given octets on top, octet count).

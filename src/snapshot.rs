@@ -1,10 +1,12 @@
 //! Immutable snapshots of everything the DNS path reads, and their lock-free publication.
 //!
-//! A [`Snapshot`] holds, per served zone, its configuration, SOA serial and two layered prefix
-//! tables (IPv4, IPv6) whose values index a table of interned [`Listing`]s. [`SharedSnapshot`] is
-//! the one place that owns `arc-swap`: DNS workers `load()` without locking; the publisher
-//! replaces the whole snapshot at once, so a query sees either the old list or the new one, never
-//! a mix. A change shares everything it does not touch (`Arc`s) with the previous snapshot.
+//! A [`Snapshot`] holds, per served zone, its configuration, SOA serial and its datasets. Each
+//! [`Dataset`] has two layered prefix tables (IPv4, IPv6) whose values index a table of interned
+//! [`Listing`]s; the operator's dataset (with the marketer registry applied) is always there, the
+//! others (imported feeds, lists fed by policies) follow by name. [`SharedSnapshot`] is the one
+//! place that owns `arc-swap`: DNS workers `load()` without locking; the publisher replaces the
+//! whole snapshot at once, so a query sees either the old list or the new one, never a mix. A
+//! change shares everything it does not touch (`Arc`s) with the previous snapshot.
 
 use std::collections::HashMap;
 use std::sync::Arc;
@@ -22,29 +24,20 @@ use crate::trie::{LayeredTable, Patch, PrefixTable, ValueId, Verdict};
 pub struct ZoneSnapshot {
     pub config: Arc<ZoneConfig>,
     pub serial: u32,
-    /// The operator's dataset (with the registry applied), patched by live changes.
+    /// The operator's dataset, with the marketer registry applied.
+    pub operator: Dataset,
+    /// The zone's other datasets by name, each answering on its own.
+    feeds: Arc<Vec<Dataset>>,
+}
+
+/// One dataset of a zone: its tables and the listings their values refer to. Patched by live
+/// changes, folded into new base tables now and then.
+#[derive(Clone, Debug)]
+pub struct Dataset {
+    pub name: DatasetName,
     pub v4: LayeredTable<u32>,
     pub v6: LayeredTable<u128>,
     values: ValueTable,
-    /// The zone's other datasets (imported feeds), each answering on its own; replaced whole.
-    pub feeds: Arc<Vec<Feed>>,
-}
-
-/// One dataset other than the operator's: its own tables and values.
-#[derive(Debug)]
-pub struct Feed {
-    pub name: DatasetName,
-    pub v4: PrefixTable<u32>,
-    pub v6: PrefixTable<u128>,
-    values: Vec<Listing>,
-}
-
-impl Feed {
-    /// The listing a table value refers to.
-    #[inline]
-    pub fn value(&self, id: ValueId) -> Option<&Listing> {
-        self.values.get(id as usize)
-    }
 }
 
 /// Listing values: a shared base and the few added by live changes since the last merge.
@@ -54,7 +47,12 @@ struct ValueTable {
     added: Arc<Vec<Listing>>,
 }
 
-impl ZoneSnapshot {
+impl Dataset {
+    /// A dataset with no entries.
+    pub fn empty(name: DatasetName) -> Dataset {
+        Dataset { name, v4: LayeredTable::default(), v6: LayeredTable::default(), values: ValueTable::default() }
+    }
+
     /// The listing a table value refers to.
     #[inline]
     pub fn value(&self, id: ValueId) -> Option<&Listing> {
@@ -65,21 +63,24 @@ impl ZoneSnapshot {
         }
     }
 
-    /// Distinct listing values (codes + reason) in the zone.
+    /// Distinct listing values (codes + reason) in the dataset.
     pub fn distinct_values(&self) -> usize {
         self.values.base.len() + self.values.added.len()
     }
 
-    /// The next snapshot after a change: new serial, patched tables, and values appended.
-    pub fn changed(
-        &self,
-        serial: u32,
-        v4: Option<Patch<u32>>,
-        v6: Option<Patch<u128>>,
-        new_values: Vec<Listing>,
-    ) -> ZoneSnapshot {
+    /// Patches on top of the two base tables.
+    pub fn patch_count(&self) -> usize {
+        self.v4.patch_count() + self.v6.patch_count()
+    }
+
+    /// Segments of the two base tables.
+    pub fn segments(&self) -> usize {
+        self.v4.base().segments() + self.v6.base().segments()
+    }
+
+    /// The dataset after a change: patched tables and values appended.
+    pub fn changed(&self, v4: Option<Patch<u32>>, v6: Option<Patch<u128>>, new_values: Vec<Listing>) -> Dataset {
         let mut next = self.clone();
-        next.serial = serial;
         if let Some(p) = v4 {
             next.v4 = next.v4.with_patch(p);
         }
@@ -95,42 +96,130 @@ impl ZoneSnapshot {
         next
     }
 
-    /// The same zone with patches folded into new base tables and added values into the base.
-    pub fn merged(&self) -> ZoneSnapshot {
+    /// The same dataset with patches folded into new base tables and added values into the base
+    /// (itself, shared, when it has neither).
+    pub fn merged(&self) -> Dataset {
+        if self.patch_count() == 0 && self.values.added.is_empty() {
+            return self.clone();
+        }
         let mut base = Vec::with_capacity(self.distinct_values());
         base.extend(self.values.base.iter().cloned());
         base.extend(self.values.added.iter().cloned());
-        ZoneSnapshot {
-            config: self.config.clone(),
-            serial: self.serial,
+        Dataset {
+            name: self.name.clone(),
             v4: LayeredTable::new(self.v4.merged()),
             v6: LayeredTable::new(self.v6.merged()),
             values: ValueTable { base: Arc::new(base), added: Arc::default() },
-            feeds: self.feeds.clone(),
+        }
+    }
+
+    /// `folded` (made by `from.merged()`) with the patches and values this dataset gained since
+    /// `from` on top; `None` when it does not descend from `from` by changes alone.
+    fn rebased(&self, from: &Dataset, folded: &Dataset) -> Option<Dataset> {
+        if !Arc::ptr_eq(&self.values.base, &from.values.base) {
+            return None;
+        }
+        // Between merges values are only appended, so ids stay valid on the folded base.
+        let added = self.values.added.get(from.values.added.len()..)?;
+        Some(Dataset {
+            name: self.name.clone(),
+            v4: self.v4.rebased(&from.v4, &folded.v4)?,
+            v6: self.v6.rebased(&from.v6, &folded.v6)?,
+            values: ValueTable { base: folded.values.base.clone(), added: Arc::new(added.to_vec()) },
+        })
+    }
+}
+
+impl ZoneSnapshot {
+    /// A zone of the operator's dataset and `feeds` (any order; kept by name).
+    pub fn new(config: Arc<ZoneConfig>, serial: u32, operator: Dataset, mut feeds: Vec<Dataset>) -> ZoneSnapshot {
+        feeds.sort_by(|a, b| a.name.cmp(&b.name));
+        ZoneSnapshot { config, serial, operator, feeds: Arc::new(feeds) }
+    }
+
+    /// The datasets other than the operator's, by name.
+    #[inline]
+    pub fn feeds(&self) -> &[Dataset] {
+        &self.feeds
+    }
+
+    /// Every dataset: the operator's first, then the others by name.
+    pub fn datasets(&self) -> impl Iterator<Item = &Dataset> + '_ {
+        std::iter::once(&self.operator).chain(self.feeds.iter())
+    }
+
+    /// The dataset of that name, if the zone has it.
+    pub fn dataset(&self, name: &DatasetName) -> Option<&Dataset> {
+        self.datasets().find(|d| &d.name == name)
+    }
+
+    /// Patches over all datasets.
+    pub fn patch_count(&self) -> usize {
+        self.datasets().map(Dataset::patch_count).sum()
+    }
+
+    /// The next snapshot after a change to one dataset (created empty first if the zone has
+    /// none of that name): new serial, patched tables, values appended.
+    pub fn changed(
+        &self,
+        serial: u32,
+        dataset: &DatasetName,
+        v4: Option<Patch<u32>>,
+        v6: Option<Patch<u128>>,
+        new_values: Vec<Listing>,
+    ) -> ZoneSnapshot {
+        let mut next = self.clone();
+        next.serial = serial;
+        if dataset.is_operator() {
+            next.operator = self.operator.changed(v4, v6, new_values);
+            return next;
+        }
+        let mut feeds = Vec::clone(&self.feeds);
+        let at = match feeds.binary_search_by(|d| d.name.cmp(dataset)) {
+            Ok(at) => at,
+            Err(at) => {
+                feeds.insert(at, Dataset::empty(dataset.clone()));
+                at
+            }
+        };
+        feeds[at] = feeds[at].changed(v4, v6, new_values);
+        next.feeds = Arc::new(feeds);
+        next
+    }
+
+    /// The same zone with every dataset's patches folded into new base tables.
+    pub fn merged(&self) -> ZoneSnapshot {
+        ZoneSnapshot {
+            config: self.config.clone(),
+            serial: self.serial,
+            operator: self.operator.merged(),
+            feeds: Arc::new(self.feeds.iter().map(Dataset::merged).collect()),
         }
     }
 
     /// `folded` (made by `from.merged()`, off the writer's path) with the patches and values this
     /// zone gained since `from` on top: the same answers as `self`, fewer patches. `None` when
     /// this zone does not descend from `from` by changes alone (it was reloaded or merged since).
+    /// A dataset created since `from` is kept as it is.
     pub fn rebased(&self, from: &ZoneSnapshot, folded: &ZoneSnapshot) -> Option<ZoneSnapshot> {
-        if !Arc::ptr_eq(&self.values.base, &from.values.base) {
-            return None;
+        let mut feeds = Vec::with_capacity(self.feeds.len());
+        for feed in self.feeds.iter() {
+            let before = from.feeds.iter().position(|d| d.name == feed.name);
+            feeds.push(match before {
+                None => feed.clone(),
+                Some(i) => feed.rebased(&from.feeds[i], folded.feeds.get(i)?)?,
+            });
         }
-        // Between merges values are only appended, so ids stay valid on the folded base.
-        let added = self.values.added.get(from.values.added.len()..)?;
         Some(ZoneSnapshot {
             config: self.config.clone(),
             serial: self.serial,
-            v4: self.v4.rebased(&from.v4, &folded.v4)?,
-            v6: self.v6.rebased(&from.v6, &folded.v6)?,
-            values: ValueTable { base: folded.values.base.clone(), added: Arc::new(added.to_vec()) },
-            feeds: self.feeds.clone(),
+            operator: self.operator.rebased(&from.operator, &folded.operator)?,
+            feeds: Arc::new(feeds),
         })
     }
 }
 
-/// Collects a zone's entries, interning identical values, then builds its tables.
+/// Collects one dataset's entries, interning identical values, then builds its tables.
 #[derive(Debug)]
 pub struct ZoneBuilder {
     config: Arc<ZoneConfig>,
@@ -230,26 +319,22 @@ impl ZoneBuilder {
         self.v4.len() + self.v6.len()
     }
 
+    /// The zone with these entries as its operator's dataset and no other.
     pub fn build(self) -> ZoneSnapshot {
-        self.build_with_index().0
+        let (config, serial) = (self.config.clone(), self.serial);
+        let (operator, _) = self.build_dataset(DatasetName::operator());
+        ZoneSnapshot::new(config, serial, operator, Vec::new())
     }
 
-    /// Builds the zone and returns the value index live changes intern into.
-    pub fn build_with_index(self) -> (ZoneSnapshot, HashMap<Listing, ValueId>) {
-        let zone = ZoneSnapshot {
-            config: self.config,
-            serial: self.serial,
+    /// Builds the entries as one dataset, and returns the value index live changes intern into.
+    pub fn build_dataset(self, name: DatasetName) -> (Dataset, HashMap<Listing, ValueId>) {
+        let dataset = Dataset {
+            name,
             v4: LayeredTable::new(PrefixTable::build(self.v4)),
             v6: LayeredTable::new(PrefixTable::build(self.v6)),
             values: ValueTable { base: Arc::new(self.values), added: Arc::default() },
-            feeds: Arc::default(),
         };
-        (zone, self.interned)
-    }
-
-    /// Builds the entries as a dataset of their own (a feed beside the operator's list).
-    pub fn build_feed(self, name: DatasetName) -> Feed {
-        Feed { name, v4: PrefixTable::build(self.v4), v6: PrefixTable::build(self.v6), values: self.values }
+        (dataset, self.interned)
     }
 }
 
@@ -316,10 +401,10 @@ mod tests {
         let failed = b.add_encoded(Prefix::masked_v4(200, 32), b"bad", |_| Err("corrupt"));
         assert_eq!(failed, Err("corrupt"));
         let zone = b.build();
-        assert_eq!(zone.distinct_values(), 2);
-        let id = zone.v4.lookup(3).expect("listed");
-        assert_eq!(zone.value(id).and_then(Listing::reason), Some("first"));
-        assert_eq!(zone.v4.lookup(200), None, "a failed entry is not added");
+        assert_eq!(zone.operator.distinct_values(), 2);
+        let id = zone.operator.v4.lookup(3).expect("listed");
+        assert_eq!(zone.operator.value(id).and_then(Listing::reason), Some("first"));
+        assert_eq!(zone.operator.v4.lookup(200), None, "a failed entry is not added");
     }
 
     #[test]
@@ -329,21 +414,28 @@ mod tests {
         let mut b = ZoneBuilder::new(Arc::new(config.zones[0].clone()), 1);
         b.add(Prefix::masked_v4(10, 32), Entry::Listed(listing("base")));
         let zone = b.build();
-        let add = |zone: &ZoneSnapshot, addr: u32, text: &str| {
-            let id = zone.distinct_values() as ValueId;
+        let add_to = |zone: &ZoneSnapshot, dataset: &str, addr: u32, text: &str| {
+            let dataset = DatasetName::parse(dataset).expect("name");
+            let id = zone.dataset(&dataset).map_or(0, Dataset::distinct_values) as ValueId;
             let patch = Patch::build(addr, addr, vec![(addr, 32, Verdict::Listed(id))]);
-            zone.changed(zone.serial + 1, Some(patch), None, vec![listing(text)])
+            zone.changed(zone.serial + 1, &dataset, Some(patch), None, vec![listing(text)])
         };
+        let add = |zone: &ZoneSnapshot, addr: u32, text: &str| add_to(zone, "operator", addr, text);
         let before = add(&zone, 20, "before the fold");
         let folded = before.merged();
         let after = add(&add(&before, 30, "while folding"), 40, "later still");
+        let after = add_to(&after, "evidence", 50, "a dataset made while folding");
         let rebased = after.rebased(&before, &folded).expect("same lineage");
         assert_eq!(rebased.serial, after.serial);
-        assert_eq!(rebased.v4.patch_count(), 2, "only the patches made while folding");
+        assert_eq!(rebased.operator.v4.patch_count(), 2, "only the patches made while folding");
         for (addr, text) in [(10, "base"), (20, "before the fold"), (30, "while folding"), (40, "later still")] {
-            let id = rebased.v4.lookup(addr).expect("listed");
-            assert_eq!(rebased.value(id).and_then(Listing::reason), Some(text), "{addr}");
+            let id = rebased.operator.v4.lookup(addr).expect("listed");
+            assert_eq!(rebased.operator.value(id).and_then(Listing::reason), Some(text), "{addr}");
         }
+        let evidence = &rebased.feeds()[0];
+        let id = evidence.v4.lookup(50).expect("listed in the new dataset");
+        assert_eq!(evidence.value(id).and_then(Listing::reason), Some("a dataset made while folding"));
+        assert_eq!(evidence.v4.lookup(10), None, "datasets answer on their own");
         assert!(zone.rebased(&before, &folded).is_none(), "a zone older than the fold's start");
         assert!(folded.rebased(&before, &folded).is_none(), "a zone merged since does not take the fold");
     }

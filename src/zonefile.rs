@@ -11,6 +11,7 @@
 use std::net::Ipv6Addr;
 
 use crate::model::{mask128, mask32, validate_txt, Listing, ListingCode, Prefix};
+use crate::name::DatasetName;
 
 /// Which rbldnsd dataset type the file is written for.
 #[derive(Clone, Copy, Debug, PartialEq, Eq)]
@@ -23,6 +24,18 @@ pub enum Dataset {
     Ip4Trie,
     /// IPv6 CIDR prefixes only.
     Ip6Trie,
+}
+
+impl Dataset {
+    /// The type's name, as `--type` and an import part's name give it.
+    pub fn as_str(self) -> &'static str {
+        match self {
+            Dataset::Auto => "auto",
+            Dataset::Ip4Set => "ip4set",
+            Dataset::Ip4Trie => "ip4trie",
+            Dataset::Ip6Trie => "ip6trie",
+        }
+    }
 }
 
 impl std::str::FromStr for Dataset {
@@ -47,6 +60,9 @@ pub enum Item {
     Excluded { prefixes: Vec<Prefix> },
     /// The entry is wider than `$MAXRANGE4` allows and is skipped, as rbldnsd does.
     SkippedWide { prefixes: Vec<Prefix> },
+    /// A `$DATASET type[:name] @` line of a `combined` file: the lines that follow belong to a
+    /// dataset of their own, named by `name` (lowercased) when the line gives one.
+    Section { name: Option<DatasetName> },
 }
 
 /// `$SOA`, `$NS` and `$TTL` values met in the file (the first of each counts, as in rbldnsd).
@@ -101,10 +117,10 @@ impl Parser {
     pub fn line(&mut self, line: &str) -> LineResult<Option<Item>> {
         let line = line.trim_end_matches(['\r', '\n']).trim();
         if let Some(rest) = line.strip_prefix('$') {
-            return self.directive(rest, true).map(|_| None);
+            return self.directive(rest, true);
         }
         if let Some(rest) = line.strip_prefix("#$").or_else(|| line.strip_prefix(";$")) {
-            return self.directive(rest, false).map(|_| None);
+            return self.directive(rest, false);
         }
         if line.is_empty() || line.starts_with('#') || line.starts_with(';') {
             return Ok(None);
@@ -136,7 +152,7 @@ impl Parser {
         line.starts_with("::") && !matches!(self.dataset, Dataset::Ip4Set | Dataset::Ip4Trie) && parse_v6(token).is_ok()
     }
 
-    fn directive(&mut self, rest: &str, strict: bool) -> LineResult<()> {
+    fn directive(&mut self, rest: &str, strict: bool) -> LineResult<Option<Item>> {
         let mut words = rest.split_whitespace();
         let keyword = words.next().unwrap_or("");
         let args: Vec<&str> = words.collect();
@@ -177,17 +193,23 @@ impl Parser {
                 if subzones.is_empty() || subzones.iter().any(|z| *z != "@") {
                     return Err("only $DATASET sections for the zone itself (@) can be imported".into());
                 }
-                self.dataset = match kind.split(':').next().unwrap_or("") {
+                let (kind, name) = kind.split_once(':').map_or((*kind, None), |(k, n)| (k, Some(n)));
+                self.dataset = match kind {
                     "ip4set" | "ip4tset" => Dataset::Ip4Set,
                     "ip4trie" => Dataset::Ip4Trie,
                     "ip6trie" | "ip6tset" => Dataset::Ip6Trie,
                     other => return Err(format!("dataset type {other:?} is not supported (ip4set, ip4trie, ip6trie)")),
+                };
+                let name = match name.filter(|n| !n.is_empty()) {
+                    None => None,
+                    Some(n) => Some(DatasetName::parse(&n.to_ascii_lowercase()).map_err(|e| e.to_string())?),
                 };
                 self.default_code = self.initial_code;
                 self.default_txt = None;
                 self.vars = Default::default();
                 self.base = None;
                 self.max_range4 = 0;
+                return Ok(Some(Item::Section { name }));
             }
             "=" => self.base = Some(args.join(" ")),
             k if k.len() == 1 && k.as_bytes()[0].is_ascii_digit() => {
@@ -196,7 +218,7 @@ impl Parser {
             _ if !strict => {}
             other => return Err(format!("unknown special entry ${other}")),
         }
-        Ok(())
+        Ok(None)
     }
 
     /// Parses the address part; returns the prefixes and the rest of the line.
@@ -562,11 +584,12 @@ mod tests {
     #[test]
     fn combined_files_switch_dataset_and_scope() {
         let mut ps = parser();
-        assert_eq!(ps.line("$DATASET ip4trie @"), Ok(None));
+        assert_eq!(ps.line("$DATASET ip4trie @"), Ok(Some(Item::Section { name: None })));
         assert_eq!(ps.line(":4:four"), Ok(None));
         assert_eq!(listed(&mut ps, "10.0.0.0/8").1.codes()[0].to_string(), "127.0.0.4");
         assert!(ps.line("2001:db8::/32").expect_err("v6 in ip4trie").contains("IPv6 entry"));
-        assert_eq!(ps.line("$DATASET ip6trie:six @"), Ok(None));
+        let six = DatasetName::parse("six").ok();
+        assert_eq!(ps.line("$DATASET ip6trie:Six @"), Ok(Some(Item::Section { name: six })), "names are lowercased");
         let (p6, l6) = listed(&mut ps, "2001:db8::/32");
         assert_eq!(
             (p6[0], l6.codes()[0], l6.reason()),
@@ -575,6 +598,7 @@ mod tests {
         );
         assert!(ps.line("$DATASET ip4set proxies").expect_err("subzone").contains("(@)"));
         assert!(ps.line("$DATASET generic @").expect_err("type").contains("not supported"));
+        assert!(ps.line("$DATASET ip4set:a/b @").expect_err("name").contains("not a dataset name"));
     }
 
     #[test]

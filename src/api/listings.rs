@@ -1,8 +1,11 @@
 //! The operator's list through HTTP: zones, listings, exclusions, and the history of a prefix.
 //!
 //! - `GET  /v1/zones` — served zones and their serials.
-//! - `POST /v1/zones/{zone}/listings` [`ListingRequest`]; `DELETE ...?prefix=`.
-//! - `POST /v1/zones/{zone}/exclusions` [`ExclusionRequest`]; `DELETE ...?prefix=`.
+//! - `POST /v1/zones/{zone}/listings` [`ListingRequest`]; `DELETE ...?prefix=[&dataset=]`.
+//! - `POST /v1/zones/{zone}/exclusions` [`ExclusionRequest`]; `DELETE ...?prefix=[&dataset=]`.
+//!
+//! A change goes to the dataset the request names (`operator` when it names none); an addition
+//! to a dataset the zone does not have yet creates it.
 //! - `GET  /v1/history?prefix=` — every change that affected an address or prefix, oldest first.
 
 use axum::extract::rejection::JsonRejection;
@@ -16,7 +19,7 @@ use super::state::ApiState;
 use super::wire::{ChangeResponse, ExclusionRequest, HistoryRecord, ListingRequest, PrefixQuery, ZoneInfo};
 use crate::clock::unix_now;
 use crate::model::{Listing, ListingCode, Prefix};
-use crate::name::DomainName;
+use crate::name::{DatasetName, DomainName};
 use crate::publisher::{Change, Origin};
 
 pub async fn zones(State(state): State<ApiState>) -> Json<Vec<ZoneInfo>> {
@@ -39,8 +42,9 @@ pub async fn add_listing(
     let listing = Listing::new(codes, req.reason).map_err(|e| bad(e.to_string()))?;
     let now = unix_now();
     let expires_at = req.expires.as_deref().map(|e| parse_expiry(e, now)).transpose()?;
-    let serial = apply(&state, &zone, Change::AddListing { prefix, listing, expires_at }).await?;
-    Ok((StatusCode::CREATED, Json(ChangeResponse { zone, prefix: prefix.to_string(), serial })))
+    let dataset = parse_dataset(req.dataset.as_deref())?;
+    let change = Change::AddListing { prefix, listing, expires_at };
+    Ok((StatusCode::CREATED, Json(apply(&state, zone, dataset, change).await?)))
 }
 
 pub async fn remove_listing(
@@ -49,8 +53,8 @@ pub async fn remove_listing(
     Query(q): Query<PrefixQuery>,
 ) -> Result<Json<ChangeResponse>, ApiError> {
     let prefix = parse_prefix(&q.prefix)?;
-    let serial = apply(&state, &zone, Change::RemoveListing { prefix }).await?;
-    Ok(Json(ChangeResponse { zone, prefix: prefix.to_string(), serial }))
+    let dataset = parse_dataset(q.dataset.as_deref())?;
+    Ok(Json(apply(&state, zone, dataset, Change::RemoveListing { prefix }).await?))
 }
 
 pub async fn add_exclusion(
@@ -63,8 +67,9 @@ pub async fn add_exclusion(
     if let Some(r) = &req.reason {
         crate::model::validate_txt(r).map_err(|e| bad(e.to_string()))?;
     }
-    let serial = apply(&state, &zone, Change::AddExclusion { prefix, reason: req.reason }).await?;
-    Ok((StatusCode::CREATED, Json(ChangeResponse { zone, prefix: prefix.to_string(), serial })))
+    let dataset = parse_dataset(req.dataset.as_deref())?;
+    let change = Change::AddExclusion { prefix, reason: req.reason };
+    Ok((StatusCode::CREATED, Json(apply(&state, zone, dataset, change).await?)))
 }
 
 pub async fn remove_exclusion(
@@ -73,8 +78,8 @@ pub async fn remove_exclusion(
     Query(q): Query<PrefixQuery>,
 ) -> Result<Json<ChangeResponse>, ApiError> {
     let prefix = parse_prefix(&q.prefix)?;
-    let serial = apply(&state, &zone, Change::RemoveExclusion { prefix }).await?;
-    Ok(Json(ChangeResponse { zone, prefix: prefix.to_string(), serial }))
+    let dataset = parse_dataset(q.dataset.as_deref())?;
+    Ok(Json(apply(&state, zone, dataset, Change::RemoveExclusion { prefix }).await?))
 }
 
 pub async fn history(
@@ -90,6 +95,7 @@ pub async fn history(
             let found = store.history(&zone, prefix).map_err(store_error)?;
             out.extend(found.into_iter().map(|(p, r)| HistoryRecord {
                 zone: zone.to_string(),
+                dataset: r.dataset.to_string(),
                 prefix: p.to_string(),
                 at: format_time(r.at_us),
                 action: r.action.as_str().to_string(),
@@ -133,8 +139,25 @@ fn parse_expiry(text: &str, now: u64) -> Result<u64, ApiError> {
     Ok(at)
 }
 
-/// Runs a change on the single writer.
-async fn apply(state: &ApiState, zone: &str, change: Change) -> Result<u32, ApiError> {
-    let zone = parse_zone(zone)?;
-    state.writer.run(move |p| p.apply(&zone, change, Origin::OPERATOR_API, unix_now())).await.map_err(change_error)
+/// A dataset named in a request; `operator` when none is.
+pub fn parse_dataset(text: Option<&str>) -> Result<DatasetName, ApiError> {
+    text.map_or(Ok(DatasetName::operator()), |t| DatasetName::parse(t).map_err(|e| bad(e.to_string())))
+}
+
+/// Runs a change to one dataset on the single writer.
+async fn apply(
+    state: &ApiState,
+    zone: String,
+    dataset: DatasetName,
+    change: Change,
+) -> Result<ChangeResponse, ApiError> {
+    let name = parse_zone(&zone)?;
+    let prefix = change.prefix();
+    let target = dataset.clone();
+    let serial = state
+        .writer
+        .run(move |p| p.apply(&name, &target, change, Origin::OPERATOR_API, unix_now()))
+        .await
+        .map_err(change_error)?;
+    Ok(ChangeResponse { zone, dataset: dataset.to_string(), prefix: prefix.to_string(), serial })
 }

@@ -1,5 +1,6 @@
-//! `GET /v1/lookup/{ip}`: what the DNS answers now for an address, per zone, the entry that
-//! decides it, the others covering it, and a sentence saying why (operator and marketer tokens).
+//! `GET /v1/lookup/{ip}`: what the DNS answers now for an address, per zone: the union, which
+//! datasets give each code, and per dataset the entry that decides it, the others covering it,
+//! and a sentence saying why (operator and marketer tokens).
 
 use std::net::IpAddr;
 
@@ -8,12 +9,14 @@ use axum::Json;
 
 use super::error::{bad, internal, store_error, ApiError};
 use super::state::ApiState;
-use super::wire::{EntryKind, EntryView, LookupResponse, ZoneLookup};
+use super::wire::{CodeSource, DatasetLookup, EntryKind, EntryView, LookupResponse, ZoneLookup};
 use crate::clock::unix_now;
 use crate::config::RegistryConfig;
 use crate::model::Prefix;
+use crate::name::DatasetName;
 use crate::query::{self, Lookup};
-use crate::snapshot::SharedSnapshot;
+use crate::registry::Registry;
+use crate::snapshot::{Dataset, SharedSnapshot, Snapshot, ZoneSnapshot};
 use crate::store::{Store, StoredEntry};
 
 pub async fn lookup(State(state): State<ApiState>, Path(ip): Path<String>) -> Result<Json<LookupResponse>, ApiError> {
@@ -34,62 +37,104 @@ fn explain(
     ip: IpAddr,
 ) -> Result<Vec<ZoneLookup>, ApiError> {
     let snap = shared.load_full();
-    let host = Prefix::host(ip);
-    let now = unix_now();
     let mut out = Vec::new();
     for zone in &snap.zones {
-        let (codes, txt) = answer_in(&snap, zone, ip);
-        let mut entries: Vec<EntryView> = store
-            .covering(&zone.config.origin, host)
-            .map_err(store_error)?
-            .into_iter()
-            .filter(|(_, e)| !matches!(e, StoredEntry::Listing(l) if l.expired(now)))
-            .map(|(p, e)| view(p, e, ip))
-            .collect();
-        // Reversed, the list is most specific first with an exclusion before a listing at the
-        // same prefix: exactly the order in which entries decide.
-        entries.reverse();
-        let mut note = None;
-        if registry_config.applies_to(&zone.config.origin) {
-            note = registry_views(&snap.registry, ip, &mut entries);
+        let (codes, txts) = answer_in(&snap, zone, ip);
+        let mut datasets = Vec::new();
+        for dataset in zone.datasets() {
+            let registry = dataset.name.is_operator() && registry_config.applies_to(&zone.config.origin);
+            datasets.push(explain_dataset(store, zone, dataset, registry.then_some(&*snap.registry), ip)?);
         }
-        let decided_by = if query::is_test_point(host) {
-            Some(EntryView {
-                prefix: host.to_string(),
-                len: host.len(),
-                kind: EntryKind::TestPoint,
-                codes: codes.clone(),
-                reason: None,
-                added_at: None,
-                expires_at: None,
+        let code_sources = codes
+            .iter()
+            .map(|code| CodeSource {
+                code: code.clone(),
+                datasets: datasets.iter().filter(|d| d.codes.contains(code)).map(|d| d.dataset.clone()).collect(),
             })
-        } else if entries.is_empty() {
-            None
-        } else {
-            Some(entries.remove(0))
+            .collect();
+        let listing: Vec<&DatasetLookup> = datasets.iter().filter(|d| d.listed).collect();
+        let explanation = match listing.as_slice() {
+            [] => datasets.first().map(|d| d.explanation.clone()).unwrap_or_default(),
+            [one] => one.explanation.clone(),
+            several => several.iter().map(|d| d.explanation.as_str()).collect::<Vec<_>>().join("; "),
         };
-        let mut explanation = explanation(ip, decided_by.as_ref(), &codes);
-        if let Some(note) = note {
-            explanation.push_str("; ");
-            explanation.push_str(&note);
-        }
+        let first = listing.first().copied().or(datasets.first());
         out.push(ZoneLookup {
             zone: zone.config.origin.to_string(),
             listed: !codes.is_empty(),
             codes,
-            txt,
+            txt: txts.first().cloned(),
+            txts,
             explanation,
-            decided_by,
-            also_covering: entries,
+            decided_by: first.and_then(|d| d.decided_by.clone()),
+            also_covering: first.map(|d| d.also_covering.clone()).unwrap_or_default(),
+            code_sources,
+            datasets,
         });
     }
     Ok(out)
 }
 
+/// One dataset's own verdict on `ip`: its stored entries covering the address (and, for the
+/// operator's, the registry's).
+fn explain_dataset(
+    store: &Store,
+    zone: &ZoneSnapshot,
+    dataset: &Dataset,
+    registry: Option<&Registry>,
+    ip: IpAddr,
+) -> Result<DatasetLookup, ApiError> {
+    let host = Prefix::host(ip);
+    let now = unix_now();
+    let listing = query::listing_in(dataset, ip);
+    let codes: Vec<String> = listing.map(|l| l.codes().iter().map(ToString::to_string).collect()).unwrap_or_default();
+    let txt = listing.map(|l| crate::model::expand_txt(query::txt_template(zone, l), ip));
+    let mut entries: Vec<EntryView> = store
+        .covering(&zone.config.origin, &dataset.name, host)
+        .map_err(store_error)?
+        .into_iter()
+        .filter(|(_, e)| !matches!(e, StoredEntry::Listing(l) if l.expired(now)))
+        .map(|(p, e)| view(p, e, ip))
+        .collect();
+    // Reversed, the list is most specific first with an exclusion before a listing at the same
+    // prefix: exactly the order in which entries decide.
+    entries.reverse();
+    let note = registry.and_then(|r| registry_views(r, ip, &mut entries));
+    let decided_by = if query::is_test_point(host) {
+        dataset.name.is_operator().then(|| EntryView {
+            prefix: host.to_string(),
+            len: host.len(),
+            kind: EntryKind::TestPoint,
+            codes: codes.clone(),
+            reason: None,
+            added_at: None,
+            expires_at: None,
+        })
+    } else if entries.is_empty() {
+        None
+    } else {
+        Some(entries.remove(0))
+    };
+    let mut explanation = explanation(ip, &dataset.name, decided_by.as_ref(), &codes);
+    if let Some(note) = note {
+        explanation.push_str("; ");
+        explanation.push_str(&note);
+    }
+    Ok(DatasetLookup {
+        dataset: dataset.name.to_string(),
+        listed: listing.is_some(),
+        codes,
+        txt,
+        explanation,
+        decided_by,
+        also_covering: entries,
+    })
+}
+
 /// Adds the registry's entries covering `ip` to `entries` (most specific first; at the same
 /// prefix the registry's entry decides). Returns a note when the address is in the network of a
 /// suspended marketer (listed for reference only: it protects nothing).
-fn registry_views(registry: &crate::registry::Registry, ip: IpAddr, entries: &mut Vec<EntryView>) -> Option<String> {
+fn registry_views(registry: &Registry, ip: IpAddr, entries: &mut Vec<EntryView>) -> Option<String> {
     use crate::registry::Status;
     let mut found: Vec<EntryView> = Vec::new();
     let mut note = None;
@@ -141,45 +186,51 @@ fn registry_views(registry: &crate::registry::Registry, ip: IpAddr, entries: &mu
     note
 }
 
-/// One sentence on why the DNS answers as it does.
-fn explanation(ip: IpAddr, decided_by: Option<&EntryView>, codes: &[String]) -> String {
+/// One sentence on why a dataset answers as it does.
+fn explanation(ip: IpAddr, dataset: &DatasetName, decided_by: Option<&EntryView>, codes: &[String]) -> String {
     let Some(d) = decided_by else {
-        return "not listed: no entry covers this address".into();
+        return match dataset.is_operator() {
+            true => "not listed: no entry covers this address".into(),
+            false => format!("not listed in dataset {dataset}: no entry of it covers this address"),
+        };
     };
     let reason = d.reason.as_deref().unwrap_or("");
     let since = d.added_at.map(|t| format_time(t.saturating_mul(1_000_000))).unwrap_or_default();
+    let codes = codes.join(", ");
     match d.kind {
-        EntryKind::DeclaredSender => format!(
-            "listed ({}): declared as an email-marketing sender by {reason} in {} since {since}",
-            codes.join(", "),
-            d.prefix
-        ),
+        EntryKind::DeclaredSender => {
+            format!("listed ({codes}): declared as an email-marketing sender by {reason} in {} since {since}", d.prefix)
+        }
         EntryKind::RegisteredNetwork => format!(
             "not listed: inside {}'s registered network {}; declared senders are listed separately",
             reason.rsplit_once(" (").map_or(reason, |(name, _)| name),
             d.prefix
         ),
-        EntryKind::Listing => format!("listed ({}) by the operator's listing {}", codes.join(", "), d.prefix),
-        EntryKind::Exclusion => format!("not listed: the operator excluded {} from wider listings", d.prefix),
-        EntryKind::TestPoint => format!("listed ({}): {ip} is an RFC 5782 test point", codes.join(", ")),
+        EntryKind::Listing if dataset.is_operator() => {
+            format!("listed ({codes}) by the operator's listing {}", d.prefix)
+        }
+        EntryKind::Listing => format!("listed ({codes}) by dataset {dataset}'s listing {}", d.prefix),
+        EntryKind::Exclusion if dataset.is_operator() => {
+            format!("not listed: the operator excluded {} from wider listings", d.prefix)
+        }
+        EntryKind::Exclusion => {
+            format!("not listed in dataset {dataset}: it excludes {} from its wider listings", d.prefix)
+        }
+        EntryKind::TestPoint => format!("listed ({codes}): {ip} is an RFC 5782 test point"),
     }
 }
 
-/// The DNS answer for `ip` in `zone` now: the codes (empty = NXDOMAIN) and the TXT.
-pub fn answer_in(
-    snap: &crate::snapshot::Snapshot,
-    zone: &crate::snapshot::ZoneSnapshot,
-    ip: IpAddr,
-) -> (Vec<String>, Option<String>) {
+/// The DNS answer for `ip` in `zone` now: the codes (empty = NXDOMAIN) and the TXTs.
+pub fn answer_in(snap: &Snapshot, zone: &ZoneSnapshot, ip: IpAddr) -> (Vec<String>, Vec<String>) {
     let rev = reversed_labels(Prefix::host(ip));
     let mut labels: Vec<&[u8]> = rev.iter().map(|l| l.as_bytes()).collect();
     labels.extend(zone.config.origin.labels().map(str::as_bytes));
     match query::classify(snap, &labels) {
         Some((z, _, Lookup::Listed(hits, addr))) => (
             hits.codes().map(|c| c.to_string()).collect(),
-            hits.templates(z).next().map(|t| crate::model::expand_txt(t, addr)),
+            hits.templates(z).map(|t| crate::model::expand_txt(t, addr)).collect(),
         ),
-        _ => (Vec::new(), None),
+        _ => (Vec::new(), Vec::new()),
     }
 }
 

@@ -28,9 +28,9 @@ fn collect(state: &ApiState) -> Stats {
         .map(|z| ZoneStats {
             zone: z.config.origin.to_string(),
             serial: z.serial,
-            segments_v4: z.v4.base().segments(),
-            segments_v6: z.v6.base().segments(),
-            patches: z.v4.patch_count() + z.v6.patch_count(),
+            segments_v4: z.datasets().map(|d| d.v4.base().segments()).sum(),
+            segments_v6: z.datasets().map(|d| d.v6.base().segments()).sum(),
+            patches: z.patch_count(),
         })
         .collect();
     Stats { dns: state.stats.totals(), zones, marketers: snapshot.registry.accounts().count() }

@@ -63,7 +63,11 @@ fn router(state: ApiState) -> Router {
         .route("/v1/zones/{zone}/listings", post(listings::add_listing).delete(listings::remove_listing))
         .route("/v1/zones/{zone}/exclusions", post(listings::add_exclusion).delete(listings::remove_exclusion))
         .route("/v1/history", get(listings::history))
-        .route("/v1/zones/{zone}/import", post(admin::import_list))
+        .route(
+            "/v1/zones/{zone}/import",
+            // The import bounds the upload itself (admin::MAX_IMPORT_BYTES, idle time).
+            post(admin::import_list).layer(axum::extract::DefaultBodyLimit::disable()),
+        )
         .route("/v1/marketers", get(registry::list_marketers).post(registry::add_marketer))
         .route("/v1/marketers/{id}", get(registry::show_marketer))
         .route("/v1/marketers/{id}/suspend", post(registry::suspend))

@@ -78,8 +78,8 @@ fn declarations(state: &ApiState, account: &Account) -> Vec<DeclarationView> {
                 .iter()
                 .filter(|z| state.registry_config.applies_to(&z.config.origin))
                 .map(|z| {
-                    let (codes, txt) = answer_in(&snap, z, prefix.first_address());
-                    ZoneAnswer { zone: z.config.origin.to_string(), codes, txt }
+                    let (codes, txts) = answer_in(&snap, z, prefix.first_address());
+                    ZoneAnswer { zone: z.config.origin.to_string(), codes, txt: txts.into_iter().next() }
                 })
                 .collect(),
         })

@@ -34,6 +34,9 @@ pub struct ListingRequest {
     pub reason: Option<String>,
     /// A duration from now (`30d`, `12h`) or an RFC 3339 time.
     pub expires: Option<String>,
+    /// The dataset changed; `operator` when absent.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub dataset: Option<String>,
 }
 
 /// `POST /v1/zones/{zone}/exclusions`.
@@ -42,18 +45,24 @@ pub struct ListingRequest {
 pub struct ExclusionRequest {
     pub prefix: String,
     pub reason: Option<String>,
+    /// The dataset changed; `operator` when absent.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub dataset: Option<String>,
 }
 
-/// `?prefix=` of the DELETE and history endpoints.
+/// `?prefix=` (and, for the DELETE endpoints, `&dataset=`, `operator` when absent).
 #[derive(Clone, Debug, PartialEq, Eq, Serialize, Deserialize)]
 pub struct PrefixQuery {
     pub prefix: String,
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub dataset: Option<String>,
 }
 
 /// The answer to a listing or exclusion change: the zone's serial that holds it.
 #[derive(Clone, Debug, PartialEq, Eq, Serialize, Deserialize)]
 pub struct ChangeResponse {
     pub zone: String,
+    pub dataset: String,
     pub prefix: String,
     pub serial: u32,
 }
@@ -62,6 +71,8 @@ pub struct ChangeResponse {
 #[derive(Clone, Debug, PartialEq, Eq, Serialize, Deserialize)]
 pub struct HistoryRecord {
     pub zone: String,
+    /// The dataset changed (`operator` for registry actions, which protect it).
+    pub dataset: String,
     pub prefix: String,
     /// RFC 3339, UTC.
     pub at: String,
@@ -88,13 +99,39 @@ pub struct LookupResponse {
 #[derive(Clone, Debug, PartialEq, Eq, Serialize, Deserialize)]
 pub struct ZoneLookup {
     pub zone: String,
-    /// The DNS answer now: listed codes (empty = NXDOMAIN) and TXT.
+    /// The DNS answer now: listed codes (empty = NXDOMAIN), the first TXT and every TXT (one per
+    /// distinct text of the datasets that list the address).
     pub listed: bool,
     pub codes: Vec<String>,
     pub txt: Option<String>,
-    /// Why, in one sentence.
+    pub txts: Vec<String>,
+    /// Why, in one sentence per dataset that lists the address (or the operator's when none does).
     pub explanation: String,
-    /// The deciding entry, then the other entries covering the address (most specific first).
+    /// The deciding entry, then the other entries covering the address (most specific first), in
+    /// the first dataset that lists the address (the operator's when none does).
+    pub decided_by: Option<EntryView>,
+    pub also_covering: Vec<EntryView>,
+    /// Each code of the answer and the datasets that give it.
+    pub code_sources: Vec<CodeSource>,
+    /// Every dataset's own verdict, the operator's first.
+    pub datasets: Vec<DatasetLookup>,
+}
+
+/// A code of a zone's answer and the datasets that list the address with it.
+#[derive(Clone, Debug, PartialEq, Eq, Serialize, Deserialize)]
+pub struct CodeSource {
+    pub code: String,
+    pub datasets: Vec<String>,
+}
+
+/// What one dataset says about the address on its own.
+#[derive(Clone, Debug, PartialEq, Eq, Serialize, Deserialize)]
+pub struct DatasetLookup {
+    pub dataset: String,
+    pub listed: bool,
+    pub codes: Vec<String>,
+    pub txt: Option<String>,
+    pub explanation: String,
     pub decided_by: Option<EntryView>,
     pub also_covering: Vec<EntryView>,
 }
@@ -161,6 +198,16 @@ pub struct ImportResponse {
     pub exclusions: u64,
     pub lines: u64,
     pub serial: u32,
+    /// Each dataset replaced.
+    pub datasets: Vec<DatasetCount>,
+}
+
+/// What an import put into one dataset.
+#[derive(Clone, Debug, PartialEq, Eq, Serialize, Deserialize)]
+pub struct DatasetCount {
+    pub dataset: String,
+    pub listings: u64,
+    pub exclusions: u64,
 }
 
 /// `GET /v1/stats`.

@@ -88,14 +88,28 @@ impl Client {
     }
 
     /// Sends a file as the request body (streamed).
-    pub fn post_file<T: DeserializeOwned>(
+    /// POSTs files as one `multipart/form-data` body, streamed: one part per `(name, file)`.
+    pub fn post_files<T: DeserializeOwned>(
         &self,
         path: &str,
         query: &[(&str, &str)],
-        file: &std::path::Path,
+        parts: &[(String, std::path::PathBuf)],
     ) -> anyhow::Result<T> {
-        let body = std::fs::File::open(file).with_context(|| format!("cannot read {}", file.display()))?;
-        let req = with_query(self.request("POST", path).set("Content-Type", "text/plain"), query);
+        use std::io::Read;
+        let nanos = std::time::SystemTime::now().duration_since(std::time::UNIX_EPOCH).map_or(0, |d| d.as_nanos());
+        let boundary = format!("dnsbl-import-{nanos:x}-{:x}", std::process::id());
+        let mut body: Box<dyn Read + Send> = Box::new(std::io::empty());
+        for (name, file) in parts {
+            let opened = std::fs::File::open(file).with_context(|| format!("cannot read {}", file.display()))?;
+            let file_name = file.file_name().map_or_else(|| "upload".into(), |n| n.to_string_lossy().replace('"', "_"));
+            let head = format!(
+                "--{boundary}\r\nContent-Disposition: form-data; name=\"{name}\"; filename=\"{file_name}\"\r\nContent-Type: text/plain\r\n\r\n"
+            );
+            body = Box::new(body.chain(std::io::Cursor::new(head)).chain(opened).chain(&b"\r\n"[..]));
+        }
+        body = Box::new(body.chain(std::io::Cursor::new(format!("--{boundary}--\r\n"))));
+        let content_type = format!("multipart/form-data; boundary={boundary}");
+        let req = with_query(self.request("POST", path).set("Content-Type", &content_type), query);
         self.finish(req.send(body))
     }
 

@@ -8,6 +8,8 @@ use crate::api::wire::{EntryView, HistoryRecord, LookupResponse};
 /// Examples:
 ///   dnsbl lookup 203.0.113.9
 ///   dnsbl lookup 2001:db8::1 --json
+///
+/// With several datasets it shows which datasets give each code and every dataset's verdict.
 #[derive(Debug, clap::Args)]
 #[command(verbatim_doc_comment)]
 pub struct LookupArgs {
@@ -25,19 +27,41 @@ pub fn run(args: LookupArgs) -> anyhow::Result<()> {
     }
     for z in &answer.zones {
         if z.listed {
-            println!("{}: listed, {} — {}", z.zone, z.codes.join(" "), z.txt.as_deref().unwrap_or(""));
+            println!("{}: listed, {} — {}", z.zone, z.codes.join(" "), z.txts.join(" | "));
         } else {
             println!("{}: not listed", z.zone);
         }
         println!("  {}", z.explanation);
-        if let Some(d) = &z.decided_by {
-            println!("  decided by {} {}{}", d.kind.as_str(), d.prefix, entry_details(d));
+        if z.datasets.len() == 1 {
+            print_entries("  ", &z.decided_by, &z.also_covering);
+            continue;
         }
-        for e in &z.also_covering {
-            println!("  also covering: {} {}{}", e.kind.as_str(), e.prefix, entry_details(e));
+        for source in &z.code_sources {
+            println!("  {} from {}", source.code, source.datasets.join(", "));
+        }
+        for d in &z.datasets {
+            match d.listed {
+                true => println!(
+                    "  dataset {}: listed, {} — {}",
+                    d.dataset,
+                    d.codes.join(" "),
+                    d.txt.as_deref().unwrap_or("")
+                ),
+                false => println!("  dataset {}: not listed", d.dataset),
+            }
+            print_entries("    ", &d.decided_by, &d.also_covering);
         }
     }
     Ok(())
+}
+
+fn print_entries(indent: &str, decided_by: &Option<EntryView>, also_covering: &[EntryView]) {
+    if let Some(d) = decided_by {
+        println!("{indent}decided by {} {}{}", d.kind.as_str(), d.prefix, entry_details(d));
+    }
+    for e in also_covering {
+        println!("{indent}also covering: {} {}{}", e.kind.as_str(), e.prefix, entry_details(e));
+    }
 }
 
 fn entry_details(e: &EntryView) -> String {
@@ -78,7 +102,11 @@ pub fn run_history(args: HistoryArgs) -> anyhow::Result<()> {
         println!("no changes recorded for {}", args.prefix);
     }
     for r in records {
-        let mut line = format!("{} {} {} {} by {} via {}", r.at, r.zone, r.action, r.prefix, r.actor, r.source);
+        let zone = match r.dataset.as_str() {
+            crate::name::DatasetName::OPERATOR => r.zone.clone(),
+            dataset => format!("{}/{dataset}", r.zone),
+        };
+        let mut line = format!("{} {zone} {} {} by {} via {}", r.at, r.action, r.prefix, r.actor, r.source);
         if !r.codes.is_empty() {
             line.push_str(&format!(" codes {}", r.codes.join(" ")));
         }

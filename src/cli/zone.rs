@@ -1,32 +1,41 @@
-//! `dnsbl zone import`: load rbldnsd data into the store.
+//! `dnsbl zone import` and `dnsbl zone export`: rbldnsd data into the store and back out.
 
 use std::path::PathBuf;
 
 use anyhow::bail;
 
 use super::ConfigArgs;
-use crate::api::wire::ImportResponse;
+use crate::api::wire::{DatasetCount, ImportResponse};
 use crate::clock::unix_now;
-use crate::importer::{import_files, ImportOptions};
+use crate::importer::{import_sources, ImportOptions, Source};
 use crate::model::ListingCode;
-use crate::name::DatasetName;
+use crate::name::{DatasetName, DomainName};
 use crate::store::{Store, StoreError};
+use crate::zonefile::Dataset;
 
 use super::client::Client;
 
 #[derive(Debug, clap::Subcommand)]
 pub enum ZoneCommand {
-    /// Replace a zone's list with the contents of an rbldnsd data file, atomically.
+    /// Replace datasets of a zone with the contents of rbldnsd data files, atomically.
     ///
     /// Reads ip4set, ip4trie and ip6trie files (CIDRs, ranges, :A:TXT values, ! exclusions,
-    /// $SOA/$NS/$TTL). A bad line is reported as FILE:LINE: reason and nothing is imported.
-    /// While the server runs, the file is streamed to it through the API (--server, --token-file)
-    /// and the zone switches to the new list in one step, live; otherwise the data directory is
+    /// $SOA/$NS/$TTL) and combined files. The files together replace one dataset (--dataset,
+    /// `operator` by default); a combined file's `$DATASET type:name @` sections replace the
+    /// datasets they name (unnamed sections go to --dataset). The zone's other datasets keep
+    /// answering as they are. A bad line is reported as FILE:LINE: reason and nothing is imported.
+    /// While the server runs, the files are streamed to it through the API (--server,
+    /// --token-file) and the zone switches in one step, live; otherwise the data directory is
     /// written directly.
+    ///
+    /// --rbldnsd takes rbldnsd's own command-line datasets (ZONE:TYPE:FILE[,FILE...]), one
+    /// dataset each, named after its first file (`networks.txt` → `networks`).
     ///
     /// Examples:
     ///   dnsbl zone import zones/example.bl.rbldnsd
-    ///   dnsbl zone import list.txt --zone bl.example.org --config /etc/dnsbl/dnsbl.toml --type ip4set
+    ///   dnsbl zone import ip4.zone ip6.zone --zone bl.example.org
+    ///   dnsbl zone import traps.txt --dataset traps --type ip4set
+    ///   dnsbl zone import --rbldnsd bl.example.org:ip4set:marketers.txt --rbldnsd bl.example.org:ip6trie:v6.txt
     #[command(verbatim_doc_comment)]
     Import(ImportArgs),
     /// Write a zone's current list to standard output, as rbldnsd data or a BIND master file.
@@ -68,19 +77,23 @@ pub struct ExportArgs {
 #[derive(Debug, clap::Args)]
 pub struct ImportArgs {
     /// The rbldnsd data file(s): together they replace the dataset.
-    #[arg(required = true, value_name = "FILE")]
+    #[arg(value_name = "FILE", required_unless_present = "rbldnsd")]
     files: Vec<PathBuf>,
+    /// An rbldnsd command-line dataset, ZONE:TYPE:FILE[,FILE...] (repeat for several); each
+    /// replaces a dataset named after its first file.
+    #[arg(long, value_name = "ZONE:TYPE:FILE", conflicts_with_all = ["files", "dataset", "kind"])]
+    rbldnsd: Vec<String>,
     /// The dataset to replace; the zone's other datasets keep answering as they are.
-    #[arg(long, value_name = "NAME", default_value = "operator")]
-    dataset: DatasetName,
+    #[arg(long, value_name = "NAME")]
+    dataset: Option<DatasetName>,
     /// Zone to replace (default: the only configured zone).
     #[arg(long, value_name = "NAME")]
     zone: Option<String>,
     #[command(flatten)]
     config: ConfigArgs,
-    /// rbldnsd dataset type the file is written for: auto, ip4set, ip4trie, ip6trie.
-    #[arg(long = "type", value_name = "TYPE", default_value = "auto", value_parser = ["auto", "ip4set", "ip4trie", "ip6trie"])]
-    kind: String,
+    /// rbldnsd dataset type the files are written for: auto, ip4set, ip4trie, ip6trie.
+    #[arg(long = "type", value_name = "TYPE", value_parser = ["auto", "ip4set", "ip4trie", "ip6trie"])]
+    kind: Option<String>,
     /// Return code for entries whose file gives no A value (rbldnsd itself would use 127.0.0.2,
     /// which our published map reserves for registered marketers).
     #[arg(long, value_name = "CODE", default_value = "127.0.0.3")]
@@ -104,7 +117,19 @@ pub fn run(cmd: ZoneCommand) -> anyhow::Result<()> {
 }
 
 fn run_import(args: ImportArgs) -> anyhow::Result<()> {
-    let config = args.config.load(args.zone.as_deref())?;
+    let (zone_name, sources) = if args.rbldnsd.is_empty() {
+        let kind: Dataset = args.kind.as_deref().unwrap_or("auto").parse().map_err(anyhow::Error::msg)?;
+        let into = args.dataset.clone().unwrap_or_else(DatasetName::operator);
+        let sources = args.files.iter().map(|f| Source { path: f.clone(), kind, into: into.clone() }).collect();
+        (args.zone.clone(), sources)
+    } else {
+        let (zone, sources) = rbldnsd_sources(&args.rbldnsd)?;
+        if args.zone.as_deref().is_some_and(|z| DomainName::parse(z).ok().as_ref() != Some(&zone)) {
+            bail!("--rbldnsd names zone {zone}, --zone another");
+        }
+        (Some(zone.to_string()), sources)
+    };
+    let config = args.config.load(zone_name.as_deref())?;
     let [zone] = config.zones.as_slice() else {
         bail!("several zones are configured; say which one with --zone");
     };
@@ -114,39 +139,53 @@ fn run_import(args: ImportArgs) -> anyhow::Result<()> {
             store.set_min_free_disk(config.server.min_free_disk);
             store
         }
-        // The server owns the database: send the file to it instead.
-        Err(StoreError::InUse(_)) => return import_through_server(&args, &config.server.data_dir, &zone.origin),
+        // The server owns the database: send the files to it instead.
+        Err(StoreError::InUse(_)) => {
+            return import_through_server(&args, &sources, &config.server.data_dir, &zone.origin)
+        }
         Err(e) => return Err(e.into()),
     };
     let opts = ImportOptions {
-        dataset: args.kind.parse().map_err(anyhow::Error::msg)?,
+        dataset: Dataset::Auto,
         default_code: args.default_code,
         now: unix_now(),
         zone_template: Some(zone.txt_template.clone()),
-        into: args.dataset.clone(),
+        into: DatasetName::operator(),
         actor: "operator".into(),
         source: "import".into(),
     };
-    let report = import_files(&store, &zone.origin, &args.files, &opts)?;
+    let report = import_sources(&store, &zone.origin, &sources, &opts)?;
     let s = report.summary;
+    let datasets: Vec<DatasetCount> = report
+        .datasets
+        .iter()
+        .map(|(d, listings, exclusions)| DatasetCount {
+            dataset: d.to_string(),
+            listings: *listings,
+            exclusions: *exclusions,
+        })
+        .collect();
     if args.json {
-        let answer = serde_json::json!({
-            "zone": zone.origin.to_string(), "dataset": args.dataset.to_string(), "listings": s.listings,
-            "exclusions": s.exclusions, "lines": report.lines, "serial": s.serial, "skipped_wide": report.skipped_wide,
+        return super::client::print_json(&ImportResponse {
+            zone: zone.origin.to_string(),
+            listings: s.listings,
+            exclusions: s.exclusions,
+            lines: report.lines,
+            serial: s.serial,
+            datasets,
         });
-        println!("{answer}");
-        return Ok(());
     }
-    let into = if args.dataset.is_operator() { String::new() } else { format!(", dataset {}", args.dataset) };
+    let files: Vec<String> = sources.iter().map(|f| f.path.display().to_string()).collect();
     println!(
-        "imported {} listing(s) and {} exclusion(s) into zone {}{into} from {} ({} lines); serial is now {}",
+        "imported {} listing(s) and {} exclusion(s) into zone {} from {} ({} lines); serial is now {}",
         s.listings,
         s.exclusions,
         zone.origin,
-        args.files.iter().map(|f| f.display().to_string()).collect::<Vec<_>>().join(", "),
+        files.join(", "),
         report.lines,
         s.serial
     );
+    print_datasets(&datasets);
     if report.skipped_wide > 0 {
         println!("skipped {} prefix(es) wider than the file's $MAXRANGE4", report.skipped_wide);
     }
@@ -157,28 +196,86 @@ fn run_import(args: ImportArgs) -> anyhow::Result<()> {
     Ok(())
 }
 
+/// One line per dataset replaced, when there are several or it is not the operator's.
+fn print_datasets(datasets: &[DatasetCount]) {
+    if let [only] = datasets {
+        if only.dataset == DatasetName::OPERATOR {
+            return;
+        }
+    }
+    for d in datasets {
+        println!("  dataset {}: {} listing(s), {} exclusion(s)", d.dataset, d.listings, d.exclusions);
+    }
+}
+
+/// rbldnsd's command-line datasets (`zone:type:file[,file...]`) as import sources, one dataset
+/// each, named after its first file; all must name one zone.
+fn rbldnsd_sources(specs: &[String]) -> anyhow::Result<(DomainName, Vec<Source>)> {
+    let mut zone: Option<DomainName> = None;
+    let mut sources = Vec::new();
+    let mut names: Vec<DatasetName> = Vec::new();
+    for spec in specs {
+        let mut fields = spec.splitn(3, ':');
+        let (Some(z), Some(kind), Some(files)) = (fields.next(), fields.next(), fields.next()) else {
+            bail!("--rbldnsd {spec:?}: expected ZONE:TYPE:FILE[,FILE...]");
+        };
+        let z = DomainName::parse(z).map_err(|e| anyhow::anyhow!("--rbldnsd {spec:?}: {e}"))?;
+        match &zone {
+            Some(first) if *first != z => bail!("--rbldnsd names zones {first} and {z}; import one zone at a time"),
+            _ => zone = Some(z),
+        }
+        let kind = match kind {
+            "ip4set" | "ip4tset" => Dataset::Ip4Set,
+            "ip4trie" => Dataset::Ip4Trie,
+            "ip6trie" | "ip6tset" => Dataset::Ip6Trie,
+            "combined" => Dataset::Auto,
+            other => bail!("--rbldnsd {spec:?}: dataset type {other:?} is not supported (ip4set, ip4tset, ip4trie, ip6trie, ip6tset, combined)"),
+        };
+        let files: Vec<PathBuf> = files.split(',').filter(|f| !f.is_empty()).map(PathBuf::from).collect();
+        let Some(first) = files.first() else { bail!("--rbldnsd {spec:?} names no file") };
+        let into = unique(dataset_name_for(first), &names);
+        names.push(into.clone());
+        sources.extend(files.iter().map(|f| Source { path: f.clone(), kind, into: into.clone() }));
+    }
+    let zone = zone.ok_or_else(|| anyhow::anyhow!("--rbldnsd needs at least one ZONE:TYPE:FILE"))?;
+    Ok((zone, sources))
+}
+
+/// A dataset name from a file's name: its stem, lowercased, other characters as `-`.
+fn dataset_name_for(file: &std::path::Path) -> DatasetName {
+    let stem = file.file_stem().map(|s| s.to_string_lossy().to_ascii_lowercase()).unwrap_or_default();
+    let cleaned: String =
+        stem.chars().map(|c| if c.is_ascii_lowercase() || c.is_ascii_digit() || c == '_' { c } else { '-' }).collect();
+    let cleaned = cleaned.trim_start_matches(['-', '_']);
+    let cleaned: String = cleaned.chars().take(28).collect();
+    DatasetName::parse(&cleaned)
+        .unwrap_or_else(|_| DatasetName::parse("rbldnsd").unwrap_or_else(|_| DatasetName::operator()))
+}
+
+/// `name`, or `name-2`, `name-3`, … when it is taken already.
+fn unique(name: DatasetName, taken: &[DatasetName]) -> DatasetName {
+    let mut candidate = name.clone();
+    let mut n = 2;
+    while taken.contains(&candidate) {
+        candidate = DatasetName::parse(&format!("{name}-{n}")).unwrap_or_else(|_| name.clone());
+        n += 1;
+    }
+    candidate
+}
+
 fn import_through_server(
     args: &ImportArgs,
+    sources: &[Source],
     data_dir: &std::path::Path,
-    zone: &crate::name::DomainName,
+    zone: &DomainName,
 ) -> anyhow::Result<()> {
     let token = args.token_file.clone().unwrap_or_else(|| crate::config::operator_token_path(data_dir));
-    let [file] = args.files.as_slice() else {
-        bail!(
-            "the running server takes one file per import for now; stop it to import several files into one \
-             dataset at once, or import each into a dataset of its own (--dataset NAME)"
-        );
-    };
     let client = Client::new(&args.server, &token)?;
-    let name = file.file_name().map_or_else(|| "upload".to_string(), |n| n.to_string_lossy().into_owned());
     let code = args.default_code.to_string();
-    let query = [
-        ("type", args.kind.as_str()),
-        ("default_code", code.as_str()),
-        ("name", name.as_str()),
-        ("dataset", args.dataset.as_str()),
-    ];
-    let answer: ImportResponse = client.post_file(&format!("/v1/zones/{zone}/import"), &query, file)?;
+    let parts: Vec<(String, PathBuf)> =
+        sources.iter().map(|s| (format!("{}:{}", s.into, s.kind.as_str()), s.path.clone())).collect();
+    let query = [("default_code", code.as_str())];
+    let answer: ImportResponse = client.post_files(&format!("/v1/zones/{zone}/import"), &query, &parts)?;
     if args.json {
         return super::client::print_json(&answer);
     }
@@ -186,6 +283,7 @@ fn import_through_server(
         "imported {} listing(s) and {} exclusion(s) into zone {zone} through the running server ({} lines); serial is now {}",
         answer.listings, answer.exclusions, answer.lines, answer.serial
     );
+    print_datasets(&answer.datasets);
     Ok(())
 }
 

@@ -10,18 +10,20 @@ use super::{zone_index, Change, ChangeError, Origin, Publisher};
 use crate::clock::unix_now_us;
 use crate::model::AuditAction;
 use crate::model::{Entry, Listing, Prefix};
-use crate::name::DomainName;
+use crate::name::{DatasetName, DomainName};
 use crate::query::is_test_point;
-use crate::snapshot::{Snapshot, ZoneSnapshot};
+use crate::snapshot::{Dataset, Snapshot, ZoneSnapshot};
 use crate::store::encoding::{decode_answer, DecodeError, ListingHead};
 use crate::store::{AuditRecord, EntryChange, Store, StoreError, StoredExclusion, StoredListing};
 use crate::trie::{Addr, Patch, ValueId, Verdict};
 
 impl Publisher {
-    /// Writes one change durably, then publishes it; returns the zone's new serial.
+    /// Writes one change to a dataset of `zone` durably (an addition to a dataset the zone does
+    /// not have creates it), then publishes it; returns the zone's new serial.
     pub fn apply(
         &mut self,
         zone: &DomainName,
+        dataset: &DatasetName,
         change: Change,
         origin: Origin<'_>,
         now: u64,
@@ -32,12 +34,12 @@ impl Publisher {
         if is_test_point(prefix) {
             return Err(ChangeError::TestPoint(prefix));
         }
-        let serial = self.write(zone, &change, origin, now)?.ok_or(ChangeError::NotFound(prefix))?;
+        let serial = self.write(zone, dataset, &change, origin, now)?.ok_or(ChangeError::NotFound(prefix))?;
         if let Change::AddListing { expires_at: Some(t), .. } = change {
-            self.expiries.insert((t, zone.clone(), prefix));
+            self.expiries.insert((t, zone.clone(), dataset.clone(), prefix));
         }
         let current = self.install_folds(current);
-        let next_zone = self.patched(&current.zones[at], serial, prefix, now)?;
+        let next_zone = self.patched(&current.zones[at], dataset, serial, prefix, now)?;
         let next_zone = self.fold_if_due(next_zone);
         let mut next = Snapshot::clone(&current);
         next.zones[at] = Arc::new(next_zone);
@@ -47,18 +49,18 @@ impl Publisher {
 
     /// Removes every listing whose expiry time is at or before `now`; returns what it removed.
     /// Also installs finished folds (this runs every expiry tick).
-    pub fn expire_due(&mut self, now: u64) -> Result<Vec<(DomainName, Prefix)>, ChangeError> {
+    pub fn expire_due(&mut self, now: u64) -> Result<Vec<(DomainName, DatasetName, Prefix)>, ChangeError> {
         self.install_folds(self.shared.load_full());
         let mut removed = Vec::new();
-        while let Some((at, zone, prefix)) = self.expiries.first().cloned() {
+        while let Some((at, zone, dataset, prefix)) = self.expiries.first().cloned() {
             if at > now {
                 break;
             }
             self.expiries.pop_first();
             // Only if the listing there is still the one that expires now.
-            if self.store.listing_at(&zone, &prefix)?.is_some_and(|l| l.expires_at == Some(at)) {
-                match self.apply(&zone, Change::RemoveListing { prefix }, Origin::EXPIRY, now) {
-                    Ok(_) | Err(ChangeError::NotFound(_)) => removed.push((zone, prefix)),
+            if self.store.listing_at(&zone, &dataset, &prefix)?.is_some_and(|l| l.expires_at == Some(at)) {
+                match self.apply(&zone, &dataset, Change::RemoveListing { prefix }, Origin::EXPIRY, now) {
+                    Ok(_) | Err(ChangeError::NotFound(_)) => removed.push((zone, dataset, prefix)),
                     Err(e) => return Err(e),
                 }
             }
@@ -69,6 +71,7 @@ impl Publisher {
     fn write(
         &self,
         zone: &DomainName,
+        dataset: &DatasetName,
         change: &Change,
         origin: Origin<'_>,
         now: u64,
@@ -82,6 +85,7 @@ impl Publisher {
             codes: Vec::new(),
             reason: None,
             expires_at: None,
+            dataset: dataset.clone(),
         };
         match change {
             Change::AddListing { listing, expires_at, .. } => {
@@ -111,39 +115,46 @@ impl Publisher {
         }
     }
 
-    /// The zone after a change at `prefix`: the affected range recomputed from the store.
+    /// The zone after a change at `prefix` in one dataset: the affected range of that dataset
+    /// recomputed from the store (with the registry's entries for the operator's).
     pub(super) fn patched(
         &mut self,
         zone: &ZoneSnapshot,
+        dataset: &DatasetName,
         serial: u32,
         prefix: Prefix,
         now: u64,
     ) -> Result<ZoneSnapshot, StoreError> {
-        let extra = self.registry_config.entries_for(&self.registry_entries, &zone.config.origin);
-        let index = self.interned.entry(zone.config.origin.clone()).or_default();
-        let mut values = ValueSink { index, first_new: zone.distinct_values(), added: Vec::new() };
+        let origin = &zone.config.origin;
+        let extra = match dataset.is_operator() {
+            true => self.registry_config.entries_for(&self.registry_entries, origin),
+            false => &[],
+        };
+        let empty = Dataset::empty(dataset.clone());
+        let tables = zone.dataset(dataset).unwrap_or(&empty);
+        let index = self.interned.entry((origin.clone(), dataset.clone())).or_default();
+        let mut values = ValueSink { index, first_new: tables.distinct_values(), added: Vec::new() };
+        let store = &self.store;
         Ok(match prefix {
             Prefix::V4 { bits, len } => {
-                let (first, last) = zone.v4.patch_range(bits, bits.last_in(len));
+                let (first, last) = tables.v4.patch_range(bits, bits.last_in(len));
                 let range = Prefix::masked_v4(first, 32 - (last - first).count_ones() as u8);
-                let entries =
-                    affecting(&self.store, &zone.config.origin, range, now, extra, &mut values, |p| match p {
-                        Prefix::V4 { bits, len } => Some((bits, len)),
-                        Prefix::V6 { .. } => None,
-                    })?;
+                let entries = affecting(store, origin, dataset, range, now, extra, &mut values, |p| match p {
+                    Prefix::V4 { bits, len } => Some((bits, len)),
+                    Prefix::V6 { .. } => None,
+                })?;
                 let patch = Patch::build(first, last, entries);
-                zone.changed(serial, Some(patch), None, values.added)
+                zone.changed(serial, dataset, Some(patch), None, values.added)
             }
             Prefix::V6 { bits, len } => {
-                let (first, last) = zone.v6.patch_range(bits, bits.last_in(len));
+                let (first, last) = tables.v6.patch_range(bits, bits.last_in(len));
                 let range = Prefix::V6 { bits: first, len: 128 - (last - first).count_ones() as u8 };
-                let entries =
-                    affecting(&self.store, &zone.config.origin, range, now, extra, &mut values, |p| match p {
-                        Prefix::V6 { bits, len } => Some((bits, len)),
-                        Prefix::V4 { .. } => None,
-                    })?;
+                let entries = affecting(store, origin, dataset, range, now, extra, &mut values, |p| match p {
+                    Prefix::V6 { bits, len } => Some((bits, len)),
+                    Prefix::V4 { .. } => None,
+                })?;
                 let patch = Patch::build(first, last, entries);
-                zone.changed(serial, None, Some(patch), values.added)
+                zone.changed(serial, dataset, None, Some(patch), values.added)
             }
         })
     }
@@ -170,9 +181,11 @@ impl ValueSink<'_> {
 
 /// The entries inside or covering `range`, as table entries of one address family: the stored
 /// ones merged with the registry's (`registry`, sorted by prefix).
+#[allow(clippy::too_many_arguments)]
 fn affecting<A: Addr>(
     store: &Store,
     zone: &DomainName,
+    dataset: &DatasetName,
     range: Prefix,
     now: u64,
     registry: &[(Prefix, Entry)],
@@ -182,17 +195,22 @@ fn affecting<A: Addr>(
     let registry = registry_affecting(registry, range);
     let mut merge = RegistryMerge::new(&registry);
     let mut out = Vec::new();
-    store.for_each_affecting(zone, range, |prefix, head: Option<ListingHead<'_>>| -> Result<(), DecodeError> {
-        let Some((bits, len)) = family(prefix) else { return Ok(()) };
-        match head {
-            Some(h) if h.expired(now) => {}
-            Some(h) if merge.hit(prefix) => merge.met.push((prefix, Entry::Listed(decode_answer(h.answer)?))),
-            None if merge.hit(prefix) => merge.met.push((prefix, Entry::Excluded)),
-            Some(h) => out.push((bits, len, Verdict::Listed(values.id(decode_answer(h.answer)?)))),
-            None => out.push((bits, len, Verdict::Excluded)),
-        }
-        Ok(())
-    })?;
+    store.for_each_affecting(
+        zone,
+        dataset,
+        range,
+        |prefix, head: Option<ListingHead<'_>>| -> Result<(), DecodeError> {
+            let Some((bits, len)) = family(prefix) else { return Ok(()) };
+            match head {
+                Some(h) if h.expired(now) => {}
+                Some(h) if merge.hit(prefix) => merge.met.push((prefix, Entry::Listed(decode_answer(h.answer)?))),
+                None if merge.hit(prefix) => merge.met.push((prefix, Entry::Excluded)),
+                Some(h) => out.push((bits, len, Verdict::Listed(values.id(decode_answer(h.answer)?)))),
+                None => out.push((bits, len, Verdict::Excluded)),
+            }
+            Ok(())
+        },
+    )?;
     for (prefix, entry) in merge.finish() {
         let Some((bits, len)) = family(prefix) else { continue };
         let verdict = match entry {

@@ -15,8 +15,7 @@ impl Publisher {
     /// and no fold of it is running; returns the zone to publish now (folded here only when no
     /// thread can be started).
     pub(super) fn fold_if_due(&mut self, zone: ZoneSnapshot) -> ZoneSnapshot {
-        if zone.v4.patch_count() + zone.v6.patch_count() <= MERGE_AFTER || self.folds.contains_key(&zone.config.origin)
-        {
+        if zone.patch_count() <= MERGE_AFTER || self.folds.contains_key(&zone.config.origin) {
             return zone;
         }
         let from = zone.clone();

@@ -11,16 +11,20 @@ use super::ZoneLoad;
 use crate::config::ZoneConfig;
 use crate::model::{Entry, Listing, Prefix};
 use crate::name::{DatasetName, DomainName};
-use crate::snapshot::{ZoneBuilder, ZoneSnapshot};
+use crate::snapshot::{Dataset, ZoneBuilder, ZoneSnapshot};
 use crate::store::encoding::decode_answer;
 use crate::store::{Store, StoreError};
 use crate::trie::ValueId;
 
+/// Listings that expire: when, and where.
+pub(super) type Expiry = (u64, DomainName, DatasetName, Prefix);
+
 /// One zone read from the store.
 pub(super) struct LoadedZone {
     pub(super) zone: ZoneSnapshot,
-    pub(super) index: HashMap<Listing, ValueId>,
-    pub(super) expiries: Vec<(u64, DomainName, Prefix)>,
+    /// Per dataset, the value index live changes intern into.
+    pub(super) indexes: Vec<(DatasetName, HashMap<Listing, ValueId>)>,
+    pub(super) expiries: Vec<Expiry>,
     pub(super) report: ZoneLoad,
 }
 
@@ -55,18 +59,21 @@ pub(super) fn load_zone(
     }
     let mut entries = builder.entries();
     let mut expired = operator.expired;
+    let mut expiries = operator.expiries;
+    let (operator, index) = builder.build_dataset(DatasetName::operator());
+    let mut indexes = vec![(DatasetName::operator(), index)];
     let mut feeds = Vec::new();
     for name in store.datasets(&origin)?.into_iter().filter(|d| !d.is_operator()) {
         let feed = read_dataset(store, &config, serial, now, &name, &[])?;
         entries += feed.builder.entries();
         expired += feed.expired;
-        feeds.push(feed.builder.build_feed(name));
+        expiries.extend(feed.expiries);
+        let (dataset, index) = feed.builder.build_dataset(name.clone());
+        indexes.push((name, index));
+        feeds.push(dataset);
     }
-    let (mut zone, index) = builder.build_with_index();
-    zone.feeds = Arc::new(feeds);
-    let segments = zone.v4.base().segments()
-        + zone.v6.base().segments()
-        + zone.feeds.iter().map(|f| f.v4.segments() + f.v6.segments()).sum::<usize>();
+    let zone = ZoneSnapshot::new(config, serial, operator, feeds);
+    let segments = zone.datasets().map(Dataset::segments).sum();
     let report = ZoneLoad {
         zone: origin.to_string(),
         serial,
@@ -75,14 +82,14 @@ pub(super) fn load_zone(
         segments,
         elapsed_ms: started.elapsed().as_millis(),
     };
-    Ok(LoadedZone { zone, index, expiries: operator.expiries, report })
+    Ok(LoadedZone { zone, indexes, expiries, report })
 }
 
 /// One dataset read from the store.
 struct DatasetLoad {
     builder: ZoneBuilder,
     expired: usize,
-    expiries: Vec<(u64, DomainName, Prefix)>,
+    expiries: Vec<Expiry>,
     /// Stored entries at a registry prefix, held back for the registry merge.
     met: Vec<(Prefix, Entry)>,
 }
@@ -159,7 +166,7 @@ fn load_parts() -> Vec<(Option<Prefix>, Option<Prefix>)> {
 struct PartLoad<'a> {
     builder: ZoneBuilder,
     expired: usize,
-    expiries: Vec<(u64, DomainName, Prefix)>,
+    expiries: Vec<Expiry>,
     /// Stored entries at a registry prefix are held back here and combined at the end.
     merge: RegistryMerge<'a>,
 }
@@ -180,7 +187,7 @@ impl PartLoad<'_> {
                 return Ok(());
             }
             if let Some(t) = head.as_ref().and_then(|h| h.expires_at) {
-                self.expiries.push((t, origin.clone(), prefix));
+                self.expiries.push((t, origin.clone(), dataset.clone(), prefix));
             }
             if self.merge.hit(prefix) {
                 let entry = match head {

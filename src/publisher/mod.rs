@@ -39,7 +39,7 @@ use std::thread::JoinHandle;
 
 use crate::config::{Config, RegistryConfig};
 use crate::model::{Entry, Listing, Prefix};
-use crate::name::DomainName;
+use crate::name::{DatasetName, DomainName};
 use crate::registry::{Registry, RegistryError};
 use crate::snapshot::{SharedSnapshot, Snapshot, ZoneSnapshot};
 use crate::store::{Store, StoreError};
@@ -116,11 +116,11 @@ pub enum ChangeError {
 pub struct Publisher {
     store: Arc<Store>,
     shared: Arc<SharedSnapshot>,
-    /// Per zone: listing value → id in the zone's value table.
-    interned: HashMap<DomainName, HashMap<Listing, ValueId>>,
+    /// Per zone and dataset: listing value → id in the dataset's value table.
+    interned: HashMap<(DomainName, DatasetName), HashMap<Listing, ValueId>>,
     /// Listings with an expiry time, soonest first. Entries may be stale (the listing was removed
     /// or replaced); [`Publisher::expire_due`] checks the store before removing anything.
-    expiries: BTreeSet<(u64, DomainName, Prefix)>,
+    expiries: BTreeSet<load::Expiry>,
     /// Marketer accounts (also published in the snapshot), the rules, and the entries they give
     /// each registry zone, sorted by prefix.
     registry: Registry,
@@ -146,7 +146,9 @@ impl Publisher {
             let serial = store.ensure_serial(&zone.origin, now)?;
             let loaded = load_zone(&store, Arc::new(zone.clone()), serial, now, extra)?;
             report.push(loaded.report);
-            interned.insert(zone.origin.clone(), loaded.index);
+            for (dataset, index) in loaded.indexes {
+                interned.insert((zone.origin.clone(), dataset), index);
+            }
             expiries.extend(loaded.expiries);
             zones.push(loaded.zone);
         }
@@ -170,8 +172,11 @@ impl Publisher {
         let loaded = load_zone(&self.store, current.zones[at].config.clone(), serial, now, extra)?;
         // A fold of the old tables no longer applies (and is dropped when it ends).
         self.folds.remove(zone);
-        self.interned.insert(zone.clone(), loaded.index);
-        self.expiries.retain(|(_, z, _)| z != zone);
+        self.interned.retain(|(z, _), _| z != zone);
+        for (dataset, index) in loaded.indexes {
+            self.interned.insert((zone.clone(), dataset), index);
+        }
+        self.expiries.retain(|(_, z, _, _)| z != zone);
         self.expiries.extend(loaded.expiries);
         let mut next = Snapshot::clone(&current);
         next.zones[at] = Arc::new(loaded.zone);

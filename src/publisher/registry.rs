@@ -7,7 +7,7 @@ use super::{zone_index, ChangeError, Origin, Publisher};
 use crate::clock::unix_now_us;
 use crate::model::AuditAction;
 use crate::model::{ListingCode, Prefix};
-use crate::name::DomainName;
+use crate::name::{DatasetName, DomainName};
 use crate::registry::{Event, Plan, Policy, Registry, Request};
 use crate::snapshot::Snapshot;
 use crate::store::{AuditRecord, RegistryAudit};
@@ -60,7 +60,7 @@ impl Publisher {
             let mut z = current.zones[at].as_ref().clone();
             z.serial = serial;
             for &range in &ranges {
-                z = self.patched(&z, serial, range, now)?;
+                z = self.patched(&z, &DatasetName::operator(), serial, range, now)?;
             }
             next.zones[at] = Arc::new(self.fold_if_due(z));
         }
@@ -111,6 +111,7 @@ fn audit_records(plan: &Plan, origin: Origin<'_>) -> Vec<RegistryAudit> {
                 codes,
                 reason,
                 expires_at: None,
+                dataset: DatasetName::operator(),
             };
             (*prefix, record)
         })

@@ -350,6 +350,8 @@ pub struct AuditRecord {
     pub codes: Vec<ListingCode>,
     pub reason: Option<String>,
     pub expires_at: Option<u64>,
+    /// The dataset changed (the operator's for registry actions, which protect it).
+    pub dataset: DatasetName,
 }
 
 /// Audit key: `zone-len · zone · family · address · prefix-len · at_us:u64 · seq:u16`, so the
@@ -377,11 +379,15 @@ pub fn decode_audit_key_prefix(key: &[u8], zone_len: usize) -> Result<Prefix, De
     decode_entry_key(body, 0)
 }
 
-/// Encodes an audit record (version 1): `1 · at_us:u64 · action:u8 · actor · source · n:u8 ·
-/// n × code · reason · expires_at:u64 (0 = none)`, strings as `len:u8 · bytes`.
+/// Version byte of audit records that name their dataset.
+const AUDIT_VERSION: u8 = 2;
+
+/// Encodes an audit record (version 2): `2 · at_us:u64 · action:u8 · actor · source · n:u8 ·
+/// n × code · reason · expires_at:u64 (0 = none) · dataset`, strings as `len:u8 · bytes`.
+/// Version 1 (written before datasets) is the same without the dataset: the operator's.
 pub fn encode_audit(r: &AuditRecord) -> Vec<u8> {
-    let mut out = Vec::with_capacity(64);
-    out.push(VALUE_VERSION);
+    let mut out = Vec::with_capacity(72);
+    out.push(AUDIT_VERSION);
     out.extend_from_slice(&r.at_us.to_be_bytes());
     out.push(r.action as u8);
     for s in [&r.actor, &r.source] {
@@ -395,13 +401,19 @@ pub fn encode_audit(r: &AuditRecord) -> Vec<u8> {
     }
     encode_reason(&mut out, r.reason.as_deref());
     out.extend_from_slice(&r.expires_at.unwrap_or(0).to_be_bytes());
+    // Dataset names are at most 32 bytes.
+    out.push(r.dataset.as_str().len() as u8);
+    out.extend_from_slice(r.dataset.as_str().as_bytes());
     out
 }
 
 /// Decodes an audit record.
 pub fn decode_audit(bytes: &[u8]) -> Result<AuditRecord, DecodeError> {
     let mut r = Reader(bytes);
-    check_version(r.u8()?)?;
+    let version = r.u8()?;
+    if version != AUDIT_VERSION {
+        check_version(version)?;
+    }
     let at_us = r.u64()?;
     let action = action_from_u8(r.u8()?).ok_or(DecodeError::Value("unknown audit action"))?;
     let mut text = || -> Result<String, DecodeError> {
@@ -420,8 +432,17 @@ pub fn decode_audit(bytes: &[u8]) -> Result<AuditRecord, DecodeError> {
     }
     let reason = decode_reason(&mut r)?;
     let expires_at = Some(r.u64()?).filter(|&t| t != 0);
+    let dataset = if version == AUDIT_VERSION {
+        let n = usize::from(r.u8()?);
+        std::str::from_utf8(r.take(n)?)
+            .ok()
+            .and_then(|name| DatasetName::parse(name).ok())
+            .ok_or(DecodeError::Value("audit dataset is not a dataset name"))?
+    } else {
+        DatasetName::operator()
+    };
     r.end()?;
-    Ok(AuditRecord { at_us, action, actor, source, codes, reason, expires_at })
+    Ok(AuditRecord { at_us, action, actor, source, codes, reason, expires_at, dataset })
 }
 
 #[cfg(test)]
@@ -506,12 +527,35 @@ mod tests {
             codes: vec![ListingCode::OPERATOR],
             reason: Some("x".into()),
             expires_at: Some(9),
+            dataset: DatasetName::parse("traps").expect("dataset"),
         };
         let bytes = encode_audit(&r);
+        let v1_body = [
+            &[0u8, 0, 0, 0, 0, 0, 0, 7][..],
+            &[1],
+            &[2],
+            b"op",
+            &[3],
+            b"api",
+            &[1, 127, 0, 0, 3],
+            &[1, 0, 1],
+            b"x",
+            &[0, 0, 0, 0, 0, 0, 0, 9],
+        ]
+        .concat();
+        assert_eq!(bytes, [&[2u8][..], &v1_body, &[5], b"traps"].concat());
+        assert_eq!(decode_audit(&bytes), Ok(r.clone()));
+        // A record written before datasets is the operator's.
+        let v1 = [&[1u8][..], &v1_body].concat();
+        assert_eq!(decode_audit(&v1), Ok(AuditRecord { dataset: DatasetName::operator(), ..r.clone() }));
         assert_eq!(
-            bytes,
+            decode_audit(&[&[2u8][..], &v1_body, &[3], b"A/B"].concat()),
+            Err(DecodeError::Value("audit dataset is not a dataset name"))
+        );
+        assert_eq!(
+            encode_audit(&AuditRecord { dataset: DatasetName::operator(), ..r.clone() }),
             [
-                &[1u8][..],
+                &[2u8][..],
                 &[0, 0, 0, 0, 0, 0, 0, 7],
                 &[1],
                 &[2],
@@ -521,11 +565,12 @@ mod tests {
                 &[1, 127, 0, 0, 3],
                 &[1, 0, 1],
                 b"x",
-                &[0, 0, 0, 0, 0, 0, 0, 9]
+                &[0, 0, 0, 0, 0, 0, 0, 9],
+                &[8],
+                b"operator"
             ]
             .concat()
         );
-        assert_eq!(decode_audit(&bytes), Ok(r));
         let p: Prefix = "10.0.0.0/8".parse().expect("prefix");
         let key = audit_key(&zone(), &p, 5, 1);
         assert_eq!(key, [&b"\x07bl.test\x04\x0a\x00\x00\x00\x08"[..], &[0, 0, 0, 0, 0, 0, 0, 5, 0, 1]].concat());

@@ -62,6 +62,8 @@ pub enum StoreError {
     CreateDir { path: PathBuf, source: std::io::Error },
     #[error("zone {0} has {max} datasets already; remove one first", max = crate::name::MAX_DATASETS)]
     TooManyDatasets(DomainName),
+    #[error("an entry for zone {0} came before any dataset was chosen for it")]
+    NoDatasetSelected(DomainName),
 }
 
 /// A copy of the database written by [`Store::backup`].
@@ -381,16 +383,17 @@ impl Store {
         it.status().map_err(|e| self.err("scanning entries", e))
     }
 
-    /// Calls `f` for every entry of `zone` that lies inside `range` or covers it, the entries a
+    /// Calls `f` for every entry of one dataset of `zone` that lies inside `range` or covers it, the entries a
     /// change inside `range` needs to recompute that part of the list. Listings come with their
     /// head (see [`Store::for_each_raw`]), exclusions as `None`.
     pub fn for_each_affecting(
         &self,
         zone: &DomainName,
+        dataset: &DatasetName,
         range: Prefix,
         mut f: impl FnMut(Prefix, Option<encoding::ListingHead<'_>>) -> Result<(), DecodeError>,
     ) -> Result<(), StoreError> {
-        let generation = self.generation(zone)?;
+        let Some(generation) = self.generation_of(zone, dataset)? else { return Ok(()) };
         let prefix_len = encoding::list_prefix(zone, generation).len();
         // Inside: keys from the range's own key up to the last address's host key.
         let from = encoding::entry_key(zone, generation, &range);
@@ -424,18 +427,29 @@ impl Store {
         Ok(())
     }
 
-    /// The listing at exactly `prefix`, if any.
-    pub fn listing_at(&self, zone: &DomainName, prefix: &Prefix) -> Result<Option<StoredListing>, StoreError> {
-        let key = encoding::entry_key(zone, self.generation(zone)?, prefix);
+    /// The listing of one dataset at exactly `prefix`, if any.
+    pub fn listing_at(
+        &self,
+        zone: &DomainName,
+        dataset: &DatasetName,
+        prefix: &Prefix,
+    ) -> Result<Option<StoredListing>, StoreError> {
+        let Some(generation) = self.generation_of(zone, dataset)? else { return Ok(None) };
+        let key = encoding::entry_key(zone, generation, prefix);
         match self.db.get_pinned_cf(self.cf(CF_LISTINGS)?, &key).map_err(|e| self.err("reading an entry", e))? {
             None => Ok(None),
             Some(v) => encoding::decode_listing(&v).map(Some).map_err(|why| self.corrupt(CF_LISTINGS, &key, why)),
         }
     }
 
-    /// Every entry of `zone` at `prefix` or covering it, shortest prefix first.
-    pub fn covering(&self, zone: &DomainName, prefix: Prefix) -> Result<Vec<(Prefix, StoredEntry)>, StoreError> {
-        let generation = self.generation(zone)?;
+    /// Every entry of one dataset of `zone` at `prefix` or covering it, shortest prefix first.
+    pub fn covering(
+        &self,
+        zone: &DomainName,
+        dataset: &DatasetName,
+        prefix: Prefix,
+    ) -> Result<Vec<(Prefix, StoredEntry)>, StoreError> {
+        let Some(generation) = self.generation_of(zone, dataset)? else { return Ok(Vec::new()) };
         let mut out = Vec::new();
         for len in 0..=prefix.len() {
             let outer = prefix.truncated(len);
@@ -453,7 +467,8 @@ impl Store {
         Ok(out)
     }
 
-    /// Applies one change to `zone`'s current list and advances its serial, in one synced write.
+    /// Applies one change to a dataset of `zone` (`audit.dataset`) and advances the zone's serial,
+    /// in one synced write; an addition to a dataset the zone does not have yet creates it.
     /// Returns the new serial, or `None` (and writes nothing) when a removal finds no entry.
     pub fn change_entry(
         &self,
@@ -463,9 +478,21 @@ impl Store {
         audit: &AuditRecord,
         now: u64,
     ) -> Result<Option<u32>, StoreError> {
-        let generation = self.generation(zone)?;
-        let key = encoding::entry_key(zone, generation, prefix);
+        let dataset = &audit.dataset;
         let mut batch = WriteBatch::default();
+        let generation = match self.generation_of(zone, dataset)? {
+            Some(g) => g,
+            None if matches!(change, EntryChange::DeleteListing | EntryChange::DeleteExclusion) => return Ok(None),
+            None => {
+                self.writable()?;
+                let slot = self.free_slot(zone)?;
+                // Leftovers of an interrupted replacement may live in a free slot.
+                self.drop_generation(zone, slot)?;
+                batch.put_cf(self.cf(CF_META)?, encoding::dataset_key(zone, dataset), encoding::encode_dataset(slot));
+                slot
+            }
+        };
+        let key = encoding::entry_key(zone, generation, prefix);
         match change {
             EntryChange::PutListing(v) => batch.put_cf(self.cf(CF_LISTINGS)?, &key, encoding::encode_listing(v)),
             EntryChange::PutExclusion(v) => batch.put_cf(self.cf(CF_EXCLUSIONS)?, &key, encoding::encode_exclusion(v)),
@@ -528,12 +555,6 @@ impl Store {
     /// The zone's SOA serial, if one was ever stored.
     pub fn serial(&self, zone: &DomainName) -> Result<Option<u32>, StoreError> {
         self.meta_u32(&meta_key("serial/", zone), "serial")
-    }
-
-    /// The generation of the operator's dataset that is current (0 before the first import);
-    /// live changes go there.
-    fn generation(&self, zone: &DomainName) -> Result<u32, StoreError> {
-        Ok(self.generation_of(zone, &DatasetName::operator())?.unwrap_or(0))
     }
 
     /// The generation holding a dataset's entries; `None` for a dataset the zone does not have.
@@ -607,33 +628,33 @@ impl Store {
     /// that name); the zone's other datasets are not touched. Nothing is visible until
     /// [`ZoneReplacement::commit`].
     pub fn replace_dataset(&self, zone: &DomainName, dataset: &DatasetName) -> Result<ZoneReplacement<'_>, StoreError> {
+        let mut replacement = self.replace_datasets(zone)?;
+        replacement.select(dataset)?;
+        Ok(replacement)
+    }
+
+    /// Starts replacing datasets of `zone`: each [`ZoneReplacement::select`]ed one is replaced
+    /// whole, all of them in one switch at [`ZoneReplacement::commit`]; the others are untouched.
+    pub fn replace_datasets(&self, zone: &DomainName) -> Result<ZoneReplacement<'_>, StoreError> {
         self.writable()?;
-        let old = self.generation_of(zone, dataset)?;
-        let new = match old {
-            Some(g) => encoding::next_generation(g),
-            // Only a dataset other than the operator's can be missing: it gets a slot of its own.
-            None => {
-                let mut used = Vec::new();
-                for d in self.datasets(zone)? {
-                    used.extend(self.generation_of(zone, &d)?);
-                }
-                encoding::free_slot(&used).ok_or_else(|| StoreError::TooManyDatasets(zone.clone()))?
-            }
-        };
-        // Leftovers of an interrupted replacement live in `new`; start it empty.
-        self.drop_generation(zone, new)?;
         Ok(ZoneReplacement {
             store: self,
             zone: zone.clone(),
-            dataset: dataset.clone(),
-            old,
-            new,
+            targets: Vec::new(),
+            current: None,
             batch: WriteBatch::default(),
             staged: 0,
-            listings: 0,
-            exclusions: 0,
             done: false,
         })
+    }
+
+    /// The first generation of a slot no dataset of `zone` uses.
+    fn free_slot(&self, zone: &DomainName) -> Result<u32, StoreError> {
+        let mut used = Vec::new();
+        for d in self.datasets(zone)? {
+            used.extend(self.generation_of(zone, &d)?);
+        }
+        encoding::free_slot(&used).ok_or_else(|| StoreError::TooManyDatasets(zone.clone()))
     }
 
     /// Deletes a list generation. It frees space, so it runs below `min-free-disk` too; after a
@@ -668,28 +689,33 @@ impl Store {
     }
 }
 
-/// A zone's new list, streamed into the next generation and switched to atomically on commit.
-/// Dropped without commit, it removes what it staged; the served list never changes.
+/// New lists of some of a zone's datasets, each streamed into its next generation and all
+/// switched to atomically on commit. Dropped without commit, it removes what it staged; the served
+/// lists never change.
 pub struct ZoneReplacement<'s> {
     store: &'s Store,
     zone: DomainName,
+    targets: Vec<Target>,
+    /// The target entries go to.
+    current: Option<usize>,
+    batch: WriteBatch,
+    staged: usize,
+    done: bool,
+}
+
+/// One dataset being replaced.
+#[derive(Debug)]
+struct Target {
     dataset: DatasetName,
     old: Option<u32>,
     new: u32,
-    batch: WriteBatch,
-    staged: usize,
     listings: u64,
     exclusions: u64,
-    done: bool,
 }
 
 impl std::fmt::Debug for ZoneReplacement<'_> {
     fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
-        f.debug_struct("ZoneReplacement")
-            .field("zone", &self.zone)
-            .field("dataset", &self.dataset)
-            .field("generation", &self.new)
-            .finish()
+        f.debug_struct("ZoneReplacement").field("zone", &self.zone).field("targets", &self.targets).finish()
     }
 }
 
@@ -702,19 +728,67 @@ pub struct ReplaceSummary {
 }
 
 impl ZoneReplacement<'_> {
-    /// Adds (or, for a prefix given twice, replaces) a listing.
+    /// Sends the entries that follow to `dataset`, which is replaced whole (an empty dataset if
+    /// nothing follows). Selecting one again goes on adding to it.
+    pub fn select(&mut self, dataset: &DatasetName) -> Result<(), StoreError> {
+        if let Some(at) = self.targets.iter().position(|t| &t.dataset == dataset) {
+            self.current = Some(at);
+            return Ok(());
+        }
+        let store = self.store;
+        let old = store.generation_of(&self.zone, dataset)?;
+        let new = match old {
+            Some(g) => encoding::next_generation(g),
+            // A dataset the zone does not have yet gets a slot of its own.
+            None => {
+                let mut used = Vec::new();
+                for d in store.datasets(&self.zone)? {
+                    used.extend(store.generation_of(&self.zone, &d)?);
+                }
+                used.extend(self.targets.iter().map(|t| t.new));
+                encoding::free_slot(&used).ok_or_else(|| StoreError::TooManyDatasets(self.zone.clone()))?
+            }
+        };
+        // Leftovers of an interrupted replacement live in `new`; start it empty.
+        store.drop_generation(&self.zone, new)?;
+        self.targets.push(Target { dataset: dataset.clone(), old, new, listings: 0, exclusions: 0 });
+        self.current = Some(self.targets.len() - 1);
+        Ok(())
+    }
+
+    /// The datasets selected so far, with the (listings, exclusions) staged for each.
+    pub fn datasets(&self) -> impl Iterator<Item = (&DatasetName, u64, u64)> + '_ {
+        self.targets.iter().map(|t| (&t.dataset, t.listings, t.exclusions))
+    }
+
+    fn target(&mut self) -> Result<&mut Target, StoreError> {
+        let zone = &self.zone;
+        self.current.and_then(|at| self.targets.get_mut(at)).ok_or_else(|| StoreError::NoDatasetSelected(zone.clone()))
+    }
+
+    /// Adds (or, for a prefix given twice, replaces) a listing of the selected dataset.
     pub fn put_listing(&mut self, prefix: &Prefix, value: &StoredListing) -> Result<(), StoreError> {
         let cf = self.store.cf(CF_LISTINGS)?;
-        self.batch.put_cf(cf, encoding::entry_key(&self.zone, self.new, prefix), encoding::encode_listing(value));
-        self.listings += 1;
+        let new = {
+            let target = self.target()?;
+            target.listings += 1;
+            target.new
+        };
+        let key = encoding::entry_key(&self.zone, new, prefix);
+        self.batch.put_cf(cf, key, encoding::encode_listing(value));
         self.staged_one()
     }
 
-    /// Adds (or replaces) an exclusion.
+    /// Adds (or replaces) an exclusion of the selected dataset.
     pub fn put_exclusion(&mut self, prefix: &Prefix, value: &StoredExclusion) -> Result<(), StoreError> {
         let cf = self.store.cf(CF_EXCLUSIONS)?;
-        self.batch.put_cf(cf, encoding::entry_key(&self.zone, self.new, prefix), encoding::encode_exclusion(value));
-        self.exclusions += 1;
+        let new = {
+            let target = self.target()?;
+            target.exclusions += 1;
+            target.new
+        };
+        let key = encoding::entry_key(&self.zone, new, prefix);
+        self.batch.put_cf(cf, key, encoding::encode_exclusion(value));
         self.staged_one()
     }
 
@@ -734,25 +808,26 @@ impl ZoneReplacement<'_> {
         self.store.db.write(batch).map_err(|e| self.store.write_err("staging the new list", e))
     }
 
-    /// Switches the zone to the new list (WAL synced), advances its serial and drops the old list.
+    /// Switches the datasets to their new lists (WAL synced), advances the zone's serial and
+    /// drops the old lists.
     pub fn commit(self, now: u64) -> Result<ReplaceSummary, StoreError> {
-        self.commit_audited(now, None)
+        self.commit_audited(now, &[])
     }
 
-    /// Entries staged so far: (listings, exclusions).
+    /// Entries staged so far over all datasets: (listings, exclusions).
     pub fn counts(&self) -> (u64, u64) {
-        (self.listings, self.exclusions)
+        self.targets.iter().fold((0, 0), |(l, x), t| (l + t.listings, x + t.exclusions))
     }
 
-    /// Switches the zone to the new list (WAL synced), advances its serial, drops the old list,
-    /// and records `audit` (if given) for 0.0.0.0/0 and ::/0 in the same write.
-    pub fn commit_audited(mut self, now: u64, audit: Option<&AuditRecord>) -> Result<ReplaceSummary, StoreError> {
+    /// Like [`ZoneReplacement::commit`], recording each of `audit` for 0.0.0.0/0 and ::/0 in the
+    /// same write.
+    pub fn commit_audited(mut self, now: u64, audit: &[AuditRecord]) -> Result<ReplaceSummary, StoreError> {
         self.write_staged()?;
         let store = self.store;
         let serial = next_serial(store.serial(&self.zone)?, now);
         let meta = store.cf(CF_META)?;
         let mut switch = WriteBatch::default();
-        if let Some(a) = audit {
+        for a in audit {
             for everything in [Prefix::V4 { bits: 0, len: 0 }, Prefix::V6 { bits: 0, len: 0 }] {
                 let seq = store.audit_seq.fetch_add(1, std::sync::atomic::Ordering::Relaxed);
                 switch.put_cf(
@@ -762,32 +837,43 @@ impl ZoneReplacement<'_> {
                 );
             }
         }
-        switch.put_cf(meta, encoding::dataset_key(&self.zone, &self.dataset), encoding::encode_dataset(self.new));
-        switch.put_cf(meta, meta_key("serial/", &self.zone), serial.to_be_bytes());
-        let old = self.old.unwrap_or(self.new);
-        let (from, to) = (encoding::list_prefix(&self.zone, old), encoding::list_end(&self.zone, old));
-        if self.old.is_some() {
-            for cf in [CF_LISTINGS, CF_EXCLUSIONS] {
-                switch.delete_range_cf(store.cf(cf)?, &from, &to);
+        let mut dropped = Vec::new();
+        for t in &self.targets {
+            switch.put_cf(meta, encoding::dataset_key(&self.zone, &t.dataset), encoding::encode_dataset(t.new));
+            if let Some(old) = t.old {
+                let (from, to) = (encoding::list_prefix(&self.zone, old), encoding::list_end(&self.zone, old));
+                for cf in [CF_LISTINGS, CF_EXCLUSIONS] {
+                    switch.delete_range_cf(store.cf(cf)?, &from, &to);
+                }
+                dropped.push((old, t.new));
+            } else {
+                dropped.push((t.new, t.new));
             }
         }
+        switch.put_cf(meta, meta_key("serial/", &self.zone), serial.to_be_bytes());
         store.writable()?;
         store.db.write_opt(switch, &synced()).map_err(|e| store.write_err("switching to the new list", e))?;
         self.done = true;
         // One sorted run without the old generation's tombstones: the next start-up scans it
         // several times faster than the freshly written levels.
-        for cf in [CF_LISTINGS, CF_EXCLUSIONS] {
-            store.db.compact_range_cf(store.cf(cf)?, Some(&from), Some(&encoding::list_end(&self.zone, self.new)));
+        for (old, new) in dropped {
+            let (from, to) = (encoding::list_prefix(&self.zone, old), encoding::list_end(&self.zone, new));
+            for cf in [CF_LISTINGS, CF_EXCLUSIONS] {
+                store.db.compact_range_cf(store.cf(cf)?, Some(&from), Some(&to));
+            }
         }
-        Ok(ReplaceSummary { listings: self.listings, exclusions: self.exclusions, serial })
+        let (listings, exclusions) = self.counts();
+        Ok(ReplaceSummary { listings, exclusions, serial })
     }
 }
 
 impl Drop for ZoneReplacement<'_> {
     fn drop(&mut self) {
         if !self.done {
-            // Best effort; the next replacement clears this generation anyway.
-            let _ = self.store.drop_generation(&self.zone, self.new);
+            // Best effort; the next replacement clears these generations anyway.
+            for t in &self.targets {
+                let _ = self.store.drop_generation(&self.zone, t.new);
+            }
         }
     }
 }
@@ -964,6 +1050,7 @@ mod tests {
             codes: vec![ListingCode::OPERATOR],
             reason: None,
             expires_at: None,
+            dataset: DatasetName::operator(),
         };
         store.change_entry(&z, &p, EntryChange::PutListing(&listing("a")), &audit, 1_700_000_000).expect("write");
         let copy = dir.path().join("copy");
@@ -982,5 +1069,50 @@ mod tests {
         assert_eq!(next_serial(Some(5), 1_700_000_000), 1_700_000_000);
         assert_eq!(next_serial(Some(1_800_000_000), 1_700_000_000), 1_800_000_001);
         assert_eq!(next_serial(Some(u32::MAX), 0), 0);
+    }
+
+    #[test]
+    fn live_changes_and_replacements_name_their_datasets() {
+        let dir = tempfile::tempdir().expect("tempdir");
+        let store = Store::open(&dir.path().join("db")).expect("open");
+        let z = zone("bl.example.org");
+        let traps = DatasetName::parse("traps").expect("name");
+        let p: Prefix = "192.0.2.0/24".parse().expect("prefix");
+        let audit = AuditRecord {
+            at_us: 1,
+            action: AuditAction::AddListing,
+            actor: "test".into(),
+            source: "test".into(),
+            codes: vec![ListingCode::OPERATOR],
+            reason: None,
+            expires_at: None,
+            dataset: traps.clone(),
+        };
+        assert_eq!(store.change_entry(&z, &p, EntryChange::DeleteListing, &audit, 10).expect("remove"), None);
+        assert_eq!(store.datasets(&z).expect("datasets"), [DatasetName::operator()], "a removal creates nothing");
+        store.change_entry(&z, &p, EntryChange::PutListing(&listing("trap")), &audit, 10).expect("add");
+        assert_eq!(store.datasets(&z).expect("datasets"), [DatasetName::operator(), traps.clone()]);
+        assert!(store.listing_at(&z, &traps, &p).expect("read").is_some());
+        assert!(store.listing_at(&z, &DatasetName::operator(), &p).expect("read").is_none(), "only in its dataset");
+        assert_eq!(store.history(&z, p).expect("history")[0].1.dataset, traps);
+        // One replacement of two datasets: both switch, the third is untouched.
+        let mut r = store.replace_datasets(&z).expect("replace");
+        assert!(matches!(r.put_listing(&p, &listing("x")), Err(StoreError::NoDatasetSelected(_))));
+        let feed = DatasetName::parse("feed").expect("name");
+        r.select(&DatasetName::operator()).expect("select");
+        r.put_listing(&p, &listing("op")).expect("put");
+        r.select(&feed).expect("select");
+        r.put_exclusion(&p, &StoredExclusion { reason: None, added_at: 1 }).expect("put");
+        r.select(&DatasetName::operator()).expect("select again");
+        r.put_listing(&"10.0.0.0/8".parse().expect("prefix"), &listing("op")).expect("put");
+        let summary = r.commit(20).expect("commit");
+        assert_eq!((summary.listings, summary.exclusions), (2, 1));
+        assert_eq!(store.datasets(&z).expect("datasets"), [DatasetName::operator(), feed.clone(), traps.clone()]);
+        let count = |d: &DatasetName| {
+            let mut n = 0;
+            store.for_each_entry_of(&z, d, |_, _| n += 1).expect("scan");
+            n
+        };
+        assert_eq!((count(&DatasetName::operator()), count(&feed), count(&traps)), (2, 1, 1));
     }
 }

@@ -316,6 +316,7 @@ mod tests {
                 codes: vec![],
                 reason: None,
                 expires_at: None,
+                dataset: crate::name::DatasetName::operator(),
             };
             let audit = vec![(plan.affected.first().copied(), record)];
             let serials =

@@ -73,12 +73,24 @@ impl TestServer {
         TestServer::start(test_config(data))
     }
 
-    /// Applies a live change through the server's publisher, as the operator API will.
+    /// Applies a live change to the operator's dataset through the server's publisher, as the
+    /// operator API does.
     pub fn apply(&self, zone: &str, change: dnsbl::publisher::Change) -> Result<u32, dnsbl::publisher::ChangeError> {
+        self.apply_to(zone, "operator", change)
+    }
+
+    /// Applies a live change to one dataset.
+    pub fn apply_to(
+        &self,
+        zone: &str,
+        dataset: &str,
+        change: dnsbl::publisher::Change,
+    ) -> Result<u32, dnsbl::publisher::ChangeError> {
         let server = self.server.as_ref().expect("running");
         let origin = dnsbl::publisher::Origin { actor: "test", source: "test" };
         let zone = DomainName::parse(zone).expect("zone");
-        server.writer().run_blocking(|p| p.apply(&zone, change, origin, dnsbl::clock::unix_now()))
+        let dataset = dnsbl::name::DatasetName::parse(dataset).expect("dataset");
+        server.writer().run_blocking(|p| p.apply(&zone, &dataset, change, origin, dnsbl::clock::unix_now()))
     }
 
     /// Patches on top of `zone`'s base tables in the published snapshot.
@@ -86,7 +98,7 @@ impl TestServer {
         let server = self.server.as_ref().expect("running");
         let snapshot = server.snapshot().load_full();
         let z = snapshot.zones.iter().find(|z| z.config.origin.to_string() == zone).expect("zone");
-        z.v4.patch_count() + z.v6.patch_count()
+        z.patch_count()
     }
 
     /// Applies a registry change through the server's publisher, as the API does.
