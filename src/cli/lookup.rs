@@ -49,6 +49,7 @@ pub fn run(args: LookupArgs) -> anyhow::Result<()> {
                 ),
                 false => println!("  dataset {}: not listed", d.dataset),
             }
+            println!("    {}", d.explanation);
             print_entries("    ", &d.decided_by, &d.also_covering);
         }
     }

@@ -4,6 +4,7 @@
 
 use std::path::Path;
 use std::process::{Command, Output};
+use std::time::Duration;
 
 use dnsbl::name::{DatasetName, DomainName};
 use dnsbl::store::Store;
@@ -274,4 +275,224 @@ fn overlapping_datasets_answer_like_rbldnsd() {
         }
         assert!(listed > 20, "seed {seed}: the probes meet listings ({listed})");
     }
+}
+
+/// `dnsbl ARGS... --server BASE --data-dir DATA`: a command talking to the running server.
+fn through(base: &str, data: &Path, args: &[&str]) -> Output {
+    let mut all: Vec<&str> = args.to_vec();
+    all.extend(["--server", base, "--data-dir", data.to_str().expect("path")]);
+    dnsbl(&all)
+}
+
+fn ok(out: &Output) -> String {
+    assert!(out.status.success(), "{}{}", String::from_utf8_lossy(&out.stdout), String::from_utf8_lossy(&out.stderr));
+    String::from_utf8_lossy(&out.stdout).into_owned()
+}
+
+#[test]
+fn a_running_server_takes_files_live_changes_and_lookups_per_dataset() {
+    let (dir, data) = temp_data();
+    let s = TestServer::in_dir(&data);
+    let (base, _) = s.api(&data);
+    // The example, through the running server: both files serve.
+    let v4 = dir.path().join("ip4.zone");
+    let v6 = dir.path().join("ip6.zone");
+    std::fs::write(&v4, ":3:v4 list\n192.0.2.0/24\n").expect("write");
+    std::fs::write(&v6, ":3:v6 list\n2001:db8::/32\n").expect("write");
+    let said = ok(&through(&base, &data, &["zone", "import", v4.to_str().expect("p"), v6.to_str().expect("p")]));
+    assert!(said.contains("through the running server"), "{said}");
+    assert_eq!(answer(&s, "192.0.2.1").1, ["127.0.0.3"]);
+    assert_eq!(answer(&s, "2001:db8::1").2, ["v6 list"]);
+
+    // A live change to a dataset of its own: the zone unites it with the operator's.
+    let said = ok(&through(
+        &base,
+        &data,
+        &["listing", "add", "192.0.2.0/24", "--code", "4", "--reason", "trap hit from $", "--dataset", "traps"],
+    ));
+    assert!(said.contains("dataset traps"), "{said}");
+    let both = |txt: &str| {
+        (
+            ResponseCode::NoError,
+            vec!["127.0.0.3".to_string(), "127.0.0.4".to_string()],
+            vec![txt.to_string(), "v4 list".to_string()],
+        )
+    };
+    assert_eq!(answer(&s, "192.0.2.2"), both("trap hit from 192.0.2.2"));
+    ok(&through(&base, &data, &["exclusion", "add", "192.0.2.1", "--dataset", "traps"]));
+    assert_eq!(answer(&s, "192.0.2.1").1, ["127.0.0.3"], "the exclusion hides only its dataset's listing");
+    assert_eq!(answer(&s, "192.0.2.2"), both("trap hit from 192.0.2.2"));
+
+    // The lookup says which dataset gives each code, and each dataset's verdict.
+    let json: serde_json::Value =
+        serde_json::from_str(&ok(&through(&base, &data, &["lookup", "192.0.2.2", "--json"]))).expect("json");
+    let zone = &json["zones"][0];
+    assert_eq!(
+        zone["code_sources"],
+        serde_json::json!([
+            { "code": "127.0.0.3", "datasets": ["operator"] },
+            { "code": "127.0.0.4", "datasets": ["traps"] },
+        ])
+    );
+    assert_eq!(zone["datasets"][1]["dataset"], "traps");
+    assert_eq!(zone["datasets"][1]["decided_by"]["prefix"], "192.0.2.0/24");
+    assert_eq!(zone["txts"].as_array().map(Vec::len), Some(2));
+    let plain = ok(&through(&base, &data, &["lookup", "192.0.2.1"]));
+    assert!(plain.contains("dataset traps: not listed"), "{plain}");
+    assert!(plain.contains("excludes 192.0.2.1/32"), "{plain}");
+
+    // History names the dataset; removal from the wrong dataset finds nothing.
+    let history = ok(&through(&base, &data, &["history", "192.0.2.1"]));
+    assert!(history.contains("bl.localhost/traps add-listing 192.0.2.0/24"), "{history}");
+    assert!(history.contains("bl.localhost/traps add-exclusion 192.0.2.1/32"), "{history}");
+    let out = through(&base, &data, &["listing", "remove", "192.0.2.0/24", "--dataset", "nosuch"]);
+    assert_eq!(out.status.code(), Some(1));
+    assert!(String::from_utf8_lossy(&out.stderr).contains("no such entry"), "{}", String::from_utf8_lossy(&out.stderr));
+    let out = through(&base, &data, &["listing", "add", "192.0.2.9", "--dataset", "Not/A/Name"]);
+    assert_eq!(out.status.code(), Some(1));
+    assert!(
+        String::from_utf8_lossy(&out.stderr).contains("not a dataset name"),
+        "{}",
+        String::from_utf8_lossy(&out.stderr)
+    );
+    ok(&through(&base, &data, &["listing", "remove", "192.0.2.0/24", "--dataset", "traps"]));
+    assert_eq!(answer(&s, "192.0.2.2").1, ["127.0.0.3"]);
+
+    // A dataset's listing expires by itself.
+    ok(&through(
+        &base,
+        &data,
+        &["listing", "add", "198.51.100.9", "--code", "4", "--dataset", "traps", "--expires", "1s"],
+    ));
+    assert_eq!(answer(&s, "198.51.100.9").1, ["127.0.0.4"]);
+    eventually(Duration::from_secs(10), "the dataset's listing did not expire", || {
+        let (rcode, ..) = answer(&s, "198.51.100.9");
+        holds(rcode == ResponseCode::NXDomain, || format!("{rcode:?}"))
+    });
+    let history = ok(&through(&base, &data, &["history", "198.51.100.9"]));
+    assert!(history.contains("bl.localhost/traps expired 198.51.100.9/32"), "{history}");
+
+    // A combined file's named sections replace their datasets; unnamed ones go to --dataset.
+    let combined = dir.path().join("combined.rbldnsd");
+    std::fs::write(
+        &combined,
+        "$DATASET ip4set:SpamTrap @\n:4:trap\n203.0.113.5\n$DATASET ip4trie @\n203.0.113.0/24 :3:feed\n",
+    )
+    .expect("write");
+    let said = ok(&through(&base, &data, &["zone", "import", combined.to_str().expect("p"), "--dataset", "feed"]));
+    assert!(said.contains("dataset spamtrap: 1 listing(s)") && said.contains("dataset feed: 1 listing(s)"), "{said}");
+    assert_eq!(answer(&s, "203.0.113.5").1, ["127.0.0.3", "127.0.0.4"]);
+
+    // rbldnsd's own command line, through the server: one dataset per ZONE:TYPE:FILE.
+    let marketers = dir.path().join("marketers.txt");
+    let six = dir.path().join("v6.txt");
+    std::fs::write(&marketers, "100.64.1.0/24 :2:registered\n").expect("write");
+    std::fs::write(&six, "2001:db8:1::/48 :3:six\n").expect("write");
+    let a = format!("{ZONE}:ip4set:{}", marketers.display());
+    let b = format!("{ZONE}:ip6trie:{}", six.display());
+    let said = ok(&through(&base, &data, &["zone", "import", "--rbldnsd", &a, "--rbldnsd", &b]));
+    assert!(said.contains("dataset marketers") && said.contains("dataset v6"), "{said}");
+    assert_eq!(answer(&s, "100.64.1.1").1, ["127.0.0.2"]);
+    assert_eq!(answer(&s, "2001:db8:1::1").1, ["127.0.0.3"]);
+    let out = through(&base, &data, &["zone", "import", "--rbldnsd", "other.zone:ip4set:x.txt"]);
+    assert_eq!(out.status.code(), Some(1), "{}", String::from_utf8_lossy(&out.stderr));
+    // A bad line in one part and nothing of the import changes.
+    std::fs::write(&six, "2001:db8:1::/48 :3:six\nnot an address\n").expect("write");
+    let out = through(&base, &data, &["zone", "import", "--rbldnsd", &a, "--rbldnsd", &b]);
+    assert_eq!(out.status.code(), Some(1));
+    assert!(String::from_utf8_lossy(&out.stderr).contains("v6.txt:2: "), "{}", String::from_utf8_lossy(&out.stderr));
+    assert_eq!(answer(&s, "2001:db8:1::1").1, ["127.0.0.3"]);
+}
+
+#[test]
+fn exports_keep_datasets_apart_and_rbldnsd_serves_them_alike() {
+    let mut rng = Rng(0x51ed_2701_aa55_0f0f);
+    let (dir, data) = temp_data();
+    let sets: Vec<String> = (0..3).map(|i| random_dataset(&mut rng, i, false)).collect();
+    for (i, contents) in sets.iter().enumerate() {
+        let file = dir.path().join(format!("d{i}.rbldnsd"));
+        std::fs::write(&file, contents).expect("write");
+        let name = if i == 0 { "operator".to_string() } else { format!("d{i}") };
+        import(&data, &name, &[&file]);
+    }
+    let data_arg = data.to_str().expect("path");
+    let stored = dnsbl(&["zone", "export", "--data-dir", data_arg]);
+    let served = dnsbl(&["zone", "export", "--served", "--data-dir", data_arg]);
+    for out in [&stored, &served] {
+        assert!(out.status.success(), "{}", String::from_utf8_lossy(&out.stderr));
+    }
+    let text = String::from_utf8_lossy(&stored.stdout).into_owned();
+    assert!(text.contains("$DATASET ip4trie @") && text.contains("$DATASET ip4trie:d1 @"), "{text}");
+
+    // The stored export imports back into the same datasets.
+    let copy = dir.path().join("copy.rbldnsd");
+    std::fs::write(&copy, &stored.stdout).expect("write");
+    let (_other_dir, other) = temp_data();
+    import(&other, "operator", &[&copy]);
+    let store = Store::open_read_only(&other).expect("store");
+    let names: Vec<String> = store
+        .datasets(&DomainName::parse(ZONE).expect("zone"))
+        .expect("datasets")
+        .iter()
+        .map(|d| d.to_string())
+        .collect();
+    assert_eq!(names, ["operator", "d1", "d2"]);
+    drop(store);
+
+    // rbldnsd serving the --served export answers as dnsbl does.
+    let (_rbl, theirs) = serve_datasets_with_rbldnsd(dir.path(), &[("combined", "served.rbldnsd", &served.stdout)]);
+    let ours = TestServer::in_dir(&data);
+    let reimported = TestServer::in_dir(&other);
+    let mut listed = 0;
+    for ip in probes(&mut rng, false) {
+        let name = rev(&ip);
+        for t in [RecordType::A, RecordType::TXT] {
+            let q = question(&name, t, None);
+            let case = format!("{ip} {t}\n{}", sets.join("--\n"));
+            let sorted = |m: &hickory_proto::op::Message| {
+                let (mut a, mut x) = (a_records(m), txt_records(m));
+                a.sort();
+                x.sort();
+                (m.metadata.response_code, a, x)
+            };
+            let mine = sorted(&udp(ours.addr, &q));
+            assert_eq!(mine, sorted(&udp(theirs, &q)), "rbldnsd on the served export: {case}");
+            assert_eq!(mine, sorted(&udp(reimported.addr, &q)), "the stored export imported back: {case}");
+            listed += usize::from(t == RecordType::A && !mine.1.is_empty());
+        }
+    }
+    assert!(listed > 10, "the probes meet listings ({listed})");
+}
+
+#[test]
+fn the_bind_export_writes_what_the_union_answers() {
+    let (dir, data) = temp_data();
+    let first = dir.path().join("first.rbldnsd");
+    let second = dir.path().join("second.rbldnsd");
+    std::fs::write(&first, "192.0.2.0/30 :3:first\n").expect("write");
+    std::fs::write(&second, "192.0.2.2/31 :4:second\n!192.0.2.3\n192.0.2.8 :3:also\n").expect("write");
+    import(&data, "operator", &[&first]);
+    import(&data, "feed", &[&second]);
+    let out = dnsbl(&["zone", "export", "--format", "bind", "--data-dir", data.to_str().expect("path")]);
+    assert!(out.status.success(), "{}", String::from_utf8_lossy(&out.stderr));
+    let text = String::from_utf8_lossy(&out.stdout).into_owned();
+    let records = |owner: &str| -> Vec<String> {
+        let mut r: Vec<String> =
+            text.lines().filter(|l| l.starts_with(&format!("{owner} IN "))).map(str::to_string).collect();
+        r.sort();
+        r
+    };
+    assert_eq!(records("1.2.0.192"), ["1.2.0.192 IN A 127.0.0.3", "1.2.0.192 IN TXT \"first\""]);
+    assert_eq!(
+        records("2.2.0.192"),
+        [
+            "2.2.0.192 IN A 127.0.0.3",
+            "2.2.0.192 IN A 127.0.0.4",
+            "2.2.0.192 IN TXT \"first\"",
+            "2.2.0.192 IN TXT \"second\""
+        ]
+    );
+    assert_eq!(records("3.2.0.192"), ["3.2.0.192 IN A 127.0.0.3", "3.2.0.192 IN TXT \"first\""]);
+    assert_eq!(records("8.2.0.192"), ["8.2.0.192 IN A 127.0.0.3", "8.2.0.192 IN TXT \"also\""]);
+    assert!(records("9.2.0.192").is_empty() && records("4.2.0.192").is_empty());
 }
