@@ -395,6 +395,8 @@ pub enum AuditAction {
     Resume = 12,
     AddMarketer = 13,
     RotateToken = 14,
+    /// A whole dataset removed from a zone (recorded at 0.0.0.0/0 and ::/0).
+    RemoveDataset = 15,
 }
 
 impl AuditAction {
@@ -415,6 +417,7 @@ impl AuditAction {
             AuditAction::Resume => "resume",
             AuditAction::AddMarketer => "add-marketer",
             AuditAction::RotateToken => "rotate-token",
+            AuditAction::RemoveDataset => "remove-dataset",
         }
     }
 }

@@ -187,6 +187,14 @@ impl ZoneSnapshot {
         next
     }
 
+    /// The zone without the dataset of that name (never the operator's), at a new serial.
+    pub fn without(&self, serial: u32, dataset: &DatasetName) -> ZoneSnapshot {
+        let mut next = self.clone();
+        next.serial = serial;
+        next.feeds = Arc::new(self.feeds.iter().filter(|d| &d.name != dataset).cloned().collect());
+        next
+    }
+
     /// The same zone with every dataset's patches folded into new base tables.
     pub fn merged(&self) -> ZoneSnapshot {
         ZoneSnapshot {

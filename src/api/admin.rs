@@ -47,7 +47,11 @@ pub async fn backup(State(state): State<ApiState>) -> Result<(StatusCode, Json<B
         .map_err(store_error)?;
     let response = BackupResponse {
         path: written.path.display().to_string(),
-        zones: written.serials.iter().map(|(z, serial)| ZoneInfo { zone: z.to_string(), serial: *serial }).collect(),
+        zones: written
+            .serials
+            .iter()
+            .map(|(z, serial)| ZoneInfo { zone: z.to_string(), serial: *serial, datasets: Vec::new() })
+            .collect(),
     };
     tracing::info!(path = %response.path, "backup written");
     Ok((StatusCode::CREATED, Json(response)))

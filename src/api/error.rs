@@ -40,12 +40,15 @@ pub fn internal(msg: impl Into<String>) -> ApiError {
 /// The answer for a change that was not applied.
 pub fn change_error(e: ChangeError) -> ApiError {
     let status = match &e {
-        ChangeError::UnknownZone(_) | ChangeError::NotFound(_) => StatusCode::NOT_FOUND,
+        ChangeError::UnknownZone(_) | ChangeError::NotFound(_) | ChangeError::NoDataset(_) => StatusCode::NOT_FOUND,
         ChangeError::Registry(r) => return registry_error(r),
         ChangeError::TestPoint(_) => StatusCode::FORBIDDEN,
         ChangeError::Store(err) => {
-            tracing::error!(error = %err, "change not written");
-            store_status(err)
+            let status = store_status(err);
+            if status.is_server_error() {
+                tracing::error!(error = %err, "change not written");
+            }
+            status
         }
         ChangeError::Writer(err) => {
             tracing::error!(error = %err, "change not run");
@@ -56,9 +59,11 @@ pub fn change_error(e: ChangeError) -> ApiError {
 }
 
 /// 507 when the store keeps its disk's last free space, 503 after a failed write (until restart),
-/// else 500.
+/// 409 for a zone at its dataset limit, 400 for removing the operator's dataset, else 500.
 pub fn store_status(e: &StoreError) -> StatusCode {
     match e {
+        StoreError::TooManyDatasets(_) => StatusCode::CONFLICT,
+        StoreError::OperatorDataset => StatusCode::BAD_REQUEST,
         StoreError::DiskFull { .. } => StatusCode::INSUFFICIENT_STORAGE,
         StoreError::WriteFailed { .. } => StatusCode::SERVICE_UNAVAILABLE,
         _ => StatusCode::INTERNAL_SERVER_ERROR,

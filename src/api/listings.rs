@@ -1,6 +1,7 @@
 //! The operator's list through HTTP: zones, listings, exclusions, and the history of a prefix.
 //!
-//! - `GET  /v1/zones` — served zones and their serials.
+//! - `GET  /v1/zones` — served zones, their serials and datasets.
+//! - `DELETE /v1/zones/{zone}/datasets/{name}` — a dataset and all its entries (not `operator`).
 //! - `POST /v1/zones/{zone}/listings` [`ListingRequest`]; `DELETE ...?prefix=[&dataset=]`.
 //! - `POST /v1/zones/{zone}/exclusions` [`ExclusionRequest`]; `DELETE ...?prefix=[&dataset=]`.
 //!
@@ -16,7 +17,9 @@ use axum::Json;
 use super::error::{bad, change_error, internal, store_error, ApiError};
 use super::lookup::format_time;
 use super::state::ApiState;
-use super::wire::{ChangeResponse, ExclusionRequest, HistoryRecord, ListingRequest, PrefixQuery, ZoneInfo};
+use super::wire::{
+    ChangeResponse, DatasetRemoved, ExclusionRequest, HistoryRecord, ListingRequest, PrefixQuery, ZoneInfo,
+};
 use crate::clock::unix_now;
 use crate::model::{Listing, ListingCode, Prefix};
 use crate::name::{DatasetName, DomainName};
@@ -24,7 +27,32 @@ use crate::publisher::{Change, Origin};
 
 pub async fn zones(State(state): State<ApiState>) -> Json<Vec<ZoneInfo>> {
     let snap = state.shared.load();
-    Json(snap.zones.iter().map(|z| ZoneInfo { zone: z.config.origin.to_string(), serial: z.serial }).collect())
+    Json(
+        snap.zones
+            .iter()
+            .map(|z| ZoneInfo {
+                zone: z.config.origin.to_string(),
+                serial: z.serial,
+                datasets: z.datasets().map(|d| d.name.to_string()).collect(),
+            })
+            .collect(),
+    )
+}
+
+/// `DELETE /v1/zones/{zone}/datasets/{name}`: the dataset and all its entries, gone in one change.
+pub async fn remove_dataset(
+    State(state): State<ApiState>,
+    Path((zone, dataset)): Path<(String, String)>,
+) -> Result<Json<DatasetRemoved>, ApiError> {
+    let name = parse_zone(&zone)?;
+    let dataset = parse_dataset(Some(&dataset))?;
+    let target = dataset.clone();
+    let serial = state
+        .writer
+        .run(move |p| p.remove_dataset(&name, &target, Origin::OPERATOR_API, unix_now()))
+        .await
+        .map_err(change_error)?;
+    Ok(Json(DatasetRemoved { zone, dataset: dataset.to_string(), serial }))
 }
 
 pub async fn add_listing(

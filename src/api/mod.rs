@@ -34,7 +34,7 @@ pub use error::ApiError;
 pub use state::ApiState;
 
 use axum::middleware;
-use axum::routing::{get, post};
+use axum::routing::{delete, get, post};
 use axum::Router;
 use tokio_util::sync::CancellationToken;
 
@@ -62,6 +62,7 @@ fn router(state: ApiState) -> Router {
         .route("/v1/zones", get(listings::zones))
         .route("/v1/zones/{zone}/listings", post(listings::add_listing).delete(listings::remove_listing))
         .route("/v1/zones/{zone}/exclusions", post(listings::add_exclusion).delete(listings::remove_exclusion))
+        .route("/v1/zones/{zone}/datasets/{dataset}", delete(listings::remove_dataset))
         .route("/v1/history", get(listings::history))
         .route(
             "/v1/zones/{zone}/import",

@@ -197,7 +197,11 @@ fn declare_response(outcome: &RegistryOutcome) -> DeclareResponse {
     DeclareResponse {
         added: outcome.plan.added.iter().map(|(p, _)| p.to_string()).collect(),
         removed: outcome.plan.removed.iter().map(ToString::to_string).collect(),
-        serials: outcome.serials.iter().map(|(z, s)| ZoneInfo { zone: z.to_string(), serial: *s }).collect(),
+        serials: outcome
+            .serials
+            .iter()
+            .map(|(z, s)| ZoneInfo { zone: z.to_string(), serial: *s, datasets: Vec::new() })
+            .collect(),
     }
 }
 

@@ -22,6 +22,17 @@ pub struct ErrorBody {
 pub struct ZoneInfo {
     pub zone: String,
     pub serial: u32,
+    /// The zone's datasets, `operator` first (left out where an answer names zones only for their serials).
+    #[serde(default, skip_serializing_if = "Vec::is_empty")]
+    pub datasets: Vec<String>,
+}
+
+/// `DELETE /v1/zones/{zone}/datasets/{name}`.
+#[derive(Clone, Debug, PartialEq, Eq, Serialize, Deserialize)]
+pub struct DatasetRemoved {
+    pub zone: String,
+    pub dataset: String,
+    pub serial: u32,
 }
 
 /// `POST /v1/zones/{zone}/listings`.

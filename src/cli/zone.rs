@@ -53,6 +53,41 @@ pub enum ZoneCommand {
     ///   dnsbl zone export --format bind --max-records 5000000 > bl.example.org.zone
     #[command(verbatim_doc_comment)]
     Export(ExportArgs),
+    /// List a zone's datasets (read-only on the data directory, so it works while the server runs).
+    ///
+    /// Example: dnsbl zone datasets
+    Datasets(DatasetsArgs),
+    /// Remove a dataset and all its entries from a zone, in one change (not `operator`: import an
+    /// empty file into it to empty it). Through the running server when it runs.
+    ///
+    /// Example: dnsbl zone remove-dataset traps
+    RemoveDataset(RemoveDatasetArgs),
+}
+
+#[derive(Debug, clap::Args)]
+pub struct DatasetsArgs {
+    /// Zone (default: the only configured zone).
+    #[arg(long, value_name = "NAME")]
+    zone: Option<String>,
+    #[command(flatten)]
+    config: ConfigArgs,
+}
+
+#[derive(Debug, clap::Args)]
+pub struct RemoveDatasetArgs {
+    /// The dataset to remove.
+    dataset: DatasetName,
+    /// Zone (default: the only configured zone).
+    #[arg(long, value_name = "NAME")]
+    zone: Option<String>,
+    #[command(flatten)]
+    config: ConfigArgs,
+    /// While the server runs, the removal goes through its API at this address.
+    #[arg(long, value_name = "URL", env = "DNSBL_SERVER", default_value = "http://127.0.0.1:8053")]
+    server: String,
+    /// Token for that (default: operator.token in the data directory).
+    #[arg(long, value_name = "FILE", env = "DNSBL_TOKEN_FILE")]
+    token_file: Option<std::path::PathBuf>,
 }
 
 #[derive(Debug, clap::Args)]
@@ -113,7 +148,56 @@ pub fn run(cmd: ZoneCommand) -> anyhow::Result<()> {
     match cmd {
         ZoneCommand::Import(args) => run_import(args),
         ZoneCommand::Export(args) => run_export(args),
+        ZoneCommand::Datasets(args) => run_datasets(args),
+        ZoneCommand::RemoveDataset(args) => run_remove_dataset(args),
     }
+}
+
+fn run_datasets(args: DatasetsArgs) -> anyhow::Result<()> {
+    let config = args.config.load(args.zone.as_deref())?;
+    let [zone] = config.zones.as_slice() else {
+        bail!("several zones are configured; say which one with --zone");
+    };
+    let store = Store::open_read_only(&config.server.data_dir)?;
+    for dataset in store.datasets(&zone.origin)? {
+        println!("{dataset}");
+    }
+    Ok(())
+}
+
+fn run_remove_dataset(args: RemoveDatasetArgs) -> anyhow::Result<()> {
+    let config = args.config.load(args.zone.as_deref())?;
+    let [zone] = config.zones.as_slice() else {
+        bail!("several zones are configured; say which one with --zone");
+    };
+    let data_dir = &config.server.data_dir;
+    let serial = match Store::open(data_dir) {
+        Ok(store) => {
+            let audit = crate::store::AuditRecord {
+                at_us: crate::clock::unix_now_us(),
+                action: crate::model::AuditAction::RemoveDataset,
+                actor: "operator".into(),
+                source: "cli".into(),
+                codes: Vec::new(),
+                reason: None,
+                expires_at: None,
+                dataset: args.dataset.clone(),
+            };
+            store
+                .remove_dataset(&zone.origin, &audit, unix_now())?
+                .ok_or_else(|| anyhow::anyhow!("zone {} has no dataset {}", zone.origin, args.dataset))?
+        }
+        Err(StoreError::InUse(_)) => {
+            let token = args.token_file.clone().unwrap_or_else(|| crate::config::operator_token_path(data_dir));
+            let client = Client::new(&args.server, &token)?;
+            let path = format!("/v1/zones/{}/datasets/{}", zone.origin, args.dataset);
+            let answer: crate::api::wire::DatasetRemoved = client.delete(&path, &[])?;
+            answer.serial
+        }
+        Err(e) => return Err(e.into()),
+    };
+    println!("removed dataset {} from zone {} (serial {serial})", args.dataset, zone.origin);
+    Ok(())
 }
 
 fn run_import(args: ImportArgs) -> anyhow::Result<()> {

@@ -47,6 +47,37 @@ impl Publisher {
         Ok(serial)
     }
 
+    /// Removes a dataset (not the operator's) from `zone` with all its entries, durably, then
+    /// publishes the zone without it; returns the zone's new serial.
+    pub fn remove_dataset(
+        &mut self,
+        zone: &DomainName,
+        dataset: &DatasetName,
+        origin: Origin<'_>,
+        now: u64,
+    ) -> Result<u32, ChangeError> {
+        let current = self.install_folds(self.shared.load_full());
+        let at = zone_index(&current, zone)?;
+        let audit = AuditRecord {
+            at_us: unix_now_us(),
+            action: AuditAction::RemoveDataset,
+            actor: origin.actor.to_string(),
+            source: origin.source.to_string(),
+            codes: Vec::new(),
+            reason: None,
+            expires_at: None,
+            dataset: dataset.clone(),
+        };
+        let serial =
+            self.store.remove_dataset(zone, &audit, now)?.ok_or_else(|| ChangeError::NoDataset(dataset.clone()))?;
+        self.interned.remove(&(zone.clone(), dataset.clone()));
+        self.expiries.retain(|(_, z, d, _)| !(z == zone && d == dataset));
+        let mut next = Snapshot::clone(&current);
+        next.zones[at] = Arc::new(current.zones[at].without(serial, dataset));
+        self.shared.publish(next);
+        Ok(serial)
+    }
+
     /// Removes every listing whose expiry time is at or before `now`; returns what it removed.
     /// Also installs finished folds (this runs every expiry tick).
     pub fn expire_due(&mut self, now: u64) -> Result<Vec<(DomainName, DatasetName, Prefix)>, ChangeError> {

@@ -103,6 +103,8 @@ pub enum ChangeError {
     TestPoint(Prefix),
     #[error("there is no such entry at {0}")]
     NotFound(Prefix),
+    #[error("the zone has no dataset {0}")]
+    NoDataset(DatasetName),
     #[error(transparent)]
     Registry(#[from] RegistryError),
     #[error(transparent)]

@@ -333,6 +333,7 @@ fn action_from_u8(v: u8) -> Option<AuditAction> {
         12 => AuditAction::Resume,
         13 => AuditAction::AddMarketer,
         14 => AuditAction::RotateToken,
+        15 => AuditAction::RemoveDataset,
         _ => return None,
     })
 }

@@ -64,6 +64,8 @@ pub enum StoreError {
     TooManyDatasets(DomainName),
     #[error("an entry for zone {0} came before any dataset was chosen for it")]
     NoDatasetSelected(DomainName),
+    #[error("the operator's dataset cannot be removed; import an empty file into it to empty it")]
+    OperatorDataset,
 }
 
 /// A copy of the database written by [`Store::backup`].
@@ -646,6 +648,40 @@ impl Store {
             staged: 0,
             done: false,
         })
+    }
+
+    /// Removes a dataset of `zone` with all its entries and advances the zone's serial, in one
+    /// synced write with `audit` (recorded at 0.0.0.0/0 and ::/0). Returns the new serial, or
+    /// `None` when the zone has no such dataset. The operator's dataset cannot be removed (an
+    /// empty import empties it).
+    pub fn remove_dataset(&self, zone: &DomainName, audit: &AuditRecord, now: u64) -> Result<Option<u32>, StoreError> {
+        let dataset = &audit.dataset;
+        if dataset.is_operator() {
+            return Err(StoreError::OperatorDataset);
+        }
+        let Some(generation) = self.generation_of(zone, dataset)? else { return Ok(None) };
+        let mut batch = WriteBatch::default();
+        batch.delete_cf(self.cf(CF_META)?, encoding::dataset_key(zone, dataset));
+        let (from, to) = (encoding::list_prefix(zone, generation), encoding::list_end(zone, generation));
+        for cf in [CF_LISTINGS, CF_EXCLUSIONS] {
+            batch.delete_range_cf(self.cf(cf)?, &from, &to);
+        }
+        let serial = next_serial(self.serial(zone)?, now);
+        batch.put_cf(self.cf(CF_META)?, meta_key("serial/", zone), serial.to_be_bytes());
+        for everything in [Prefix::V4 { bits: 0, len: 0 }, Prefix::V6 { bits: 0, len: 0 }] {
+            let seq = self.audit_seq.fetch_add(1, std::sync::atomic::Ordering::Relaxed);
+            batch.put_cf(
+                self.cf(CF_AUDIT)?,
+                encoding::audit_key(zone, &everything, audit.at_us, seq),
+                encoding::encode_audit(audit),
+            );
+        }
+        // Removing frees space, so it runs below `min-free-disk` too (but not after a failed write).
+        if let Some(first) = self.failed.get() {
+            return Err(StoreError::WriteFailed { path: self.path.clone(), first: first.clone() });
+        }
+        self.db.write_opt(batch, &synced()).map_err(|e| self.write_err("removing a dataset", e))?;
+        Ok(Some(serial))
     }
 
     /// The first generation of a slot no dataset of `zone` uses.

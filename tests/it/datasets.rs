@@ -402,6 +402,23 @@ fn a_running_server_takes_files_live_changes_and_lookups_per_dataset() {
     assert_eq!(out.status.code(), Some(1));
     assert!(String::from_utf8_lossy(&out.stderr).contains("v6.txt:2: "), "{}", String::from_utf8_lossy(&out.stderr));
     assert_eq!(answer(&s, "2001:db8:1::1").1, ["127.0.0.3"]);
+
+    // Datasets are listed, and removed whole (the operator's stays).
+    let listed = ok(&dnsbl(&["zone", "datasets", "--data-dir", data.to_str().expect("path")]));
+    assert_eq!(listed.lines().collect::<Vec<_>>(), ["operator", "feed", "marketers", "spamtrap", "traps", "v6"]);
+    ok(&through(&base, &data, &["zone", "remove-dataset", "spamtrap"]));
+    assert_eq!(answer(&s, "203.0.113.5").1, ["127.0.0.3"], "only the feed's listing is left");
+    for (dataset, why) in [("operator", "cannot be removed"), ("spamtrap", "has no dataset spamtrap")] {
+        let out = through(&base, &data, &["zone", "remove-dataset", dataset]);
+        assert_eq!(out.status.code(), Some(1));
+        assert!(String::from_utf8_lossy(&out.stderr).contains(why), "{}", String::from_utf8_lossy(&out.stderr));
+    }
+    let history = ok(&through(&base, &data, &["history", "203.0.113.5"]));
+    assert!(history.contains("bl.localhost/spamtrap remove-dataset 0.0.0.0/0"), "{history}");
+    drop(s);
+    // Removed for good: it does not come back with the next start.
+    let s = TestServer::in_dir(&data);
+    assert_eq!(answer(&s, "203.0.113.5").1, ["127.0.0.3"]);
 }
 
 #[test]
