@@ -166,6 +166,39 @@ fn publish(c: &mut Criterion) {
     group.finish();
 }
 
+/// What a zone's answer costs with more datasets: 1024 random IPv4 lookups (each gathering every
+/// dataset's listing) in a zone of `n` operator entries alone, and the same zone with two more
+/// datasets of `n / 10` entries each over the same address space.
+fn dataset_lookup(c: &mut Criterion) {
+    let n = if full_size() { 10_000_000 } else { 10_000 };
+    let one = big_zone(n);
+    let feed = |name: &str, seed: u64| {
+        let mut b = ZoneBuilder::new(one.config.clone(), 1);
+        let listing = Listing::new(vec![ListingCode::new(std::net::Ipv4Addr::new(127, 0, 0, 4)).expect("code")], None)
+            .expect("listing");
+        for (addr, len, verdict) in entries(n / 10, &mut Rng(seed)) {
+            let entry = match verdict {
+                Verdict::Listed(_) => Entry::Listed(listing.clone()),
+                Verdict::Excluded => Entry::Excluded,
+            };
+            b.add(Prefix::masked_v4(addr, len), entry);
+        }
+        b.build_dataset(DatasetName::parse(name).expect("name")).0
+    };
+    let three =
+        ZoneSnapshot::new(one.config.clone(), 1, one.operator.clone(), vec![feed("a", 0xfeed), feed("b", 0xbeef)]);
+    let mut rng = Rng(0xda7a);
+    let addrs: Vec<u32> = (0..1024).map(|_| (rng.next() >> 32) as u32).collect();
+    let mut group = c.benchmark_group("dataset_lookup");
+    group.throughput(Throughput::Elements(1024));
+    for (name, zone) in [("one_dataset", &one), ("three_datasets", &three)] {
+        group.bench_with_input(BenchmarkId::new(name, n), zone, |b, z| {
+            b.iter(|| addrs.iter().map(|&a| query::lookup_v4(z, black_box(a)).iter().count()).sum::<usize>())
+        });
+    }
+    group.finish();
+}
+
 fn snapshot() -> Snapshot {
     let config = Config::embedded_default().expect("default config");
     let mut b = ZoneBuilder::new(Arc::new(config.zones[0].clone()), 1);
@@ -225,5 +258,5 @@ fn query_paths(c: &mut Criterion) {
     group.finish();
 }
 
-criterion_group!(benches, trie_lookup, table_build, publish, query_paths);
+criterion_group!(benches, trie_lookup, table_build, publish, dataset_lookup, query_paths);
 criterion_main!(benches);

@@ -17,7 +17,9 @@
 # Settings (environment): BENCH_DIR (target/bench-peer), BENCH_PORT (5399), BENCH_SECONDS per
 # dnsperf run (10), BENCH_RATE for the fixed-rate dnsperf latency run (50000 qps),
 # BENCH_LATENCY_RATE for the paced-probe latency run (default: half of dnsbl's max qps with the
-# batched generator in the same run), BENCH_SCALE (1).
+# batched generator in the same run), BENCH_SCALE (1), BENCH_LAYOUT: how dnsbl holds the data,
+# `datasets` (default: the same three datasets rbldnsd serves, one per file) or `one` (the three
+# files merged into one list, as before zones were made of datasets).
 # Every run is bounded by BENCH_SECONDS; the servers this script starts are stopped on exit.
 set -euo pipefail
 [ -n "${BENCH_TRACE:-}" ] && set -x
@@ -29,6 +31,8 @@ SECS=${BENCH_SECONDS:-10}
 RATE=${BENCH_RATE:-50000}
 SCALE=${BENCH_SCALE:-1}
 ZONE=bl.bench
+LAYOUT=${BENCH_LAYOUT:-datasets}
+DATA=$OUT/dnsbl-data-$LAYOUT
 HZ=$(getconf CLK_TCK)
 SERVER_PID=""
 
@@ -59,6 +63,17 @@ chmod -R a+rX "$OUT"   # rbldnsd reads the files as user rbldns
 PROBE=$(grep -m1 ' A$' "$OUT/queries.txt" | cut -d' ' -f1)
 LISTED=$(sed -n 3p "$OUT/v4set.rbldnsd" | awk -F. '{print $4"."$3"."$2"."$1}').$ZONE
 
+# Writes dnsbl's data directory for the layout, with the binary $1 (default this tree's).
+import_data() {
+  rm -rf "$DATA"
+  case $LAYOUT in
+    datasets) "${1:-$DNSBL}" zone import --data-dir "$DATA" --rbldnsd "$ZONE:ip4set:$OUT/v4set.rbldnsd" \
+                --rbldnsd "$ZONE:ip4trie:$OUT/v4trie.rbldnsd" --rbldnsd "$ZONE:ip6trie:$OUT/v6.rbldnsd" ;;
+    one) "${1:-$DNSBL}" zone import "$OUT/all.rbldnsd" --zone "$ZONE" --data-dir "$DATA" ;;
+    *) echo "BENCH_LAYOUT is datasets or one" >&2; exit 2 ;;
+  esac >/dev/null
+}
+
 cpu_ticks() { awk '{print $14+$15}' "/proc/$1/stat"; }
 rss_mb() { awk '/VmRSS/ {printf "%.0f", $2/1024}' "/proc/$1/status"; }
 
@@ -69,7 +84,7 @@ start_server() {
     rbldnsd) taskset -c "$2" rbldnsd -n -a -b "127.0.0.1/$PORT" -w "$PWD/$OUT" -u rbldns \
                "$ZONE:ip4set:v4set.rbldnsd" "$ZONE:ip4trie:v4trie.rbldnsd" "$ZONE:ip6trie:v6.rbldnsd" \
                >"$OUT/rbldnsd.log" 2>&1 & ;;
-    dnsbl) DNSBL_LOG=warn taskset -c "$2" "$DNSBL" serve --zone "$ZONE" --data-dir "$OUT/dnsbl-data" \
+    dnsbl) DNSBL_LOG=warn taskset -c "$2" "$DNSBL" serve --zone "$ZONE" --data-dir "$DATA" \
                --listen "127.0.0.1:$PORT" >"$OUT/dnsbl.log" 2>&1 & ;;
   esac
   SERVER_PID=$!
@@ -142,8 +157,8 @@ run() {
 # Change-to-visible latency under load (dnsbl only; rbldnsd has no live changes).
 change_mode() {
   local api_port=$((PORT + 1)) out
-  [ -d "$OUT/dnsbl-data" ] || "$DNSBL" zone import "$OUT/all.rbldnsd" --zone "$ZONE" --data-dir "$OUT/dnsbl-data" >/dev/null
-  DNSBL_LOG=warn "$DNSBL" serve --zone "$ZONE" --data-dir "$OUT/dnsbl-data" --listen "127.0.0.1:$PORT" \
+  [ -d "$DATA" ] || import_data
+  DNSBL_LOG=warn "$DNSBL" serve --zone "$ZONE" --data-dir "$DATA" --listen "127.0.0.1:$PORT" \
       --api-listen "127.0.0.1:$api_port" >"$OUT/dnsbl.log" 2>&1 &
   SERVER_PID=$!
   for _ in $(seq 600); do
@@ -154,7 +169,7 @@ change_mode() {
       -c 4 -q 500 >"$OUT/dnsperf-change.log" 2>&1 &
   local load_pid=$!
   sleep 1
-  python3 scripts/bench-change.py --api "http://127.0.0.1:$api_port" --token-file "$OUT/dnsbl-data/operator.token" \
+  python3 scripts/bench-change.py --api "http://127.0.0.1:$api_port" --token-file "$DATA/operator.token" \
       --dns "127.0.0.1:$PORT" --zone "$ZONE" -n 1000 --base "100.$((64 + RANDOM % 32)).0.0"
   wait "$load_pid" || true
   echo "dnsperf meanwhile at $RATE qps: $(grep -E 'Queries (completed|lost)' "$OUT/dnsperf-change.log" | tr -s ' ' | tr '\n' ' ')"
@@ -185,10 +200,10 @@ load_mode() {
 # User-space instructions per query of the whole server process, under callgrind (dnsbl only).
 instructions_mode() {
   local bin=${1:-$DNSBL} out=$OUT/callgrind.out pid queries total
-  [ -d "$OUT/dnsbl-data" ] || "$DNSBL" zone import "$OUT/all.rbldnsd" --zone "$ZONE" --data-dir "$OUT/dnsbl-data" >/dev/null
+  [ -d "$DATA" ] || import_data
   rm -f "$out"*
   DNSBL_LOG=warn valgrind --tool=callgrind --instr-atstart=no --callgrind-out-file="$out" "$bin" serve --zone "$ZONE" \
-      --data-dir "$OUT/dnsbl-data" --listen "127.0.0.1:$PORT" --api-listen 127.0.0.1:0 >"$OUT/callgrind.log" 2>&1 &
+      --data-dir "$DATA" --listen "127.0.0.1:$PORT" --api-listen 127.0.0.1:0 >"$OUT/callgrind.log" 2>&1 &
   pid=$!
   SERVER_PID=$pid
   for _ in $(seq 1200); do
@@ -210,8 +225,9 @@ case "${1:-}" in
 esac
 
 echo "dataset: $(grep -vc '^[#:$!]' "$OUT/all.rbldnsd") entries + $(grep -c '^!' "$OUT/all.rbldnsd") exclusions, $(wc -l <"$OUT/queries.txt") queries" >&2
-rm -rf "$OUT/dnsbl-data"
-IMPORT_S=$( { /usr/bin/time -f %e "$DNSBL" zone import "$OUT/all.rbldnsd" --zone "$ZONE" --data-dir "$OUT/dnsbl-data" >/dev/null; } 2>&1 | tail -1)
+t0=$(date +%s.%N)
+import_data
+IMPORT_S=$(echo "scale=1; ($(date +%s.%N) - $t0) / 1" | bc)
 run rbldnsd
 run dnsbl
 # Latency at half of dnsbl's capacity, for both servers, with the paced probe.

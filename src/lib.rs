@@ -25,12 +25,12 @@
 //! ```text
 //! rbldnsd file ──zonefile──▶ importer ──streamed batches, one switch──▶ RocksDB (source of truth)
 //!                                                                        │
-//! live change ──▶ Publisher::apply ──one synced WriteBatch──────────────▶┤
+//! live change (to a dataset) ──▶ Publisher::apply ──one synced WriteBatch▶┤
 //! registry request ──▶ Registry::plan (pure) ──▶ change_registry ───────▶┤
-//!                      │ recompute the changed ranges (Patches) from     │ at start: Publisher::load
-//!                      ▼ stored + registry entries inside/covering them  ▼
-//!            SharedSnapshot::publish ◀── Snapshot { per zone: config, serial, LayeredTable v4/v6,
-//!                                                   values, feeds (other datasets); the registry }
+//!                      │ recompute the changed ranges (Patches) of the    │ at start: Publisher::load
+//!                      ▼ dataset from its stored entries (+ the registry's ▼ for `operator`)
+//!            SharedSnapshot::publish ◀── Snapshot { per zone: config, serial, datasets (each:
+//!                                                   LayeredTable v4/v6, values); the registry }
 //!                                                      │ SharedSnapshot::load() (lock-free)
 //! UDP/TCP packet ──dns (lean, else hickory)──▶ query::classify/resolve ──▶ encoded reply
 //!                  └─ counted per worker (dns::stats) ──▶ api /v1/stats, /metrics
@@ -44,7 +44,7 @@
 //! - [`registry`]: marketer accounts and the registration rules (declarations, limits, protections,
 //!   how registry and operator entries combine); plans changes, the publisher stores and applies them.
 //! - [`config`]: TOML file → validated [`config::Config`]; `config/dnsbl.toml` is the embedded default.
-//! - [`snapshot`]: immutable per-zone tables and their lock-free publication.
+//! - [`snapshot`]: immutable per-zone datasets (tables and values) and their lock-free publication.
 //! - [`query`]: the DNSBL answer rules (test points, empty non-terminals, apex, NS glue, the union
 //!   of a zone's datasets) and the client rules (`refuse-clients`, `ignore-clients`).
 //! - [`clock`]: the wall clock, read at the edges and passed down as `now`.
@@ -52,7 +52,8 @@
 //! - [`dns`]: sockets, framing, the lean and full answer paths, per-worker query counters.
 //! - [`publisher`]: the single writer (parallel load at start, live changes with read-your-writes,
 //!   patch folds on a thread of their own) and [`publisher::Writer`], its shared handle.
-//! - [`importer`], [`exporter`]: rbldnsd files in, rbldnsd or BIND files out.
+//! - [`importer`], [`exporter`]: rbldnsd files in (several datasets in one switch), rbldnsd (one
+//!   section per dataset) or BIND files out.
 //! - [`api`]: the HTTP(S) API for operators and marketers (bearer tokens, roles, JSON, read-your-writes),
 //!   and the statistics (`/v1/stats`, `/metrics`).
 //! - [`daemon`]: the steps that start a server and stop it.

@@ -168,21 +168,31 @@ impl ZoneSnapshot {
         v6: Option<Patch<u128>>,
         new_values: Vec<Listing>,
     ) -> ZoneSnapshot {
-        let mut next = self.clone();
+        let empty;
+        let before = match self.dataset(dataset) {
+            Some(d) => d,
+            None => {
+                empty = Dataset::empty(dataset.clone());
+                &empty
+            }
+        };
+        let mut next = self.with_dataset(before.changed(v4, v6, new_values));
         next.serial = serial;
-        if dataset.is_operator() {
-            next.operator = self.operator.changed(v4, v6, new_values);
+        next
+    }
+
+    /// The zone with `dataset` in place of the one of its name (or added, by name).
+    pub fn with_dataset(&self, dataset: Dataset) -> ZoneSnapshot {
+        let mut next = self.clone();
+        if dataset.name.is_operator() {
+            next.operator = dataset;
             return next;
         }
         let mut feeds = Vec::clone(&self.feeds);
-        let at = match feeds.binary_search_by(|d| d.name.cmp(dataset)) {
-            Ok(at) => at,
-            Err(at) => {
-                feeds.insert(at, Dataset::empty(dataset.clone()));
-                at
-            }
-        };
-        feeds[at] = feeds[at].changed(v4, v6, new_values);
+        match feeds.binary_search_by(|d| d.name.cmp(&dataset.name)) {
+            Ok(at) => feeds[at] = dataset,
+            Err(at) => feeds.insert(at, dataset),
+        }
         next.feeds = Arc::new(feeds);
         next
     }

@@ -141,7 +141,8 @@ pub async fn import_list(
                 }
             }
             let report = import.finish(&opts).map_err(failed)?;
-            p.reload_zone(&zone, opts.now).map_err(change_error)?;
+            let replaced: Vec<DatasetName> = report.datasets.iter().map(|(d, _, _)| d.clone()).collect();
+            p.reload_datasets(&zone, &replaced, opts.now).map_err(change_error)?;
             Ok::<_, ApiError>((zone, report))
         })
         .await;

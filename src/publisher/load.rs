@@ -50,29 +50,20 @@ pub(super) fn load_zone(
 ) -> Result<LoadedZone, StoreError> {
     let started = Instant::now();
     let origin = config.origin.clone();
-    let operator = read_dataset(store, &config, serial, now, &DatasetName::operator(), registry)?;
-    let mut builder = operator.builder;
-    let mut merge = RegistryMerge::new(registry);
-    merge.met = operator.met;
-    for (prefix, entry) in merge.finish() {
-        builder.add(prefix, entry);
-    }
-    let mut entries = builder.entries();
-    let mut expired = operator.expired;
+    let operator = load_dataset(store, &config, serial, now, &DatasetName::operator(), registry)?;
+    let (mut entries, mut expired) = (operator.entries, operator.expired);
     let mut expiries = operator.expiries;
-    let (operator, index) = builder.build_dataset(DatasetName::operator());
-    let mut indexes = vec![(DatasetName::operator(), index)];
+    let mut indexes = vec![(DatasetName::operator(), operator.index)];
     let mut feeds = Vec::new();
     for name in store.datasets(&origin)?.into_iter().filter(|d| !d.is_operator()) {
-        let feed = read_dataset(store, &config, serial, now, &name, &[])?;
-        entries += feed.builder.entries();
+        let feed = load_dataset(store, &config, serial, now, &name, &[])?;
+        entries += feed.entries;
         expired += feed.expired;
         expiries.extend(feed.expiries);
-        let (dataset, index) = feed.builder.build_dataset(name.clone());
-        indexes.push((name, index));
-        feeds.push(dataset);
+        indexes.push((name, feed.index));
+        feeds.push(feed.dataset);
     }
-    let zone = ZoneSnapshot::new(config, serial, operator, feeds);
+    let zone = ZoneSnapshot::new(config, serial, operator.dataset, feeds);
     let segments = zone.datasets().map(Dataset::segments).sum();
     let report = ZoneLoad {
         zone: origin.to_string(),
@@ -83,6 +74,38 @@ pub(super) fn load_zone(
         elapsed_ms: started.elapsed().as_millis(),
     };
     Ok(LoadedZone { zone, indexes, expiries, report })
+}
+
+/// One dataset read from the store and built.
+pub(super) struct LoadedDataset {
+    pub(super) dataset: Dataset,
+    /// The value index live changes intern into.
+    pub(super) index: HashMap<Listing, ValueId>,
+    pub(super) expiries: Vec<Expiry>,
+    pub(super) entries: usize,
+    pub(super) expired: usize,
+}
+
+/// One dataset of a zone as the store and the registry entries `registry` (sorted by prefix;
+/// the operator's dataset has them, the others none) give it.
+pub(super) fn load_dataset(
+    store: &Store,
+    config: &Arc<ZoneConfig>,
+    serial: u32,
+    now: u64,
+    name: &DatasetName,
+    registry: &[(Prefix, Entry)],
+) -> Result<LoadedDataset, StoreError> {
+    let read = read_dataset(store, config, serial, now, name, registry)?;
+    let mut builder = read.builder;
+    let mut merge = RegistryMerge::new(registry);
+    merge.met = read.met;
+    for (prefix, entry) in merge.finish() {
+        builder.add(prefix, entry);
+    }
+    let entries = builder.entries();
+    let (dataset, index) = builder.build_dataset(name.clone());
+    Ok(LoadedDataset { dataset, index, expiries: read.expiries, entries, expired: read.expired })
 }
 
 /// One dataset read from the store.

@@ -165,25 +165,49 @@ impl Publisher {
         ))
     }
 
-    /// Rebuilds one zone from the store (after a whole-list import) and publishes it.
-    pub fn reload_zone(&mut self, zone: &DomainName, now: u64) -> Result<ZoneLoad, ChangeError> {
-        let current = self.shared.load_full();
+    /// Rebuilds some datasets of one zone from the store (after an import replaced them) and
+    /// publishes the zone with them; its other datasets are kept as they are.
+    pub fn reload_datasets(
+        &mut self,
+        zone: &DomainName,
+        datasets: &[DatasetName],
+        now: u64,
+    ) -> Result<ZoneLoad, ChangeError> {
+        let started = std::time::Instant::now();
+        let current = self.install_folds(self.shared.load_full());
         let at = zone_index(&current, zone)?;
-        let extra = self.registry_config.entries_for(&self.registry_entries, zone);
+        let old = &current.zones[at];
         let serial = self.store.ensure_serial(zone, now)?;
-        let loaded = load_zone(&self.store, current.zones[at].config.clone(), serial, now, extra)?;
+        let mut next_zone = ZoneSnapshot::clone(old);
+        next_zone.serial = serial;
+        let (mut entries, mut expired) = (0, 0);
+        for name in datasets {
+            let registry = match name.is_operator() {
+                true => self.registry_config.entries_for(&self.registry_entries, zone),
+                false => &[],
+            };
+            let loaded = load::load_dataset(&self.store, &old.config, serial, now, name, registry)?;
+            entries += loaded.entries;
+            expired += loaded.expired;
+            self.interned.insert((zone.clone(), name.clone()), loaded.index);
+            self.expiries.retain(|(_, z, d, _)| !(z == zone && d == name));
+            self.expiries.extend(loaded.expiries);
+            next_zone = next_zone.with_dataset(loaded.dataset);
+        }
         // A fold of the old tables no longer applies (and is dropped when it ends).
         self.folds.remove(zone);
-        self.interned.retain(|(z, _), _| z != zone);
-        for (dataset, index) in loaded.indexes {
-            self.interned.insert((zone.clone(), dataset), index);
-        }
-        self.expiries.retain(|(_, z, _, _)| z != zone);
-        self.expiries.extend(loaded.expiries);
+        let report = ZoneLoad {
+            zone: zone.to_string(),
+            serial,
+            entries,
+            expired,
+            segments: next_zone.datasets().map(crate::snapshot::Dataset::segments).sum(),
+            elapsed_ms: started.elapsed().as_millis(),
+        };
         let mut next = Snapshot::clone(&current);
-        next.zones[at] = Arc::new(loaded.zone);
+        next.zones[at] = Arc::new(next_zone);
         self.shared.publish(next);
-        Ok(loaded.report)
+        Ok(report)
     }
 
     /// The store the writer owns (for whole-list imports, which must hold the writer).

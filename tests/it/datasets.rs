@@ -382,6 +382,12 @@ fn a_running_server_takes_files_live_changes_and_lookups_per_dataset() {
     let said = ok(&through(&base, &data, &["zone", "import", combined.to_str().expect("p"), "--dataset", "feed"]));
     assert!(said.contains("dataset spamtrap: 1 listing(s)") && said.contains("dataset feed: 1 listing(s)"), "{said}");
     assert_eq!(answer(&s, "203.0.113.5").1, ["127.0.0.3", "127.0.0.4"]);
+    // Only the datasets it names were reloaded: the others answer as before, live changes too.
+    assert_eq!(answer(&s, "192.0.2.2").1, ["127.0.0.3"]);
+    assert_eq!(answer(&s, "2001:db8::1").2, ["v6 list"]);
+    ok(&through(&base, &data, &["listing", "add", "192.0.2.77", "--code", "5", "--dataset", "spamtrap"]));
+    assert_eq!(answer(&s, "192.0.2.77").1, ["127.0.0.3", "127.0.0.5"]);
+    assert_eq!(answer(&s, "203.0.113.5").1, ["127.0.0.3", "127.0.0.4"], "the imported entries stay");
 
     // rbldnsd's own command line, through the server: one dataset per ZONE:TYPE:FILE.
     let marketers = dir.path().join("marketers.txt");
