@@ -2,14 +2,16 @@
 //! hickory-proto (the only file that uses it).
 //!
 //! Protocol hygiene lives here: responses (QR=1) and runts are dropped before parsing
-//! ([`super::request::dropped_unread`]); what does not parse gets FORMERR; opcodes other than QUERY get NOTIMP; EDNS is echoed, version > 0 gets
-//! BADVERS; zone transfers and non-IN classes are REFUSED; UDP replies over the client's limit
+//! ([`super::request::dropped_unread`]); what does not parse, and malformed EDNS options, get
+//! FORMERR; a TSIG-signed request gets NOTAUTH with TSIG BADKEY (no keys are configured);
+//! opcodes other than QUERY get NOTIMP; EDNS is echoed, version > 0 gets BADVERS; zone transfers and non-IN classes are REFUSED; UDP replies over the client's limit
 //! (512 without EDNS, else its size capped by `max-udp-payload`) are truncated honestly (TC=1,
 //! question only). The answer itself comes from [`crate::query::resolve`]. Common queries are
 //! answered by [`super::lean`] first ([`super::respond::respond`] picks the path).
 
 use hickory_proto::op::{Edns, Message, MessageType, Metadata, OpCode, Query, ResponseCode};
-use hickory_proto::rr::rdata::{A, AAAA, NS, SOA, TXT};
+use hickory_proto::rr::rdata::tsig::{make_tsig_record, TsigError};
+use hickory_proto::rr::rdata::{A, AAAA, NS, SOA, TSIG, TXT};
 use hickory_proto::rr::{DNSClass, Name, RData, Record, RecordType};
 use hickory_proto::serialize::binary::BinEncodable;
 
@@ -17,7 +19,7 @@ use crate::name::DomainName;
 use crate::query::{self, Answer, Data, Owner, Rr};
 use crate::snapshot::Snapshot;
 
-use super::request::{dropped_unread, Limits, Transport};
+use super::request::{dropped_unread, edns_options_well_formed, opt_rdata, Limits, Transport};
 
 /// REFUSED for a query from a client the configuration refuses (`refuse-clients`): the request's
 /// id, opcode, RD bit, question and EDNS, nothing else. `None` (drop) for responses, runts and
@@ -58,6 +60,10 @@ pub fn respond(snapshot: &Snapshot, packet: &[u8], transport: Transport, limits:
         Ok(m) => m,
         Err(_) => return encode(&formerr(packet)),
     };
+    // The codec drops malformed EDNS options silently and answers; they are a FORMERR.
+    if opt_rdata(packet).is_some_and(|rdata| !edns_options_well_formed(rdata)) {
+        return encode(&formerr(packet));
+    }
     let response = answer(snapshot, &request, limits);
     let max = match (transport, &request.edns) {
         (Transport::Tcp, _) => usize::from(u16::MAX),
@@ -76,6 +82,22 @@ fn answer(snapshot: &Snapshot, request: &Message, limits: &Limits) -> Message {
     let mut response = reply_to(request, limits);
     if request.edns.as_ref().is_some_and(|client| client.version() > 0) {
         response.metadata.response_code = ResponseCode::BADVERS;
+        return response;
+    }
+    // No TSIG keys are configured, so every signed request names a key we do not know
+    // (RFC 8945 §5.2): NOTAUTH, with an unsigned TSIG saying BADKEY.
+    if let Some((key, theirs)) = tsig_of(request) {
+        response.metadata.response_code = ResponseCode::NotAuth;
+        let tsig = TSIG::new(
+            theirs.algorithm.clone(),
+            theirs.time,
+            theirs.fudge,
+            Vec::new(),
+            theirs.oid,
+            Some(TsigError::BadKey),
+            Vec::new(),
+        );
+        response.signature = Some(Box::new(make_tsig_record(key.clone(), tsig)));
         return response;
     }
     if request.metadata.op_code != OpCode::Query {
@@ -101,6 +123,18 @@ fn answer(snapshot: &Snapshot, request: &Message, limits: &Limits) -> Message {
         _ => response.metadata.response_code = ResponseCode::Refused,
     }
     response
+}
+
+/// The request's TSIG record (key name and RDATA), if it is signed. Without hickory's DNSSEC
+/// features the codec leaves it among the additional records.
+fn tsig_of(request: &Message) -> Option<(&Name, &TSIG)> {
+    if let Some(r) = request.signature.as_deref() {
+        return Some((&r.name, &r.data));
+    }
+    request.additionals.iter().rev().find_map(|r| match &r.data {
+        RData::TSIG(tsig) => Some((&r.name, tsig)),
+        _ => None,
+    })
 }
 
 /// Copies an abstract answer into the message.

@@ -15,10 +15,9 @@ use crate::query::{self, qtype, Lookup};
 use crate::snapshot::{Snapshot, ZoneSnapshot};
 use crate::trie::PrefixTable;
 
-use super::request::{Limits, Transport, HEADER_LEN};
+use super::request::{edns_options_well_formed, Limits, Transport, HEADER_LEN, TYPE_OPT};
 
 const MAX_LABELS: usize = 64;
-const TYPE_OPT: u16 = 41;
 const CLASS_IN: u16 = 1;
 const RCODE_NXDOMAIN: u8 = 3;
 const RCODE_REFUSED: u8 = 5;
@@ -152,12 +151,16 @@ impl<'p> Question<'p> {
 }
 
 /// A plain OPT record at `at` that ends the packet: returns its payload size; `None` for anything
-/// else (including EDNS versions above 0, which get BADVERS from the full path).
+/// else (including EDNS versions above 0, which get BADVERS from the full path, and malformed
+/// options, which get FORMERR there).
 fn parse_opt(p: &[u8], at: usize) -> Option<u16> {
     let rec = p.get(at..at + 11)?;
     let (rtype, payload) = (u16::from_be_bytes([rec[1], rec[2]]), u16::from_be_bytes([rec[3], rec[4]]));
     let (version, rdlen) = (rec[6], usize::from(u16::from_be_bytes([rec[9], rec[10]])));
     if rec[0] != 0 || rtype != TYPE_OPT || version != 0 || at + 11 + rdlen != p.len() {
+        return None;
+    }
+    if rdlen > 0 && !edns_options_well_formed(&p[at + 11..]) {
         return None;
     }
     Some(payload)

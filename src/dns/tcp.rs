@@ -1,9 +1,11 @@
 //! The TCP front end: our own accept loop with a connection cap, per-connection idle timeout
-//! and length-prefixed messages (RFC 1035 §4.2.2, RFC 7766). Accept errors (EMFILE, aborted
-//! handshakes) are logged and retried after a pause; they never end the listener.
+//! and length-prefixed messages (RFC 1035 §4.2.2, RFC 7766). Accept errors (EMFILE when
+//! descriptors run out, aborted handshakes) never end the listener: it pauses, doubling the pause
+//! from 10 ms up to 500 ms while they go on (so it neither spins nor waits long once descriptors
+//! are free again), and logs them once per 10 s with a count.
 
 use std::sync::Arc;
-use std::time::Duration;
+use std::time::{Duration, Instant};
 
 use tokio::io::{AsyncReadExt, AsyncWriteExt};
 use tokio::net::{TcpListener, TcpStream};
@@ -34,6 +36,7 @@ pub async fn serve(
     shutdown: CancellationToken,
 ) {
     let slots = Arc::new(Semaphore::new(settings.max_connections));
+    let mut failures = AcceptFailures::default();
     loop {
         let permit = tokio::select! {
             _ = shutdown.cancelled() => return,
@@ -45,6 +48,7 @@ pub async fn serve(
         };
         match accepted {
             Ok((stream, peer)) => {
+                failures.succeeded();
                 let verdict = clients.verdict(peer.ip());
                 if verdict == ClientVerdict::Ignore {
                     stats.tcp().add(&Tally { dropped: 1, ..Tally::default() });
@@ -62,10 +66,52 @@ pub async fn serve(
                 });
             }
             Err(e) => {
-                tracing::warn!(error = %e, "tcp accept failed; retrying");
-                tokio::time::sleep(Duration::from_millis(50)).await;
+                let pause = failures.failed(&e, Instant::now());
+                tokio::select! {
+                    _ = shutdown.cancelled() => return,
+                    _ = tokio::time::sleep(pause) => {}
+                }
             }
         }
+    }
+}
+
+/// Shortest and longest pause after a failed accept.
+const ACCEPT_PAUSE: (Duration, Duration) = (Duration::from_millis(10), Duration::from_millis(500));
+
+/// Accept failures are logged at most once per this interval.
+const ACCEPT_LOG_INTERVAL: Duration = Duration::from_secs(10);
+
+/// Failed accepts in a row: the next pause, and what is still to be logged.
+#[derive(Debug, Default)]
+struct AcceptFailures {
+    /// Zero while accepts succeed.
+    pause: Duration,
+    unlogged: u64,
+    last_logged: Option<Instant>,
+    /// Failures since the last success.
+    streak: u64,
+}
+
+impl AcceptFailures {
+    /// Records a failure; returns how long to pause before the next accept.
+    fn failed(&mut self, error: &std::io::Error, now: Instant) -> Duration {
+        self.unlogged += 1;
+        self.streak += 1;
+        if self.last_logged.map_or(true, |at| now.duration_since(at) >= ACCEPT_LOG_INTERVAL) {
+            tracing::warn!(%error, failures = self.unlogged, "tcp accept failing; pausing between attempts (logged once per 10 s)");
+            self.unlogged = 0;
+            self.last_logged = Some(now);
+        }
+        self.pause = (self.pause * 2).clamp(ACCEPT_PAUSE.0, ACCEPT_PAUSE.1);
+        self.pause
+    }
+
+    fn succeeded(&mut self) {
+        if self.streak > 0 {
+            tracing::info!(failures = self.streak, "tcp accept works again");
+        }
+        *self = AcceptFailures { last_logged: self.last_logged, ..AcceptFailures::default() };
     }
 }
 
@@ -120,5 +166,26 @@ async fn connection(mut stream: TcpStream, shared: &SharedSnapshot, conn: Connec
         if stream.write_all(&framed).await.is_err() {
             return;
         }
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn accept_failures_back_off_and_reset() {
+        let mut f = AcceptFailures::default();
+        let error = std::io::Error::from_raw_os_error(24);
+        let start = Instant::now();
+        let pauses: Vec<u128> =
+            (0..8).map(|i| f.failed(&error, start + Duration::from_millis(i)).as_millis()).collect();
+        assert_eq!(pauses, [10, 20, 40, 80, 160, 320, 500, 500]);
+        assert_eq!(f.unlogged, 7, "only the first of them was logged");
+        f.failed(&error, start + ACCEPT_LOG_INTERVAL);
+        assert_eq!(f.unlogged, 0, "logged again after the interval, with the count");
+        f.succeeded();
+        assert_eq!((f.pause, f.streak), (Duration::ZERO, 0));
+        assert_eq!(f.failed(&error, start + ACCEPT_LOG_INTERVAL).as_millis(), 10, "the pause starts short again");
     }
 }

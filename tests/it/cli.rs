@@ -218,3 +218,83 @@ fn usage_errors_exit_2() {
     assert_eq!(dnsbl(&["frobnicate"]).status.code(), Some(2));
     assert!(dnsbl(&["zone", "import", "--help"]).status.success());
 }
+
+/// One TCP query with its own timeouts; `None` when it is not answered.
+fn tcp_try(addr: SocketAddr, packet: &[u8]) -> Option<Vec<u8>> {
+    use std::io::{Read, Write};
+    let mut s = std::net::TcpStream::connect_timeout(&addr, Duration::from_millis(500)).ok()?;
+    s.set_read_timeout(Some(Duration::from_millis(500))).ok()?;
+    let mut framed = (packet.len() as u16).to_be_bytes().to_vec();
+    framed.extend_from_slice(packet);
+    s.write_all(&framed).ok()?;
+    let mut len = [0u8; 2];
+    s.read_exact(&mut len).ok()?;
+    let mut body = vec![0u8; usize::from(u16::from_be_bytes(len))];
+    s.read_exact(&mut body).ok()?;
+    Some(body)
+}
+
+#[test]
+fn tcp_comes_back_within_an_idle_timeout_after_descriptors_run_out() {
+    let (dir, data) = temp_data();
+    let config = dir.path().join("dnsbl.toml");
+    let text = std::fs::read_to_string("config/dnsbl.toml")
+        .expect("default config")
+        .replace("tcp-idle-timeout = 10", "tcp-idle-timeout = 3")
+        .replace("max-tcp-connections = 512", "max-tcp-connections = 4000");
+    std::fs::write(&config, text).expect("write config");
+    // Few descriptors, so squatting connections exhaust them long before the connection cap.
+    let mut child = Command::new("prlimit")
+        .arg("--nofile=160:160")
+        .arg(env!("CARGO_BIN_EXE_dnsbl"))
+        .args(["serve", "--listen", "127.0.0.1:0", "--api-listen", "127.0.0.1:0", "--config"])
+        .arg(&config)
+        .arg("--data-dir")
+        .arg(&data)
+        .env("DNSBL_LOG", "info")
+        .stderr(Stdio::piped())
+        .stdout(Stdio::null())
+        .spawn()
+        .expect("spawn dnsbl serve under prlimit (util-linux)");
+    let stderr = child.stderr.take().expect("stderr");
+    let (tx, logs) = mpsc::channel();
+    std::thread::spawn(move || {
+        for line in BufReader::new(stderr).lines().map_while(Result::ok) {
+            if tx.send(line).is_err() {
+                break;
+            }
+        }
+    });
+    let addr: SocketAddr = loop {
+        let line = logs.recv_timeout(Duration::from_secs(30)).expect("server logs its address");
+        if let Some(a) = line.split_whitespace().find_map(|w| w.strip_prefix("addr=")).and_then(|a| a.parse().ok()) {
+            break a;
+        }
+    };
+    let query = question("2.0.0.127.bl.localhost", RecordType::A, None).to_vec().expect("encode");
+    assert!(tcp_try(addr, &query).is_some(), "TCP answers at first");
+    // Squatters: connections that send nothing, until the server cannot accept any more.
+    let mut squatters = Vec::new();
+    for _ in 0..400 {
+        match std::net::TcpStream::connect_timeout(&addr, Duration::from_millis(200)) {
+            Ok(s) => squatters.push(s),
+            Err(_) => break,
+        }
+    }
+    std::thread::sleep(Duration::from_millis(300));
+    assert!(tcp_try(addr, &query).is_none(), "descriptors are exhausted ({} squatters)", squatters.len());
+    assert_eq!(a_records(&ask(addr, "2.0.0.127.bl.localhost", RecordType::A)), ["127.0.0.2"], "UDP still answers");
+    std::thread::sleep(Duration::from_secs(2));
+    let failing: Vec<String> = logs.try_iter().filter(|l| l.contains("tcp accept failing")).collect();
+    assert!(!failing.is_empty() && failing.len() <= 2, "logged once per interval, not per attempt: {failing:?}");
+    // The squatters leave: TCP answers again within one idle timeout (3 s).
+    let left = std::time::Instant::now();
+    drop(squatters);
+    eventually(Duration::from_secs(3), "TCP did not come back within the idle timeout", || {
+        holds(tcp_try(addr, &query).is_some(), || format!("after {:?}", left.elapsed()))
+    });
+    let status = terminate(&mut child);
+    assert!(status.success(), "exit status {status}");
+    let lines: Vec<String> = logs.try_iter().collect();
+    assert!(lines.iter().any(|l| l.contains("tcp accept works again")), "{lines:?}");
+}

@@ -9,7 +9,9 @@ use dnsbl::dns::{lean, respond, respond_full, Limits, Transport};
 use dnsbl::model::{Entry, Listing, ListingCode, Prefix};
 use dnsbl::snapshot::{Snapshot, ZoneBuilder};
 use hickory_proto::op::{Message, OpCode};
-use hickory_proto::rr::{DNSClass, Record, RecordType};
+use hickory_proto::rr::rdata::tsig::{make_tsig_record, TsigAlgorithm};
+use hickory_proto::rr::rdata::TSIG;
+use hickory_proto::rr::{DNSClass, Name, Record, RecordType};
 use proptest::prelude::*;
 
 use crate::harness::{edns, question, v6_name};
@@ -122,9 +124,24 @@ fn query_strategy() -> impl Strategy<Value = Vec<u8>> {
             if wild == 2 {
                 m.queries[0].set_query_class(DNSClass::CH);
             }
+            if wild == 7 {
+                m.signature = Some(Box::new(tsig_record("key.example.")));
+            }
             let mut bytes = m.to_vec().expect("encode");
             match wild {
                 3 => bytes.truncate(at.min(bytes.len())),
+                // EDNS options, well formed (a client cookie) or not (a length past the RDATA, a
+                // cut header); the OPT is the last record, its RDATA length the last two bytes.
+                6 if opt.is_some() => {
+                    let options: &[u8] = match byte % 3 {
+                        0 => &[0, 10, 0, 8, 1, 2, 3, 4, 5, 6, 7, 8],
+                        1 => &[0, 10, 0, 8, 1, 2, 3, 4],
+                        _ => &[0, 10, 0],
+                    };
+                    let n = bytes.len();
+                    bytes[n - 2..].copy_from_slice(&(options.len() as u16).to_be_bytes());
+                    bytes.extend_from_slice(options);
+                }
                 4 => {
                     let i = at % bytes.len();
                     bytes[i] ^= byte;
@@ -134,6 +151,12 @@ fn query_strategy() -> impl Strategy<Value = Vec<u8>> {
             }
             bytes
         })
+}
+
+/// A TSIG record for a key the server does not have.
+pub fn tsig_record(key: &str) -> Record<TSIG> {
+    let tsig = TSIG::new(TsigAlgorithm::HmacSha256, 1_700_000_000, 300, vec![7; 32], 0xabcd, None, Vec::new());
+    make_tsig_record(Name::from_ascii(key).expect("name"), tsig)
 }
 
 fn decode(bytes: &[u8]) -> Message {

@@ -106,6 +106,73 @@ fn malformed_queries_get_formerr() {
     assert_eq!(a_records(&ask(s.addr, "2.0.0.127.bl.localhost", RecordType::A)), ["127.0.0.2"]);
 }
 
+/// `name rtype` with EDNS whose RDATA is `options`.
+fn with_options(name: &str, rtype: RecordType, options: &[u8]) -> Vec<u8> {
+    let mut q = question(name, rtype, Some(edns(1232, 0)));
+    q.metadata.id = 0xabcd;
+    let mut bytes = q.to_vec().expect("encode");
+    let n = bytes.len();
+    bytes[n - 2..].copy_from_slice(&(options.len() as u16).to_be_bytes());
+    bytes.extend_from_slice(options);
+    bytes
+}
+
+#[test]
+fn malformed_edns_options_get_formerr() {
+    let (_dir, s) = server();
+    let cookie = [0, 10, 0, 8, 1, 2, 3, 4, 5, 6, 7, 8];
+    // A query the fast path takes, and one it leaves to the full path (AAAA).
+    for (name, rtype) in [("2.0.0.127.bl.localhost", RecordType::A), ("2.0.0.127.bl.localhost", RecordType::AAAA)] {
+        let reply = udp_raw(s.addr, &with_options(name, rtype, &cookie), Duration::from_secs(2)).expect("reply");
+        let m = Message::from_vec(&reply).expect("decode");
+        assert_eq!(m.metadata.response_code, ResponseCode::NoError, "{name} {rtype}: a well-formed option");
+        for (why, options) in [("length past the RDATA", &[0u8, 10, 0, 8, 1, 2, 3, 4][..]), ("cut header", &[0, 10, 0])]
+        {
+            for transport in ["udp", "tcp"] {
+                let packet = with_options(name, rtype, options);
+                let reply = match transport {
+                    "udp" => udp_raw(s.addr, &packet, Duration::from_secs(2)),
+                    _ => tcp_raw(s.addr, &packet, Duration::from_secs(2)),
+                };
+                let m = Message::from_vec(&reply.unwrap_or_else(|| panic!("{why}: no reply"))).expect("decode");
+                assert_eq!(m.metadata.id, 0xabcd, "{name} {rtype} {why} {transport}");
+                assert_eq!(m.metadata.response_code, ResponseCode::FormErr, "{name} {rtype} {why} {transport}");
+            }
+        }
+    }
+}
+
+#[test]
+fn tsig_with_an_unknown_key_gets_notauth_and_badkey() {
+    let (_dir, s) = server();
+    let mut q = question("2.0.0.127.bl.localhost", RecordType::A, None);
+    q.signature = Some(Box::new(crate::differential::tsig_record("unknown-key.example.")));
+    let m = udp(s.addr, &q);
+    assert_eq!(m.metadata.response_code, ResponseCode::NotAuth);
+    assert!(m.answers.is_empty());
+    // Without hickory's DNSSEC features the codec leaves a TSIG among the additional records.
+    let (key, tsig) = m
+        .additionals
+        .iter()
+        .find_map(|r| match &r.data {
+            hickory_proto::rr::RData::TSIG(t) => Some((r.name.to_ascii(), t.clone())),
+            _ => None,
+        })
+        .expect("an unsigned TSIG in the reply");
+    assert_eq!(key, "unknown-key.example.");
+    assert_eq!(tsig.error, Some(hickory_proto::rr::rdata::tsig::TsigError::BadKey));
+    assert!(tsig.mac.is_empty(), "the error reply is unsigned");
+    assert_eq!(tsig.oid, 0xabcd);
+    // A real client: dig signs with a key the server does not know and is told so.
+    let out = std::process::Command::new("dig")
+        .args(["+tries=1", "+time=2", "-p", &s.addr.port().to_string(), "@127.0.0.1"])
+        .args(["-y", "hmac-sha256:unknown-key:c2VjcmV0c2VjcmV0c2VjcmV0c2VjcmV0", "2.0.0.127.bl.localhost", "A"])
+        .output()
+        .expect("dig (installed by make deps)");
+    let text = String::from_utf8_lossy(&out.stdout);
+    assert!(text.contains("NOTAUTH") || text.contains("BADKEY"), "{text}");
+}
+
 #[test]
 fn unknown_opcodes_get_notimp() {
     let (_dir, s) = server();
