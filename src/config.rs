@@ -275,6 +275,27 @@ impl RegistryConfig {
     }
 }
 
+impl Config {
+    /// The settings that differ in `new` and take effect only at a restart (sockets, the data
+    /// directory, the API), as the configuration names them. A reload applies the rest: zones,
+    /// client rules, registry rules.
+    pub fn restart_needed_for(&self, new: &Config) -> Vec<&'static str> {
+        let (a, b) = (&self.server, &new.server);
+        let checks = [
+            (a.listen != b.listen, "[server] listen"),
+            (a.data_dir != b.data_dir, "[server] data-dir"),
+            (a.udp_workers != b.udp_workers, "[server] udp-workers"),
+            (a.udp_receive_buffer != b.udp_receive_buffer, "[server] udp-receive-buffer"),
+            (a.max_udp_payload != b.max_udp_payload, "[server] max-udp-payload"),
+            (a.tcp_idle_timeout != b.tcp_idle_timeout, "[server] tcp-idle-timeout"),
+            (a.max_tcp_connections != b.max_tcp_connections, "[server] max-tcp-connections"),
+            (a.min_free_disk != b.min_free_disk, "[server] min-free-disk"),
+            (self.api != new.api, "[api]"),
+        ];
+        checks.into_iter().filter(|(changed, _)| *changed).map(|(_, name)| name).collect()
+    }
+}
+
 impl ApiConfig {
     /// Refuses a plain-HTTP API on a non-loopback address unless explicitly allowed.
     pub fn check_exposure(&self) -> Result<(), ExposureError> {
@@ -572,6 +593,19 @@ fn line_col(text: &str, offset: usize) -> (usize, usize) {
 #[cfg(test)]
 mod tests {
     use super::*;
+
+    #[test]
+    fn a_reload_names_what_needs_a_restart() {
+        let running = Config::embedded_default().expect("default");
+        let mut new = running.clone();
+        assert!(running.restart_needed_for(&new).is_empty());
+        new.zones[0].ttl = 77;
+        new.server.refuse_clients = vec!["192.0.2.0/24".parse().expect("prefix")];
+        assert!(running.restart_needed_for(&new).is_empty(), "zones and client rules reload");
+        new.server.max_tcp_connections += 1;
+        new.api.allow_plain_http = !new.api.allow_plain_http;
+        assert_eq!(running.restart_needed_for(&new), ["[server] max-tcp-connections", "[api]"]);
+    }
 
     #[test]
     fn embedded_default_is_valid_and_documented() {

@@ -13,8 +13,7 @@ use tokio_util::sync::CancellationToken;
 use crate::clock::unix_now;
 use crate::config::Config;
 use crate::dns::{self, stats::DnsStats, tcp::TcpSettings, Limits};
-use crate::publisher::{Publisher, Writer};
-use crate::query::ClientRules;
+use crate::publisher::{ChangeError, Publisher, Reconfigured, Writer};
 use crate::snapshot::SharedSnapshot;
 use crate::store::{Store, StoreError};
 
@@ -37,6 +36,37 @@ pub enum DaemonError {
     Join(#[from] tokio::task::JoinError),
 }
 
+/// Applies a new configuration to a running server (what SIGHUP does).
+#[derive(Clone, Debug)]
+pub struct Reloader {
+    writer: Writer,
+    /// The configuration the server started with (sockets and the API stay as it says).
+    started: Arc<Config>,
+}
+
+impl Reloader {
+    /// Serves `config`'s zones, client rules and registry rules from now on, in one publish; the
+    /// settings that need a restart are left as they are and named in the log. Nothing is
+    /// applied when it fails.
+    pub async fn reload(&self, config: Config) -> Result<Reconfigured, ChangeError> {
+        let later = self.started.restart_needed_for(&config);
+        if !later.is_empty() {
+            tracing::warn!(settings = %later.join(", "), "changed settings take effect at the next restart");
+        }
+        let config = Arc::new(config);
+        let report = self.writer.run(move |p| p.reconfigure(&config, unix_now())).await?;
+        tracing::info!(
+            added = %report.zones_added.join(" "),
+            removed = %report.zones_removed.join(" "),
+            changed = %report.zones_changed.join(" "),
+            clients_changed = report.clients_changed,
+            registry_changed = report.registry_changed,
+            "configuration reloaded"
+        );
+        Ok(report)
+    }
+}
+
 /// A server that is answering queries.
 #[derive(Debug)]
 pub struct RunningServer {
@@ -47,6 +77,7 @@ pub struct RunningServer {
     shutdown: CancellationToken,
     tasks: JoinSet<()>,
     udp_threads: Vec<std::thread::JoinHandle<()>>,
+    config: Arc<Config>,
     /// Held open (and locked) for as long as the server runs.
     _store: Arc<Store>,
 }
@@ -77,14 +108,13 @@ impl RunningServer {
             shared: shared.clone(),
             operator_token: token.into(),
             failures: Arc::default(),
-            registry_config: Arc::new(config.registry.clone()),
             stats,
         };
         let scheme = if tls.is_some() { "HTTPS" } else { "HTTP" };
         tasks.spawn(crate::api::serve(api_listener, api_state, tls, shutdown.clone()));
         tasks.spawn(expire_listings(writer.clone(), shutdown.clone()));
         tracing::info!(addr = %api_addr, scheme, "API listening");
-        Ok(RunningServer { addrs, api_addr, shared, writer, shutdown, tasks, udp_threads, _store: store })
+        Ok(RunningServer { addrs, api_addr, shared, writer, shutdown, tasks, udp_threads, config, _store: store })
     }
 
     /// The addresses actually bound (UDP and TCP share each).
@@ -105,6 +135,11 @@ impl RunningServer {
     /// The writer that applies live changes (one at a time).
     pub fn writer(&self) -> &Writer {
         &self.writer
+    }
+
+    /// A handle that reloads the configuration.
+    pub fn reloader(&self) -> Reloader {
+        Reloader { writer: self.writer.clone(), started: self.config.clone() }
     }
 
     /// A token that stops the server when cancelled.
@@ -197,30 +232,21 @@ fn spawn_tasks(
     let mut tasks = JoinSet::new();
     let mut threads = Vec::new();
     let stats = Arc::new(DnsStats::new(bound.iter().map(|b| b.udp.len()).sum()));
-    let clients = Arc::new(ClientRules::new(&config.server.refuse_clients, &config.server.ignore_clients));
     let mut worker = 0;
     for b in bound {
         let addr = b.addr;
         let bind_err = |source| DaemonError::Bind { addr, source };
         for (i, socket) in b.udp.into_iter().enumerate() {
-            let (shared, shutdown, stats, clients) = (shared.clone(), shutdown.clone(), stats.clone(), clients.clone());
+            let (shared, shutdown, stats) = (shared.clone(), shutdown.clone(), stats.clone());
             let thread = std::thread::Builder::new()
                 .name(format!("dnsbl-udp-{i}"))
-                .spawn(move || dns::udp::serve(socket, shared, limits, &clients, stats.udp(worker), shutdown))
+                .spawn(move || dns::udp::serve(socket, shared, limits, stats.udp(worker), shutdown))
                 .map_err(bind_err)?;
             threads.push(thread);
             worker += 1;
         }
         let listener = tokio::net::TcpListener::from_std(b.tcp).map_err(bind_err)?;
-        tasks.spawn(dns::tcp::serve(
-            listener,
-            shared.clone(),
-            limits,
-            tcp,
-            clients.clone(),
-            stats.clone(),
-            shutdown.clone(),
-        ));
+        tasks.spawn(dns::tcp::serve(listener, shared.clone(), limits, tcp, stats.clone(), shutdown.clone()));
         tracing::info!(%addr, udp_workers = config.server.udp_workers, "listening (UDP and TCP)");
     }
     Ok(Workers { tasks, threads, stats })

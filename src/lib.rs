@@ -9,7 +9,7 @@
 //! (`tests/it/architecture.rs` reads every `crate::`/`super::` path and holds the code to this).
 //!
 //! ```text
-//! pure core      model · name · trie · zonefile · registry · config · snapshot · query
+//! pure core      model · name · trie · zonefile · registry · config · access · snapshot · query
 //!                no I/O, no tokio/rocksdb/hickory/axum/clap, no logging; snapshot owns arc-swap
 //! one system     clock (the wall clock) · store (rocksdb) · dns (sockets; hickory-proto in dns::full)
 //! orchestration  publisher (store → snapshot; the single Writer) · importer (file → store)
@@ -45,8 +45,9 @@
 //!   how registry and operator entries combine); plans changes, the publisher stores and applies them.
 //! - [`config`]: TOML file → validated [`config::Config`]; `config/dnsbl.toml` is the embedded default.
 //! - [`snapshot`]: immutable per-zone datasets (tables and values) and their lock-free publication.
+//! - [`access`]: who is answered at all (`refuse-clients`, `ignore-clients`), carried in the snapshot.
 //! - [`query`]: the DNSBL answer rules (test points, empty non-terminals, apex, NS glue, the union
-//!   of a zone's datasets) and the client rules (`refuse-clients`, `ignore-clients`).
+//!   of a zone's datasets).
 //! - [`clock`]: the wall clock, read at the edges and passed down as `now`.
 //! - [`store`]: RocksDB column families and the versioned byte layout ([`store::encoding`]).
 //! - [`dns`]: sockets, framing, the lean and full answer paths, per-worker query counters.
@@ -59,6 +60,7 @@
 //! - [`daemon`]: the steps that start a server and stop it.
 //! - [`cli`]: the `dnsbl` command.
 
+pub mod access;
 pub mod api;
 pub mod cli;
 pub mod clock;

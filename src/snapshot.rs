@@ -13,7 +13,8 @@ use std::sync::Arc;
 
 use arc_swap::ArcSwap;
 
-use crate::config::ZoneConfig;
+use crate::access::ClientRules;
+use crate::config::{RegistryConfig, ZoneConfig};
 use crate::model::{Entry, Listing, Prefix};
 use crate::name::DatasetName;
 use crate::registry::Registry;
@@ -179,6 +180,11 @@ impl ZoneSnapshot {
         let mut next = self.with_dataset(before.changed(v4, v6, new_values));
         next.serial = serial;
         next
+    }
+
+    /// The same data under new settings (after a configuration reload), at `serial`.
+    pub fn with_config(&self, config: Arc<ZoneConfig>, serial: u32) -> ZoneSnapshot {
+        ZoneSnapshot { config, serial, ..self.clone() }
     }
 
     /// The zone with `dataset` in place of the one of its name (or added, by name).
@@ -356,17 +362,26 @@ impl ZoneBuilder {
     }
 }
 
-/// Everything served, at one moment: the zones' tables and the marketer registry they were built
-/// with (the API reads the registry from here, lock-free and consistent with the answers).
+/// Everything served, at one moment: the zones' tables, the marketer registry they were built
+/// with (the API reads the registry from here, lock-free and consistent with the answers) and
+/// the client rules (so a configuration reload changes them between two batches of queries).
 #[derive(Clone, Debug, Default)]
 pub struct Snapshot {
     pub zones: Vec<Arc<ZoneSnapshot>>,
     pub registry: Arc<Registry>,
+    /// The registry's rules (which zones it applies to, its policy); `None`: every zone.
+    pub registry_config: Option<Arc<RegistryConfig>>,
+    pub clients: Arc<ClientRules>,
 }
 
 impl Snapshot {
     pub fn new(zones: Vec<ZoneSnapshot>) -> Snapshot {
-        Snapshot { zones: zones.into_iter().map(Arc::new).collect(), registry: Arc::default() }
+        Snapshot { zones: zones.into_iter().map(Arc::new).collect(), ..Snapshot::default() }
+    }
+
+    /// True when registrations change the answers of `zone`.
+    pub fn registry_applies_to(&self, zone: &crate::name::DomainName) -> bool {
+        self.registry_config.as_ref().map_or(true, |c| c.applies_to(zone))
     }
 }
 

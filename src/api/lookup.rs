@@ -11,7 +11,6 @@ use super::error::{bad, internal, store_error, ApiError};
 use super::state::ApiState;
 use super::wire::{CodeSource, DatasetLookup, EntryKind, EntryView, LookupResponse, ZoneLookup};
 use crate::clock::unix_now;
-use crate::config::RegistryConfig;
 use crate::model::Prefix;
 use crate::name::DatasetName;
 use crate::query::{self, Lookup};
@@ -23,26 +22,20 @@ pub async fn lookup(State(state): State<ApiState>, Path(ip): Path<String>) -> Re
     let ip: IpAddr = ip.parse().map_err(|_| bad(format!("{ip:?} is not an IP address")))?;
     let store = state.store.clone();
     let shared = state.shared.clone();
-    let registry_config = state.registry_config.clone();
-    let zones = tokio::task::spawn_blocking(move || explain(&store, &shared, &registry_config, ip))
+    let zones = tokio::task::spawn_blocking(move || explain(&store, &shared, ip))
         .await
         .map_err(|e| internal(e.to_string()))??;
     Ok(Json(LookupResponse { ip: ip.to_string(), zones }))
 }
 
-fn explain(
-    store: &Store,
-    shared: &SharedSnapshot,
-    registry_config: &RegistryConfig,
-    ip: IpAddr,
-) -> Result<Vec<ZoneLookup>, ApiError> {
+fn explain(store: &Store, shared: &SharedSnapshot, ip: IpAddr) -> Result<Vec<ZoneLookup>, ApiError> {
     let snap = shared.load_full();
     let mut out = Vec::new();
     for zone in &snap.zones {
         let (codes, txts) = answer_in(&snap, zone, ip);
         let mut datasets = Vec::new();
         for dataset in zone.datasets() {
-            let registry = dataset.name.is_operator() && registry_config.applies_to(&zone.config.origin);
+            let registry = dataset.name.is_operator() && snap.registry_applies_to(&zone.config.origin);
             datasets.push(explain_dataset(store, zone, dataset, registry.then_some(&*snap.registry), ip)?);
         }
         let code_sources = codes

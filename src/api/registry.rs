@@ -76,7 +76,7 @@ fn declarations(state: &ApiState, account: &Account) -> Vec<DeclarationView> {
             answers: snap
                 .zones
                 .iter()
-                .filter(|z| state.registry_config.applies_to(&z.config.origin))
+                .filter(|z| snap.registry_applies_to(&z.config.origin))
                 .map(|z| {
                     let (codes, txts) = answer_in(&snap, z, prefix.first_address());
                     ZoneAnswer { zone: z.config.origin.to_string(), codes, txt: txts.into_iter().next() }

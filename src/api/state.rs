@@ -3,7 +3,6 @@
 
 use std::sync::Arc;
 
-use crate::config::RegistryConfig;
 use crate::dns::stats::DnsStats;
 use crate::publisher::Writer;
 use crate::snapshot::SharedSnapshot;
@@ -21,8 +20,6 @@ pub struct ApiState {
     pub shared: Arc<SharedSnapshot>,
     pub operator_token: Arc<str>,
     pub failures: Arc<FailureLimiter>,
-    /// Which zones registrations change (read without taking the writer).
-    pub registry_config: Arc<RegistryConfig>,
     /// The DNS workers' query counters.
     pub stats: Arc<DnsStats>,
 }

@@ -5,7 +5,7 @@ use std::net::SocketAddr;
 use anyhow::Context;
 
 use super::ConfigArgs;
-use crate::daemon::RunningServer;
+use crate::daemon::{Reloader, RunningServer};
 
 /// Serve the configured zones.
 ///
@@ -14,6 +14,9 @@ use crate::daemon::RunningServer;
 ///   dnsbl serve --config /etc/dnsbl/dnsbl.toml
 ///   dnsbl serve --zone bl.example.org --listen 0.0.0.0:53 --listen [::]:53 --data-dir /var/lib/dnsbl
 ///   dnsbl serve --api-listen 127.0.0.1:8053
+///
+/// SIGHUP reloads the configuration (zones, their settings, client rules, registry rules); a file
+/// that does not load is refused and the running configuration stays. SIGTERM and SIGINT stop.
 #[derive(Debug, clap::Args)]
 #[command(verbatim_doc_comment)]
 pub struct ServeArgs {
@@ -30,16 +33,26 @@ pub struct ServeArgs {
     zone: Option<String>,
 }
 
+impl ServeArgs {
+    /// The configuration as the files and the command line give it now.
+    fn config(&self) -> anyhow::Result<crate::config::Config> {
+        let mut config = self.config.load(self.zone.as_deref())?;
+        if !self.listen.is_empty() {
+            config.server.listen = self.listen.clone();
+        }
+        if let Some(api) = self.api_listen {
+            config.api.listen = api;
+        }
+        Ok(config)
+    }
+}
+
 pub fn run(args: ServeArgs) -> anyhow::Result<()> {
-    let mut config = args.config.load(args.zone.as_deref())?;
-    if !args.listen.is_empty() {
-        config.server.listen = args.listen;
-    }
-    if let Some(api) = args.api_listen {
-        config.api.listen = api;
-    }
+    let config = args.config()?;
     let runtime = tokio::runtime::Builder::new_multi_thread().enable_all().build().context("starting the runtime")?;
     runtime.block_on(async {
+        // Watched before the (possibly long) load, so an early SIGHUP does not end the process.
+        let hangups = tokio::signal::unix::signal(tokio::signal::unix::SignalKind::hangup());
         let server = RunningServer::start(config).await?;
         let token = server.shutdown_token();
         tokio::spawn(async move {
@@ -47,10 +60,32 @@ pub fn run(args: ServeArgs) -> anyhow::Result<()> {
             tracing::info!("stopping");
             token.cancel();
         });
+        match hangups {
+            Ok(hangups) => {
+                tokio::spawn(reload_on_hangup(args, hangups, server.reloader()));
+            }
+            Err(e) => tracing::error!(error = %e, "cannot watch for SIGHUP; reloads need a restart"),
+        }
         server.run_until_stopped().await;
         tracing::info!("stopped");
         Ok(())
     })
+}
+
+/// Reloads the configuration on every SIGHUP; a file that does not load is refused with its
+/// reason (`file:line:column: …`) and the running configuration stays.
+async fn reload_on_hangup(args: ServeArgs, mut hangups: tokio::signal::unix::Signal, reloader: Reloader) {
+    while hangups.recv().await.is_some() {
+        tracing::info!("SIGHUP: reloading the configuration");
+        match args.config() {
+            Ok(config) => {
+                if let Err(e) = reloader.reload(config).await {
+                    tracing::error!(error = %e, "reload failed; the running configuration stays");
+                }
+            }
+            Err(e) => tracing::error!(error = format!("{e:#}"), "reload refused; the running configuration stays"),
+        }
+    }
 }
 
 async fn wait_for_signal() {

@@ -15,7 +15,7 @@ use tokio_util::sync::CancellationToken;
 use super::request::{Limits, Transport};
 use super::respond::{refuse, respond};
 use super::stats::{DnsStats, Tally};
-use crate::query::{ClientRules, ClientVerdict};
+use crate::access::ClientVerdict;
 use crate::snapshot::SharedSnapshot;
 
 /// TCP settings.
@@ -31,7 +31,6 @@ pub async fn serve(
     shared: Arc<SharedSnapshot>,
     limits: Limits,
     settings: TcpSettings,
-    clients: Arc<ClientRules>,
     stats: Arc<DnsStats>,
     shutdown: CancellationToken,
 ) {
@@ -49,7 +48,7 @@ pub async fn serve(
         match accepted {
             Ok((stream, peer)) => {
                 failures.succeeded();
-                let verdict = clients.verdict(peer.ip());
+                let verdict = shared.load().clients.verdict(peer.ip());
                 if verdict == ClientVerdict::Ignore {
                     stats.tcp().add(&Tally { dropped: 1, ..Tally::default() });
                     continue;

@@ -20,7 +20,7 @@ use super::lean;
 use super::request::{Limits, Transport};
 use super::respond::{refuse, respond};
 use super::stats::{Counters, Tally};
-use crate::query::{ClientRules, ClientVerdict};
+use crate::access::ClientVerdict;
 use crate::snapshot::SharedSnapshot;
 use crate::trie::PrefixTable;
 
@@ -38,7 +38,6 @@ pub fn serve(
     socket: UdpSocket,
     shared: Arc<SharedSnapshot>,
     limits: Limits,
-    clients: &ClientRules,
     counters: &Counters,
     shutdown: CancellationToken,
 ) {
@@ -58,6 +57,7 @@ pub fn serve(
             continue;
         }
         let snapshot = shared.load();
+        let clients = &snapshot.clients;
         // Load the table lines the batch's lookups need together, so their cache misses overlap.
         // Small batches (a server that keeps up) skip it: there is little to overlap, and
         // finding the lines parses each question a second time.

@@ -20,16 +20,19 @@
 //! - [`load`]: a zone read from the store by one thread per core, registry entries merged in;
 //! - `merge`: how registry entries join a stream of stored entries (pure; unit-tested);
 //! - `fold`: patches folded into new base tables off the writer's thread;
-//! - `registry`: registry changes (plan, store, recompute every registry zone, publish).
+//! - `registry`: registry changes (plan, store, recompute every registry zone, publish);
+//! - `reconfigure`: a configuration reload (zones added, removed or changed, client rules).
 
 mod apply;
 mod fold;
 pub mod load;
 mod merge;
+mod reconfigure;
 mod registry;
 pub mod writer;
 
 pub use fold::MERGE_AFTER;
+pub use reconfigure::Reconfigured;
 pub use registry::RegistryOutcome;
 pub use writer::{Writer, WriterError};
 
@@ -37,6 +40,7 @@ use std::collections::{BTreeSet, HashMap};
 use std::sync::Arc;
 use std::thread::JoinHandle;
 
+use crate::access::ClientRules;
 use crate::config::{Config, RegistryConfig};
 use crate::model::{Entry, Listing, Prefix};
 use crate::name::{DatasetName, DomainName};
@@ -131,6 +135,8 @@ pub struct Publisher {
     /// Folds running off this thread, per zone: the zone as it was when the fold started, and
     /// the thread that returns it merged.
     folds: HashMap<DomainName, (ZoneSnapshot, JoinHandle<ZoneSnapshot>)>,
+    /// The `refuse-clients` and `ignore-clients` lists the published client rules were made from.
+    client_lists: (Vec<Prefix>, Vec<Prefix>),
 }
 
 impl Publisher {
@@ -156,13 +162,24 @@ impl Publisher {
         }
         let mut first = Snapshot::new(zones);
         first.registry = Arc::new(registry.clone());
+        first.clients = Arc::new(ClientRules::new(&config.server.refuse_clients, &config.server.ignore_clients));
+        first.registry_config = Some(Arc::new(config.registry.clone()));
         let shared = Arc::new(SharedSnapshot::new(first));
         let registry_config = config.registry.clone();
         let folds = HashMap::new();
-        Ok((
-            Publisher { store, shared, interned, expiries, registry, registry_config, registry_entries, folds },
-            report,
-        ))
+        let client_lists = (config.server.refuse_clients.clone(), config.server.ignore_clients.clone());
+        let publisher = Publisher {
+            store,
+            shared,
+            interned,
+            expiries,
+            registry,
+            registry_config,
+            registry_entries,
+            folds,
+            client_lists,
+        };
+        Ok((publisher, report))
     }
 
     /// Rebuilds some datasets of one zone from the store (after an import replaced them) and

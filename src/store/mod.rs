@@ -603,6 +603,16 @@ impl Store {
         .transpose()
     }
 
+    /// Advances the zone's serial without changing its entries (its settings changed); returns it.
+    pub fn advance_serial(&self, zone: &DomainName, now: u64) -> Result<u32, StoreError> {
+        let serial = next_serial(self.serial(zone)?, now);
+        self.writable()?;
+        self.db
+            .put_cf_opt(self.cf(CF_META)?, meta_key("serial/", zone), serial.to_be_bytes(), &synced())
+            .map_err(|e| self.write_err("writing serial", e))?;
+        Ok(serial)
+    }
+
     /// The zone's serial, storing a first one (`now`, Unix seconds) if it has none yet.
     pub fn ensure_serial(&self, zone: &DomainName, now: u64) -> Result<u32, StoreError> {
         if let Some(s) = self.serial(zone)? {

@@ -7,6 +7,7 @@ use std::process::{Child, Command, Output, Stdio};
 use std::sync::mpsc;
 use std::time::Duration;
 
+use hickory_proto::op::ResponseCode;
 use hickory_proto::rr::RecordType;
 
 use crate::harness::*;
@@ -297,4 +298,125 @@ fn tcp_comes_back_within_an_idle_timeout_after_descriptors_run_out() {
     assert!(status.success(), "exit status {status}");
     let lines: Vec<String> = logs.try_iter().collect();
     assert!(lines.iter().any(|l| l.contains("tcp accept works again")), "{lines:?}");
+}
+
+/// A thread asking one question over UDP again and again until stopped: (sent, answered).
+fn steady_load(
+    addr: SocketAddr,
+    stop: std::sync::Arc<std::sync::atomic::AtomicBool>,
+) -> std::thread::JoinHandle<(u64, u64)> {
+    std::thread::spawn(move || {
+        let socket = std::net::UdpSocket::bind("127.0.0.1:0").expect("bind");
+        socket.set_read_timeout(Some(Duration::from_secs(1))).expect("timeout");
+        let mut q = question("2.0.0.127.bl.localhost", RecordType::A, None);
+        let (mut sent, mut answered) = (0u64, 0u64);
+        let mut buf = [0u8; 1500];
+        while !stop.load(std::sync::atomic::Ordering::Relaxed) {
+            q.metadata.id = (sent % 65536) as u16;
+            socket.send_to(&q.to_vec().expect("encode"), addr).expect("send");
+            sent += 1;
+            // A reply to this query (late replies to earlier ones are skipped).
+            while let Ok((n, _)) = socket.recv_from(&mut buf) {
+                if n >= 2 && u16::from_be_bytes([buf[0], buf[1]]) == q.metadata.id {
+                    answered += 1;
+                    break;
+                }
+            }
+        }
+        (sent, answered)
+    })
+}
+
+fn hangup(child: &Child) {
+    let status = Command::new("kill").args(["-HUP", &child.id().to_string()]).status().expect("kill");
+    assert!(status.success());
+}
+
+#[test]
+fn sighup_reloads_the_configuration_under_load_without_losing_a_query() {
+    let (dir, data) = temp_data();
+    let config = dir.path().join("dnsbl.toml");
+    let base = std::fs::read_to_string("config/dnsbl.toml").expect("default config");
+    std::fs::write(&config, &base).expect("write config");
+    let mut child = Command::new(env!("CARGO_BIN_EXE_dnsbl"))
+        .args(["serve", "--listen", "127.0.0.1:0", "--api-listen", "127.0.0.1:0", "--config"])
+        .arg(&config)
+        .arg("--data-dir")
+        .arg(&data)
+        .env("DNSBL_LOG", "info")
+        .stderr(Stdio::piped())
+        .stdout(Stdio::null())
+        .spawn()
+        .expect("spawn dnsbl serve");
+    let stderr = child.stderr.take().expect("stderr");
+    let (tx, logs) = mpsc::channel();
+    std::thread::spawn(move || {
+        for line in BufReader::new(stderr).lines().map_while(Result::ok) {
+            if tx.send(line).is_err() {
+                break;
+            }
+        }
+    });
+    let addr: SocketAddr = loop {
+        let line = logs.recv_timeout(Duration::from_secs(30)).expect("server logs its address");
+        if let Some(a) = line.split_whitespace().find_map(|w| w.strip_prefix("addr=")).and_then(|a| a.parse().ok()) {
+            break a;
+        }
+    };
+    let wait_log = |what: &str| {
+        let deadline = std::time::Instant::now() + Duration::from_secs(10);
+        let mut seen = Vec::new();
+        while std::time::Instant::now() < deadline {
+            if let Ok(line) = logs.recv_timeout(Duration::from_millis(100)) {
+                if line.contains(what) {
+                    return line;
+                }
+                seen.push(line);
+            }
+        }
+        panic!("no log line with {what:?}: {seen:?}");
+    };
+    let ttl = |name: &str| ask(addr, name, RecordType::A).answers.first().map(|r| r.ttl);
+    let serial = soa_serial(addr, "bl.localhost");
+    assert_eq!(ttl("2.0.0.127.bl.localhost"), Some(300));
+    assert_eq!(ask(addr, "2.0.0.127.two.localhost", RecordType::A).metadata.response_code, ResponseCode::Refused);
+
+    let stop = std::sync::Arc::new(std::sync::atomic::AtomicBool::new(false));
+    let load = steady_load(addr, stop.clone());
+
+    // New zone settings and a second zone.
+    let second = &base[base.find("\n[[zone]]\n").expect("a zone")..];
+    let changed = base.replace("ttl = 300", "ttl = 77") + "\n" + &second.replace("bl.localhost", "two.localhost");
+    std::fs::write(&config, &changed).expect("write config");
+    hangup(&child);
+    let line = wait_log("configuration reloaded");
+    assert!(line.contains("two.localhost") && line.contains("changed=bl.localhost"), "{line}");
+    assert_eq!(ttl("2.0.0.127.bl.localhost"), Some(77));
+    assert_eq!(a_records(&ask(addr, "2.0.0.127.two.localhost", RecordType::A)), ["127.0.0.2"]);
+    assert!(soa_serial(addr, "bl.localhost") > serial, "new settings, new serial");
+
+    // A file that does not load is refused with its line, and nothing changes.
+    std::fs::write(&config, changed.replacen("ttl = 77", "ttl = \"long\"", 1)).expect("write config");
+    hangup(&child);
+    let line = wait_log("reload refused");
+    assert!(line.contains("dnsbl.toml:"), "names the file and line: {line}");
+    assert_eq!(ttl("2.0.0.127.bl.localhost"), Some(77));
+
+    // Client rules, and a setting that needs a restart (named, not applied).
+    let refusing = changed
+        .replace("refuse-clients = []", "refuse-clients = [\"127.0.0.0/8\"]")
+        .replace("max-tcp-connections = 512", "max-tcp-connections = 600");
+    std::fs::write(&config, refusing).expect("write config");
+    hangup(&child);
+    let line = wait_log("next restart");
+    assert!(line.contains("max-tcp-connections"), "{line}");
+    wait_log("configuration reloaded");
+    assert_eq!(ask(addr, "2.0.0.127.bl.localhost", RecordType::A).metadata.response_code, ResponseCode::Refused);
+
+    stop.store(true, std::sync::atomic::Ordering::Relaxed);
+    let (sent, answered) = load.join().expect("load thread");
+    assert!(sent > 50, "the load ran ({sent} queries)");
+    assert_eq!(answered, sent, "every query during the reloads was answered");
+    let status = terminate(&mut child);
+    assert!(status.success(), "exit status {status}");
 }
