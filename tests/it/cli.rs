@@ -420,3 +420,54 @@ fn sighup_reloads_the_configuration_under_load_without_losing_a_query() {
     let status = terminate(&mut child);
     assert!(status.success(), "exit status {status}");
 }
+
+#[test]
+fn no_acknowledged_write_is_lost_when_the_server_is_killed() {
+    let (_dir, data) = temp_data();
+    let mut acknowledged: Vec<String> = Vec::new();
+    for round in 0..3u32 {
+        let (mut child, addr, api, _logs) = spawn_server_with_api(&data);
+        // Every write acknowledged so far is served after the restart.
+        for prefix in &acknowledged {
+            let ip = prefix.trim_end_matches("/32");
+            let name = format!("{}.bl.localhost", ip.split('.').rev().collect::<Vec<_>>().join("."));
+            assert_eq!(
+                a_records(&ask(addr, &name, RecordType::A)),
+                ["127.0.0.3"],
+                "round {round}: {prefix} was acknowledged"
+            );
+        }
+        let token = std::fs::read_to_string(data.join("operator.token")).expect("token");
+        let client = Api { base: format!("http://{api}"), token: token.trim().to_string() };
+        // A stream of adds, killed part-way: some acknowledged, maybe one in flight.
+        let writer = std::thread::spawn(move || {
+            let mut done = Vec::new();
+            for i in 0..400u32 {
+                let prefix = format!("10.{round}.{}.{}/32", i / 250, i % 250);
+                let body = serde_json::json!({ "prefix": prefix, "codes": ["3"] });
+                let request = ureq::post(&format!("{}/v1/zones/bl.localhost/listings", client.base))
+                    .set("Authorization", &format!("Bearer {}", client.token))
+                    .timeout(Duration::from_secs(5));
+                match request.send_json(body) {
+                    Ok(r) if r.status() == 201 => done.push(prefix),
+                    _ => break,
+                }
+            }
+            done
+        });
+        std::thread::sleep(Duration::from_millis(300 + 200 * u64::from(round)));
+        child.kill().expect("SIGKILL");
+        let _ = child.wait();
+        let done = writer.join().expect("writer");
+        assert!(!done.is_empty(), "round {round}: writes were acknowledged before the kill");
+        acknowledged.extend(done);
+    }
+    assert!(acknowledged.len() > 30, "enough writes to matter: {}", acknowledged.len());
+    let (mut child, addr, _api, _logs) = spawn_server_with_api(&data);
+    for prefix in &acknowledged {
+        let ip = prefix.trim_end_matches("/32");
+        let name = format!("{}.bl.localhost", ip.split('.').rev().collect::<Vec<_>>().join("."));
+        assert_eq!(a_records(&ask(addr, &name, RecordType::A)), ["127.0.0.3"], "{prefix} was acknowledged");
+    }
+    assert!(terminate(&mut child).success());
+}
