@@ -1,7 +1,7 @@
 # dnsbl — the two commands a fresh Debian 12 machine needs:
 #   make serve   install what is missing, build, serve the embedded default (bl.localhost on 127.0.0.1:5353)
 #   make test    install what is missing, run the whole test suite
-.PHONY: deps build serve test check bench-peer
+.PHONY: deps build serve test check bench-peer fuzz
 
 # Debian packages the build and tests need: RocksDB 7.8.3 (linked, not built from source, see
 # .cargo/config.toml), libclang for bindgen, dig for the manual checks in README, rbldnsd, which
@@ -36,3 +36,12 @@ check: deps
 # Side-by-side benchmark against rbldnsd (installs rbldnsd and dnsperf if missing); see README.
 bench-peer: deps
 	scripts/bench-peer.sh
+
+# Fuzzing, never part of `make test`: any bytes as a query through both answer paths
+# (fuzz/fuzz_targets/packet.rs), for FUZZ_SECONDS (default 300). Installs the nightly toolchain
+# and cargo-fuzz if missing; findings land in fuzz/artifacts/packet/.
+FUZZ_SECONDS ?= 300
+fuzz: deps
+	@rustup toolchain list | grep -q '^nightly' || rustup toolchain install nightly --profile minimal
+	@command -v cargo-fuzz >/dev/null || cargo install cargo-fuzz --locked
+	cargo +nightly fuzz run packet -- -max_total_time=$(FUZZ_SECONDS)
