@@ -17,6 +17,7 @@ use toml::Spanned;
 use crate::model::{validate_txt, Entry, ListingCode, Prefix};
 use crate::name::DomainName;
 use crate::registry::Policy;
+use crate::rrl::RrlSettings;
 
 /// The embedded default configuration (also shipped as `config/dnsbl.toml`).
 pub const DEFAULT_TOML: &str = include_str!("../config/dnsbl.toml");
@@ -101,6 +102,51 @@ struct ServerFile {
     refuse_clients: Vec<Spanned<String>>,
     #[serde(default)]
     ignore_clients: Vec<Spanned<String>>,
+    /// Response rate limiting; off without the table.
+    rrl: Option<Spanned<RrlFile>>,
+}
+
+#[derive(Debug, Deserialize)]
+#[serde(deny_unknown_fields, rename_all = "kebab-case")]
+struct RrlFile {
+    #[serde(default = "default_rrl_rate")]
+    responses_per_second: u32,
+    nxdomains_per_second: Option<u32>,
+    nodata_per_second: Option<u32>,
+    errors_per_second: Option<u32>,
+    #[serde(default = "default_rrl_window")]
+    window: u32,
+    #[serde(default = "default_rrl_slip")]
+    slip: u32,
+    #[serde(default = "default_rrl_v4")]
+    ipv4_prefix_length: u8,
+    #[serde(default = "default_rrl_v6")]
+    ipv6_prefix_length: u8,
+    #[serde(default)]
+    exempt_clients: Vec<Spanned<String>>,
+    #[serde(default)]
+    log_only: bool,
+    #[serde(default = "default_rrl_table")]
+    table_size: usize,
+}
+
+fn default_rrl_rate() -> u32 {
+    20
+}
+fn default_rrl_window() -> u32 {
+    15
+}
+fn default_rrl_slip() -> u32 {
+    2
+}
+fn default_rrl_v4() -> u8 {
+    24
+}
+fn default_rrl_v6() -> u8 {
+    56
+}
+fn default_rrl_table() -> usize {
+    1 << 20
 }
 
 fn default_rcvbuf() -> usize {
@@ -339,6 +385,8 @@ pub struct ServerConfig {
     /// Clients whose queries are answered REFUSED, and those whose queries are dropped.
     pub refuse_clients: Vec<Prefix>,
     pub ignore_clients: Vec<Prefix>,
+    /// Response rate limiting of UDP replies; `None`: off.
+    pub rrl: Option<RrlSettings>,
 }
 
 /// One served zone.
@@ -494,6 +542,42 @@ fn validate_server(s: ServerFile) -> Result<ServerConfig, (Option<std::ops::Rang
         min_free_disk: s.min_free_disk,
         refuse_clients: client_prefixes("refuse-clients", s.refuse_clients)?,
         ignore_clients: client_prefixes("ignore-clients", s.ignore_clients)?,
+        rrl: s.rrl.map(validate_rrl).transpose()?,
+    })
+}
+
+fn validate_rrl(file: Spanned<RrlFile>) -> Result<RrlSettings, (Option<std::ops::Range<usize>>, String)> {
+    let span = file.span();
+    let r = file.into_inner();
+    let bad = |why: String| Err((Some(span.clone()), why));
+    let rates = [Some(r.responses_per_second), r.nxdomains_per_second, r.nodata_per_second, r.errors_per_second];
+    if rates.iter().flatten().any(|&n| n == 0 || n > 1_000_000) {
+        return bad("[server.rrl] rates must be within 1..=1000000 per second".into());
+    }
+    if !(1..=3600).contains(&r.window) {
+        return bad(format!("[server.rrl] window {} must be within 1..=3600 seconds", r.window));
+    }
+    if r.slip > 10 {
+        return bad(format!("[server.rrl] slip {} must be within 0..=10", r.slip));
+    }
+    if r.ipv4_prefix_length > 32 || r.ipv6_prefix_length > 128 {
+        return bad("[server.rrl] ipv4-prefix-length is at most 32, ipv6-prefix-length at most 128".into());
+    }
+    if !(1024..=(1 << 26)).contains(&r.table_size) {
+        return bad(format!("[server.rrl] table-size {} must be within 1024..=67108864", r.table_size));
+    }
+    Ok(RrlSettings {
+        responses_per_second: r.responses_per_second,
+        nxdomains_per_second: r.nxdomains_per_second.unwrap_or(r.responses_per_second),
+        nodata_per_second: r.nodata_per_second.unwrap_or(r.responses_per_second),
+        errors_per_second: r.errors_per_second.unwrap_or(r.responses_per_second),
+        window: r.window,
+        slip: r.slip,
+        ipv4_prefix_length: r.ipv4_prefix_length,
+        ipv6_prefix_length: r.ipv6_prefix_length,
+        exempt_clients: client_prefixes("exempt-clients", r.exempt_clients)?,
+        log_only: r.log_only,
+        table_size: r.table_size,
     })
 }
 
@@ -622,6 +706,22 @@ mod tests {
         assert_eq!(c.registry.policy, Policy::default(), "the file shows the built-in registry defaults");
         assert!(c.registry.applies_to(&z.origin));
         assert_eq!(c.api.tls, None);
+        assert_eq!(c.server.rrl, None, "rate limiting is off by default");
+    }
+
+    #[test]
+    fn rate_limiting_settings_take_their_defaults_and_limits() {
+        let base = include_str!("../config/dnsbl.toml");
+        let with = |table: &str| base.replace("ignore-clients = []\n", &format!("ignore-clients = []\n{table}\n"));
+        let c = Config::parse(&with("[server.rrl]\nexempt-clients = [\"192.0.2.53\"]"), "t.toml").expect("valid");
+        let rrl = c.server.rrl.expect("on");
+        assert_eq!((rrl.responses_per_second, rrl.nxdomains_per_second, rrl.window, rrl.slip), (20, 20, 15, 2));
+        assert_eq!((rrl.ipv4_prefix_length, rrl.ipv6_prefix_length, rrl.table_size), (24, 56, 1 << 20));
+        assert_eq!(rrl.exempt_clients, ["192.0.2.53/32".parse::<Prefix>().expect("prefix")]);
+        for (bad, why) in [("window = 0", "window"), ("responses-per-second = 0", "rates"), ("slip = 11", "slip")] {
+            let e = Config::parse(&with(&format!("[server.rrl]\n{bad}")), "t.toml").expect_err(bad);
+            assert!(e.to_string().contains(why), "{bad}: {e}");
+        }
     }
 
     #[test]

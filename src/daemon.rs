@@ -61,6 +61,7 @@ impl Reloader {
             changed = %report.zones_changed.join(" "),
             clients_changed = report.clients_changed,
             registry_changed = report.registry_changed,
+            rrl_changed = report.rrl_changed,
             "configuration reloaded"
         );
         Ok(report)

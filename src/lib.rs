@@ -9,7 +9,8 @@
 //! (`tests/it/architecture.rs` reads every `crate::`/`super::` path and holds the code to this).
 //!
 //! ```text
-//! pure core      model · name · trie · zonefile · registry · config · access · snapshot · query
+//! pure core      model · name · trie · zonefile · registry · config · access · rrl · snapshot
+//!                · query
 //!                no I/O, no tokio/rocksdb/hickory/axum/clap, no logging; snapshot owns arc-swap
 //! one system     clock (the wall clock) · store (rocksdb) · dns (sockets; hickory-proto in dns::full)
 //! orchestration  publisher (store → snapshot; the single Writer) · importer (file → store)
@@ -46,6 +47,7 @@
 //! - [`config`]: TOML file → validated [`config::Config`]; `config/dnsbl.toml` is the embedded default.
 //! - [`snapshot`]: immutable per-zone datasets (tables and values) and their lock-free publication.
 //! - [`access`]: who is answered at all (`refuse-clients`, `ignore-clients`), carried in the snapshot.
+//! - [`rrl`]: response rate limiting for UDP (`[server.rrl]`), carried in the snapshot.
 //! - [`query`]: the DNSBL answer rules (test points, empty non-terminals, apex, NS glue, the union
 //!   of a zone's datasets).
 //! - [`clock`]: the wall clock, read at the edges and passed down as `now`.
@@ -74,6 +76,7 @@ pub mod name;
 pub mod publisher;
 pub mod query;
 pub mod registry;
+pub mod rrl;
 pub mod snapshot;
 pub mod store;
 pub mod trie;

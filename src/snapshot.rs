@@ -18,6 +18,7 @@ use crate::config::{RegistryConfig, ZoneConfig};
 use crate::model::{Entry, Listing, Prefix};
 use crate::name::DatasetName;
 use crate::registry::Registry;
+use crate::rrl::RateLimiter;
 use crate::trie::{LayeredTable, Patch, PrefixTable, ValueId, Verdict};
 
 /// One zone as the DNS path sees it.
@@ -372,6 +373,9 @@ pub struct Snapshot {
     /// The registry's rules (which zones it applies to, its policy); `None`: every zone.
     pub registry_config: Option<Arc<RegistryConfig>>,
     pub clients: Arc<ClientRules>,
+    /// Response rate limiting of UDP replies, when configured (its table lives as long as its
+    /// settings: a reload with the same settings keeps it).
+    pub rrl: Option<Arc<RateLimiter>>,
 }
 
 impl Snapshot {

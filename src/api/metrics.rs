@@ -62,6 +62,9 @@ fn transport(t: &Tally) -> TransportStats {
         truncated: t.truncated,
         full_path: t.full_path,
         send_errors: t.send_errors,
+        rrl_dropped: t.rrl_dropped,
+        rrl_slipped: t.rrl_slipped,
+        rrl_would_limit: t.rrl_would_limit,
     }
 }
 
@@ -89,6 +92,11 @@ pub fn render(s: &Stats) -> String {
     counter("dnsbl_truncated_total", "Replies sent with TC=1 (too large for UDP).", &|t| t.truncated);
     counter("dnsbl_full_path_total", "Replies written by the general (hickory) path.", &|t| t.full_path);
     counter("dnsbl_send_errors_total", "Replies the kernel refused to send.", &|t| t.send_errors);
+    counter("dnsbl_rrl_dropped_total", "Replies response rate limiting dropped.", &|t| t.rrl_dropped);
+    counter("dnsbl_rrl_slipped_total", "Replies response rate limiting sent truncated instead.", &|t| t.rrl_slipped);
+    counter("dnsbl_rrl_would_limit_total", "Replies response rate limiting would have limited (log-only).", &|t| {
+        t.rrl_would_limit
+    });
     let name = "dnsbl_responses_total";
     let _ = writeln!(out, "# HELP {name} DNS replies by response code.\n# TYPE {name} counter");
     for (transport, t) in transports {

@@ -243,6 +243,14 @@ pub struct TransportStats {
     pub truncated: u64,
     pub full_path: u64,
     pub send_errors: u64,
+    /// Response rate limiting: replies dropped, sent truncated, or (`log-only`) that would have
+    /// been limited.
+    #[serde(default)]
+    pub rrl_dropped: u64,
+    #[serde(default)]
+    pub rrl_slipped: u64,
+    #[serde(default)]
+    pub rrl_would_limit: u64,
 }
 
 /// One zone as it is served now.

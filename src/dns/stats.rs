@@ -30,6 +30,11 @@ pub struct Tally {
     pub full_path: u64,
     /// Replies the kernel refused to send.
     pub send_errors: u64,
+    /// Replies response rate limiting dropped, sent truncated instead, or (`log-only`) would
+    /// have limited (UDP only).
+    pub rrl_dropped: u64,
+    pub rrl_slipped: u64,
+    pub rrl_would_limit: u64,
 }
 
 impl Tally {
@@ -55,6 +60,9 @@ pub struct Counters {
     truncated: AtomicU64,
     full_path: AtomicU64,
     send_errors: AtomicU64,
+    rrl_dropped: AtomicU64,
+    rrl_slipped: AtomicU64,
+    rrl_would_limit: AtomicU64,
 }
 
 impl Counters {
@@ -74,6 +82,9 @@ impl Counters {
         add(&self.truncated, t.truncated);
         add(&self.full_path, t.full_path);
         add(&self.send_errors, t.send_errors);
+        add(&self.rrl_dropped, t.rrl_dropped);
+        add(&self.rrl_slipped, t.rrl_slipped);
+        add(&self.rrl_would_limit, t.rrl_would_limit);
     }
 
     fn read(&self, into: &mut Tally) {
@@ -87,6 +98,9 @@ impl Counters {
         into.truncated += get(&self.truncated);
         into.full_path += get(&self.full_path);
         into.send_errors += get(&self.send_errors);
+        into.rrl_dropped += get(&self.rrl_dropped);
+        into.rrl_slipped += get(&self.rrl_slipped);
+        into.rrl_would_limit += get(&self.rrl_would_limit);
     }
 }
 

@@ -10,19 +10,23 @@ use std::io::{IoSlice, IoSliceMut};
 use std::net::UdpSocket;
 use std::os::fd::AsRawFd;
 use std::sync::Arc;
-use std::time::Duration;
+use std::time::{Duration, Instant};
 
 use nix::errno::Errno;
 use nix::sys::socket::{recvmmsg, sendmmsg, ControlMessage, MsgFlags, MultiHeaders, SockaddrStorage};
 use tokio_util::sync::CancellationToken;
 
 use super::lean;
-use super::request::{Limits, Transport};
+use super::request::{Limits, Transport, HEADER_LEN};
 use super::respond::{refuse, respond};
 use super::stats::{Counters, Tally};
 use crate::access::ClientVerdict;
+use crate::rrl::{question_end, slipped, Action, Kind};
 use crate::snapshot::SharedSnapshot;
 use crate::trie::PrefixTable;
+
+/// The origin of the rate limiter's clock, shared by every worker.
+static RRL_EPOCH: std::sync::LazyLock<Instant> = std::sync::LazyLock::new(Instant::now);
 
 /// Datagrams handled per system call.
 pub const BATCH: usize = 32;
@@ -51,6 +55,8 @@ pub fn serve(
     let mut received: [(usize, Option<SockaddrStorage>); BATCH] = [(0, None); BATCH];
     let mut recv_headers = MultiHeaders::<SockaddrStorage>::preallocate(BATCH, None);
     let mut send_headers = MultiHeaders::<SockaddrStorage>::preallocate(BATCH, None);
+    // The buffer a rate-limited reply is truncated into.
+    let mut scratch = Vec::with_capacity(512);
     while !shutdown.is_cancelled() {
         let count = receive(fd, &mut recv_headers, &mut queries, &mut received);
         if count == 0 {
@@ -58,6 +64,7 @@ pub fn serve(
         }
         let snapshot = shared.load();
         let clients = &snapshot.clients;
+        let clock_ms = if snapshot.rrl.is_some() { RRL_EPOCH.elapsed().as_millis() as u64 } else { 0 };
         // Load the table lines the batch's lookups need together, so their cache misses overlap.
         // Small batches (a server that keeps up) skip it: there is little to overlap, and
         // finding the lines parses each question a second time.
@@ -88,14 +95,32 @@ pub fn serve(
                 ClientVerdict::Refuse => refuse(query, &limits, reply),
                 ClientVerdict::Ignore => None,
             };
-            match answered {
-                Some(route) => {
-                    tally.reply(reply, route);
-                    to[ready] = peer;
-                    ready += 1;
+            let Some(route) = answered else {
+                tally.dropped += 1;
+                continue;
+            };
+            if let (Some(rrl), Some(addr)) = (&snapshot.rrl, &peer) {
+                let question = query.get(HEADER_LEN..question_end(query).unwrap_or(HEADER_LEN)).unwrap_or(&[]);
+                match rrl.check(peer_ip(addr), Kind::of_reply(reply), question, clock_ms) {
+                    Action::Send => {}
+                    Action::WouldLimit => tally.rrl_would_limit += 1,
+                    Action::Drop => {
+                        tally.rrl_dropped += 1;
+                        continue;
+                    }
+                    Action::Slip => {
+                        if !slipped(reply, &mut scratch) {
+                            tally.rrl_dropped += 1;
+                            continue;
+                        }
+                        std::mem::swap(reply, &mut scratch);
+                        tally.rrl_slipped += 1;
+                    }
                 }
-                None => tally.dropped += 1,
             }
+            tally.reply(reply, route);
+            to[ready] = peer;
+            ready += 1;
         }
         drop(snapshot);
         // Counted before the replies leave, so a client that has its answer sees it counted.

@@ -164,6 +164,7 @@ impl Publisher {
         first.registry = Arc::new(registry.clone());
         first.clients = Arc::new(ClientRules::new(&config.server.refuse_clients, &config.server.ignore_clients));
         first.registry_config = Some(Arc::new(config.registry.clone()));
+        first.rrl = config.server.rrl.clone().map(|r| Arc::new(crate::rrl::RateLimiter::new(r)));
         let shared = Arc::new(SharedSnapshot::new(first));
         let registry_config = config.registry.clone();
         let folds = HashMap::new();

@@ -1,5 +1,6 @@
-//! A configuration reload (SIGHUP): zones added, removed or given new settings, client rules and
-//! registry rules replaced, the data shared where nothing changed, all in one publish.
+//! A configuration reload (SIGHUP): zones added, removed or given new settings, client rules,
+//! rate limiting and registry rules replaced, the data shared where nothing changed, all in one
+//! publish.
 
 use std::sync::Arc;
 
@@ -8,6 +9,7 @@ use super::{ChangeError, Publisher};
 use crate::access::ClientRules;
 use crate::config::Config;
 use crate::name::DatasetName;
+use crate::rrl::RateLimiter;
 use crate::snapshot::Snapshot;
 
 /// What a reload changed, for the log.
@@ -19,6 +21,7 @@ pub struct Reconfigured {
     pub zones_changed: Vec<String>,
     pub clients_changed: bool,
     pub registry_changed: bool,
+    pub rrl_changed: bool,
 }
 
 impl Publisher {
@@ -88,6 +91,12 @@ impl Publisher {
         next.zones = zones;
         next.clients = Arc::new(clients);
         next.registry_config = Some(Arc::new(self.registry_config.clone()));
+        // A limiter with the same settings keeps its table (sources being limited stay limited).
+        next.rrl = match (&current.rrl, &config.server.rrl) {
+            (Some(running), Some(wanted)) if running.settings() == wanted => Some(running.clone()),
+            (_, wanted) => wanted.clone().map(|w| Arc::new(RateLimiter::new(w))),
+        };
+        report.rrl_changed = current.rrl.as_ref().map(|r| r.settings()) != config.server.rrl.as_ref();
         self.shared.publish(next);
         Ok(report)
     }

@@ -13,7 +13,7 @@ use std::path::Path;
 
 /// The layers, lowest first. A module may import its own layer or those below.
 const LAYERS: &[(&str, &[&str])] = &[
-    ("pure core", &["model", "name", "trie", "zonefile", "registry", "config", "access", "snapshot", "query"]),
+    ("pure core", &["model", "name", "trie", "zonefile", "registry", "config", "access", "rrl", "snapshot", "query"]),
     ("one system", &["clock", "store", "dns"]),
     ("orchestration", &["publisher", "importer", "exporter"]),
     ("front", &["api"]),

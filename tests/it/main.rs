@@ -14,3 +14,4 @@ mod live;
 mod readme;
 mod registry;
 mod resolver;
+mod rrl;
