@@ -19,7 +19,9 @@
 # BENCH_LATENCY_RATE for the paced-probe latency run (default: half of dnsbl's max qps with the
 # batched generator in the same run), BENCH_SCALE (1), BENCH_LAYOUT: how dnsbl holds the data,
 # `datasets` (default: the same three datasets rbldnsd serves, one per file) or `one` (the three
-# files merged into one list, as before zones were made of datasets).
+# files merged into one list, as before zones were made of datasets). BENCH_RRL=1 serves dnsbl
+# with response rate limiting on at a rate nothing reaches (every reply is checked, none limited),
+# to measure what the check costs.
 # Every run is bounded by BENCH_SECONDS; the servers this script starts are stopped on exit.
 set -euo pipefail
 [ -n "${BENCH_TRACE:-}" ] && set -x
@@ -33,6 +35,13 @@ SCALE=${BENCH_SCALE:-1}
 ZONE=bl.bench
 LAYOUT=${BENCH_LAYOUT:-datasets}
 DATA=$OUT/dnsbl-data-$LAYOUT
+# dnsbl's configuration: the embedded default, or with rate limiting (BENCH_RRL=1).
+CONFIG_ARGS=()
+if [ -n "${BENCH_RRL:-}" ]; then
+  mkdir -p "$OUT"
+  sed 's/^ignore-clients = \[\]$/ignore-clients = []\n[server.rrl]\nresponses-per-second = 1000000/' config/dnsbl.toml >"$OUT/rrl.toml"
+  CONFIG_ARGS=(--config "$OUT/rrl.toml")
+fi
 HZ=$(getconf CLK_TCK)
 SERVER_PID=""
 
@@ -84,7 +93,7 @@ start_server() {
     rbldnsd) taskset -c "$2" rbldnsd -n -a -b "127.0.0.1/$PORT" -w "$PWD/$OUT" -u rbldns \
                "$ZONE:ip4set:v4set.rbldnsd" "$ZONE:ip4trie:v4trie.rbldnsd" "$ZONE:ip6trie:v6.rbldnsd" \
                >"$OUT/rbldnsd.log" 2>&1 & ;;
-    dnsbl) DNSBL_LOG=warn taskset -c "$2" "$DNSBL" serve --zone "$ZONE" --data-dir "$DATA" \
+    dnsbl) DNSBL_LOG=warn taskset -c "$2" "$DNSBL" serve "${CONFIG_ARGS[@]}" --zone "$ZONE" --data-dir "$DATA" \
                --listen "127.0.0.1:$PORT" >"$OUT/dnsbl.log" 2>&1 & ;;
   esac
   SERVER_PID=$!
@@ -202,7 +211,7 @@ instructions_mode() {
   local bin=${1:-$DNSBL} out=$OUT/callgrind.out pid queries total
   [ -d "$DATA" ] || import_data
   rm -f "$out"*
-  DNSBL_LOG=warn valgrind --tool=callgrind --instr-atstart=no --callgrind-out-file="$out" "$bin" serve --zone "$ZONE" \
+  DNSBL_LOG=warn valgrind --tool=callgrind --instr-atstart=no --callgrind-out-file="$out" "$bin" serve "${CONFIG_ARGS[@]}" --zone "$ZONE" \
       --data-dir "$DATA" --listen "127.0.0.1:$PORT" --api-listen 127.0.0.1:0 >"$OUT/callgrind.log" 2>&1 &
   pid=$!
   SERVER_PID=$pid

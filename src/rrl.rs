@@ -11,7 +11,6 @@
 //! key takes a slot from the old (an attacker with many sources evicts rather than allocates).
 //! Pure: the caller passes the time.
 
-use std::hash::{BuildHasher, Hash, Hasher};
 use std::net::IpAddr;
 use std::sync::Mutex;
 
@@ -43,6 +42,7 @@ pub struct RrlSettings {
 
 /// What a response is, for its bucket.
 #[derive(Clone, Copy, Debug, PartialEq, Eq, Hash)]
+#[repr(u8)]
 pub enum Kind {
     Positive,
     NxDomain,
@@ -93,7 +93,8 @@ const SHARDS: usize = 16;
 pub struct RateLimiter {
     settings: RrlSettings,
     exempt: ClientRules,
-    hasher: std::collections::hash_map::RandomState,
+    /// Keyed with random keys at start, so sources cannot choose keys that share a slot.
+    hasher: ahash::RandomState,
     shards: Vec<Mutex<Vec<Bucket>>>,
 }
 
@@ -104,7 +105,7 @@ impl RateLimiter {
         RateLimiter {
             settings,
             exempt,
-            hasher: std::collections::hash_map::RandomState::new(),
+            hasher: ahash::RandomState::new(),
             shards: (0..SHARDS).map(|_| Mutex::new(vec![Bucket::default(); per_shard])).collect(),
         }
     }
@@ -131,15 +132,30 @@ impl RateLimiter {
             Prefix::V4 { bits, .. } => Prefix::masked_v4(bits, s.ipv4_prefix_length),
             p @ Prefix::V6 { .. } => p.truncated(s.ipv6_prefix_length),
         };
-        let mut h = self.hasher.build_hasher();
-        (prefix, kind).hash(&mut h);
-        if kind == Kind::Positive {
-            for &b in question {
-                h.write_u8(b.to_ascii_lowercase());
+        // The key's bytes in one buffer, hashed with one call: kind, family, length, address, then
+        // (positive answers) the question in lower case.
+        let mut buf = [0u8; 3 + 16 + 260];
+        buf[0] = kind as u8;
+        let mut n = 19;
+        match prefix {
+            Prefix::V4 { bits, len } => {
+                (buf[1], buf[2]) = (4, len);
+                buf[3..7].copy_from_slice(&bits.to_be_bytes());
+            }
+            Prefix::V6 { bits, len } => {
+                (buf[1], buf[2]) = (6, len);
+                buf[3..19].copy_from_slice(&bits.to_be_bytes());
             }
         }
+        if kind == Kind::Positive {
+            let q = &question[..question.len().min(buf.len() - n)];
+            for (to, &b) in buf[n..].iter_mut().zip(q) {
+                *to = b.to_ascii_lowercase();
+            }
+            n += q.len();
+        }
         // Never 0, so an empty slot is never taken for a key.
-        let key = h.finish() | 1;
+        let key = self.hasher.hash_one(&buf[..n]) | 1;
         let shard = &self.shards[(key as usize >> 8) % SHARDS];
         let Ok(mut buckets) = shard.lock() else { return Action::Send };
         let len = buckets.len();

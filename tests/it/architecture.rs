@@ -34,6 +34,7 @@ const OWNERS: &[(&str, &[&str])] = &[
     ("clap", &["cli", "main"]),
     ("ureq", &["cli::client"]),
     ("arc_swap", &["snapshot"]),
+    ("ahash", &["rrl"]),
     ("nix", &["dns::udp", "store"]),
     ("socket2", &["dns::listen"]),
 ];
