@@ -155,15 +155,7 @@ pub async fn import_list(
         exclusions: s.exclusions,
         lines: report.lines,
         serial: s.serial,
-        datasets: report
-            .datasets
-            .iter()
-            .map(|(d, listings, exclusions)| DatasetCount {
-                dataset: d.to_string(),
-                listings: *listings,
-                exclusions: *exclusions,
-            })
-            .collect(),
+        datasets: DatasetCount::list(&report.datasets),
     }))
 }
 

@@ -221,6 +221,20 @@ pub struct DatasetCount {
     pub exclusions: u64,
 }
 
+impl DatasetCount {
+    /// An import report's (dataset, listings, exclusions), as sent.
+    pub fn list(replaced: &[(crate::name::DatasetName, u64, u64)]) -> Vec<DatasetCount> {
+        replaced
+            .iter()
+            .map(|(d, listings, exclusions)| DatasetCount {
+                dataset: d.to_string(),
+                listings: *listings,
+                exclusions: *exclusions,
+            })
+            .collect()
+    }
+}
+
 /// `GET /v1/stats`.
 #[derive(Clone, Debug, PartialEq, Eq, Serialize, Deserialize)]
 pub struct StatsResponse {

@@ -240,15 +240,7 @@ fn run_import(args: ImportArgs) -> anyhow::Result<()> {
     };
     let report = import_sources(&store, &zone.origin, &sources, &opts)?;
     let s = report.summary;
-    let datasets: Vec<DatasetCount> = report
-        .datasets
-        .iter()
-        .map(|(d, listings, exclusions)| DatasetCount {
-            dataset: d.to_string(),
-            listings: *listings,
-            exclusions: *exclusions,
-        })
-        .collect();
+    let datasets = DatasetCount::list(&report.datasets);
     if args.json {
         return super::client::print_json(&ImportResponse {
             zone: zone.origin.to_string(),

@@ -58,16 +58,7 @@ impl Publisher {
     ) -> Result<u32, ChangeError> {
         let current = self.install_folds(self.shared.load_full());
         let at = zone_index(&current, zone)?;
-        let audit = AuditRecord {
-            at_us: unix_now_us(),
-            action: AuditAction::RemoveDataset,
-            actor: origin.actor.to_string(),
-            source: origin.source.to_string(),
-            codes: Vec::new(),
-            reason: None,
-            expires_at: None,
-            dataset: dataset.clone(),
-        };
+        let audit = audit_record(AuditAction::RemoveDataset, origin, dataset);
         let serial =
             self.store.remove_dataset(zone, &audit, now)?.ok_or_else(|| ChangeError::NoDataset(dataset.clone()))?;
         self.interned.remove(&(zone.clone(), dataset.clone()));
@@ -108,16 +99,7 @@ impl Publisher {
         now: u64,
     ) -> Result<Option<u32>, StoreError> {
         let prefix = change.prefix();
-        let mut audit = AuditRecord {
-            at_us: unix_now_us(),
-            action: AuditAction::RemoveListing,
-            actor: origin.actor.to_string(),
-            source: origin.source.to_string(),
-            codes: Vec::new(),
-            reason: None,
-            expires_at: None,
-            dataset: dataset.clone(),
-        };
+        let mut audit = audit_record(AuditAction::RemoveListing, origin, dataset);
         match change {
             Change::AddListing { listing, expires_at, .. } => {
                 audit.action = AuditAction::AddListing;
@@ -188,6 +170,20 @@ impl Publisher {
                 zone.changed(serial, dataset, None, Some(patch), values.added)
             }
         })
+    }
+}
+
+/// An audit record of `action` on `dataset` by `origin`, now, with no values yet.
+fn audit_record(action: AuditAction, origin: Origin<'_>, dataset: &DatasetName) -> AuditRecord {
+    AuditRecord {
+        at_us: unix_now_us(),
+        action,
+        actor: origin.actor.to_string(),
+        source: origin.source.to_string(),
+        codes: Vec::new(),
+        reason: None,
+        expires_at: None,
+        dataset: dataset.clone(),
     }
 }
 

@@ -220,6 +220,45 @@ fn usage_errors_exit_2() {
     assert!(dnsbl(&["zone", "import", "--help"]).status.success());
 }
 
+/// Starts `dnsbl serve --config CONFIG --data-dir DATA` on 127.0.0.1:0, behind `wrapper` (a
+/// command and its arguments) when one is given, and waits for the DNS address it logs.
+fn spawn_configured(wrapper: &[&str], config: &Path, data: &Path) -> (Child, SocketAddr, mpsc::Receiver<String>) {
+    let mut cmd = match wrapper.split_first() {
+        Some((program, args)) => {
+            let mut c = Command::new(program);
+            c.args(args).arg(env!("CARGO_BIN_EXE_dnsbl"));
+            c
+        }
+        None => Command::new(env!("CARGO_BIN_EXE_dnsbl")),
+    };
+    let mut child = cmd
+        .args(["serve", "--listen", "127.0.0.1:0", "--api-listen", "127.0.0.1:0", "--config"])
+        .arg(config)
+        .arg("--data-dir")
+        .arg(data)
+        .env("DNSBL_LOG", "info")
+        .stderr(Stdio::piped())
+        .stdout(Stdio::null())
+        .spawn()
+        .expect("spawn dnsbl serve");
+    let stderr = child.stderr.take().expect("stderr");
+    let (tx, logs) = mpsc::channel();
+    std::thread::spawn(move || {
+        for line in BufReader::new(stderr).lines().map_while(Result::ok) {
+            if tx.send(line).is_err() {
+                break;
+            }
+        }
+    });
+    let addr: SocketAddr = loop {
+        let line = logs.recv_timeout(Duration::from_secs(30)).expect("server logs its address");
+        if let Some(a) = line.split_whitespace().find_map(|w| w.strip_prefix("addr=")).and_then(|a| a.parse().ok()) {
+            break a;
+        }
+    };
+    (child, addr, logs)
+}
+
 /// One TCP query with its own timeouts; `None` when it is not answered.
 fn tcp_try(addr: SocketAddr, packet: &[u8]) -> Option<Vec<u8>> {
     use std::io::{Read, Write};
@@ -244,34 +283,8 @@ fn tcp_comes_back_within_an_idle_timeout_after_descriptors_run_out() {
         .replace("tcp-idle-timeout = 10", "tcp-idle-timeout = 3")
         .replace("max-tcp-connections = 512", "max-tcp-connections = 4000");
     std::fs::write(&config, text).expect("write config");
-    // Few descriptors, so squatting connections exhaust them long before the connection cap.
-    let mut child = Command::new("prlimit")
-        .arg("--nofile=160:160")
-        .arg(env!("CARGO_BIN_EXE_dnsbl"))
-        .args(["serve", "--listen", "127.0.0.1:0", "--api-listen", "127.0.0.1:0", "--config"])
-        .arg(&config)
-        .arg("--data-dir")
-        .arg(&data)
-        .env("DNSBL_LOG", "info")
-        .stderr(Stdio::piped())
-        .stdout(Stdio::null())
-        .spawn()
-        .expect("spawn dnsbl serve under prlimit (util-linux)");
-    let stderr = child.stderr.take().expect("stderr");
-    let (tx, logs) = mpsc::channel();
-    std::thread::spawn(move || {
-        for line in BufReader::new(stderr).lines().map_while(Result::ok) {
-            if tx.send(line).is_err() {
-                break;
-            }
-        }
-    });
-    let addr: SocketAddr = loop {
-        let line = logs.recv_timeout(Duration::from_secs(30)).expect("server logs its address");
-        if let Some(a) = line.split_whitespace().find_map(|w| w.strip_prefix("addr=")).and_then(|a| a.parse().ok()) {
-            break a;
-        }
-    };
+    // Few descriptors (prlimit, util-linux), so squatters exhaust them long before the cap.
+    let (mut child, addr, logs) = spawn_configured(&["prlimit", "--nofile=160:160"], &config, &data);
     let query = question("2.0.0.127.bl.localhost", RecordType::A, None).to_vec().expect("encode");
     assert!(tcp_try(addr, &query).is_some(), "TCP answers at first");
     // Squatters: connections that send nothing, until the server cannot accept any more.
@@ -338,31 +351,7 @@ fn sighup_reloads_the_configuration_under_load_without_losing_a_query() {
     let config = dir.path().join("dnsbl.toml");
     let base = std::fs::read_to_string("config/dnsbl.toml").expect("default config");
     std::fs::write(&config, &base).expect("write config");
-    let mut child = Command::new(env!("CARGO_BIN_EXE_dnsbl"))
-        .args(["serve", "--listen", "127.0.0.1:0", "--api-listen", "127.0.0.1:0", "--config"])
-        .arg(&config)
-        .arg("--data-dir")
-        .arg(&data)
-        .env("DNSBL_LOG", "info")
-        .stderr(Stdio::piped())
-        .stdout(Stdio::null())
-        .spawn()
-        .expect("spawn dnsbl serve");
-    let stderr = child.stderr.take().expect("stderr");
-    let (tx, logs) = mpsc::channel();
-    std::thread::spawn(move || {
-        for line in BufReader::new(stderr).lines().map_while(Result::ok) {
-            if tx.send(line).is_err() {
-                break;
-            }
-        }
-    });
-    let addr: SocketAddr = loop {
-        let line = logs.recv_timeout(Duration::from_secs(30)).expect("server logs its address");
-        if let Some(a) = line.split_whitespace().find_map(|w| w.strip_prefix("addr=")).and_then(|a| a.parse().ok()) {
-            break a;
-        }
-    };
+    let (mut child, addr, logs) = spawn_configured(&[], &config, &data);
     let wait_log = |what: &str| {
         let deadline = std::time::Instant::now() + Duration::from_secs(10);
         let mut seen = Vec::new();
