@@ -118,6 +118,7 @@ impl RateLimiter {
     /// and type, any case) and counts for positive answers only. `now_ms`: milliseconds on a
     /// clock that does not go back.
     pub fn check(&self, client: IpAddr, kind: Kind, question: &[u8], now_ms: u64) -> Action {
+        // The exempt prefixes are the one list of these rules: any verdict but Answer means "in it".
         if self.exempt.verdict(client) != crate::access::ClientVerdict::Answer {
             return Action::Send;
         }
