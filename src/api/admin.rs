@@ -132,12 +132,17 @@ pub async fn import_list(
                     import.read(reader, &source, &opts).map_err(failed)?;
                 }
                 Input::Parts(mut parts) => {
+                    let mut complete = true;
                     while let Some(source) = parts.next_file().map_err(bad)? {
                         if !import.read(&mut parts, &source, &opts).map_err(failed)? {
+                            // Enough bad lines to stop: the rest of the upload is not read.
+                            complete = false;
                             break;
                         }
                     }
-                    parts.check().map_err(bad)?;
+                    if complete {
+                        parts.check().map_err(bad)?;
+                    }
                 }
             }
             let report = import.finish(&opts).map_err(failed)?;

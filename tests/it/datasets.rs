@@ -408,6 +408,17 @@ fn a_running_server_takes_files_live_changes_and_lookups_per_dataset() {
     assert_eq!(out.status.code(), Some(1));
     assert!(String::from_utf8_lossy(&out.stderr).contains("v6.txt:2: "), "{}", String::from_utf8_lossy(&out.stderr));
     assert_eq!(answer(&s, "2001:db8:1::1").1, ["127.0.0.3"]);
+    // So many bad lines that the import stops reading: it says so, and the parts after are not read.
+    let garbage = dir.path().join("garbage.txt");
+    std::fs::write(&garbage, "not an address\n".repeat(30)).expect("write");
+    let out = through(&base, &data, &["zone", "import", garbage.to_str().expect("p"), marketers.to_str().expect("p")]);
+    assert_eq!(out.status.code(), Some(1));
+    assert!(
+        String::from_utf8_lossy(&out.stderr).contains("stopped reading"),
+        "{}",
+        String::from_utf8_lossy(&out.stderr)
+    );
+    assert_eq!(answer(&s, "2001:db8:1::1").1, ["127.0.0.3"], "nothing changed");
 
     // Datasets are listed, and removed whole (the operator's stays).
     let listed = ok(&dnsbl(&["zone", "datasets", "--data-dir", data.to_str().expect("path")]));
