@@ -4,11 +4,11 @@
 
 use std::sync::Arc;
 
-use super::load::{load_dataset, load_zone};
+use super::load::{load_dataset, load_zone, Expiry};
 use super::{ChangeError, Publisher};
 use crate::access::ClientRules;
 use crate::config::Config;
-use crate::name::DatasetName;
+use crate::name::{DatasetName, DomainName};
 use crate::rrl::RateLimiter;
 use crate::snapshot::Snapshot;
 
@@ -34,21 +34,22 @@ impl Publisher {
         let current = self.install_folds(self.shared.load_full());
         let mut report =
             Reconfigured { registry_changed: config.registry != self.registry_config, ..Reconfigured::default() };
-        if report.registry_changed {
-            self.registry_config = config.registry.clone();
-            self.registry_entries = self.registry.entries(&config.registry.policy);
-        }
+        let registry_entries = match report.registry_changed {
+            true => self.registry.entries(&config.registry.policy),
+            false => self.registry_entries.clone(),
+        };
+        // Everything that can fail happens first; the writer's own state changes only after.
+        let mut indexes = Vec::new();
+        let mut expiries: Vec<(DomainName, Option<DatasetName>, Vec<Expiry>)> = Vec::new();
         let mut zones = Vec::with_capacity(config.zones.len());
         for settings in &config.zones {
             let origin = &settings.origin;
+            let extra = config.registry.entries_for(&registry_entries, origin);
             let Some(old) = current.zones.iter().find(|z| &z.config.origin == origin) else {
-                let extra = self.registry_config.entries_for(&self.registry_entries, origin);
                 let serial = self.store.ensure_serial(origin, now)?;
                 let loaded = load_zone(&self.store, Arc::new(settings.clone()), serial, now, extra)?;
-                for (dataset, index) in loaded.indexes {
-                    self.interned.insert((origin.clone(), dataset), index);
-                }
-                self.expiries.extend(loaded.expiries);
+                indexes.extend(loaded.indexes.into_iter().map(|(d, index)| ((origin.clone(), d), index)));
+                expiries.push((origin.clone(), None, loaded.expiries));
                 zones.push(Arc::new(loaded.zone));
                 report.zones_added.push(origin.to_string());
                 continue;
@@ -62,19 +63,20 @@ impl Publisher {
             let mut next = old.with_config(Arc::new(settings.clone()), serial);
             if report.registry_changed {
                 // Registry entries are merged into the operator's dataset: read it again.
-                let extra = self.registry_config.entries_for(&self.registry_entries, origin);
                 let operator = DatasetName::operator();
                 let loaded = load_dataset(&self.store, &next.config, serial, now, &operator, extra)?;
-                self.interned.insert((origin.clone(), operator.clone()), loaded.index);
-                self.expiries.retain(|(_, z, d, _)| !(z == origin && d == &operator));
-                self.expiries.extend(loaded.expiries);
+                indexes.push(((origin.clone(), operator.clone()), loaded.index));
+                expiries.push((origin.clone(), Some(operator), loaded.expiries));
                 next = next.with_dataset(loaded.dataset);
-                self.folds.remove(origin);
             }
             if settings_changed {
                 report.zones_changed.push(origin.to_string());
             }
             zones.push(Arc::new(next));
+        }
+        if report.registry_changed {
+            self.registry_config = config.registry.clone();
+            self.registry_entries = registry_entries;
         }
         for gone in current.zones.iter().filter(|z| !config.zones.iter().any(|c| c.origin == z.config.origin)) {
             let origin = &gone.config.origin;
@@ -83,13 +85,21 @@ impl Publisher {
             self.folds.remove(origin);
             report.zones_removed.push(origin.to_string());
         }
-        let clients = ClientRules::new(&config.server.refuse_clients, &config.server.ignore_clients);
-        report.clients_changed =
-            self.client_lists != (config.server.refuse_clients.clone(), config.server.ignore_clients.clone());
-        self.client_lists = (config.server.refuse_clients.clone(), config.server.ignore_clients.clone());
+        for ((zone, dataset), index) in indexes {
+            // A fold of tables read again no longer applies.
+            self.folds.remove(&zone);
+            self.interned.insert((zone, dataset), index);
+        }
+        for (zone, dataset, due) in expiries {
+            self.expiries.retain(|(_, z, d, _)| !(z == &zone && dataset.as_ref().map_or(true, |only| d == only)));
+            self.expiries.extend(due);
+        }
+        let lists = (config.server.refuse_clients.clone(), config.server.ignore_clients.clone());
+        report.clients_changed = self.client_lists != lists;
+        self.client_lists = lists;
         let mut next = Snapshot::clone(&current);
         next.zones = zones;
-        next.clients = Arc::new(clients);
+        next.clients = Arc::new(ClientRules::new(&config.server.refuse_clients, &config.server.ignore_clients));
         next.registry_config = Some(Arc::new(self.registry_config.clone()));
         // A limiter with the same settings keeps its table (sources being limited stay limited).
         next.rrl = match (&current.rrl, &config.server.rrl) {
