@@ -111,6 +111,12 @@ impl TestServer {
         server.writer().run_blocking(|p| p.change_registry(request, origin, dnsbl::clock::unix_now()))
     }
 
+    /// Reloads the configuration, as SIGHUP does.
+    pub fn reload(&self, config: Config) -> Result<dnsbl::publisher::Reconfigured, dnsbl::publisher::ChangeError> {
+        let server = self.server.as_ref().expect("running");
+        self.runtime.block_on(server.reloader().reload(config))
+    }
+
     /// The operator API's base URL and token.
     pub fn api(&self, data: &Path) -> (String, String) {
         let server = self.server.as_ref().expect("running");

@@ -583,3 +583,33 @@ fn removing_an_operator_listing_inside_a_loaded_network_restores_its_protection(
     assert_eq!(api.call("DELETE", "/v1/zones/bl.localhost/listings?prefix=198.51.100.16/28", None, None).0, 200);
     assert!(codes(&s, "198.51.100.17").is_empty(), "the network's protection covers the range again");
 }
+
+#[test]
+fn a_reload_with_new_registry_rules_recomputes_what_registrations_give() {
+    use dnsbl::registry::{Marketer, MarketerId, Request, Status};
+    let (_dir, data) = temp_data();
+    let mut config = test_config(&data);
+    let s = TestServer::start(config.clone());
+    let id = MarketerId::parse("acme").expect("id");
+    let marketer = Marketer {
+        id: id.clone(),
+        legal_name: "Acme Mailing Ltd".into(),
+        registration_number: "GB-1234567".into(),
+        contact: "abuse@acme.example".into(),
+        networks: vec!["192.88.99.0/24".parse().expect("prefix")],
+        status: Status::Active,
+    };
+    s.registry(Request::AddMarketer { marketer, token_hash: [1; 32] }).expect("add");
+    s.registry(Request::Declare { id, prefixes: vec!["192.88.99.7".parse().expect("prefix")], reason: None })
+        .expect("declare");
+    assert_eq!(codes(&s, "192.88.99.7"), ["127.0.0.2"]);
+    // Registrations now apply to no served zone: the declaration stops being listed at once.
+    config.registry.zones = Some(Vec::new());
+    let report = s.reload(config.clone()).expect("reload");
+    assert!(report.registry_changed && report.zones_changed.is_empty(), "{report:?}");
+    assert!(codes(&s, "192.88.99.7").is_empty());
+    // And back.
+    config.registry.zones = None;
+    s.reload(config).expect("reload");
+    assert_eq!(codes(&s, "192.88.99.7"), ["127.0.0.2"]);
+}
