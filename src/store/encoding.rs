@@ -555,22 +555,7 @@ mod tests {
         );
         assert_eq!(
             encode_audit(&AuditRecord { dataset: DatasetName::operator(), ..r.clone() }),
-            [
-                &[2u8][..],
-                &[0, 0, 0, 0, 0, 0, 0, 7],
-                &[1],
-                &[2],
-                b"op",
-                &[3],
-                b"api",
-                &[1, 127, 0, 0, 3],
-                &[1, 0, 1],
-                b"x",
-                &[0, 0, 0, 0, 0, 0, 0, 9],
-                &[8],
-                b"operator"
-            ]
-            .concat()
+            [&[2u8][..], &v1_body, &[8], b"operator"].concat()
         );
         let p: Prefix = "10.0.0.0/8".parse().expect("prefix");
         let key = audit_key(&zone(), &p, 5, 1);

@@ -487,7 +487,7 @@ impl Store {
             None if matches!(change, EntryChange::DeleteListing | EntryChange::DeleteExclusion) => return Ok(None),
             None => {
                 self.writable()?;
-                let slot = self.free_slot(zone)?;
+                let slot = self.free_slot(zone, [])?;
                 // Leftovers of an interrupted replacement may live in a free slot.
                 self.drop_generation(zone, slot)?;
                 batch.put_cf(self.cf(CF_META)?, encoding::dataset_key(zone, dataset), encoding::encode_dataset(slot));
@@ -694,9 +694,10 @@ impl Store {
         Ok(Some(serial))
     }
 
-    /// The first generation of a slot no dataset of `zone` uses.
-    fn free_slot(&self, zone: &DomainName) -> Result<u32, StoreError> {
-        let mut used = Vec::new();
+    /// The first generation of a slot that no dataset of `zone` uses and that is not among
+    /// `taken` (generations handed out but not switched to yet).
+    fn free_slot(&self, zone: &DomainName, taken: impl IntoIterator<Item = u32>) -> Result<u32, StoreError> {
+        let mut used: Vec<u32> = taken.into_iter().collect();
         for d in self.datasets(zone)? {
             used.extend(self.generation_of(zone, &d)?);
         }
@@ -786,14 +787,7 @@ impl ZoneReplacement<'_> {
         let new = match old {
             Some(g) => encoding::next_generation(g),
             // A dataset the zone does not have yet gets a slot of its own.
-            None => {
-                let mut used = Vec::new();
-                for d in store.datasets(&self.zone)? {
-                    used.extend(store.generation_of(&self.zone, &d)?);
-                }
-                used.extend(self.targets.iter().map(|t| t.new));
-                encoding::free_slot(&used).ok_or_else(|| StoreError::TooManyDatasets(self.zone.clone()))?
-            }
+            None => store.free_slot(&self.zone, self.targets.iter().map(|t| t.new))?,
         };
         // Leftovers of an interrupted replacement live in `new`; start it empty.
         store.drop_generation(&self.zone, new)?;
@@ -1082,13 +1076,9 @@ mod tests {
         assert!(matches!(err, StoreError::NewerSchema { found: 99, .. }), "{err}");
     }
 
-    #[test]
-    fn a_checkpoint_opens_as_the_same_database_and_does_not_follow_later_changes() {
-        let dir = tempfile::tempdir().expect("tempdir");
-        let store = Store::open(&dir.path().join("db")).expect("open");
-        let z = zone("bl.example.org");
-        let p: Prefix = "192.0.2.0/24".parse().expect("prefix");
-        let audit = AuditRecord {
+    /// The audit record of a test's listing in `dataset`.
+    fn listing_audit(dataset: DatasetName) -> AuditRecord {
+        AuditRecord {
             at_us: 1,
             action: AuditAction::AddListing,
             actor: "test".into(),
@@ -1096,8 +1086,17 @@ mod tests {
             codes: vec![ListingCode::OPERATOR],
             reason: None,
             expires_at: None,
-            dataset: DatasetName::operator(),
-        };
+            dataset,
+        }
+    }
+
+    #[test]
+    fn a_checkpoint_opens_as_the_same_database_and_does_not_follow_later_changes() {
+        let dir = tempfile::tempdir().expect("tempdir");
+        let store = Store::open(&dir.path().join("db")).expect("open");
+        let z = zone("bl.example.org");
+        let p: Prefix = "192.0.2.0/24".parse().expect("prefix");
+        let audit = listing_audit(DatasetName::operator());
         store.change_entry(&z, &p, EntryChange::PutListing(&listing("a")), &audit, 1_700_000_000).expect("write");
         let copy = dir.path().join("copy");
         store.checkpoint(&copy).expect("checkpoint");
@@ -1124,16 +1123,7 @@ mod tests {
         let z = zone("bl.example.org");
         let traps = DatasetName::parse("traps").expect("name");
         let p: Prefix = "192.0.2.0/24".parse().expect("prefix");
-        let audit = AuditRecord {
-            at_us: 1,
-            action: AuditAction::AddListing,
-            actor: "test".into(),
-            source: "test".into(),
-            codes: vec![ListingCode::OPERATOR],
-            reason: None,
-            expires_at: None,
-            dataset: traps.clone(),
-        };
+        let audit = listing_audit(traps.clone());
         assert_eq!(store.change_entry(&z, &p, EntryChange::DeleteListing, &audit, 10).expect("remove"), None);
         assert_eq!(store.datasets(&z).expect("datasets"), [DatasetName::operator()], "a removal creates nothing");
         store.change_entry(&z, &p, EntryChange::PutListing(&listing("trap")), &audit, 10).expect("add");

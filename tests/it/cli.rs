@@ -27,14 +27,16 @@ fn spawn_server(data: &Path) -> (Child, SocketAddr, mpsc::Receiver<String>) {
 }
 
 fn spawn_server_with_api(data: &Path) -> (Child, SocketAddr, SocketAddr, mpsc::Receiver<String>) {
-    let mut child = Command::new(env!("CARGO_BIN_EXE_dnsbl"))
-        .args(["serve", "--listen", "127.0.0.1:0", "--api-listen", "127.0.0.1:0", "--data-dir"])
-        .arg(data)
-        .env("DNSBL_LOG", "info")
-        .stderr(Stdio::piped())
-        .stdout(Stdio::null())
-        .spawn()
-        .expect("spawn dnsbl serve");
+    let mut cmd = Command::new(env!("CARGO_BIN_EXE_dnsbl"));
+    cmd.args(["serve", "--listen", "127.0.0.1:0", "--api-listen", "127.0.0.1:0", "--data-dir"]).arg(data);
+    spawn_logged(cmd)
+}
+
+/// Starts `cmd` (a `dnsbl serve` on port 0 for DNS and the API) with its log piped, and waits for
+/// the two addresses it logs (DNS, then API).
+fn spawn_logged(mut cmd: Command) -> (Child, SocketAddr, SocketAddr, mpsc::Receiver<String>) {
+    let mut child =
+        cmd.env("DNSBL_LOG", "info").stderr(Stdio::piped()).stdout(Stdio::null()).spawn().expect("spawn dnsbl serve");
     let stderr = child.stderr.take().expect("stderr");
     let (tx, rx) = mpsc::channel();
     std::thread::spawn(move || {
@@ -221,7 +223,7 @@ fn usage_errors_exit_2() {
 }
 
 /// Starts `dnsbl serve --config CONFIG --data-dir DATA` on 127.0.0.1:0, behind `wrapper` (a
-/// command and its arguments) when one is given, and waits for the DNS address it logs.
+/// command and its arguments) when one is given; returns its DNS address.
 fn spawn_configured(wrapper: &[&str], config: &Path, data: &Path) -> (Child, SocketAddr, mpsc::Receiver<String>) {
     let mut cmd = match wrapper.split_first() {
         Some((program, args)) => {
@@ -231,31 +233,11 @@ fn spawn_configured(wrapper: &[&str], config: &Path, data: &Path) -> (Child, Soc
         }
         None => Command::new(env!("CARGO_BIN_EXE_dnsbl")),
     };
-    let mut child = cmd
-        .args(["serve", "--listen", "127.0.0.1:0", "--api-listen", "127.0.0.1:0", "--config"])
+    cmd.args(["serve", "--listen", "127.0.0.1:0", "--api-listen", "127.0.0.1:0", "--config"])
         .arg(config)
         .arg("--data-dir")
-        .arg(data)
-        .env("DNSBL_LOG", "info")
-        .stderr(Stdio::piped())
-        .stdout(Stdio::null())
-        .spawn()
-        .expect("spawn dnsbl serve");
-    let stderr = child.stderr.take().expect("stderr");
-    let (tx, logs) = mpsc::channel();
-    std::thread::spawn(move || {
-        for line in BufReader::new(stderr).lines().map_while(Result::ok) {
-            if tx.send(line).is_err() {
-                break;
-            }
-        }
-    });
-    let addr: SocketAddr = loop {
-        let line = logs.recv_timeout(Duration::from_secs(30)).expect("server logs its address");
-        if let Some(a) = line.split_whitespace().find_map(|w| w.strip_prefix("addr=")).and_then(|a| a.parse().ok()) {
-            break a;
-        }
-    };
+        .arg(data);
+    let (child, addr, _api, logs) = spawn_logged(cmd);
     (child, addr, logs)
 }
 
