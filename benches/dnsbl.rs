@@ -224,6 +224,7 @@ fn query(name: &str, t: RecordType) -> Vec<u8> {
 fn query_paths(c: &mut Criterion) {
     let snap = snapshot();
     let limits = Limits { max_udp_payload: 1232 };
+    let reply = lean::Reply { transport: Transport::Udp, limits: &limits, cookie: None };
     let cases = [
         ("listed_a", query("7.100.51.198.bl.localhost.", RecordType::A)),
         ("listed_txt", query("7.100.51.198.bl.localhost.", RecordType::TXT)),
@@ -244,15 +245,15 @@ fn query_paths(c: &mut Criterion) {
         });
         let found = query::classify(&snap, q.labels());
         group.bench_function(format!("step/encode/{name}"), |b| {
-            b.iter(|| lean::encode(&q, black_box(found), Transport::Udp, &limits, &mut out))
+            b.iter(|| lean::encode(&q, black_box(found), &reply, &mut out))
         });
     }
     for (name, packet) in &cases {
         group.bench_function(format!("lean/{name}"), |b| {
-            b.iter(|| lean::answer(&snap, black_box(packet), Transport::Udp, &limits, &mut out))
+            b.iter(|| lean::answer(&snap, black_box(packet), Transport::Udp, &limits, None, &mut out))
         });
         group.bench_function(format!("full/{name}"), |b| {
-            b.iter(|| respond_full(&snap, black_box(packet), Transport::Udp, &limits))
+            b.iter(|| respond_full(&snap, black_box(packet), Transport::Udp, &limits, None))
         });
     }
     group.finish();

@@ -32,6 +32,9 @@ pub const OPERATOR_TOKEN_FILE: &str = "operator.token";
 
 /// Where the operator's API token lives in a data directory (the server writes it, the CLI
 /// reads it).
+/// The DNS cookie secrets file's default name, in the data directory.
+pub const COOKIE_SECRET_FILE: &str = "cookie.secret";
+
 pub fn operator_token_path(data_dir: &Path) -> PathBuf {
     data_dir.join(OPERATOR_TOKEN_FILE)
 }
@@ -104,6 +107,31 @@ struct ServerFile {
     ignore_clients: Vec<Spanned<String>>,
     /// Response rate limiting; off without the table.
     rrl: Option<Spanned<RrlFile>>,
+    #[serde(default)]
+    cookies: CookiesFile,
+}
+
+#[derive(Debug, Deserialize)]
+#[serde(deny_unknown_fields, rename_all = "kebab-case")]
+struct CookiesFile {
+    #[serde(default = "yes")]
+    answer: bool,
+    #[serde(default = "default_cookie_secret_file")]
+    secret_file: PathBuf,
+}
+
+impl Default for CookiesFile {
+    fn default() -> Self {
+        CookiesFile { answer: true, secret_file: default_cookie_secret_file() }
+    }
+}
+
+fn yes() -> bool {
+    true
+}
+
+fn default_cookie_secret_file() -> PathBuf {
+    PathBuf::from(COOKIE_SECRET_FILE)
 }
 
 #[derive(Debug, Deserialize)]
@@ -387,6 +415,17 @@ pub struct ServerConfig {
     pub ignore_clients: Vec<Prefix>,
     /// Response rate limiting of UDP replies; `None`: off.
     pub rrl: Option<RrlSettings>,
+    /// The DNS cookie secrets file as configured (relative paths are in the data directory), when
+    /// cookies are answered; `None`: cookies are ignored. [`ServerConfig::cookie_secret_path`]
+    /// resolves it.
+    pub cookie_secret_file: Option<PathBuf>,
+}
+
+impl ServerConfig {
+    /// Where the DNS cookie secrets are read from, when cookies are answered.
+    pub fn cookie_secret_path(&self) -> Option<PathBuf> {
+        self.cookie_secret_file.as_ref().map(|f| self.data_dir.join(f))
+    }
 }
 
 /// One served zone.
@@ -543,6 +582,7 @@ fn validate_server(s: ServerFile) -> Result<ServerConfig, (Option<std::ops::Rang
         refuse_clients: client_prefixes("refuse-clients", s.refuse_clients)?,
         ignore_clients: client_prefixes("ignore-clients", s.ignore_clients)?,
         rrl: s.rrl.map(validate_rrl).transpose()?,
+        cookie_secret_file: s.cookies.answer.then_some(s.cookies.secret_file),
     })
 }
 

@@ -12,6 +12,7 @@ use tokio_util::sync::CancellationToken;
 
 use crate::clock::unix_now;
 use crate::config::Config;
+use crate::cookie::Secrets;
 use crate::dns::{self, stats::DnsStats, tcp::TcpSettings, Limits};
 use crate::publisher::{ChangeError, Publisher, Reconfigured, Writer};
 use crate::snapshot::SharedSnapshot;
@@ -34,6 +35,53 @@ pub enum DaemonError {
     Tls(#[from] crate::api::tls::TlsError),
     #[error("start-up task failed: {0}")]
     Join(#[from] tokio::task::JoinError),
+    #[error(transparent)]
+    Cookies(#[from] CookieFileError),
+}
+
+/// The DNS cookie secrets file cannot be read, parsed or created.
+#[derive(Debug, thiserror::Error)]
+pub enum CookieFileError {
+    #[error("DNS cookie secrets {path}: {source}")]
+    Io { path: String, source: std::io::Error },
+    #[error("{path}:{0}", path = .1)]
+    Parse(crate::cookie::SecretsError, String),
+}
+
+/// Why a reload was refused (the running configuration stays).
+#[derive(Debug, thiserror::Error)]
+pub enum ReloadError {
+    #[error(transparent)]
+    Cookies(#[from] CookieFileError),
+    #[error(transparent)]
+    Change(#[from] ChangeError),
+}
+
+/// Reads the DNS cookie secrets when cookies are answered, creating the file with one random
+/// secret (mode 0600) if it does not exist.
+pub fn cookie_secrets(server: &crate::config::ServerConfig) -> Result<Option<Secrets>, CookieFileError> {
+    use std::io::Write;
+    use std::os::unix::fs::OpenOptionsExt;
+    let Some(path) = server.cookie_secret_path() else { return Ok(None) };
+    let shown = path.display().to_string();
+    let io = |source| CookieFileError::Io { path: shown.clone(), source };
+    match std::fs::read_to_string(&path) {
+        Ok(text) => return Secrets::parse(&text).map(Some).map_err(|e| CookieFileError::Parse(e, shown.clone())),
+        Err(e) if e.kind() == std::io::ErrorKind::NotFound => {}
+        Err(e) => return Err(io(e)),
+    }
+    let secret = crate::api::token::random_hex(16).map_err(io)?;
+    let text = format!(
+        "# DNS cookie secrets (RFC 9018). The first line makes cookies; every line is accepted.\n\
+         # Give every server of an anycast group the same file.\n{secret}\n"
+    );
+    if let Some(dir) = path.parent() {
+        std::fs::create_dir_all(dir).map_err(io)?;
+    }
+    let mut file = std::fs::OpenOptions::new().write(true).create_new(true).mode(0o600).open(&path).map_err(io)?;
+    file.write_all(text.as_bytes()).and_then(|()| file.sync_all()).map_err(io)?;
+    tracing::info!(path = %shown, "created a DNS cookie secret");
+    Secrets::parse(&text).map(Some).map_err(|e| CookieFileError::Parse(e, shown))
 }
 
 /// Applies a new configuration to a running server (what SIGHUP does).
@@ -48,13 +96,14 @@ impl Reloader {
     /// Serves `config`'s zones, client rules and registry rules from now on, in one publish; the
     /// settings that need a restart are left as they are and named in the log. Nothing is
     /// applied when it fails.
-    pub async fn reload(&self, config: Config) -> Result<Reconfigured, ChangeError> {
+    pub async fn reload(&self, config: Config) -> Result<Reconfigured, ReloadError> {
+        let cookies = cookie_secrets(&config.server)?;
         let later = self.started.restart_needed_for(&config);
         if !later.is_empty() {
             tracing::warn!(settings = %later.join(", "), "changed settings take effect at the next restart");
         }
         let config = Arc::new(config);
-        let report = self.writer.run(move |p| p.reconfigure(&config, unix_now())).await?;
+        let report = self.writer.run(move |p| p.reconfigure(&config, cookies, unix_now())).await?;
         tracing::info!(
             added = %report.zones_added.join(" "),
             removed = %report.zones_removed.join(" "),
@@ -62,6 +111,7 @@ impl Reloader {
             clients_changed = report.clients_changed,
             registry_changed = report.registry_changed,
             rrl_changed = report.rrl_changed,
+            cookies_changed = report.cookies_changed,
             "configuration reloaded"
         );
         Ok(report)
@@ -171,7 +221,8 @@ async fn load(config: Arc<Config>) -> Result<(Arc<Store>, Publisher), DaemonErro
         let mut store = Store::open(dir)?;
         store.set_min_free_disk(config.server.min_free_disk);
         let store = Arc::new(store);
-        let (publisher, report) = Publisher::load(store.clone(), &config, unix_now())?;
+        let cookies = cookie_secrets(&config.server)?;
+        let (publisher, report) = Publisher::load(store.clone(), &config, cookies, unix_now())?;
         for z in report {
             tracing::info!(zone = %z.zone, serial = z.serial, entries = z.entries, expired = z.expired, segments = z.segments, elapsed_ms = z.elapsed_ms, "loaded zone");
         }

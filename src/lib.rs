@@ -9,8 +9,8 @@
 //! (`tests/it/architecture.rs` reads every `crate::`/`super::` path and holds the code to this).
 //!
 //! ```text
-//! pure core      model · name · trie · zonefile · registry · config · access · rrl · snapshot
-//!                · query
+//! pure core      model · name · trie · zonefile · registry · config · access · rrl · cookie
+//!                · snapshot · query
 //!                no I/O, no tokio/rocksdb/hickory/axum/clap, no logging; snapshot owns arc-swap
 //! one system     clock (the wall clock) · store (rocksdb) · dns (sockets; hickory-proto in dns::full)
 //! orchestration  publisher (store → snapshot; the single Writer) · importer (file → store)
@@ -48,6 +48,7 @@
 //! - [`snapshot`]: immutable per-zone datasets (tables and values) and their lock-free publication.
 //! - [`access`]: who is answered at all (`refuse-clients`, `ignore-clients`), carried in the snapshot.
 //! - [`rrl`]: response rate limiting for UDP (`[server.rrl]`), carried in the snapshot.
+//! - [`cookie`]: DNS cookies (RFC 7873, RFC 9018 server cookies); the secrets ride in the snapshot.
 //! - [`query`]: the DNSBL answer rules (test points, empty non-terminals, apex, NS glue, the union
 //!   of a zone's datasets).
 //! - [`clock`]: the wall clock, read at the edges and passed down as `now`.
@@ -67,6 +68,7 @@ pub mod api;
 pub mod cli;
 pub mod clock;
 pub mod config;
+pub mod cookie;
 pub mod daemon;
 pub mod dns;
 pub mod exporter;

@@ -15,6 +15,7 @@ use arc_swap::ArcSwap;
 
 use crate::access::ClientRules;
 use crate::config::{RegistryConfig, ZoneConfig};
+use crate::cookie::Secrets;
 use crate::model::{Entry, Listing, Prefix};
 use crate::name::DatasetName;
 use crate::registry::Registry;
@@ -376,6 +377,8 @@ pub struct Snapshot {
     /// Response rate limiting of UDP replies, when configured (its table lives as long as its
     /// settings: a reload with the same settings keeps it).
     pub rrl: Option<Arc<RateLimiter>>,
+    /// The DNS cookie secrets, when cookies are answered (a reload reads them again).
+    pub cookies: Option<Arc<Secrets>>,
 }
 
 impl Snapshot {

@@ -61,7 +61,7 @@ fuzz_target!(|data: &[u8]| {
     let limits = Limits { max_udp_payload: 1232 };
     let mut out = Vec::new();
     for transport in [Transport::Udp, Transport::Tcp] {
-        if respond(snap, data, transport, &limits, &mut out).is_some() {
+        if respond(snap, data, transport, &limits, None, &mut out).is_some() {
             let m = Message::from_vec(&out).expect("a reply decodes");
             if transport == Transport::Udp {
                 let limit = m.edns.as_ref().map_or(512, |_| 1232);
@@ -69,9 +69,9 @@ fuzz_target!(|data: &[u8]| {
             }
         }
         let mut lean_out = Vec::new();
-        if data.len() >= 12 && data[2] & 0x80 == 0 && lean::answer(snap, data, transport, &limits, &mut lean_out) {
+        if data.len() >= 12 && data[2] & 0x80 == 0 && lean::answer(snap, data, transport, &limits, None, &mut lean_out) {
             let full =
-                respond_full(snap, data, transport, &limits).expect("the full path answers what the lean one does");
+                respond_full(snap, data, transport, &limits, None).expect("the full path answers what the lean one does");
             assert_eq!(canonical(&lean_out), canonical(&full), "lean and full answers differ");
         }
     }

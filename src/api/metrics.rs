@@ -65,6 +65,9 @@ fn transport(t: &Tally) -> TransportStats {
         rrl_dropped: t.rrl_dropped,
         rrl_slipped: t.rrl_slipped,
         rrl_would_limit: t.rrl_would_limit,
+        cookies_client_only: t.cookies_client_only,
+        cookies_valid: t.cookies_valid,
+        cookies_invalid: t.cookies_invalid,
     }
 }
 
@@ -97,6 +100,19 @@ pub fn render(s: &Stats) -> String {
     counter("dnsbl_rrl_would_limit_total", "Replies response rate limiting would have limited (log-only).", &|t| {
         t.rrl_would_limit
     });
+    counter(
+        "dnsbl_cookies_client_only_total",
+        "Queries with a client cookie alone (they get a server cookie).",
+        &|t| t.cookies_client_only,
+    );
+    counter("dnsbl_cookies_valid_total", "Queries with a valid server cookie (exempt from rate limiting).", &|t| {
+        t.cookies_valid
+    });
+    counter(
+        "dnsbl_cookies_invalid_total",
+        "Queries with a server cookie that is not ours (BADCOOKIE over UDP).",
+        &|t| t.cookies_invalid,
+    );
     let name = "dnsbl_responses_total";
     let _ = writeln!(out, "# HELP {name} DNS replies by response code.\n# TYPE {name} counter");
     for (transport, t) in transports {

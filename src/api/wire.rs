@@ -265,6 +265,14 @@ pub struct TransportStats {
     pub rrl_slipped: u64,
     #[serde(default)]
     pub rrl_would_limit: u64,
+    /// DNS cookies: queries with a client cookie alone, with a valid server cookie, and with one
+    /// that is not ours.
+    #[serde(default)]
+    pub cookies_client_only: u64,
+    #[serde(default)]
+    pub cookies_valid: u64,
+    #[serde(default)]
+    pub cookies_invalid: u64,
 }
 
 /// One zone as it is served now.

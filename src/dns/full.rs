@@ -3,18 +3,21 @@
 //!
 //! Protocol hygiene lives here: responses (QR=1) and runts are dropped before parsing
 //! ([`super::request::dropped_unread`]); what does not parse, and malformed EDNS options, get
-//! FORMERR; a TSIG-signed request gets NOTAUTH with TSIG BADKEY (no keys are configured);
+//! FORMERR; so does a malformed COOKIE option, and a server cookie that is not ours gets BADCOOKIE
+//! over UDP (DNS cookies, [`crate::cookie`]); a TSIG-signed request gets NOTAUTH with TSIG BADKEY (no keys are configured);
 //! opcodes other than QUERY get NOTIMP; EDNS is echoed, version > 0 gets BADVERS; zone transfers and non-IN classes are REFUSED; UDP replies over the client's limit
 //! (512 without EDNS, else its size capped by `max-udp-payload`) are truncated honestly (TC=1,
 //! question only). The answer itself comes from [`crate::query::resolve`]. Common queries are
 //! answered by [`super::lean`] first ([`super::respond::respond`] picks the path).
 
 use hickory_proto::op::{Edns, Message, MessageType, Metadata, OpCode, Query, ResponseCode};
+use hickory_proto::rr::rdata::opt::EdnsOption;
 use hickory_proto::rr::rdata::tsig::{make_tsig_record, TsigError};
 use hickory_proto::rr::rdata::{A, AAAA, NS, SOA, TSIG, TXT};
 use hickory_proto::rr::{DNSClass, Name, RData, Record, RecordType};
 use hickory_proto::serialize::binary::BinEncodable;
 
+use crate::cookie::{self, Presented, Verdict};
 use crate::name::DomainName;
 use crate::query::{self, Answer, Data, Owner, Rr};
 use crate::snapshot::Snapshot;
@@ -51,8 +54,17 @@ fn reply_to(request: &Message, limits: &Limits) -> Message {
     response
 }
 
-/// The reply through hickory-proto for any request, or `None` when it must be dropped.
-pub fn respond(snapshot: &Snapshot, packet: &[u8], transport: Transport, limits: &Limits) -> Option<Vec<u8>> {
+/// The reply through hickory-proto for any request, or `None` when it must be dropped. `cookie`
+/// is the request's COOKIE option as checked by [`super::respond::cookie_of`]: malformed is
+/// FORMERR, a server cookie that is not ours is BADCOOKIE over UDP (answered over TCP, whose
+/// handshake already proves the address), and every reply to a cookie carries ours.
+pub fn respond(
+    snapshot: &Snapshot,
+    packet: &[u8],
+    transport: Transport,
+    limits: &Limits,
+    cookie: Option<&Presented>,
+) -> Option<Vec<u8>> {
     if dropped_unread(packet) {
         return None;
     }
@@ -64,7 +76,18 @@ pub fn respond(snapshot: &Snapshot, packet: &[u8], transport: Transport, limits:
     if opt_rdata(packet).is_some_and(|rdata| !edns_options_well_formed(rdata)) {
         return encode(&formerr(packet));
     }
-    let response = answer(snapshot, &request, limits);
+    let mut response = match cookie {
+        Some(Presented::Malformed) => return encode(&formerr(packet)),
+        Some(Presented::Checked { verdict: Verdict::Invalid, .. }) if transport == Transport::Udp => {
+            let mut r = reply_to(&request, limits);
+            r.metadata.response_code = ResponseCode::BADCOOKIE;
+            r
+        }
+        _ => answer(snapshot, &request, limits),
+    };
+    if let (Some(Presented::Checked { reply, .. }), Some(edns)) = (cookie, response.edns.as_mut()) {
+        edns.options_mut().insert(EdnsOption::Unknown(cookie::OPTION_CODE, reply.to_vec()));
+    }
     let max = match (transport, &request.edns) {
         (Transport::Tcp, _) => usize::from(u16::MAX),
         (Transport::Udp, None) => 512,

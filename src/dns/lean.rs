@@ -11,6 +11,7 @@
 
 use std::net::IpAddr;
 
+use crate::cookie::ReplyCookie;
 use crate::query::{self, qtype, Lookup};
 use crate::snapshot::{Snapshot, ZoneSnapshot};
 use crate::trie::PrefixTable;
@@ -40,11 +41,29 @@ pub struct Question<'p> {
 /// is not in the common shape (the caller then uses the full path). The caller has already
 /// dropped responses (QR=1) and runts. Three steps: [`Question::parse`], [`query::classify`],
 /// [`encode`] (public so the benchmarks can time each).
-pub fn answer(snapshot: &Snapshot, packet: &[u8], transport: Transport, limits: &Limits, out: &mut Vec<u8>) -> bool {
+/// `cookie` is the COOKIE option the reply carries, if any.
+pub fn answer(
+    snapshot: &Snapshot,
+    packet: &[u8],
+    transport: Transport,
+    limits: &Limits,
+    cookie: Option<&ReplyCookie>,
+    out: &mut Vec<u8>,
+) -> bool {
     let Some(q) = Question::parse(packet) else {
         return false;
     };
-    encode(&q, query::classify(snapshot, q.labels()), transport, limits, out)
+    let reply = Reply { transport, limits, cookie };
+    encode(&q, query::classify(snapshot, q.labels()), &reply, out)
+}
+
+/// What the reply to a question depends on besides the answer: the transport's size limit, our
+/// limits and the COOKIE option it carries.
+#[derive(Clone, Copy, Debug)]
+pub struct Reply<'a> {
+    pub transport: Transport,
+    pub limits: &'a Limits,
+    pub cookie: Option<&'a ReplyCookie>,
 }
 
 /// Where an IPv4 lookup for this query will read ([`query::locate_v4`]), if it is one.
@@ -57,8 +76,7 @@ pub fn locate_v4<'s>(snapshot: &'s Snapshot, packet: &[u8]) -> Option<(&'s Prefi
 pub fn encode(
     q: &Question<'_>,
     found: Option<(&ZoneSnapshot, usize, Lookup<'_>)>,
-    transport: Transport,
-    limits: &Limits,
+    reply: &Reply<'_>,
     out: &mut Vec<u8>,
 ) -> bool {
     out.clear();
@@ -66,7 +84,7 @@ pub fn encode(
     let Some((zone, depth, lookup)) = found else {
         write_header(out, packet, RCODE_REFUSED, false, 0, 0, q.edns.is_some());
         out.extend_from_slice(&packet[HEADER_LEN..q.end]);
-        return finish(out, q, transport, limits);
+        return finish(out, q, reply);
     };
     match lookup {
         Lookup::Listed(hits, ip) => {
@@ -97,7 +115,7 @@ pub fn encode(
         }
         Lookup::Apex | Lookup::NameServer(_) => return false,
     }
-    finish(out, q, transport, limits)
+    finish(out, q, reply)
 }
 
 impl<'p> Question<'p> {
@@ -252,16 +270,25 @@ fn write_soa(out: &mut Vec<u8>, zone: &ZoneSnapshot, apex_offset: usize) {
     out[rdlen_at..rdlen_at + 2].copy_from_slice(&rdlen.to_be_bytes());
 }
 
-/// Appends the OPT (if the query had one) and checks the size limit.
-fn finish(out: &mut Vec<u8>, q: &Question<'_>, transport: Transport, limits: &Limits) -> bool {
-    let ours = limits.max_udp_payload.max(512);
+/// Appends the OPT (if the query had one), with the COOKIE option, and checks the size limit.
+fn finish(out: &mut Vec<u8>, q: &Question<'_>, reply: &Reply<'_>) -> bool {
+    let ours = reply.limits.max_udp_payload.max(512);
     if q.edns.is_some() {
         out.push(0);
         out.extend_from_slice(&TYPE_OPT.to_be_bytes());
         out.extend_from_slice(&ours.to_be_bytes());
-        out.extend_from_slice(&[0, 0, 0, 0, 0, 0]);
+        out.extend_from_slice(&[0, 0, 0, 0]);
+        match reply.cookie {
+            None => out.extend_from_slice(&[0, 0]),
+            Some(cookie) => {
+                out.extend_from_slice(&(4 + cookie.len() as u16).to_be_bytes());
+                out.extend_from_slice(&crate::cookie::OPTION_CODE.to_be_bytes());
+                out.extend_from_slice(&(cookie.len() as u16).to_be_bytes());
+                out.extend_from_slice(cookie);
+            }
+        }
     }
-    let max = match (transport, q.edns) {
+    let max = match (reply.transport, q.edns) {
         (Transport::Tcp, _) => usize::from(u16::MAX),
         (Transport::Udp, None) => 512,
         (Transport::Udp, Some(client)) => usize::from(client.clamp(512, ours)),

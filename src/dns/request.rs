@@ -1,7 +1,7 @@
 //! What both answer paths need to know about a request: how it arrived, the size limits of a
 //! reply, which path wrote it, which packets are dropped before either path reads them, and
 //! whether its EDNS options are well formed (RFC 6891 §6.1.2; a malformed one is FORMERR on both
-//! paths, where the codec alone would drop the options and answer).
+//! paths, where the codec alone would drop the options and answer), and its COOKIE option.
 
 /// Length of the DNS header.
 pub const HEADER_LEN: usize = 12;
@@ -69,6 +69,24 @@ pub fn opt_rdata(p: &[u8]) -> Option<&[u8]> {
             return Some(rdata);
         }
         pos += 10 + rdlen;
+    }
+    None
+}
+
+/// The data of the first COOKIE option in the request's OPT record (RFC 7873 §5.2: later ones
+/// are ignored), if there is one. Cheap for the common query without additional records.
+pub fn cookie_option(packet: &[u8]) -> Option<&[u8]> {
+    if packet.get(10..12)? == [0, 0] {
+        return None;
+    }
+    let mut rdata = opt_rdata(packet)?;
+    while let Some(head) = rdata.get(..4) {
+        let (code, len) = (u16::from_be_bytes([head[0], head[1]]), usize::from(u16::from_be_bytes([head[2], head[3]])));
+        let data = rdata.get(4..4 + len)?;
+        if code == crate::cookie::OPTION_CODE {
+            return Some(data);
+        }
+        rdata = &rdata[4 + len..];
     }
     None
 }

@@ -35,9 +35,26 @@ pub struct Tally {
     pub rrl_dropped: u64,
     pub rrl_slipped: u64,
     pub rrl_would_limit: u64,
+    /// Queries with a DNS cookie: a client cookie alone, a valid server cookie of ours, and a
+    /// server cookie that is not (BADCOOKIE over UDP).
+    pub cookies_client_only: u64,
+    pub cookies_valid: u64,
+    pub cookies_invalid: u64,
 }
 
 impl Tally {
+    /// Counts the COOKIE option of one query.
+    #[inline]
+    pub fn cookie(&mut self, verdict: Option<crate::cookie::Verdict>) {
+        use crate::cookie::Verdict;
+        match verdict {
+            None => {}
+            Some(Verdict::ClientOnly) => self.cookies_client_only += 1,
+            Some(Verdict::Valid) => self.cookies_valid += 1,
+            Some(Verdict::Invalid) => self.cookies_invalid += 1,
+        }
+    }
+
     /// Counts one reply as written by `route` into `reply`.
     #[inline]
     pub fn reply(&mut self, reply: &[u8], route: Route) {
@@ -63,6 +80,9 @@ pub struct Counters {
     rrl_dropped: AtomicU64,
     rrl_slipped: AtomicU64,
     rrl_would_limit: AtomicU64,
+    cookies_client_only: AtomicU64,
+    cookies_valid: AtomicU64,
+    cookies_invalid: AtomicU64,
 }
 
 impl Counters {
@@ -85,6 +105,9 @@ impl Counters {
         add(&self.rrl_dropped, t.rrl_dropped);
         add(&self.rrl_slipped, t.rrl_slipped);
         add(&self.rrl_would_limit, t.rrl_would_limit);
+        add(&self.cookies_client_only, t.cookies_client_only);
+        add(&self.cookies_valid, t.cookies_valid);
+        add(&self.cookies_invalid, t.cookies_invalid);
     }
 
     fn read(&self, into: &mut Tally) {
@@ -101,6 +124,9 @@ impl Counters {
         into.rrl_dropped += get(&self.rrl_dropped);
         into.rrl_slipped += get(&self.rrl_slipped);
         into.rrl_would_limit += get(&self.rrl_would_limit);
+        into.cookies_client_only += get(&self.cookies_client_only);
+        into.cookies_valid += get(&self.cookies_valid);
+        into.cookies_invalid += get(&self.cookies_invalid);
     }
 }
 

@@ -13,9 +13,10 @@ use tokio::sync::Semaphore;
 use tokio_util::sync::CancellationToken;
 
 use super::request::{Limits, Transport};
-use super::respond::{refuse, respond};
+use super::respond::{cookie_of, refuse, respond};
 use super::stats::{DnsStats, Tally};
 use crate::access::ClientVerdict;
+use crate::cookie::Presented;
 use crate::snapshot::SharedSnapshot;
 
 /// TCP settings.
@@ -54,8 +55,12 @@ pub async fn serve(
                     continue;
                 }
                 let (shared, shutdown, stats) = (shared.clone(), shutdown.clone(), stats.clone());
-                let conn =
-                    Connection { limits, idle: settings.idle_timeout, refused: verdict == ClientVerdict::Refuse };
+                let conn = Connection {
+                    limits,
+                    idle: settings.idle_timeout,
+                    refused: verdict == ClientVerdict::Refuse,
+                    peer: peer.ip(),
+                };
                 tokio::spawn(async move {
                     tokio::select! {
                         _ = shutdown.cancelled() => {}
@@ -121,11 +126,13 @@ struct Connection {
     idle: Duration,
     /// The client is in `refuse-clients`: every message gets REFUSED.
     refused: bool,
+    /// The client's address (DNS cookies are made for it).
+    peer: std::net::IpAddr,
 }
 
 /// Answers messages on one connection, in order, until the client closes it or idles out.
 async fn connection(mut stream: TcpStream, shared: &SharedSnapshot, conn: Connection, stats: &DnsStats) {
-    let Connection { limits, idle, refused } = conn;
+    let Connection { limits, idle, refused, peer } = conn;
     let _ = stream.set_nodelay(true);
     let mut buf = Vec::new();
     let mut reply = Vec::with_capacity(4096);
@@ -146,7 +153,13 @@ async fn connection(mut stream: TcpStream, shared: &SharedSnapshot, conn: Connec
         let answered = if refused {
             refuse(&buf, &limits, &mut reply)
         } else {
-            respond(&shared.load(), &buf, Transport::Tcp, &limits, &mut reply)
+            let snapshot = shared.load();
+            let unix_time = if snapshot.cookies.is_some() { crate::clock::unix_now() } else { 0 };
+            let cookie = cookie_of(&snapshot, &buf, peer, unix_time);
+            if let Some(Presented::Checked { verdict, .. }) = cookie {
+                tally.cookie(Some(verdict));
+            }
+            respond(&snapshot, &buf, Transport::Tcp, &limits, cookie.as_ref(), &mut reply)
         };
         match answered {
             Some(route) => tally.reply(&reply, route),

@@ -18,9 +18,10 @@ use tokio_util::sync::CancellationToken;
 
 use super::lean;
 use super::request::{Limits, Transport, HEADER_LEN};
-use super::respond::{refuse, respond};
+use super::respond::{cookie_of, refuse, respond};
 use super::stats::{Counters, Tally};
 use crate::access::ClientVerdict;
+use crate::cookie::{Presented, Verdict};
 use crate::rrl::{question_end, slipped, Action, Kind};
 use crate::snapshot::SharedSnapshot;
 use crate::trie::PrefixTable;
@@ -65,6 +66,7 @@ pub fn serve(
         let snapshot = shared.load();
         let clients = &snapshot.clients;
         let clock_ms = if snapshot.rrl.is_some() { RRL_EPOCH.elapsed().as_millis() as u64 } else { 0 };
+        let unix_time = if snapshot.cookies.is_some() { crate::clock::unix_now() } else { 0 };
         // Load the table lines the batch's lookups need together, so their cache misses overlap.
         // Small batches (a server that keeps up) skip it: there is little to overlap, and
         // finding the lines parses each question a second time.
@@ -90,8 +92,12 @@ pub fn serve(
                 (Some(addr), false) => clients.verdict(peer_ip(addr)),
                 _ => ClientVerdict::Answer,
             };
+            let cookie = match (&peer, verdict) {
+                (Some(addr), ClientVerdict::Answer) => cookie_of(&snapshot, query, peer_ip(addr), unix_time),
+                _ => None,
+            };
             let answered = match verdict {
-                ClientVerdict::Answer => respond(&snapshot, query, Transport::Udp, &limits, reply),
+                ClientVerdict::Answer => respond(&snapshot, query, Transport::Udp, &limits, cookie.as_ref(), reply),
                 ClientVerdict::Refuse => refuse(query, &limits, reply),
                 ClientVerdict::Ignore => None,
             };
@@ -99,7 +105,14 @@ pub fn serve(
                 tally.dropped += 1;
                 continue;
             };
-            if let (Some(rrl), Some(addr)) = (&snapshot.rrl, &peer) {
+            let cookie_verdict = match cookie {
+                Some(Presented::Checked { verdict, .. }) => Some(verdict),
+                _ => None,
+            };
+            tally.cookie(cookie_verdict);
+            // A valid server cookie proves the source address: nothing to reflect (RFC 7873 §5.2.5).
+            let proven = cookie_verdict == Some(Verdict::Valid);
+            if let (Some(rrl), Some(addr), false) = (&snapshot.rrl, &peer, proven) {
                 let question = query.get(HEADER_LEN..question_end(query).unwrap_or(HEADER_LEN)).unwrap_or(&[]);
                 match rrl.check(peer_ip(addr), Kind::of_reply(reply), question, clock_ms) {
                     Action::Send => {}

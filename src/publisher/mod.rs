@@ -42,6 +42,7 @@ use std::thread::JoinHandle;
 
 use crate::access::ClientRules;
 use crate::config::{Config, RegistryConfig};
+use crate::cookie::Secrets;
 use crate::model::{Entry, Listing, Prefix};
 use crate::name::{DatasetName, DomainName};
 use crate::registry::{Registry, RegistryError};
@@ -142,7 +143,13 @@ pub struct Publisher {
 impl Publisher {
     /// Reads every configured zone from the store and publishes the first snapshot. Entries whose
     /// expiry time (Unix seconds) is at or before `now` are left out.
-    pub fn load(store: Arc<Store>, config: &Config, now: u64) -> Result<(Publisher, Vec<ZoneLoad>), StoreError> {
+    /// `cookies` are the DNS cookie secrets the server answers with, if any.
+    pub fn load(
+        store: Arc<Store>,
+        config: &Config,
+        cookies: Option<Secrets>,
+        now: u64,
+    ) -> Result<(Publisher, Vec<ZoneLoad>), StoreError> {
         let mut zones = Vec::with_capacity(config.zones.len());
         let mut report = Vec::new();
         let mut interned = HashMap::new();
@@ -165,6 +172,7 @@ impl Publisher {
         first.clients = Arc::new(ClientRules::new(&config.server.refuse_clients, &config.server.ignore_clients));
         first.registry_config = Some(Arc::new(config.registry.clone()));
         first.rrl = config.server.rrl.clone().map(|r| Arc::new(crate::rrl::RateLimiter::new(r)));
+        first.cookies = cookies.map(Arc::new);
         let shared = Arc::new(SharedSnapshot::new(first));
         let registry_config = config.registry.clone();
         let folds = HashMap::new();

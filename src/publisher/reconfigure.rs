@@ -1,5 +1,5 @@
 //! A configuration reload (SIGHUP): zones added, removed or given new settings, client rules,
-//! rate limiting and registry rules replaced, the data shared where nothing changed, all in one
+//! rate limiting, DNS cookie secrets and registry rules replaced, the data shared where nothing changed, all in one
 //! publish.
 
 use std::sync::Arc;
@@ -8,6 +8,7 @@ use super::load::{load_dataset, load_zone, Expiry};
 use super::{ChangeError, Publisher};
 use crate::access::ClientRules;
 use crate::config::Config;
+use crate::cookie::Secrets;
 use crate::name::{DatasetName, DomainName};
 use crate::rrl::RateLimiter;
 use crate::snapshot::Snapshot;
@@ -22,6 +23,7 @@ pub struct Reconfigured {
     pub clients_changed: bool,
     pub registry_changed: bool,
     pub rrl_changed: bool,
+    pub cookies_changed: bool,
 }
 
 impl Publisher {
@@ -30,7 +32,13 @@ impl Publisher {
     /// gets a new serial; a new zone is read from the store; a removed one stops being served
     /// (its data stays in the store). Listen addresses, the data directory and the API are the
     /// daemon's, not the publisher's.
-    pub fn reconfigure(&mut self, config: &Config, now: u64) -> Result<Reconfigured, ChangeError> {
+    /// `cookies` are the DNS cookie secrets read again (`None`: cookies are not answered).
+    pub fn reconfigure(
+        &mut self,
+        config: &Config,
+        cookies: Option<Secrets>,
+        now: u64,
+    ) -> Result<Reconfigured, ChangeError> {
         let current = self.install_folds(self.shared.load_full());
         let mut report =
             Reconfigured { registry_changed: config.registry != self.registry_config, ..Reconfigured::default() };
@@ -107,6 +115,8 @@ impl Publisher {
             (_, wanted) => wanted.clone().map(|w| Arc::new(RateLimiter::new(w))),
         };
         report.rrl_changed = current.rrl.as_ref().map(|r| r.settings()) != config.server.rrl.as_ref();
+        report.cookies_changed = current.cookies.as_deref() != cookies.as_ref();
+        next.cookies = cookies.map(Arc::new);
         self.shared.publish(next);
         Ok(report)
     }

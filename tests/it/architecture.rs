@@ -13,7 +13,10 @@ use std::path::Path;
 
 /// The layers, lowest first. A module may import its own layer or those below.
 const LAYERS: &[(&str, &[&str])] = &[
-    ("pure core", &["model", "name", "trie", "zonefile", "registry", "config", "access", "rrl", "snapshot", "query"]),
+    (
+        "pure core",
+        &["model", "name", "trie", "zonefile", "registry", "config", "access", "rrl", "cookie", "snapshot", "query"],
+    ),
     ("one system", &["clock", "store", "dns"]),
     ("orchestration", &["publisher", "importer", "exporter"]),
     ("front", &["api"]),
@@ -35,6 +38,7 @@ const OWNERS: &[(&str, &[&str])] = &[
     ("ureq", &["cli::client"]),
     ("arc_swap", &["snapshot"]),
     ("ahash", &["rrl"]),
+    ("siphasher", &["cookie"]),
     ("nix", &["dns::udp", "store"]),
     ("socket2", &["dns::listen"]),
 ];

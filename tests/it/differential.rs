@@ -5,6 +5,7 @@
 use std::sync::Arc;
 
 use dnsbl::config::Config;
+use dnsbl::cookie::{Presented, Verdict};
 use dnsbl::dns::{lean, respond, respond_full, Limits, Transport};
 use dnsbl::model::{Entry, Listing, ListingCode, Prefix};
 use dnsbl::snapshot::{Snapshot, ZoneBuilder};
@@ -186,17 +187,35 @@ fn canonical(bytes: &[u8]) -> String {
 proptest! {
     #![proptest_config(ProptestConfig { cases: 3000, ..ProptestConfig::default() })]
     #[test]
-    fn lean_and_full_paths_agree(packet in query_strategy(), tcp in any::<bool>(), payload in 512u16..4096) {
+    fn lean_and_full_paths_agree(
+        packet in query_strategy(),
+        tcp in any::<bool>(),
+        payload in 512u16..4096,
+        cookie in prop::option::of((0u8..3, any::<[u8; 24]>())),
+    ) {
         let snap = &*SNAPSHOT;
         let limits = Limits { max_udp_payload: payload };
         let transport = if tcp { Transport::Tcp } else { Transport::Udp };
+        // A checked COOKIE option (as the transport loop passes it): both paths attach the same
+        // reply cookie; a foreign server cookie over UDP is BADCOOKIE, which only the full path writes.
+        let cookie = cookie.map(|(v, reply)| {
+            let verdict = [Verdict::ClientOnly, Verdict::Valid, Verdict::Invalid][usize::from(v)];
+            Presented::Checked { verdict, reply }
+        });
+        let lean_cookie = match &cookie {
+            Some(Presented::Checked { verdict: Verdict::Invalid, .. }) if !tcp => None,
+            Some(Presented::Checked { reply, .. }) => Some(Some(reply)),
+            _ => Some(None),
+        };
         let mut out = Vec::new();
-        if packet.len() >= 12 && packet[2] & 0x80 == 0 && lean::answer(snap, &packet, transport, &limits, &mut out) {
-            let full = respond_full(snap, &packet, transport, &limits).expect("full path answers too");
-            prop_assert_eq!(canonical(&out), canonical(&full));
+        if let Some(lean_cookie) = lean_cookie {
+            if packet.len() >= 12 && packet[2] & 0x80 == 0 && lean::answer(snap, &packet, transport, &limits, lean_cookie, &mut out) {
+                let full = respond_full(snap, &packet, transport, &limits, cookie.as_ref()).expect("full path answers too");
+                prop_assert_eq!(canonical(&out), canonical(&full));
+            }
         }
         // Whatever path is taken, a reply (if any) decodes and never exceeds the UDP limit.
-        if respond(snap, &packet, transport, &limits, &mut out).is_some() {
+        if respond(snap, &packet, transport, &limits, cookie.as_ref(), &mut out).is_some() {
             let m = decode(&out);
             if !tcp {
                 let limit = m.edns.as_ref().map_or(512, |_| payload as usize);
@@ -220,8 +239,8 @@ fn common_queries_take_the_lean_path() {
         ("1.2.3.4.example.com", RecordType::A, None),
     ] {
         let packet = question(name, t, opt).to_vec().expect("encode");
-        assert!(lean::answer(&snap, &packet, Transport::Udp, &limits, &mut out), "{name} {t}");
-        let full = respond_full(&snap, &packet, Transport::Udp, &limits).expect("full");
+        assert!(lean::answer(&snap, &packet, Transport::Udp, &limits, None, &mut out), "{name} {t}");
+        let full = respond_full(&snap, &packet, Transport::Udp, &limits, None).expect("full");
         assert_eq!(canonical(&out), canonical(&full), "{name} {t}");
     }
     for (name, t) in [
@@ -230,6 +249,9 @@ fn common_queries_take_the_lean_path() {
         ("7.100.51.198.bl.localhost", RecordType::AAAA),
     ] {
         let packet = question(name, t, None).to_vec().expect("encode");
-        assert!(!lean::answer(&snap, &packet, Transport::Udp, &limits, &mut out), "{name} {t} goes to the full path");
+        assert!(
+            !lean::answer(&snap, &packet, Transport::Udp, &limits, None, &mut out),
+            "{name} {t} goes to the full path"
+        );
     }
 }

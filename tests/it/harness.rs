@@ -11,6 +11,7 @@ use dnsbl::model::{Listing, ListingCode, Prefix};
 use dnsbl::name::DomainName;
 use dnsbl::store::{Store, StoredExclusion, StoredListing};
 use hickory_proto::op::{Edns, Message, Query};
+use hickory_proto::rr::rdata::opt::{EdnsCode, EdnsOption};
 use hickory_proto::rr::{Name, RData, RecordType};
 use serde_json::Value;
 
@@ -112,7 +113,7 @@ impl TestServer {
     }
 
     /// Reloads the configuration, as SIGHUP does.
-    pub fn reload(&self, config: Config) -> Result<dnsbl::publisher::Reconfigured, dnsbl::publisher::ChangeError> {
+    pub fn reload(&self, config: Config) -> Result<dnsbl::publisher::Reconfigured, dnsbl::daemon::ReloadError> {
         let server = self.server.as_ref().expect("running");
         self.runtime.block_on(server.reloader().reload(config))
     }
@@ -194,6 +195,21 @@ pub fn edns(payload: u16, version: u8) -> Edns {
     e.set_max_payload(payload);
     e.set_version(version);
     e
+}
+
+/// A query with a COOKIE option carrying `cookie` (client cookie, then any server cookie).
+pub fn with_cookie(name: &str, rtype: RecordType, cookie: &[u8]) -> Message {
+    let mut e = edns(1232, 0);
+    e.options_mut().insert(EdnsOption::Unknown(10, cookie.to_vec()));
+    question(name, rtype, Some(e))
+}
+
+/// The COOKIE option of a reply.
+pub fn cookie_of(m: &Message) -> Option<Vec<u8>> {
+    match m.edns.as_ref()?.option(EdnsCode::Cookie)? {
+        EdnsOption::Unknown(_, data) => Some(data.clone()),
+        other => panic!("unexpected cookie option {other:?}"),
+    }
 }
 
 /// Sends raw bytes over UDP; the reply, or `None` after `wait`.

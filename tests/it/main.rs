@@ -5,6 +5,7 @@ mod answers;
 mod api;
 mod architecture;
 mod cli;
+mod cookies;
 mod datasets;
 mod differential;
 mod export;

@@ -133,3 +133,34 @@ fn a_reflection_probe_gets_back_less_than_it_sends_and_an_exempt_resolver_everyt
     let (dropped, slipped) = (stats["udp"]["rrl_dropped"].as_u64(), stats["udp"]["rrl_slipped"].as_u64());
     assert!(dropped > Some(1000) && slipped > Some(500), "{stats}");
 }
+
+#[test]
+fn a_client_that_returns_a_valid_cookie_is_not_rate_limited() {
+    let (_dir, data) = temp_data();
+    let mut config = test_config(&data);
+    config.server.rrl = Some(rrl());
+    let s = TestServer::start(config);
+    let client = [9u8; 8];
+    let name = "2.0.0.127.bl.localhost";
+    // The cookie is made for the address that learns it.
+    let learner = UdpSocket::bind("127.0.0.9:0").expect("bind");
+    learner.set_read_timeout(Some(Duration::from_secs(2))).expect("timeout");
+    learner.send_to(&with_cookie(name, RecordType::TXT, &client).to_vec().expect("encode"), s.addr).expect("send");
+    let mut buf = [0u8; 4096];
+    let n = learner.recv(&mut buf).expect("reply");
+    let cookie = cookie_of(&hickory_proto::op::Message::from_vec(&buf[..n]).expect("reply")).expect("cookie");
+    drop(learner);
+    let asking = |cookie: &[u8]| -> Vec<Vec<u8>> {
+        (0..1000)
+            .map(|i| {
+                let mut q = with_cookie(name, RecordType::TXT, cookie);
+                q.metadata.id = i as u16;
+                q.to_vec().expect("encode")
+            })
+            .collect()
+    };
+    let proven = probe("127.0.0.9", s.addr, &asking(&cookie), 2000);
+    assert_eq!(proven.replies, proven.sent, "a valid cookie proves the source: {proven:?}");
+    let unproven = probe("127.0.1.9", s.addr, &asking(&client), 2000);
+    assert!(unproven.replies < unproven.sent * 3 / 4, "a client cookie alone proves nothing: {unproven:?}");
+}
