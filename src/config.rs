@@ -109,6 +109,8 @@ struct ServerFile {
     rrl: Option<Spanned<RrlFile>>,
     #[serde(default)]
     cookies: CookiesFile,
+    #[serde(default)]
+    registered_resolvers_only: bool,
 }
 
 #[derive(Debug, Deserialize)]
@@ -272,6 +274,8 @@ struct ZoneFile {
     ns: Vec<Spanned<NsFile>>,
     #[serde(default)]
     codes: BTreeMap<CodeKey, String>,
+    #[serde(default)]
+    require_key: bool,
 }
 
 #[derive(Debug, Deserialize)]
@@ -419,6 +423,8 @@ pub struct ServerConfig {
     /// cookies are answered; `None`: cookies are ignored. [`ServerConfig::cookie_secret_path`]
     /// resolves it.
     pub cookie_secret_file: Option<PathBuf>,
+    /// Only sources in the resolver registry (`dnsbl resolver add`) are answered; others REFUSED.
+    pub registered_resolvers_only: bool,
 }
 
 impl ServerConfig {
@@ -437,6 +443,8 @@ pub struct ZoneConfig {
     pub soa: Soa,
     pub ns: Vec<NameServer>,
     pub codes: BTreeMap<ListingCode, String>,
+    /// Names carry an access key: `<reversed ip>.<key>.<zone>`; without an enabled key, REFUSED.
+    pub require_key: bool,
 }
 
 /// SOA fields except the serial, which lives in the store.
@@ -583,6 +591,7 @@ fn validate_server(s: ServerFile) -> Result<ServerConfig, (Option<std::ops::Rang
         ignore_clients: client_prefixes("ignore-clients", s.ignore_clients)?,
         rrl: s.rrl.map(validate_rrl).transpose()?,
         cookie_secret_file: s.cookies.answer.then_some(s.cookies.secret_file),
+        registered_resolvers_only: s.registered_resolvers_only,
     })
 }
 
@@ -703,7 +712,15 @@ fn validate_zone(z: ZoneFile) -> Result<ZoneConfig, (Option<std::ops::Range<usiz
         minimum: z.soa.minimum,
     };
     let codes = z.codes.into_iter().map(|(k, v)| (k.0, v)).collect();
-    Ok(ZoneConfig { origin, ttl: z.ttl, txt_template: z.txt_template.into_inner(), soa, ns, codes })
+    Ok(ZoneConfig {
+        origin,
+        ttl: z.ttl,
+        txt_template: z.txt_template.into_inner(),
+        soa,
+        ns,
+        codes,
+        require_key: z.require_key,
+    })
 }
 
 /// 1-based line and column of a byte offset.
@@ -747,12 +764,15 @@ mod tests {
         assert!(c.registry.applies_to(&z.origin));
         assert_eq!(c.api.tls, None);
         assert_eq!(c.server.rrl, None, "rate limiting is off by default");
+        assert_eq!(c.server.cookie_secret_path(), Some(c.server.data_dir.join("cookie.secret")), "cookies are on");
+        assert!(!c.server.registered_resolvers_only && !z.require_key, "the default zone is public");
     }
 
     #[test]
     fn rate_limiting_settings_take_their_defaults_and_limits() {
         let base = include_str!("../config/dnsbl.toml");
-        let with = |table: &str| base.replace("ignore-clients = []\n", &format!("ignore-clients = []\n{table}\n"));
+        let anchor = "registered-resolvers-only = false\n";
+        let with = |table: &str| base.replace(anchor, &format!("{anchor}{table}\n"));
         let c = Config::parse(&with("[server.rrl]\nexempt-clients = [\"192.0.2.53\"]"), "t.toml").expect("valid");
         let rrl = c.server.rrl.expect("on");
         assert_eq!((rrl.responses_per_second, rrl.nxdomains_per_second, rrl.window, rrl.slip), (20, 20, 15, 2));

@@ -46,7 +46,8 @@
 //!   how registry and operator entries combine); plans changes, the publisher stores and applies them.
 //! - [`config`]: TOML file → validated [`config::Config`]; `config/dnsbl.toml` is the embedded default.
 //! - [`snapshot`]: immutable per-zone datasets (tables and values) and their lock-free publication.
-//! - [`access`]: who is answered at all (`refuse-clients`, `ignore-clients`), carried in the snapshot.
+//! - [`access`]: who is answered at all (`refuse-clients`, `ignore-clients`, access keys, registered
+//!   resolvers, with their query counters), carried in the snapshot.
 //! - [`rrl`]: response rate limiting for UDP (`[server.rrl]`), carried in the snapshot.
 //! - [`cookie`]: DNS cookies (RFC 7873, RFC 9018 server cookies); the secrets ride in the snapshot.
 //! - [`query`]: the DNSBL answer rules (test points, empty non-terminals, apex, NS glue, the union

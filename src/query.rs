@@ -17,6 +17,7 @@
 use std::net::{IpAddr, Ipv4Addr, Ipv6Addr};
 use std::sync::LazyLock;
 
+use crate::access::KeyCheck;
 use crate::config::NameServer;
 use crate::model::{expand_txt, mask128, mask32, Listing, ListingCode, Prefix, V4_MAPPED_PREFIX};
 use crate::name::{DomainName, MAX_DATASETS};
@@ -198,6 +199,9 @@ impl<'s> Hits<'s> {
 /// Finds the zone of a name (labels left to right, no root) and what the name is in it.
 /// Returns the zone, the number of labels of its origin, and the lookup; `None` outside our zones.
 #[inline]
+/// In a zone with `require-key`, the label above the apex is an access key and is stripped
+/// before the address is read; a name without an enabled key is `None` (REFUSED). The apex and
+/// the name servers' names need no key.
 pub fn classify<'s>(snapshot: &'s Snapshot, labels: &[&[u8]]) -> Option<(&'s ZoneSnapshot, usize, Lookup<'s>)> {
     let (zone, depth) = find_zone(snapshot, labels)?;
     let rel = &labels[..labels.len() - depth];
@@ -207,7 +211,32 @@ pub fn classify<'s>(snapshot: &'s Snapshot, labels: &[&[u8]]) -> Option<(&'s Zon
     if let Some(ns) = name_server_match(zone, depth, rel) {
         return Some((zone, depth, Lookup::NameServer(ns)));
     }
+    let rel = match zone.config.require_key {
+        false => rel,
+        true => {
+            let (key, below) = rel.split_last()?;
+            if !matches!(snapshot.access.key(key), KeyCheck::Enabled(_)) {
+                return None;
+            }
+            if below.is_empty() {
+                // The key's own name: an empty non-terminal above the addresses.
+                return Some((zone, depth, Lookup::Below));
+            }
+            below
+        }
+    };
     Some((zone, depth, address(zone, rel)))
+}
+
+/// The key label of a name in a zone with `require-key` (any key, known or not); `None` for
+/// other names. The DNS layer counts queries per key with it.
+pub fn key_label<'p>(snapshot: &Snapshot, labels: &[&'p [u8]]) -> Option<&'p [u8]> {
+    let (zone, depth) = find_zone(snapshot, labels)?;
+    let rel = &labels[..labels.len() - depth];
+    if !zone.config.require_key || rel.is_empty() || name_server_match(zone, depth, rel).is_some() {
+        return None;
+    }
+    rel.last().copied()
 }
 
 /// The IPv4 table and address a lookup of this name reads, for [`PrefixTable::warm`]; `None`
@@ -215,6 +244,7 @@ pub fn classify<'s>(snapshot: &'s Snapshot, labels: &[&[u8]]) -> Option<(&'s Zon
 pub fn locate_v4<'s>(snapshot: &'s Snapshot, labels: &[&[u8]]) -> Option<(&'s PrefixTable<u32>, u32)> {
     let (zone, depth) = find_zone(snapshot, labels)?;
     let rel = &labels[..labels.len() - depth];
+    let rel = if zone.config.require_key { rel.split_last()?.1 } else { rel };
     match parse_v4_labels(rel)? {
         (addr, 4) => Some((zone.operator.v4.base(), addr)),
         _ => None,

@@ -13,7 +13,7 @@ use std::sync::Arc;
 
 use arc_swap::ArcSwap;
 
-use crate::access::ClientRules;
+use crate::access::{AccessTable, ClientRules};
 use crate::config::{RegistryConfig, ZoneConfig};
 use crate::cookie::Secrets;
 use crate::model::{Entry, Listing, Prefix};
@@ -379,6 +379,8 @@ pub struct Snapshot {
     pub rrl: Option<Arc<RateLimiter>>,
     /// The DNS cookie secrets, when cookies are answered (a reload reads them again).
     pub cookies: Option<Arc<Secrets>>,
+    /// Access keys and registered resolvers, with their query counters.
+    pub access: Arc<AccessTable>,
 }
 
 impl Snapshot {

@@ -40,7 +40,14 @@ pub fn internal(msg: impl Into<String>) -> ApiError {
 /// The answer for a change that was not applied.
 pub fn change_error(e: ChangeError) -> ApiError {
     let status = match &e {
-        ChangeError::UnknownZone(_) | ChangeError::NotFound(_) | ChangeError::NoDataset(_) => StatusCode::NOT_FOUND,
+        ChangeError::UnknownZone(_)
+        | ChangeError::NotFound(_)
+        | ChangeError::NoDataset(_)
+        | ChangeError::NoAccessKey(_)
+        | ChangeError::NoResolver(_) => StatusCode::NOT_FOUND,
+        ChangeError::AccessKeyExists(_) | ChangeError::AccessKeyInUse | ChangeError::ResolverExists(_) => {
+            StatusCode::CONFLICT
+        }
         ChangeError::Registry(r) => return registry_error(r),
         ChangeError::TestPoint(_) => StatusCode::FORBIDDEN,
         ChangeError::Store(err) => {

@@ -12,11 +12,13 @@
 //! - [`lookup`]: `GET /v1/lookup/{ip}` — the answer the DNS gives now and why (operator and marketers).
 //! - [`registry`]: marketer accounts (operator) and registrations (a marketer's own token).
 //! - [`admin`]: backups and whole-list imports (operator).
+//! - [`access`]: access keys and registered resolvers, with their counters and audit trail (operator).
 //! - [`metrics`]: `GET /v1/stats` (JSON) and `GET /metrics` (Prometheus text) (operator).
 //!
 //! Around them: [`state`] (what handlers share), [`error`] (statuses and messages), [`limiter`]
 //! (failed authentications per address).
 
+pub mod access;
 pub mod admin;
 pub mod auth;
 pub mod error;
@@ -75,6 +77,15 @@ fn router(state: ApiState) -> Router {
         .route("/v1/marketers/{id}/resume", post(registry::resume))
         .route("/v1/marketers/{id}/rotate-token", post(registry::rotate_token))
         .route("/v1/marketers/{id}/networks", post(registry::add_network).delete(registry::remove_network))
+        .route("/v1/access/keys", get(access::list_keys).post(access::add_key))
+        .route("/v1/access/keys/{name}", delete(access::remove_key))
+        .route("/v1/access/keys/{name}/disable", post(access::disable_key))
+        .route("/v1/access/keys/{name}/enable", post(access::enable_key))
+        .route(
+            "/v1/access/resolvers",
+            get(access::list_resolvers).post(access::add_resolver).delete(access::remove_resolver),
+        )
+        .route("/v1/access/history", get(access::history))
         .route("/v1/backups", post(admin::backup))
         .route("/v1/stats", get(metrics::stats))
         .route("/metrics", get(metrics::prometheus))

@@ -26,6 +26,11 @@ pub fn load_or_create(data_dir: &Path) -> std::io::Result<String> {
     Ok(token)
 }
 
+/// Fills `out` with random bytes from the kernel.
+pub fn random_bytes(out: &mut [u8]) -> std::io::Result<()> {
+    std::fs::File::open("/dev/urandom")?.read_exact(out)
+}
+
 /// `n` random bytes from the kernel, as lower-case hex.
 pub fn random_hex(n: usize) -> std::io::Result<String> {
     let mut bytes = vec![0u8; n];

@@ -426,3 +426,75 @@ pub struct DeclareResponse {
     pub removed: Vec<String>,
     pub serials: Vec<ZoneInfo>,
 }
+
+// ---- access keys and registered resolvers ----------------------------------------------------
+
+/// `POST /v1/access/keys`: a new access key; the server makes the key unless one is given.
+#[derive(Clone, Debug, PartialEq, Eq, Serialize, Deserialize)]
+pub struct AccessKeyRequest {
+    pub name: String,
+    #[serde(default)]
+    pub key: Option<String>,
+    #[serde(default)]
+    pub note: Option<String>,
+}
+
+/// An access key and its queries since the server started.
+#[derive(Clone, Debug, PartialEq, Eq, Serialize, Deserialize)]
+pub struct AccessKeyView {
+    pub name: String,
+    /// The label queries carry: `<reversed ip>.<key>.<zone>`.
+    pub key: String,
+    pub enabled: bool,
+    /// Unix seconds.
+    pub created_at: u64,
+    pub note: Option<String>,
+    /// Queries answered with the key, and those refused while it was disabled.
+    pub queries: u64,
+    pub refused: u64,
+}
+
+/// `POST /v1/access/resolvers`: register a resolver's source prefix.
+#[derive(Clone, Debug, PartialEq, Eq, Serialize, Deserialize)]
+pub struct ResolverRequest {
+    pub prefix: String,
+    pub name: String,
+}
+
+/// A registered resolver and its queries since the server started.
+#[derive(Clone, Debug, PartialEq, Eq, Serialize, Deserialize)]
+pub struct ResolverView {
+    pub prefix: String,
+    pub name: String,
+    /// Unix seconds.
+    pub created_at: u64,
+    pub queries: u64,
+}
+
+/// `GET /v1/access/resolvers`.
+#[derive(Clone, Debug, PartialEq, Eq, Serialize, Deserialize)]
+pub struct ResolversResponse {
+    /// `[server] registered-resolvers-only`: other sources get REFUSED.
+    pub registered_resolvers_only: bool,
+    pub resolvers: Vec<ResolverView>,
+}
+
+/// One audit record of an access change (`GET /v1/access/history`).
+#[derive(Clone, Debug, PartialEq, Eq, Serialize, Deserialize)]
+pub struct AccessHistoryRecord {
+    /// RFC 3339.
+    pub at: String,
+    /// `add-key`, `disable-key`, `enable-key`, `remove-key`, `add-resolver`, `remove-resolver`.
+    pub action: String,
+    pub actor: String,
+    pub source: String,
+    /// The key's name or the resolver's prefix.
+    pub subject: String,
+    pub detail: Option<String>,
+}
+
+/// What a `DELETE` of an access key or a resolver removed.
+#[derive(Clone, Debug, PartialEq, Eq, Serialize, Deserialize)]
+pub struct Removed {
+    pub removed: String,
+}

@@ -1,6 +1,7 @@
 //! The `dnsbl` command line (the only module that uses clap). One file per subcommand; each
 //! turns flags into library calls and errors into messages that say what to do.
 
+mod access;
 mod admin;
 mod client;
 mod config;
@@ -62,6 +63,14 @@ enum Command {
     Unregister(marketer::UnregisterArgs),
     /// Show what you have declared, since when, and what the DNS answers for each (marketer token).
     Registrations(marketer::RegistrationsArgs),
+    /// Manage access keys for zones with `require-key` (operator).
+    #[command(subcommand)]
+    AccessKey(access::AccessKeyCommand),
+    /// Manage registered resolvers for `registered-resolvers-only` (operator).
+    #[command(subcommand)]
+    Resolver(access::ResolverCommand),
+    /// Show the changes to access keys and registered resolvers.
+    AccessHistory(access::AccessHistoryArgs),
 }
 
 impl Cli {
@@ -81,6 +90,9 @@ impl Cli {
             Command::Register(args) => marketer::run_register(args),
             Command::Unregister(args) => marketer::run_unregister(args),
             Command::Registrations(args) => marketer::run_registrations(args),
+            Command::AccessKey(cmd) => access::run_access_key(cmd),
+            Command::Resolver(cmd) => access::run_resolver(cmd),
+            Command::AccessHistory(args) => access::run_access_history(args),
         }
     }
 }

@@ -91,6 +91,27 @@ pub fn cookie_option(packet: &[u8]) -> Option<&[u8]> {
     None
 }
 
+/// The labels of the question name, left to right, when it is written without compression;
+/// returns how many.
+pub fn question_labels<'p>(p: &'p [u8], out: &mut [&'p [u8]; 128]) -> Option<usize> {
+    if p.len() < HEADER_LEN || p[4..6] != [0, 1] {
+        return None;
+    }
+    let (mut pos, mut count) = (HEADER_LEN, 0);
+    loop {
+        let len = usize::from(*p.get(pos)?);
+        if len == 0 {
+            return Some(count);
+        }
+        if len > 63 || count == out.len() {
+            return None;
+        }
+        out[count] = p.get(pos + 1..pos + 1 + len)?;
+        count += 1;
+        pos += 1 + len;
+    }
+}
+
 /// The position after the (possibly compressed) name at `pos`.
 fn skip_name(p: &[u8], mut pos: usize) -> Option<usize> {
     loop {

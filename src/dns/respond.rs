@@ -5,14 +5,16 @@
 //! DNS cookies are checked once, before either path ([`cookie_of`]): the transport loop needs
 //! the verdict too (a valid server cookie exempts its client from rate limiting). The lean path
 //! answers with a cookie; a malformed COOKIE option (FORMERR) and a server cookie that is not
-//! ours over UDP (BADCOOKIE, with a fresh cookie to retry with) take the full path.
+//! ours over UDP (BADCOOKIE, with a fresh cookie to retry with) take the full path. Queries in
+//! zones that require an access key are counted for the key they name.
 
 use std::net::IpAddr;
 
 use crate::cookie::{self, Presented, Verdict};
+use crate::query;
 use crate::snapshot::Snapshot;
 
-use super::request::{cookie_option, dropped_unread, Limits, Route, Transport};
+use super::request::{cookie_option, dropped_unread, question_labels, Limits, Route, Transport};
 use super::{full, lean};
 
 /// Writes the reply to one request into `out` and says which path wrote it; `None` when the
@@ -38,15 +40,29 @@ pub fn respond(
         }
         Some(_) => None,
     };
-    if let Some(reply_cookie) = lean_cookie {
-        if lean::answer(snapshot, packet, transport, limits, reply_cookie, out) {
-            return Some(Route::Lean);
+    let lean = lean_cookie.is_some_and(|c| lean::answer(snapshot, packet, transport, limits, c, out));
+    let route = match lean {
+        true => Route::Lean,
+        false => {
+            let bytes = full::respond(snapshot, packet, transport, limits, cookie)?;
+            out.clear();
+            out.extend_from_slice(&bytes);
+            Route::Full
         }
+    };
+    if snapshot.access.has_keys() {
+        count_key(snapshot, packet);
     }
-    let bytes = full::respond(snapshot, packet, transport, limits, cookie)?;
-    out.clear();
-    out.extend_from_slice(&bytes);
-    Some(Route::Full)
+    Some(route)
+}
+
+/// Counts the query for the access key it names, if it is in a zone that requires one.
+fn count_key(snapshot: &Snapshot, packet: &[u8]) {
+    let mut labels = [&[][..]; 128];
+    let Some(n) = question_labels(packet, &mut labels) else { return };
+    if let Some(key) = query::key_label(snapshot, &labels[..n]) {
+        snapshot.access.count_key(key);
+    }
 }
 
 /// REFUSED for a query from a client the configuration refuses (`refuse-clients`), written into

@@ -150,10 +150,10 @@ async fn connection(mut stream: TcpStream, shared: &SharedSnapshot, conn: Connec
             _ => return,
         }
         let mut tally = Tally { queries: 1, ..Tally::default() };
-        let answered = if refused {
+        let snapshot = shared.load();
+        let answered = if refused || snapshot.access.admit(peer) == ClientVerdict::Refuse {
             refuse(&buf, &limits, &mut reply)
         } else {
-            let snapshot = shared.load();
             let unix_time = if snapshot.cookies.is_some() { crate::clock::unix_now() } else { 0 };
             let cookie = cookie_of(&snapshot, &buf, peer, unix_time);
             if let Some(Presented::Checked { verdict, .. }) = cookie {
@@ -161,6 +161,7 @@ async fn connection(mut stream: TcpStream, shared: &SharedSnapshot, conn: Connec
             }
             respond(&snapshot, &buf, Transport::Tcp, &limits, cookie.as_ref(), &mut reply)
         };
+        drop(snapshot);
         match answered {
             Some(route) => tally.reply(&reply, route),
             None => tally.dropped = 1,

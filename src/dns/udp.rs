@@ -92,6 +92,11 @@ pub fn serve(
                 (Some(addr), false) => clients.verdict(peer_ip(addr)),
                 _ => ClientVerdict::Answer,
             };
+            // Registered resolvers: counted, and the only ones answered when so configured.
+            let verdict = match (&peer, verdict) {
+                (Some(addr), ClientVerdict::Answer) => snapshot.access.admit(peer_ip(addr)),
+                (_, other) => other,
+            };
             let cookie = match (&peer, verdict) {
                 (Some(addr), ClientVerdict::Answer) => cookie_of(&snapshot, query, peer_ip(addr), unix_time),
                 _ => None,

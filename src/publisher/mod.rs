@@ -21,8 +21,10 @@
 //! - `merge`: how registry entries join a stream of stored entries (pure; unit-tested);
 //! - `fold`: patches folded into new base tables off the writer's thread;
 //! - `registry`: registry changes (plan, store, recompute every registry zone, publish);
-//! - `reconfigure`: a configuration reload (zones added, removed or changed, client rules).
+//! - `reconfigure`: a configuration reload (zones added, removed or changed, client rules);
+//! - `access`: access keys and registered resolvers (stored, audited, served).
 
+mod access;
 mod apply;
 mod fold;
 pub mod load;
@@ -31,6 +33,7 @@ mod reconfigure;
 mod registry;
 pub mod writer;
 
+pub use access::{AccessChange, AccessData};
 pub use fold::MERGE_AFTER;
 pub use reconfigure::Reconfigured;
 pub use registry::RegistryOutcome;
@@ -40,7 +43,7 @@ use std::collections::{BTreeSet, HashMap};
 use std::sync::Arc;
 use std::thread::JoinHandle;
 
-use crate::access::ClientRules;
+use crate::access::{AccessTable, ClientRules};
 use crate::config::{Config, RegistryConfig};
 use crate::cookie::Secrets;
 use crate::model::{Entry, Listing, Prefix};
@@ -110,6 +113,16 @@ pub enum ChangeError {
     NotFound(Prefix),
     #[error("the zone has no dataset {0}")]
     NoDataset(DatasetName),
+    #[error("there is already an access key named {0}")]
+    AccessKeyExists(String),
+    #[error("another access key has that key")]
+    AccessKeyInUse,
+    #[error("there is no access key named {0}")]
+    NoAccessKey(String),
+    #[error("{0} is already a registered resolver")]
+    ResolverExists(Prefix),
+    #[error("{0} is not a registered resolver")]
+    NoResolver(Prefix),
     #[error(transparent)]
     Registry(#[from] RegistryError),
     #[error(transparent)]
@@ -138,6 +151,8 @@ pub struct Publisher {
     folds: HashMap<DomainName, (ZoneSnapshot, JoinHandle<ZoneSnapshot>)>,
     /// The `refuse-clients` and `ignore-clients` lists the published client rules were made from.
     client_lists: (Vec<Prefix>, Vec<Prefix>),
+    /// Access keys and registered resolvers, as stored.
+    access: AccessData,
 }
 
 impl Publisher {
@@ -173,6 +188,14 @@ impl Publisher {
         first.registry_config = Some(Arc::new(config.registry.clone()));
         first.rrl = config.server.rrl.clone().map(|r| Arc::new(crate::rrl::RateLimiter::new(r)));
         first.cookies = cookies.map(Arc::new);
+        let (keys, resolvers) = store.load_access()?;
+        let access = AccessData { keys, resolvers };
+        first.access = Arc::new(AccessTable::new(
+            &access.keys,
+            &access.resolvers,
+            config.server.registered_resolvers_only,
+            &AccessTable::default(),
+        ));
         let shared = Arc::new(SharedSnapshot::new(first));
         let registry_config = config.registry.clone();
         let folds = HashMap::new();
@@ -187,6 +210,7 @@ impl Publisher {
             registry_entries,
             folds,
             client_lists,
+            access,
         };
         Ok((publisher, report))
     }

@@ -117,6 +117,9 @@ impl Publisher {
         report.rrl_changed = current.rrl.as_ref().map(|r| r.settings()) != config.server.rrl.as_ref();
         report.cookies_changed = current.cookies.as_deref() != cookies.as_ref();
         next.cookies = cookies.map(Arc::new);
+        if current.access.resolvers_only != config.server.registered_resolvers_only {
+            next.access = Arc::new(self.access_table(config.server.registered_resolvers_only, &current.access));
+        }
         self.shared.publish(next);
         Ok(report)
     }

@@ -269,7 +269,7 @@ pub(super) fn encode_reason(out: &mut Vec<u8>, reason: Option<&str>) {
     }
 }
 
-fn decode_reason(r: &mut Reader<'_>) -> Result<Option<String>, DecodeError> {
+pub(super) fn decode_reason(r: &mut Reader<'_>) -> Result<Option<String>, DecodeError> {
     match r.u8()? {
         0 => Ok(None),
         1 => {

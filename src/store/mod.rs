@@ -3,7 +3,8 @@
 //! Column families: `listings` and `exclusions` (entry key → versioned value, see [`encoding`]),
 //! `meta` (schema version, per-zone SOA serial and list generation), `audit` (one record per
 //! change, keyed by zone, prefix and time, written in the change's own batch), and
-//! `registrations`: marketer accounts, declarations and history (see `registrations.rs`). A change becomes visible in one
+//! `registrations`: marketer accounts, declarations and history (see `registrations.rs`), and
+//! `access`: access keys, registered resolvers and their audit trail (see `access.rs`). A change becomes visible in one
 //! `WriteBatch` with a synced WAL. A zone replacement streams the new list into the next
 //! generation in bounded chunks (constant memory), then switches generation, bumps the serial and
 //! drops the old generation in that one synced batch; an interrupted import leaves only an
@@ -16,6 +17,7 @@
 //! A database written by a newer schema, or a value that does not decode, is refused with a
 //! clear error; nothing here panics on stored bytes.
 
+mod access;
 pub mod encoding;
 mod registrations;
 
@@ -25,6 +27,7 @@ use rocksdb::{ColumnFamilyDescriptor, Options, ReadOptions, WriteBatch, WriteOpt
 
 use crate::model::Prefix;
 use crate::name::{DatasetName, DomainName};
+pub use access::{AccessRecord, AccessWrite};
 pub use encoding::{AuditRecord, DecodeError, StoredExclusion, StoredListing};
 pub use registrations::RegistryAudit;
 
@@ -36,7 +39,8 @@ const CF_EXCLUSIONS: &str = "exclusions";
 const CF_META: &str = "meta";
 const CF_REGISTRATIONS: &str = "registrations";
 const CF_AUDIT: &str = "audit";
-const ALL_CFS: [&str; 5] = [CF_LISTINGS, CF_EXCLUSIONS, CF_META, CF_REGISTRATIONS, CF_AUDIT];
+const CF_ACCESS: &str = "access";
+const ALL_CFS: [&str; 6] = [CF_LISTINGS, CF_EXCLUSIONS, CF_META, CF_REGISTRATIONS, CF_AUDIT, CF_ACCESS];
 
 const KEY_SCHEMA: &[u8] = b"schema-version";
 

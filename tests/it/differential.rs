@@ -4,6 +4,7 @@
 
 use std::sync::Arc;
 
+use dnsbl::access::{AccessKey, AccessTable, KeyName, KeySecret};
 use dnsbl::config::Config;
 use dnsbl::cookie::{Presented, Verdict};
 use dnsbl::dns::{lean, respond, respond_full, Limits, Transport};
@@ -26,6 +27,14 @@ fn snapshot() -> Snapshot {
         z
     };
     config.zones.push(second);
+    // A keyed zone: names carry an access key (one enabled, one disabled below).
+    let keyed = {
+        let mut z = config.zones[0].clone();
+        z.origin = dnsbl::name::DomainName::parse("keyed.example.net").expect("name");
+        z.require_key = true;
+        z
+    };
+    config.zones.push(keyed);
     let listed = |codes: &[&str], reason: Option<String>| {
         Entry::Listed(
             Listing::new(codes.iter().map(|c| c.parse::<ListingCode>().expect("code")).collect(), reason)
@@ -49,13 +58,32 @@ fn snapshot() -> Snapshot {
         }
         zones.push(b.build());
     }
-    Snapshot::new(zones)
+    let mut snapshot = Snapshot::new(zones);
+    let key = |name: &str, secret: &str, enabled: bool| AccessKey {
+        name: KeyName::parse(name).expect("name"),
+        secret: KeySecret::parse(secret).expect("secret"),
+        enabled,
+        created: 0,
+        note: None,
+    };
+    let keys = [key("on", "goodkey000000000", true), key("off", "stoppedkey000000", false)];
+    snapshot.access = Arc::new(AccessTable::new(&keys, &[], false, &AccessTable::default()));
+    snapshot
 }
 
 static SNAPSHOT: std::sync::LazyLock<Snapshot> = std::sync::LazyLock::new(snapshot);
 
 fn name_strategy() -> impl Strategy<Value = String> {
-    let zone = prop_oneof![Just("bl.localhost"), Just("dnsbl.example.org"), Just("example.com"), Just("localhost")];
+    let zone = prop_oneof![
+        Just("bl.localhost"),
+        Just("dnsbl.example.org"),
+        Just("example.com"),
+        Just("localhost"),
+        Just("goodkey000000000.keyed.example.net"),
+        Just("GoodKey000000000.keyed.example.net"),
+        Just("stoppedkey000000.keyed.example.net"),
+        Just("keyed.example.net"),
+    ];
     let v4 = prop_oneof![
         Just("7.100.51.198".to_string()),
         Just("77.100.51.198".to_string()),
@@ -237,6 +265,8 @@ fn common_queries_take_the_lean_path() {
         ("100.51.198.bl.localhost", RecordType::A, None),
         ("2.0.0.127.dnsbl.example.org", RecordType::TXT, None),
         ("1.2.3.4.example.com", RecordType::A, None),
+        ("7.100.51.198.GOODkey000000000.keyed.example.net", RecordType::TXT, None),
+        ("7.100.51.198.stoppedkey000000.keyed.example.net", RecordType::A, None),
     ] {
         let packet = question(name, t, opt).to_vec().expect("encode");
         assert!(lean::answer(&snap, &packet, Transport::Udp, &limits, None, &mut out), "{name} {t}");

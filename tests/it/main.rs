@@ -1,6 +1,7 @@
 //! Integration tests: the real server on port 0 with a real RocksDB in a temp dir, queried over
 //! real UDP and TCP sockets. One test binary (each extra binary relinks RocksDB).
 
+mod access;
 mod answers;
 mod api;
 mod architecture;

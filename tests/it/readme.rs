@@ -67,3 +67,18 @@ fn marketer_registration_runs_as_pasted_on_the_default_configuration() {
     assert!(codes(&s, "8.99.88.192").is_empty(), "withdrawn");
     assert!(codes(&s, "9.99.88.192").is_empty(), "inside the network, not declared");
 }
+
+#[test]
+fn keyed_access_example_runs_as_pasted_on_the_default_configuration() {
+    let (dir, data) = temp_data();
+    let s = TestServer::in_dir(&data);
+    let (api, _) = s.api(&data);
+    let [block] = blocks("Keyed access and registered resolvers").try_into().expect("one sh block");
+    let out = sh(&block, dir.path(), &api);
+    let key = out.lines().find_map(|l| l.strip_prefix("key: ")).expect("the key is printed");
+    assert_eq!(key.len(), 26, "{out}");
+    assert!(out.contains("DISABLED"), "{out}");
+    assert!(out.contains("registered resolver 192.0.2.53/32 (ISP A resolvers)"), "{out}");
+    assert!(out.contains("everyone is answered"), "{out}");
+    assert!(out.contains("disable-key") && out.contains("add-resolver"), "{out}");
+}
