@@ -5,7 +5,7 @@
 //! ([`super::request::dropped_unread`]); what does not parse, and malformed EDNS options, get
 //! FORMERR; so does a malformed COOKIE option, and a server cookie that is not ours gets BADCOOKIE
 //! over UDP (DNS cookies, [`crate::cookie`]); a TSIG-signed request gets NOTAUTH with TSIG BADKEY (no keys are configured);
-//! opcodes other than QUERY get NOTIMP; EDNS is echoed, version > 0 gets BADVERS; zone transfers and non-IN classes are REFUSED; UDP replies over the client's limit
+//! opcodes other than QUERY get NOTIMP (RD and CD not echoed); EDNS is echoed, version > 0 gets BADVERS; zone transfers and non-IN classes are REFUSED; UDP replies over the client's limit
 //! (512 without EDNS, else its size capped by `max-udp-payload`) are truncated honestly (TC=1,
 //! question only). The answer itself comes from [`crate::query::resolve`]. Common queries are
 //! answered by [`super::lean`] first ([`super::respond::respond`] picks the path).
@@ -124,6 +124,9 @@ fn answer(snapshot: &Snapshot, request: &Message, limits: &Limits) -> Message {
         return response;
     }
     if request.metadata.op_code != OpCode::Query {
+        // RD and CD are defined for QUERY only: not echoed for other opcodes.
+        response.metadata.recursion_desired = false;
+        response.metadata.checking_disabled = false;
         response.metadata.response_code = ResponseCode::NotImp;
         return response;
     }

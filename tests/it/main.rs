@@ -6,6 +6,7 @@ mod answers;
 mod api;
 mod architecture;
 mod cli;
+mod compliance;
 mod cookies;
 mod datasets;
 mod differential;
