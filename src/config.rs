@@ -355,8 +355,9 @@ impl RegistryConfig {
 
 impl Config {
     /// The settings that differ in `new` and take effect only at a restart (sockets, the data
-    /// directory, the API), as the configuration names them. A reload applies the rest: zones,
-    /// client rules, registry rules.
+    /// directory, the API's address and whether it has TLS), as the configuration names them. A
+    /// reload applies the rest: zones, client rules, rate limiting, cookie secrets, registry
+    /// rules, access settings and the API's certificate and key.
     pub fn restart_needed_for(&self, new: &Config) -> Vec<&'static str> {
         let (a, b) = (&self.server, &new.server);
         let checks = [
@@ -368,7 +369,13 @@ impl Config {
             (a.tcp_idle_timeout != b.tcp_idle_timeout, "[server] tcp-idle-timeout"),
             (a.max_tcp_connections != b.max_tcp_connections, "[server] max-tcp-connections"),
             (a.min_free_disk != b.min_free_disk, "[server] min-free-disk"),
-            (self.api != new.api, "[api]"),
+            // New certificate and key files are read by the reload; turning TLS on or off is not.
+            (
+                self.api.listen != new.api.listen
+                    || self.api.allow_plain_http != new.api.allow_plain_http
+                    || self.api.tls.is_some() != new.api.tls.is_some(),
+                "[api]",
+            ),
         ];
         checks.into_iter().filter(|(changed, _)| *changed).map(|(_, name)| name).collect()
     }

@@ -55,6 +55,8 @@ pub enum ReloadError {
     Cookies(#[from] CookieFileError),
     #[error(transparent)]
     Change(#[from] ChangeError),
+    #[error("API TLS: {0}")]
+    Tls(#[from] crate::api::tls::TlsError),
 }
 
 /// Reads the DNS cookie secrets when cookies are answered, creating the file with one random
@@ -90,6 +92,8 @@ pub struct Reloader {
     writer: Writer,
     /// The configuration the server started with (sockets and the API stay as it says).
     started: Arc<Config>,
+    /// The API's TLS acceptor, whose certificate a reload reads again.
+    tls: Option<crate::api::tls::Acceptor>,
 }
 
 impl Reloader {
@@ -98,12 +102,21 @@ impl Reloader {
     /// applied when it fails.
     pub async fn reload(&self, config: Config) -> Result<Reconfigured, ReloadError> {
         let cookies = cookie_secrets(&config.server)?;
+        // The certificate is read (and checked against its key) before anything changes.
+        let certificate = match (&self.tls, &config.api.tls) {
+            (Some(_), Some(files)) => Some(crate::api::tls::read(files)?),
+            _ => None,
+        };
         let later = self.started.restart_needed_for(&config);
         if !later.is_empty() {
             tracing::warn!(settings = %later.join(", "), "changed settings take effect at the next restart");
         }
         let config = Arc::new(config);
         let report = self.writer.run(move |p| p.reconfigure(&config, cookies, unix_now())).await?;
+        if let (Some(acceptor), Some(certificate)) = (&self.tls, certificate) {
+            acceptor.install(certificate);
+            tracing::info!("API certificate read again");
+        }
         tracing::info!(
             added = %report.zones_added.join(" "),
             removed = %report.zones_removed.join(" "),
@@ -129,6 +142,7 @@ pub struct RunningServer {
     tasks: JoinSet<()>,
     udp_threads: Vec<std::thread::JoinHandle<()>>,
     config: Arc<Config>,
+    tls: Option<crate::api::tls::Acceptor>,
     /// Held open (and locked) for as long as the server runs.
     _store: Arc<Store>,
 }
@@ -162,10 +176,10 @@ impl RunningServer {
             stats,
         };
         let scheme = if tls.is_some() { "HTTPS" } else { "HTTP" };
-        tasks.spawn(crate::api::serve(api_listener, api_state, tls, shutdown.clone()));
+        tasks.spawn(crate::api::serve(api_listener, api_state, tls.clone(), shutdown.clone()));
         tasks.spawn(expire_listings(writer.clone(), shutdown.clone()));
         tracing::info!(addr = %api_addr, scheme, "API listening");
-        Ok(RunningServer { addrs, api_addr, shared, writer, shutdown, tasks, udp_threads, config, _store: store })
+        Ok(RunningServer { addrs, api_addr, shared, writer, shutdown, tasks, udp_threads, config, tls, _store: store })
     }
 
     /// The addresses actually bound (UDP and TCP share each).
@@ -190,7 +204,7 @@ impl RunningServer {
 
     /// A handle that reloads the configuration.
     pub fn reloader(&self) -> Reloader {
-        Reloader { writer: self.writer.clone(), started: self.config.clone() }
+        Reloader { writer: self.writer.clone(), started: self.config.clone(), tls: self.tls.clone() }
     }
 
     /// A token that stops the server when cancelled.

@@ -1,9 +1,11 @@
 //! HTTPS for the API: loads the configured PEM certificate chain and key into rustls (ring
 //! provider, TLS 1.2 and 1.3) and serves the router over TLS connections with hyper. A client
-//! that does not finish its handshake within [`HANDSHAKE_TIMEOUT`] is dropped.
+//! that does not finish its handshake within [`HANDSHAKE_TIMEOUT`] is dropped. The certificate
+//! is handed out by a resolver whose key a reload replaces ([`Acceptor::install`]): handshakes
+//! after it get the new certificate, connections already open keep theirs.
 
 use std::net::SocketAddr;
-use std::sync::Arc;
+use std::sync::{Arc, RwLock};
 use std::time::Duration;
 
 use axum::extract::ConnectInfo;
@@ -15,6 +17,9 @@ use rustls_pki_types::{CertificateDer, PrivateKeyDer};
 use tokio_util::sync::CancellationToken;
 use tower::ServiceExt;
 
+use rustls::server::{ClientHello, ResolvesServerCert};
+use rustls::sign::CertifiedKey;
+
 use crate::config::TlsFiles;
 
 /// Longest a TLS handshake may take.
@@ -22,7 +27,39 @@ pub const HANDSHAKE_TIMEOUT: Duration = Duration::from_secs(10);
 
 /// A TLS configuration ready to accept connections.
 #[derive(Clone)]
-pub struct Acceptor(tokio_rustls::TlsAcceptor);
+pub struct Acceptor {
+    acceptor: tokio_rustls::TlsAcceptor,
+    certificate: Arc<Certificate>,
+}
+
+/// The certificate chain and key handshakes are answered with; a reload swaps it.
+#[derive(Debug)]
+struct Certificate(RwLock<Arc<CertifiedKey>>);
+
+impl ResolvesServerCert for Certificate {
+    fn resolve(&self, _hello: ClientHello<'_>) -> Option<Arc<CertifiedKey>> {
+        self.0.read().ok().map(|key| key.clone())
+    }
+}
+
+/// A certificate chain and its key, read and checked, not yet served.
+pub struct LoadedCertificate(Arc<CertifiedKey>);
+
+impl std::fmt::Debug for LoadedCertificate {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        write!(f, "LoadedCertificate({} certificates)", self.0.cert.len())
+    }
+}
+
+impl Acceptor {
+    /// Serves `loaded` to every handshake from now on.
+    pub fn install(&self, loaded: LoadedCertificate) {
+        match self.certificate.0.write() {
+            Ok(mut current) => *current = loaded.0,
+            Err(poisoned) => *poisoned.into_inner() = loaded.0,
+        }
+    }
+}
 
 impl std::fmt::Debug for Acceptor {
     fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
@@ -39,8 +76,26 @@ pub enum TlsError {
     Config { certificate: String, key: String, why: String },
 }
 
-/// Reads the certificate chain and private key.
+/// Reads the certificate chain and private key and makes the acceptor that serves them.
 pub fn load(files: &TlsFiles) -> Result<Acceptor, TlsError> {
+    let certificate = Arc::new(Certificate(RwLock::new(read(files)?.0)));
+    let provider = Arc::new(rustls::crypto::ring::default_provider());
+    let mut config = rustls::ServerConfig::builder_with_provider(provider)
+        .with_safe_default_protocol_versions()
+        .map_err(|e| TlsError::Config {
+            certificate: files.certificate.display().to_string(),
+            key: files.key.display().to_string(),
+            why: e.to_string(),
+        })?
+        .with_no_client_auth()
+        .with_cert_resolver(certificate.clone());
+    config.alpn_protocols = vec![b"http/1.1".to_vec()];
+    Ok(Acceptor { acceptor: tokio_rustls::TlsAcceptor::from(Arc::new(config)), certificate })
+}
+
+/// Reads and checks a certificate chain and its private key (they must match) without serving
+/// them; [`Acceptor::install`] does that.
+pub fn read(files: &TlsFiles) -> Result<LoadedCertificate, TlsError> {
     let cert_path = files.certificate.display().to_string();
     let key_path = files.key.display().to_string();
     let certs: Vec<CertificateDer<'static>> = CertificateDer::pem_file_iter(&files.certificate)
@@ -51,13 +106,13 @@ pub fn load(files: &TlsFiles) -> Result<Acceptor, TlsError> {
     }
     let key = PrivateKeyDer::from_pem_file(&files.key)
         .map_err(|e| TlsError::File { path: key_path.clone(), why: e.to_string() })?;
-    let provider = Arc::new(rustls::crypto::ring::default_provider());
-    let mut config = rustls::ServerConfig::builder_with_provider(provider)
-        .with_safe_default_protocol_versions()
-        .and_then(|b| b.with_no_client_auth().with_single_cert(certs, key))
-        .map_err(|e| TlsError::Config { certificate: cert_path, key: key_path, why: e.to_string() })?;
-    config.alpn_protocols = vec![b"http/1.1".to_vec()];
-    Ok(Acceptor(tokio_rustls::TlsAcceptor::from(Arc::new(config))))
+    let provider = rustls::crypto::ring::default_provider();
+    let key = CertifiedKey::from_der(certs, key, &provider).map_err(|e| TlsError::Config {
+        certificate: cert_path,
+        key: key_path,
+        why: e.to_string(),
+    })?;
+    Ok(LoadedCertificate(Arc::new(key)))
 }
 
 /// Accepts TLS connections on `listener` and serves `app` on each until `shutdown`.
@@ -74,7 +129,7 @@ pub async fn serve(listener: tokio::net::TcpListener, acceptor: Acceptor, app: R
                 }
             },
         };
-        let (acceptor, app, shutdown) = (acceptor.0.clone(), app.clone(), shutdown.clone());
+        let (acceptor, app, shutdown) = (acceptor.acceptor.clone(), app.clone(), shutdown.clone());
         tokio::spawn(async move {
             let tls = match tokio::time::timeout(HANDSHAKE_TIMEOUT, acceptor.accept(tcp)).await {
                 Ok(Ok(tls)) => tls,
@@ -133,5 +188,8 @@ mod tests {
         let not_a_cert = TlsFiles { certificate: fixture("api.key"), key: fixture("api.key") };
         let e = load(&not_a_cert).expect_err("no certificate").to_string();
         assert!(e.contains("no CERTIFICATE"), "{e}");
+        let mismatched = TlsFiles { certificate: fixture("api.pem"), key: fixture("api2.key") };
+        let e = load(&mismatched).expect_err("the key is another certificate's").to_string();
+        assert!(e.contains("do not work together"), "{e}");
     }
 }

@@ -15,8 +15,9 @@ use crate::daemon::{Reloader, RunningServer};
 ///   dnsbl serve --zone bl.example.org --listen 0.0.0.0:53 --listen [::]:53 --data-dir /var/lib/dnsbl
 ///   dnsbl serve --api-listen 127.0.0.1:8053
 ///
-/// SIGHUP reloads the configuration (zones, their settings, client rules, registry rules); a file
-/// that does not load is refused and the running configuration stays. SIGTERM and SIGINT stop.
+/// SIGHUP reloads the configuration (zones, their settings, client rules, rate limiting, cookie
+/// secrets, access settings, registry rules, the API certificate); a file that does not load is
+/// refused and the running configuration stays. SIGTERM and SIGINT stop.
 #[derive(Debug, clap::Args)]
 #[command(verbatim_doc_comment)]
 pub struct ServeArgs {

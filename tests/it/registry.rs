@@ -613,3 +613,40 @@ fn a_reload_with_new_registry_rules_recomputes_what_registrations_give() {
     s.reload(config).expect("reload");
     assert_eq!(codes(&s, "192.88.99.7"), ["127.0.0.2"]);
 }
+
+#[test]
+fn a_reload_serves_a_renewed_api_certificate_and_refuses_a_mismatched_one() {
+    let (dir, data) = temp_data();
+    let (cert, key) = (dir.path().join("api.pem"), dir.path().join("api.key"));
+    std::fs::copy(fixture("api.pem"), &cert).expect("copy");
+    std::fs::copy(fixture("api.key"), &key).expect("copy");
+    let mut config = registry_config(&data);
+    config.api.tls = Some(dnsbl::config::TlsFiles { certificate: cert.clone(), key: key.clone() });
+    let s = TestServer::start(config.clone());
+    let (http_base, _) = s.api(&data);
+    let server = http_base.replace("http://", "https://");
+    let op_token = data.join("operator.token");
+    let stats_with = |ca: &Path| {
+        dnsbl(
+            &["stats", "--json"],
+            &[("DNSBL_SERVER", Path::new(&server)), ("DNSBL_TOKEN_FILE", &op_token), ("DNSBL_CA_FILE", ca)],
+        )
+    };
+    let (old_ca, new_ca) = (fixture("ca.pem"), fixture("ca2.pem"));
+    stdout(&stats_with(&old_ca));
+    assert!(!stats_with(&new_ca).status.success(), "not yet the renewed certificate");
+
+    // A renewal writes the new files in place (as certbot does); the reload reads them.
+    std::fs::copy(fixture("api2.pem"), &cert).expect("copy");
+    std::fs::copy(fixture("api2.key"), &key).expect("copy");
+    s.reload(config.clone()).expect("reload");
+    stdout(&stats_with(&new_ca));
+    let refused = stats_with(&old_ca);
+    assert!(!refused.status.success(), "the old certificate is no longer served");
+
+    // A certificate whose key is not its own is refused, and the running one stays.
+    std::fs::copy(fixture("api.pem"), &cert).expect("copy");
+    let err = s.reload(config).expect_err("mismatched key refused").to_string();
+    assert!(err.contains("do not work together"), "{err}");
+    stdout(&stats_with(&new_ca));
+}
