@@ -8,6 +8,10 @@
 #                                         # while dnsperf sends BENCH_RATE qps
 #   scripts/bench-peer.sh load            # dnsbl only: start to first answer on a 10M-entry list
 #                                         # (written and imported once, ~1.5 GB in BENCH_DIR), 3 runs
+#   scripts/bench-peer.sh rrl             # dnsbl only: BENCH_ROUNDS (5) alternating rounds without
+#                                         # and with rate limiting (at a rate nothing reaches), the
+#                                         # batched generator at full speed; qps and answers per
+#                                         # server CPU second per round, and the paired ratios
 #   scripts/bench-peer.sh instructions [BINARY]
 #                                         # dnsbl only: user-space instructions per query under
 #                                         # callgrind (40,000 queries at 2,000 qps, counted after the
@@ -21,7 +25,7 @@
 # `datasets` (default: the same three datasets rbldnsd serves, one per file) or `one` (the three
 # files merged into one list, as before zones were made of datasets). BENCH_RRL=1 serves dnsbl
 # with response rate limiting on at a rate nothing reaches (every reply is checked, none limited),
-# to measure what the check costs.
+# to measure what the check costs (BENCH_RRL_TABLE: its table-size, default the configuration's).
 # Every run is bounded by BENCH_SECONDS; the servers this script starts are stopped on exit.
 set -euo pipefail
 [ -n "${BENCH_TRACE:-}" ] && set -x
@@ -39,7 +43,17 @@ DATA=$OUT/dnsbl-data-$LAYOUT
 CONFIG_ARGS=()
 if [ -n "${BENCH_RRL:-}" ]; then
   mkdir -p "$OUT"
-  sed 's/^ignore-clients = \[\]$/ignore-clients = []\n[server.rrl]\nresponses-per-second = 1000000/' config/dnsbl.toml >"$OUT/rrl.toml"
+fi
+# The embedded default with `[server.rrl]` at a rate nothing reaches (every reply checked).
+rrl_config() {
+  mkdir -p "$OUT"
+  local table=${BENCH_RRL_TABLE:+\\ntable-size = $BENCH_RRL_TABLE}
+  sed "s/^registered-resolvers-only = false\$/registered-resolvers-only = false\\n[server.rrl]\\nresponses-per-second = 1000000$table/" \
+    config/dnsbl.toml >"$OUT/rrl.toml"
+  grep -q '^\[server.rrl\]' "$OUT/rrl.toml" || { echo "cannot add [server.rrl] to config/dnsbl.toml" >&2; exit 1; }
+}
+if [ -n "${BENCH_RRL:-}" ]; then
+  rrl_config
   CONFIG_ARGS=(--config "$OUT/rrl.toml")
 fi
 HZ=$(getconf CLK_TCK)
@@ -227,8 +241,35 @@ instructions_mode() {
   total=$(cat "$out"* | awk '/^totals:/ {s += $2} END {print s}')
   echo "$bin: $total instructions for $queries queries, $(echo "$total / $queries" | bc) per query"
 }
+# Alternating rounds without and with rate limiting (dnsbl only).
+rrl_mode() {
+  local rounds=${BENCH_ROUNDS:-5} off on q c ratios=() rows=()
+  [ -d "$DATA" ] || import_data
+  rrl_config
+  for round in $(seq "$rounds"); do
+    # The order alternates too, so neither side always runs first.
+    local order="off on"; [ $((round % 2)) = 0 ] && order="on off"
+    for mode in $order; do
+      if [ $mode = on ]; then CONFIG_ARGS=(--config "$OUT/rrl.toml"); else CONFIG_ARGS=(); fi
+      start_server dnsbl 0
+      read -r q _ c <<<"$(loadgen_rate 1)"
+      stop_server
+      printf -v "$mode" '%s %s' "$q" "$(echo "scale=0; $q * $SECS / $c" | bc)"
+    done
+    read -r qoff coff <<<"$off"; read -r qon con <<<"$on"
+    rows+=("| $round | $qoff | $qon | $coff | $con |")
+    ratios+=("$(echo "scale=3; $qon / $qoff" | bc) $(echo "scale=3; $con / $coff" | bc)")
+  done
+  echo "| round | qps without | qps with RRL | answers per CPU s without | with RRL |"
+  echo "|---|---|---|---|---|"
+  printf '%s\n' "${rows[@]}"
+  printf '%s\n' "${ratios[@]}" | sort -n -k1 | awk '{a[NR]=$1} END {print "median qps ratio with/without: " a[int((NR+1)/2)]}'
+  printf '%s\n' "${ratios[@]}" | sort -n -k2 | awk '{a[NR]=$2} END {print "median answers-per-CPU-second ratio with/without: " a[int((NR+1)/2)]}'
+}
+
 case "${1:-}" in
   change) change_mode; exit 0 ;;
+  rrl) rrl_mode; exit 0 ;;
   load) load_mode; exit 0 ;;
   instructions) instructions_mode "${2:-}"; exit 0 ;;
 esac

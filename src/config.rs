@@ -176,7 +176,7 @@ fn default_rrl_v6() -> u8 {
     56
 }
 fn default_rrl_table() -> usize {
-    1 << 20
+    1 << 16
 }
 
 fn default_rcvbuf() -> usize {
@@ -783,7 +783,7 @@ mod tests {
         let c = Config::parse(&with("[server.rrl]\nexempt-clients = [\"192.0.2.53\"]"), "t.toml").expect("valid");
         let rrl = c.server.rrl.expect("on");
         assert_eq!((rrl.responses_per_second, rrl.nxdomains_per_second, rrl.window, rrl.slip), (20, 20, 15, 2));
-        assert_eq!((rrl.ipv4_prefix_length, rrl.ipv6_prefix_length, rrl.table_size), (24, 56, 1 << 20));
+        assert_eq!((rrl.ipv4_prefix_length, rrl.ipv6_prefix_length, rrl.table_size), (24, 56, 1 << 16));
         assert_eq!(rrl.exempt_clients, ["192.0.2.53/32".parse::<Prefix>().expect("prefix")]);
         for (bad, why) in [("window = 0", "window"), ("responses-per-second = 0", "rates"), ("slip = 11", "slip")] {
             let e = Config::parse(&with(&format!("[server.rrl]\n{bad}")), "t.toml").expect_err(bad);

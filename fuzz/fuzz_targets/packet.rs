@@ -1,11 +1,14 @@
 //! Any bytes as a DNS query, through both answer paths on a zone with listings, exclusions,
 //! several datasets and a marketer-style registered code: no panic, and every reply decodes and
 //! respects the UDP size limit. When the lean path answers, the full path answers the same.
+//! DNS cookies are on: any COOKIE option in the bytes is checked as the transport loop does.
 #![no_main]
 
 use std::sync::{Arc, LazyLock};
 
 use dnsbl::config::Config;
+use dnsbl::cookie::Secrets;
+use dnsbl::dns::respond::cookie_of;
 use dnsbl::dns::{lean, respond, respond_full, Limits, Transport};
 use dnsbl::model::{Entry, Listing, ListingCode, Prefix};
 use dnsbl::name::DatasetName;
@@ -35,7 +38,9 @@ static SNAPSHOT: LazyLock<Snapshot> = LazyLock::new(|| {
     let mut feed = ZoneBuilder::new(zone.clone(), 7);
     feed.add("198.51.100.0/25".parse::<Prefix>().expect("prefix"), Entry::Listed(listing(4, Some("feed"))));
     let (feed, _) = feed.build_dataset(DatasetName::parse("feed").expect("name"));
-    Snapshot::new(vec![ZoneSnapshot::new(zone, 7, operator, vec![feed])])
+    let mut snapshot = Snapshot::new(vec![ZoneSnapshot::new(zone, 7, operator, vec![feed])]);
+    snapshot.cookies = Some(Arc::new(Secrets::new([7; 16], [[9; 16]])));
+    snapshot
 });
 
 /// A reply as text, names in lower case (the lean path keeps the question's 0x20 case).
@@ -60,8 +65,9 @@ fuzz_target!(|data: &[u8]| {
     let snap = &*SNAPSHOT;
     let limits = Limits { max_udp_payload: 1232 };
     let mut out = Vec::new();
+    let cookie = cookie_of(snap, data, std::net::Ipv4Addr::new(192, 0, 2, 1).into(), 1_700_000_000);
     for transport in [Transport::Udp, Transport::Tcp] {
-        if respond(snap, data, transport, &limits, None, &mut out).is_some() {
+        if respond(snap, data, transport, &limits, cookie.as_ref(), &mut out).is_some() {
             let m = Message::from_vec(&out).expect("a reply decodes");
             if transport == Transport::Udp {
                 let limit = m.edns.as_ref().map_or(512, |_| 1232);

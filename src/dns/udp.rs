@@ -118,8 +118,13 @@ pub fn serve(
             // A valid server cookie proves the source address: nothing to reflect (RFC 7873 §5.2.5).
             let proven = cookie_verdict == Some(Verdict::Valid);
             if let (Some(rrl), Some(addr), false) = (&snapshot.rrl, &peer, proven) {
-                let question = query.get(HEADER_LEN..question_end(query).unwrap_or(HEADER_LEN)).unwrap_or(&[]);
-                match rrl.check(peer_ip(addr), Kind::of_reply(reply), question, clock_ms) {
+                // Only positive answers are keyed by their question.
+                let kind = Kind::of_reply(reply);
+                let question = match kind {
+                    Kind::Positive => query.get(HEADER_LEN..question_end(query).unwrap_or(HEADER_LEN)).unwrap_or(&[]),
+                    _ => &[],
+                };
+                match rrl.check(peer_ip(addr), kind, question, clock_ms) {
                     Action::Send => {}
                     Action::WouldLimit => tally.rrl_would_limit += 1,
                     Action::Drop => {
