@@ -339,7 +339,7 @@ pub struct RegistryConfig {
 impl RegistryConfig {
     /// True when registrations change the answers of `zone`.
     pub fn applies_to(&self, zone: &DomainName) -> bool {
-        self.zones.as_ref().map_or(true, |z| z.contains(zone))
+        self.zones.as_ref().is_none_or(|z| z.contains(zone))
     }
 
     /// The registry entries that change `zone`'s answers: all of `entries`, or none when

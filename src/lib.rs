@@ -10,7 +10,7 @@
 //!
 //! ```text
 //! pure core      model · name · trie · zonefile · registry · config · access · rrl · cookie
-//!                · snapshot · query
+//!                · evidence · snapshot · query
 //!                no I/O, no tokio/rocksdb/hickory/axum/clap, no logging; snapshot owns arc-swap
 //! one system     clock (the wall clock) · store (rocksdb) · dns (sockets; hickory-proto in dns::full)
 //! orchestration  publisher (store → snapshot; the single Writer) · importer (file → store)
@@ -50,6 +50,8 @@
 //!   resolvers, with their query counters), carried in the snapshot.
 //! - [`rrl`]: response rate limiting for UDP (`[server.rrl]`), carried in the snapshot.
 //! - [`cookie`]: DNS cookies (RFC 7873, RFC 9018 server cookies); the secrets ride in the snapshot.
+//! - [`evidence`]: abuse reports (ARF) read into what they say (source address, mailing);
+//!   mail-parser only in `evidence::arf`.
 //! - [`query`]: the DNSBL answer rules (test points, empty non-terminals, apex, NS glue, the union
 //!   of a zone's datasets).
 //! - [`clock`]: the wall clock, read at the edges and passed down as `now`.
@@ -72,6 +74,7 @@ pub mod config;
 pub mod cookie;
 pub mod daemon;
 pub mod dns;
+pub mod evidence;
 pub mod exporter;
 pub mod importer;
 pub mod model;

@@ -390,7 +390,7 @@ impl Snapshot {
 
     /// True when registrations change the answers of `zone`.
     pub fn registry_applies_to(&self, zone: &crate::name::DomainName) -> bool {
-        self.registry_config.as_ref().map_or(true, |c| c.applies_to(zone))
+        self.registry_config.as_ref().is_none_or(|c| c.applies_to(zone))
     }
 }
 

@@ -5,6 +5,7 @@ mod access;
 mod admin;
 mod client;
 mod config;
+mod evidence;
 mod listing;
 mod lookup;
 mod marketer;
@@ -71,6 +72,9 @@ enum Command {
     Resolver(access::ResolverCommand),
     /// Show the changes to access keys and registered resolvers.
     AccessHistory(access::AccessHistoryArgs),
+    /// Abuse reports from feedback loops (ARF).
+    #[command(subcommand)]
+    Evidence(evidence::EvidenceCommand),
 }
 
 impl Cli {
@@ -93,6 +97,7 @@ impl Cli {
             Command::AccessKey(cmd) => access::run_access_key(cmd),
             Command::Resolver(cmd) => access::run_resolver(cmd),
             Command::AccessHistory(args) => access::run_access_history(args),
+            Command::Evidence(cmd) => evidence::run(cmd),
         }
     }
 }

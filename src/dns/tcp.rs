@@ -102,7 +102,7 @@ impl AcceptFailures {
     fn failed(&mut self, error: &std::io::Error, now: Instant) -> Duration {
         self.unlogged += 1;
         self.streak += 1;
-        if self.last_logged.map_or(true, |at| now.duration_since(at) >= ACCEPT_LOG_INTERVAL) {
+        if self.last_logged.is_none_or(|at| now.duration_since(at) >= ACCEPT_LOG_INTERVAL) {
             tracing::warn!(%error, failures = self.unlogged, "tcp accept failing; pausing between attempts (logged once per 10 s)");
             self.unlogged = 0;
             self.last_logged = Some(now);

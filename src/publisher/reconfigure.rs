@@ -99,7 +99,7 @@ impl Publisher {
             self.interned.insert((zone, dataset), index);
         }
         for (zone, dataset, due) in expiries {
-            self.expiries.retain(|(_, z, d, _)| !(z == &zone && dataset.as_ref().map_or(true, |only| d == only)));
+            self.expiries.retain(|(_, z, d, _)| !(z == &zone && dataset.as_ref().is_none_or(|only| d == only)));
             self.expiries.extend(due);
         }
         let lists = (config.server.refuse_clients.clone(), config.server.ignore_clients.clone());

@@ -551,7 +551,7 @@ mod tests {
         for (i, &(net, len, verdict)) in entries.iter().enumerate() {
             if addr & crate::model::mask128(len) == net {
                 let key = (len, matches!(verdict, Verdict::Excluded), i, verdict);
-                if best.map_or(true, |b| (key.0, key.1, key.2) > (b.0, b.1, b.2)) {
+                if best.is_none_or(|b| (key.0, key.1, key.2) > (b.0, b.1, b.2)) {
                     best = Some(key);
                 }
             }

@@ -15,7 +15,10 @@ use std::path::Path;
 const LAYERS: &[(&str, &[&str])] = &[
     (
         "pure core",
-        &["model", "name", "trie", "zonefile", "registry", "config", "access", "rrl", "cookie", "snapshot", "query"],
+        &[
+            "model", "name", "trie", "zonefile", "registry", "config", "access", "rrl", "cookie", "evidence",
+            "snapshot", "query",
+        ],
     ),
     ("one system", &["clock", "store", "dns"]),
     ("orchestration", &["publisher", "importer", "exporter"]),
@@ -39,6 +42,7 @@ const OWNERS: &[(&str, &[&str])] = &[
     ("arc_swap", &["snapshot"]),
     ("ahash", &["rrl"]),
     ("siphasher", &["cookie"]),
+    ("mail_parser", &["evidence::arf"]),
     ("nix", &["dns::udp", "store"]),
     ("socket2", &["dns::listen"]),
 ];

@@ -442,3 +442,66 @@ fn no_acknowledged_write_is_lost_when_the_server_is_killed() {
     }
     assert!(terminate(&mut child).success());
 }
+
+fn arf_fixture(name: &str) -> std::path::PathBuf {
+    Path::new(env!("CARGO_MANIFEST_DIR")).join("tests/fixtures/arf").join(name)
+}
+
+#[test]
+fn evidence_parse_reads_messages_mboxes_maildirs_and_stdin_and_says_why_a_message_is_no_report() {
+    let (dir, _) = temp_data();
+    let one = arf_fixture("abuse-source-ip.eml");
+    let out = dnsbl(&["evidence", "parse", one.to_str().expect("path")]);
+    let shown = text(&out.stdout);
+    assert!(out.status.success(), "{shown}{}", text(&out.stderr));
+    assert!(
+        shown.contains(
+            "abuse from 45.67.8.9 (Source-IP); mailing feedback-id:2026-48:weekly:shop:esp-x; \
+             arrived 2026-11-30T09:58:00Z; report <fbl-20261130-0001@isp-a.example>"
+        ),
+        "{shown}"
+    );
+
+    // An mbox of two reports, and a Maildir holding one in new/ and one in cur/.
+    let (a, b) =
+        (std::fs::read(&one).expect("read"), std::fs::read(arf_fixture("headers-only-forged-hops.eml")).expect("read"));
+    let mut mbox = b"From fbl@isp-a.example Mon Nov 30 10:05:00 2026\n".to_vec();
+    mbox.extend_from_slice(&a);
+    mbox.extend_from_slice(b"\nFrom abuse@isp-b.example Tue Dec  1 08:00:00 2026\n");
+    mbox.extend_from_slice(&b);
+    let mbox_path = dir.path().join("fbl.mbox");
+    std::fs::write(&mbox_path, &mbox).expect("write");
+    let maildir = dir.path().join("Maildir");
+    for (sub, bytes) in [("new", &a), ("cur", &b)] {
+        std::fs::create_dir_all(maildir.join(sub)).expect("dir");
+        std::fs::write(maildir.join(sub).join("1.host:2,"), bytes).expect("write");
+    }
+    let out = dnsbl(&["evidence", "parse", mbox_path.to_str().expect("path"), maildir.to_str().expect("path")]);
+    let shown = text(&out.stdout);
+    assert!(out.status.success(), "{shown}{}", text(&out.stderr));
+    assert!(shown.contains("fbl.mbox#1: abuse from 45.67.8.9 (Source-IP)"), "{shown}");
+    assert!(shown.contains("fbl.mbox#2: abuse from 45.67.8.10 (Received header 2 from the top)"), "{shown}");
+    assert!(shown.contains("mailing campaign:promo.example/2026-12-01/black friday is here"), "{shown}");
+    assert_eq!(shown.lines().count(), 4, "{shown}");
+
+    // A message that is no report is named with the reason, and the command fails.
+    let not_arf = arf_fixture("not-arf.eml");
+    let out = dnsbl(&["evidence", "parse", "--json", one.to_str().expect("path"), not_arf.to_str().expect("path")]);
+    assert!(!out.status.success());
+    let lines: Vec<serde_json::Value> =
+        text(&out.stdout).lines().map(|l| serde_json::from_str(l).expect("one JSON object per line")).collect();
+    assert_eq!(lines[0]["source_ip"], "45.67.8.9");
+    assert!(lines[1]["error"].as_str().is_some_and(|e| e.contains("not a feedback report")), "{lines:?}");
+    assert!(text(&out.stderr).contains("1 of 2 messages are not usable reports"), "{}", text(&out.stderr));
+
+    // Standard input.
+    let mut child = Command::new(env!("CARGO_BIN_EXE_dnsbl"))
+        .args(["evidence", "parse", "-"])
+        .stdin(Stdio::piped())
+        .stdout(Stdio::piped())
+        .spawn()
+        .expect("spawn");
+    std::io::Write::write_all(&mut child.stdin.take().expect("stdin"), &b).expect("write");
+    let out = child.wait_with_output().expect("wait");
+    assert!(text(&out.stdout).starts_with("-: abuse from 45.67.8.10"), "{}", text(&out.stdout));
+}

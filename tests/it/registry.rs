@@ -434,7 +434,7 @@ mod model {
                 .map(|p| p.1)
                 .max();
             let codes: Vec<u8> = match (reg_len, op_len) {
-                (Some(r), o) if o.map_or(true, |o| r >= o) => {
+                (Some(r), o) if o.is_none_or(|o| r >= o) => {
                     let declared = (0..2).flat_map(|m| self.declared[m].iter()).find(|p| p.1 == r && covers(**p, addr));
                     match declared {
                         Some(d) => {

@@ -1,0 +1,153 @@
+//! `dnsbl evidence ...`: abuse reports from feedback loops. `parse` reads reports (single
+//! messages, mbox files, Maildirs, stdin) and shows what each says — the source address and
+//! where it was read, the feedback type, the mailing it counts toward — or why it is not a usable
+//! report, recording nothing: the check to run on a new feed before it is wired in.
+
+use std::io::Read;
+use std::path::{Path, PathBuf};
+
+use anyhow::{bail, Context};
+use serde::Serialize;
+
+use super::format_unix;
+use crate::evidence::{arf, split_mbox, Report};
+
+#[derive(Debug, clap::Subcommand)]
+pub enum EvidenceCommand {
+    /// Show what abuse reports (ARF) say, without recording anything.
+    ///
+    /// Each PATH is a message, an mbox file, a Maildir (its new/ and cur/), a directory of
+    /// messages, or - for standard input.
+    ///
+    /// Example: dnsbl evidence parse reports/*.eml fbl.mbox
+    #[command(verbatim_doc_comment)]
+    Parse {
+        #[arg(required = true, value_name = "PATH")]
+        paths: Vec<PathBuf>,
+        /// Print one JSON object per message.
+        #[arg(long)]
+        json: bool,
+    },
+}
+
+/// One message read, for `--json`.
+#[derive(Debug, Default, Serialize)]
+struct Parsed {
+    source: String,
+    #[serde(skip_serializing_if = "Option::is_none")]
+    feedback_type: Option<String>,
+    #[serde(skip_serializing_if = "Option::is_none")]
+    source_ip: Option<String>,
+    #[serde(skip_serializing_if = "Option::is_none")]
+    ip_from: Option<String>,
+    #[serde(skip_serializing_if = "Option::is_none")]
+    mailing: Option<String>,
+    #[serde(skip_serializing_if = "Option::is_none")]
+    arrival: Option<u64>,
+    #[serde(skip_serializing_if = "Option::is_none")]
+    report_id: Option<String>,
+    #[serde(skip_serializing_if = "Option::is_none")]
+    error: Option<String>,
+}
+
+pub fn run(cmd: EvidenceCommand) -> anyhow::Result<()> {
+    let EvidenceCommand::Parse { paths, json } = cmd;
+    let (mut total, mut bad) = (0, 0);
+    for path in &paths {
+        for (source, bytes) in messages(path)? {
+            total += 1;
+            let parsed = match arf::parse(&bytes) {
+                Ok(r) => shown(source, &r),
+                Err(e) => {
+                    bad += 1;
+                    Parsed { source, error: Some(e.to_string()), ..Parsed::default() }
+                }
+            };
+            if json {
+                println!("{}", serde_json::to_string(&parsed)?);
+            } else {
+                print_line(&parsed);
+            }
+        }
+    }
+    if bad > 0 {
+        bail!("{bad} of {total} messages are not usable reports");
+    }
+    Ok(())
+}
+
+fn shown(source: String, r: &Report) -> Parsed {
+    Parsed {
+        source,
+        feedback_type: Some(r.feedback_type.clone()),
+        source_ip: Some(r.source_ip.to_string()),
+        ip_from: Some(r.ip_from.to_string()),
+        mailing: Some(r.mailing.to_string()),
+        arrival: r.arrival,
+        report_id: r.report_id.clone(),
+        error: None,
+    }
+}
+
+fn print_line(p: &Parsed) {
+    if let Some(e) = &p.error {
+        println!("{}: {e}", p.source);
+        return;
+    }
+    let arrived = p.arrival.map(|t| format!("; arrived {}", format_unix(t))).unwrap_or_default();
+    let id = p.report_id.as_ref().map(|i| format!("; report <{i}>")).unwrap_or_default();
+    println!(
+        "{}: {} from {} ({}); mailing {}{arrived}{id}",
+        p.source,
+        p.feedback_type.as_deref().unwrap_or(""),
+        p.source_ip.as_deref().unwrap_or(""),
+        p.ip_from.as_deref().unwrap_or(""),
+        p.mailing.as_deref().unwrap_or(""),
+    );
+}
+
+/// The messages at `path`, each with the name it is shown under (`FILE#N` for the N-th message
+/// of an mbox).
+fn messages(path: &Path) -> anyhow::Result<Vec<(String, Vec<u8>)>> {
+    let shown = path.display().to_string();
+    if shown == "-" {
+        let mut bytes = Vec::new();
+        std::io::stdin().read_to_end(&mut bytes).context("cannot read standard input")?;
+        return Ok(split(&shown, &bytes));
+    }
+    let meta = std::fs::metadata(path).with_context(|| format!("cannot read {shown}"))?;
+    if !meta.is_dir() {
+        let bytes = std::fs::read(path).with_context(|| format!("cannot read {shown}"))?;
+        return Ok(split(&shown, &bytes));
+    }
+    // A Maildir keeps its messages in new/ and cur/; any other directory holds them itself.
+    let maildir = ["new", "cur"].iter().any(|d| path.join(d).is_dir());
+    let dirs: Vec<PathBuf> = match maildir {
+        true => ["new", "cur"].iter().map(|d| path.join(d)).filter(|d| d.is_dir()).collect(),
+        false => vec![path.to_path_buf()],
+    };
+    let mut out = Vec::new();
+    for dir in dirs {
+        let mut files: Vec<PathBuf> = std::fs::read_dir(&dir)
+            .with_context(|| format!("cannot read {}", dir.display()))?
+            .filter_map(|e| e.ok().map(|e| e.path()))
+            .filter(|p| p.is_file())
+            .collect();
+        files.sort();
+        for file in files {
+            let bytes = std::fs::read(&file).with_context(|| format!("cannot read {}", file.display()))?;
+            out.extend(split(&file.display().to_string(), &bytes));
+        }
+    }
+    Ok(out)
+}
+
+fn split(shown: &str, bytes: &[u8]) -> Vec<(String, Vec<u8>)> {
+    let parts = split_mbox(bytes);
+    let many = parts.len() > 1;
+    parts
+        .into_iter()
+        .enumerate()
+        .map(|(i, m)| (if many { format!("{shown}#{}", i + 1) } else { shown.to_string() }, m.to_vec()))
+        .collect()
+}

@@ -1,0 +1,150 @@
+//! Evidence about sending addresses: abuse reports (ARF, RFC 5965) as mailbox providers send them
+//! from their feedback loops. Pure: bytes in, a [`Report`] or a [`ReportError`] out.
+//!
+//! - [`arf`]: one message → the report it makes (the only user of `mail-parser`).
+//! - [`split_mbox`]: an mbox file → its messages.
+//!
+//! Two rules decide what a report says (docs/evidence.md has them in full):
+//!
+//! - **The source address** is the report's `Source-IP` field. Without one, it is read from the
+//!   reported message's `Received` headers, from the top (the newest, added by the reporter's own
+//!   servers) down: internal hops (private, loopback, link-local, shared and unique-local
+//!   addresses) are passed over, and the first public address in a `from` clause is the sender.
+//!   Everything below that header was written by the sender's side and may be forged; it is
+//!   never read.
+//! - **The mailing** a complaint is about (so that complaints about one mailing count once toward
+//!   "three separate mailings"): the reported message's `Feedback-ID`, else its `List-Id`, else
+//!   its sending domain (from `From`), its subject (lower case, spaces collapsed) and its sending
+//!   day (UTC, from `Date`, else the arrival date).
+
+pub mod arf;
+
+use std::net::IpAddr;
+
+/// Largest report accepted, in bytes (a feedback report with the reported message attached is
+/// a few tens of kilobytes; the rest is a mistake or an attack).
+pub const MAX_REPORT_BYTES: usize = 1 << 20;
+
+/// What a feedback report says.
+#[derive(Clone, Debug, PartialEq, Eq)]
+pub struct Report {
+    /// `Feedback-Type`, lower case: `abuse`, `fraud`, `virus`, `other`, `not-spam`, `auth-failure`.
+    pub feedback_type: String,
+    pub source_ip: IpAddr,
+    pub ip_from: IpFrom,
+    /// When the reported message arrived (`Arrival-Date` or `Received-Date`), Unix seconds.
+    pub arrival: Option<u64>,
+    pub reported_domain: Option<String>,
+    pub user_agent: Option<String>,
+    /// The report's own `Message-ID`: the same report sent twice counts once.
+    pub report_id: Option<String>,
+    pub mailing: Mailing,
+    /// Whether the whole reported message came with the report, or only its headers.
+    pub original: Original,
+}
+
+/// Where the source address of a report came from.
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub enum IpFrom {
+    /// The report's `Source-IP` field.
+    SourceIpField,
+    /// The reported message's `Received` header at this position from the top (0: the newest).
+    Received(usize),
+}
+
+/// What came with the report of the reported message.
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub enum Original {
+    Message,
+    HeadersOnly,
+}
+
+/// The mailing a complaint is about.
+#[derive(Clone, Debug, PartialEq, Eq, PartialOrd, Ord)]
+pub enum Mailing {
+    FeedbackId(String),
+    ListId(String),
+    /// The sending domain, the sending day (`YYYY-MM-DD`, UTC) and the normalised subject.
+    Campaign {
+        domain: String,
+        day: String,
+        subject: String,
+    },
+}
+
+impl std::fmt::Display for Mailing {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        match self {
+            Mailing::FeedbackId(id) => write!(f, "feedback-id:{id}"),
+            Mailing::ListId(id) => write!(f, "list-id:{id}"),
+            Mailing::Campaign { domain, day, subject } => write!(f, "campaign:{domain}/{day}/{subject}"),
+        }
+    }
+}
+
+impl std::fmt::Display for IpFrom {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        match self {
+            IpFrom::SourceIpField => f.write_str("Source-IP"),
+            IpFrom::Received(0) => f.write_str("the newest Received header"),
+            IpFrom::Received(n) => write!(f, "Received header {} from the top", n + 1),
+        }
+    }
+}
+
+/// Why a message is not a usable report.
+#[derive(Clone, Debug, PartialEq, Eq, thiserror::Error)]
+pub enum ReportError {
+    #[error("larger than {MAX_REPORT_BYTES} bytes")]
+    TooLarge,
+    #[error("not a MIME message")]
+    NotMime,
+    #[error("not a feedback report (ARF): {0}")]
+    NotArf(String),
+    #[error("malformed feedback report: {0}")]
+    Malformed(String),
+    #[error("no usable source address: {0}")]
+    NoSourceIp(String),
+}
+
+/// The messages of an mbox file: each starts at a line beginning `From ` that opens the file or
+/// follows a blank line (the `From ` line itself is left out). Bytes that are not an mbox (no
+/// `From ` line first) are one message.
+pub fn split_mbox(bytes: &[u8]) -> Vec<&[u8]> {
+    if !bytes.starts_with(b"From ") {
+        return vec![bytes];
+    }
+    let mut starts = Vec::new();
+    let mut at = 0;
+    let mut previous_blank = true;
+    while at < bytes.len() {
+        let end = bytes[at..].iter().position(|&b| b == b'\n').map_or(bytes.len(), |i| at + i + 1);
+        let line = &bytes[at..end];
+        if previous_blank && line.starts_with(b"From ") {
+            starts.push((at, end));
+        }
+        previous_blank = line == b"\n" || line == b"\r\n";
+        at = end;
+    }
+    let mut out = Vec::with_capacity(starts.len());
+    for (i, &(_, body_start)) in starts.iter().enumerate() {
+        let next = starts.get(i + 1).map_or(bytes.len(), |&(line_start, _)| line_start);
+        out.push(&bytes[body_start..next]);
+    }
+    out
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn an_mbox_splits_at_from_lines_after_blank_lines() {
+        let mbox = b"From a@b Mon Nov 30 10:00:00 2026\nSubject: one\n\nbody\nFrom here on, text\n\nFrom c@d Mon Nov 30 10:01:00 2026\nSubject: two\n\nx\n";
+        let parts = split_mbox(mbox);
+        assert_eq!(parts.len(), 2);
+        assert!(parts[0].starts_with(b"Subject: one") && parts[0].ends_with(b"From here on, text\n\n"));
+        assert!(parts[1].starts_with(b"Subject: two"));
+        assert_eq!(split_mbox(b"Subject: alone\n\nx"), vec![&b"Subject: alone\n\nx"[..]]);
+    }
+}
