@@ -15,7 +15,7 @@ use serde::Deserialize;
 use toml::Spanned;
 
 use crate::model::{validate_txt, Entry, ListingCode, Prefix};
-use crate::name::DomainName;
+use crate::name::{DatasetName, DomainName};
 use crate::registry::Policy;
 use crate::rrl::RrlSettings;
 
@@ -80,6 +80,8 @@ struct ConfigFile {
     api: ApiFile,
     #[serde(default)]
     registry: RegistryFile,
+    #[serde(default)]
+    evidence: EvidenceFile,
     #[serde(rename = "zone")]
     zones: Vec<Spanned<ZoneFile>>,
 }
@@ -212,6 +214,51 @@ impl Default for ApiFile {
     }
 }
 
+#[derive(Debug, Default, Deserialize)]
+#[serde(deny_unknown_fields, rename_all = "kebab-case")]
+struct EvidenceFile {
+    dataset: Option<String>,
+    #[serde(default)]
+    three_strikes: ThreeStrikesFile,
+}
+
+#[derive(Debug, Deserialize)]
+#[serde(deny_unknown_fields, rename_all = "kebab-case")]
+struct ThreeStrikesFile {
+    #[serde(default = "default_strike_mailings")]
+    mailings: u32,
+    #[serde(default = "default_strike_reporters")]
+    reporters: u32,
+    #[serde(default = "default_strike_window")]
+    window_days: u32,
+    #[serde(default = "default_listed_days")]
+    listed_days: u32,
+}
+
+impl Default for ThreeStrikesFile {
+    fn default() -> Self {
+        ThreeStrikesFile {
+            mailings: default_strike_mailings(),
+            reporters: default_strike_reporters(),
+            window_days: default_strike_window(),
+            listed_days: default_listed_days(),
+        }
+    }
+}
+
+fn default_strike_mailings() -> u32 {
+    3
+}
+fn default_strike_reporters() -> u32 {
+    2
+}
+fn default_strike_window() -> u32 {
+    30
+}
+fn default_listed_days() -> u32 {
+    7
+}
+
 #[derive(Debug, Deserialize)]
 #[serde(deny_unknown_fields, rename_all = "kebab-case")]
 struct RegistryFile {
@@ -307,7 +354,27 @@ pub struct Config {
     pub server: ServerConfig,
     pub api: ApiConfig,
     pub registry: RegistryConfig,
+    pub evidence: EvidenceConfig,
     pub zones: Vec<ZoneConfig>,
+}
+
+/// Listing from evidence (`[evidence]`): the dataset evidence listings go into in every zone,
+/// and the policies' thresholds.
+#[derive(Clone, Debug, PartialEq, Eq)]
+pub struct EvidenceConfig {
+    pub dataset: DatasetName,
+    pub three_strikes: ThreeStrikes,
+}
+
+/// The `three-strikes` policy: complaints about at least `mailings` distinct mailings from at
+/// least `reporters` distinct reporters within `window_days` list the address until
+/// `listed_days` after the last of them.
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub struct ThreeStrikes {
+    pub mailings: u32,
+    pub reporters: u32,
+    pub window_days: u32,
+    pub listed_days: u32,
 }
 
 /// The HTTP API for operators and marketers.
@@ -529,7 +596,8 @@ impl Config {
         };
         let api = ApiConfig { listen: file.api.listen, allow_plain_http: file.api.allow_plain_http, tls };
         let registry = validate_registry(file.registry, &zones)?;
-        Ok(Config { server, api, registry, zones })
+        let evidence = validate_evidence(file.evidence)?;
+        Ok(Config { server, api, registry, evidence, zones })
     }
 
     /// Applies `dnsbl serve --zone NAME`: keep only that zone, or rename the single zone to it.
@@ -600,6 +668,34 @@ fn validate_server(s: ServerFile) -> Result<ServerConfig, (Option<std::ops::Rang
         cookie_secret_file: s.cookies.answer.then_some(s.cookies.secret_file),
         registered_resolvers_only: s.registered_resolvers_only,
     })
+}
+
+fn validate_evidence(file: EvidenceFile) -> Result<EvidenceConfig, (Option<std::ops::Range<usize>>, String)> {
+    let dataset = match file.dataset {
+        None => DatasetName::parse("evidence").map_err(|e| (None, e.to_string()))?,
+        Some(name) => DatasetName::parse(&name).map_err(|e| (None, format!("[evidence] dataset: {e}")))?,
+    };
+    if dataset.is_operator() {
+        return Err((None, "[evidence] dataset must not be the operator's own dataset".into()));
+    }
+    let t = file.three_strikes;
+    let ok = (1..=100).contains(&t.mailings)
+        && (1..=100).contains(&t.reporters)
+        && (1..=365).contains(&t.window_days)
+        && (1..=365).contains(&t.listed_days);
+    if !ok {
+        return Err((
+            None,
+            "[evidence.three-strikes] mailings and reporters are within 1..=100, window-days and listed-days within 1..=365".into(),
+        ));
+    }
+    let three_strikes = ThreeStrikes {
+        mailings: t.mailings,
+        reporters: t.reporters,
+        window_days: t.window_days,
+        listed_days: t.listed_days,
+    };
+    Ok(EvidenceConfig { dataset, three_strikes })
 }
 
 fn validate_rrl(file: Spanned<RrlFile>) -> Result<RrlSettings, (Option<std::ops::Range<usize>>, String)> {

@@ -28,6 +28,7 @@
 //!                                                                        │
 //! live change (to a dataset) ──▶ Publisher::apply ──one synced WriteBatch▶┤
 //! registry request ──▶ Registry::plan (pure) ──▶ change_registry ───────▶┤
+//! ARF report ──evidence::arf──▶ ingest_evidence ─store─▶ evidence::policy ─▶ listing (127.0.0.4)┤
 //!                      │ recompute the changed ranges (Patches) of the    │ at start: Publisher::load
 //!                      ▼ dataset from its stored entries (+ the registry's ▼ for `operator`)
 //!            SharedSnapshot::publish ◀── Snapshot { per zone: config, serial, datasets (each:

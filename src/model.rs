@@ -217,6 +217,8 @@ impl ListingCode {
     pub const REGISTERED: ListingCode = ListingCode(Ipv4Addr::new(127, 0, 0, 2));
     /// An operator listing of a marketing source.
     pub const OPERATOR: ListingCode = ListingCode(Ipv4Addr::new(127, 0, 0, 3));
+    /// A listing from evidence under a policy.
+    pub const EVIDENCE: ListingCode = ListingCode(Ipv4Addr::new(127, 0, 0, 4));
 
     /// Validates a return code.
     pub fn new(ip: Ipv4Addr) -> Result<ListingCode, CodeError> {

@@ -50,6 +50,7 @@ pub fn change_error(e: ChangeError) -> ApiError {
         }
         ChangeError::Registry(r) => return registry_error(r),
         ChangeError::TestPoint(_) => StatusCode::FORBIDDEN,
+        ChangeError::Evidence(_) => StatusCode::INTERNAL_SERVER_ERROR,
         ChangeError::Store(err) => {
             let status = store_status(err);
             if status.is_server_error() {

@@ -13,6 +13,7 @@
 //! - [`registry`]: marketer accounts (operator) and registrations (a marketer's own token).
 //! - [`admin`]: backups and whole-list imports (operator).
 //! - [`access`]: access keys and registered resolvers, with their counters and audit trail (operator).
+//! - [`evidence`]: abuse reports in, policy listings out; the evidence about an address (operator).
 //! - [`metrics`]: `GET /v1/stats` (JSON) and `GET /metrics` (Prometheus text) (operator).
 //!
 //! Around them: [`state`] (what handlers share), [`error`] (statuses and messages), [`limiter`]
@@ -22,6 +23,7 @@ pub mod access;
 pub mod admin;
 pub mod auth;
 pub mod error;
+pub mod evidence;
 pub mod limiter;
 pub mod listings;
 pub mod lookup;
@@ -86,6 +88,11 @@ fn router(state: ApiState) -> Router {
             get(access::list_resolvers).post(access::add_resolver).delete(access::remove_resolver),
         )
         .route("/v1/access/history", get(access::history))
+        .route(
+            "/v1/evidence",
+            post(evidence::ingest).layer(axum::extract::DefaultBodyLimit::max(evidence::MAX_UPLOAD_BYTES)),
+        )
+        .route("/v1/evidence/{ip}", get(evidence::show))
         .route("/v1/backups", post(admin::backup))
         .route("/v1/stats", get(metrics::stats))
         .route("/metrics", get(metrics::prometheus))

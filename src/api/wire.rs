@@ -498,3 +498,44 @@ pub struct AccessHistoryRecord {
 pub struct Removed {
     pub removed: String,
 }
+
+// ---- evidence --------------------------------------------------------------------------------
+
+/// `POST /v1/evidence?reporter=NAME`: what the reports did.
+#[derive(Clone, Debug, PartialEq, Eq, Serialize, Deserialize)]
+pub struct IngestResponse {
+    /// Reports stored as evidence, and reports counted before (same reporter and report id).
+    pub accepted: usize,
+    pub duplicates: usize,
+    /// Messages that gave no evidence: their position in the upload (1-based) and why.
+    pub refused: Vec<RefusedReport>,
+    /// Addresses a policy lists now, with code 127.0.0.4.
+    pub listed: Vec<PolicyListingView>,
+}
+
+#[derive(Clone, Debug, PartialEq, Eq, Serialize, Deserialize)]
+pub struct RefusedReport {
+    pub message: usize,
+    pub error: String,
+}
+
+#[derive(Clone, Debug, PartialEq, Eq, Serialize, Deserialize)]
+pub struct PolicyListingView {
+    pub ip: String,
+    pub policy: String,
+    pub mailings: usize,
+    pub reporters: usize,
+    /// When the listing ends by itself, Unix seconds.
+    pub until: u64,
+}
+
+/// One piece of evidence about an address (`GET /v1/evidence/{ip}`).
+#[derive(Clone, Debug, PartialEq, Eq, Serialize, Deserialize)]
+pub struct EvidenceView {
+    /// Unix seconds.
+    pub at: u64,
+    pub reporter: String,
+    pub kind: String,
+    pub mailing: String,
+    pub report_id: Option<String>,
+}

@@ -113,6 +113,18 @@ impl Client {
         self.finish(req.send(body))
     }
 
+    /// POST `body` as it is, with `content_type`.
+    pub fn post_bytes<T: DeserializeOwned>(
+        &self,
+        path: &str,
+        query: &[(&str, &str)],
+        content_type: &str,
+        body: &[u8],
+    ) -> anyhow::Result<T> {
+        let req = with_query(self.request("POST", path).set("Content-Type", content_type), query);
+        self.finish(req.send_bytes(body))
+    }
+
     pub fn get<T: DeserializeOwned>(&self, path: &str) -> anyhow::Result<T> {
         self.get_query(path, &[])
     }

@@ -1,7 +1,9 @@
 //! `dnsbl evidence ...`: abuse reports from feedback loops. `parse` reads reports (single
 //! messages, mbox files, Maildirs, stdin) and shows what each says — the source address and
 //! where it was read, the feedback type, the mailing it counts toward — or why it is not a usable
-//! report, recording nothing: the check to run on a new feed before it is wired in.
+//! report, recording nothing: the check to run on a new feed before it is wired in. `ingest`
+//! sends them to the running server for a reporter (each file in one request), where the
+//! policies list what they say to list; `show` lists the evidence about an address.
 
 use std::io::Read;
 use std::path::{Path, PathBuf};
@@ -9,7 +11,9 @@ use std::path::{Path, PathBuf};
 use anyhow::{bail, Context};
 use serde::Serialize;
 
+use super::client::{print_json, ClientArgs};
 use super::format_unix;
+use crate::api::wire::{EvidenceView, IngestResponse};
 use crate::evidence::{arf, split_mbox, Report};
 
 #[derive(Debug, clap::Subcommand)]
@@ -27,6 +31,25 @@ pub enum EvidenceCommand {
         /// Print one JSON object per message.
         #[arg(long)]
         json: bool,
+    },
+    /// Record abuse reports for a reporter on the running server; policies list what they say.
+    ///
+    /// Example: dnsbl evidence ingest --reporter isp-a reports/*.eml fbl.mbox Maildir/
+    #[command(verbatim_doc_comment)]
+    Ingest {
+        /// The reporter the reports come from (1-64 of a-z, 0-9, -, _ and .).
+        #[arg(long)]
+        reporter: String,
+        #[arg(required = true, value_name = "PATH")]
+        paths: Vec<PathBuf>,
+        #[command(flatten)]
+        client: ClientArgs,
+    },
+    /// Every piece of evidence about an address, oldest first.
+    Show {
+        ip: String,
+        #[command(flatten)]
+        client: ClientArgs,
     },
 }
 
@@ -51,7 +74,11 @@ struct Parsed {
 }
 
 pub fn run(cmd: EvidenceCommand) -> anyhow::Result<()> {
-    let EvidenceCommand::Parse { paths, json } = cmd;
+    let (paths, json) = match cmd {
+        EvidenceCommand::Parse { paths, json } => (paths, json),
+        EvidenceCommand::Ingest { reporter, paths, client } => return ingest(&reporter, &paths, &client),
+        EvidenceCommand::Show { ip, client } => return show(&ip, &client),
+    };
     let (mut total, mut bad) = (0, 0);
     for path in &paths {
         for (source, bytes) in messages(path)? {
@@ -109,37 +136,7 @@ fn print_line(p: &Parsed) {
 /// The messages at `path`, each with the name it is shown under (`FILE#N` for the N-th message
 /// of an mbox).
 fn messages(path: &Path) -> anyhow::Result<Vec<(String, Vec<u8>)>> {
-    let shown = path.display().to_string();
-    if shown == "-" {
-        let mut bytes = Vec::new();
-        std::io::stdin().read_to_end(&mut bytes).context("cannot read standard input")?;
-        return Ok(split(&shown, &bytes));
-    }
-    let meta = std::fs::metadata(path).with_context(|| format!("cannot read {shown}"))?;
-    if !meta.is_dir() {
-        let bytes = std::fs::read(path).with_context(|| format!("cannot read {shown}"))?;
-        return Ok(split(&shown, &bytes));
-    }
-    // A Maildir keeps its messages in new/ and cur/; any other directory holds them itself.
-    let maildir = ["new", "cur"].iter().any(|d| path.join(d).is_dir());
-    let dirs: Vec<PathBuf> = match maildir {
-        true => ["new", "cur"].iter().map(|d| path.join(d)).filter(|d| d.is_dir()).collect(),
-        false => vec![path.to_path_buf()],
-    };
-    let mut out = Vec::new();
-    for dir in dirs {
-        let mut files: Vec<PathBuf> = std::fs::read_dir(&dir)
-            .with_context(|| format!("cannot read {}", dir.display()))?
-            .filter_map(|e| e.ok().map(|e| e.path()))
-            .filter(|p| p.is_file())
-            .collect();
-        files.sort();
-        for file in files {
-            let bytes = std::fs::read(&file).with_context(|| format!("cannot read {}", file.display()))?;
-            out.extend(split(&file.display().to_string(), &bytes));
-        }
-    }
-    Ok(out)
+    Ok(files(path)?.iter().flat_map(|(shown, bytes)| split(shown, bytes)).collect())
 }
 
 fn split(shown: &str, bytes: &[u8]) -> Vec<(String, Vec<u8>)> {
@@ -150,4 +147,86 @@ fn split(shown: &str, bytes: &[u8]) -> Vec<(String, Vec<u8>)> {
         .enumerate()
         .map(|(i, m)| (if many { format!("{shown}#{}", i + 1) } else { shown.to_string() }, m.to_vec()))
         .collect()
+}
+
+fn ingest(reporter: &str, paths: &[PathBuf], client: &ClientArgs) -> anyhow::Result<()> {
+    let api = client.connect()?;
+    let (mut accepted, mut duplicates, mut refused) = (0, 0, 0);
+    for path in paths {
+        for (source, bytes) in files(path)? {
+            let answer: IngestResponse =
+                api.post_bytes("/v1/evidence", &[("reporter", reporter)], "application/mbox", &bytes)?;
+            if client.json {
+                print_json(&answer)?;
+                continue;
+            }
+            accepted += answer.accepted;
+            duplicates += answer.duplicates;
+            refused += answer.refused.len();
+            for r in &answer.refused {
+                println!("{source} message {}: {}", r.message, r.error);
+            }
+            for l in &answer.listed {
+                println!(
+                    "{} listed by policy {} (complaints about {} mailings from {} reporters) until {}",
+                    l.ip,
+                    l.policy,
+                    l.mailings,
+                    l.reporters,
+                    format_unix(l.until)
+                );
+            }
+        }
+    }
+    if !client.json {
+        println!("{accepted} reports recorded, {duplicates} already counted, {refused} refused");
+    }
+    Ok(())
+}
+
+fn show(ip: &str, client: &ClientArgs) -> anyhow::Result<()> {
+    let found: Vec<EvidenceView> = client.connect()?.get(&format!("/v1/evidence/{ip}"))?;
+    if client.json {
+        return print_json(&found);
+    }
+    if found.is_empty() {
+        println!("no evidence about {ip}");
+    }
+    for e in &found {
+        let id = e.report_id.as_ref().map(|i| format!(" report <{i}>")).unwrap_or_default();
+        println!("{}  {} from {}: mailing {}{id}", format_unix(e.at), e.kind, e.reporter, e.mailing);
+    }
+    Ok(())
+}
+
+/// The files at `path` as they are (an mbox or a message each; a Maildir's or directory's files).
+fn files(path: &Path) -> anyhow::Result<Vec<(String, Vec<u8>)>> {
+    let shown = path.display().to_string();
+    if shown == "-" {
+        let mut bytes = Vec::new();
+        std::io::stdin().read_to_end(&mut bytes).context("cannot read standard input")?;
+        return Ok(vec![(shown, bytes)]);
+    }
+    if !path.is_dir() {
+        return Ok(vec![(shown.clone(), std::fs::read(path).with_context(|| format!("cannot read {shown}"))?)]);
+    }
+    let maildir = ["new", "cur"].iter().any(|d| path.join(d).is_dir());
+    let dirs: Vec<PathBuf> = match maildir {
+        true => ["new", "cur"].iter().map(|d| path.join(d)).filter(|d| d.is_dir()).collect(),
+        false => vec![path.to_path_buf()],
+    };
+    let mut out = Vec::new();
+    for dir in dirs {
+        let mut names: Vec<PathBuf> = std::fs::read_dir(&dir)
+            .with_context(|| format!("cannot read {}", dir.display()))?
+            .filter_map(|e| e.ok().map(|e| e.path()))
+            .filter(|p| p.is_file())
+            .collect();
+        names.sort();
+        for file in names {
+            let bytes = std::fs::read(&file).with_context(|| format!("cannot read {}", file.display()))?;
+            out.push((file.display().to_string(), bytes));
+        }
+    }
+    Ok(out)
 }

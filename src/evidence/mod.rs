@@ -3,6 +3,7 @@
 //!
 //! - [`arf`]: one message → the report it makes (the only user of `mail-parser`).
 //! - [`split_mbox`]: an mbox file → its messages.
+//! - [`policy`]: an address's stored [`Evidence`] → whether a policy lists it, and until when.
 //!
 //! Two rules decide what a report says (docs/evidence.md has them in full):
 //!
@@ -18,6 +19,7 @@
 //!   day (UTC, from `Date`, else the arrival date).
 
 pub mod arf;
+pub mod policy;
 
 use std::net::IpAddr;
 
@@ -90,6 +92,35 @@ impl std::fmt::Display for IpFrom {
             IpFrom::Received(n) => write!(f, "Received header {} from the top", n + 1),
         }
     }
+}
+
+impl Report {
+    /// Whether the report is a complaint about unwanted mail (`abuse`, `fraud`, `virus`,
+    /// `other`); `not-spam` and `auth-failure` reports are not.
+    pub fn is_complaint(&self) -> bool {
+        matches!(self.feedback_type.as_str(), "abuse" | "fraud" | "virus" | "other")
+    }
+}
+
+/// One piece of evidence about an address, as it is kept.
+#[derive(Clone, Debug, PartialEq, Eq)]
+pub struct Evidence {
+    /// When it happened (the report's arrival date, else when it was ingested), Unix seconds.
+    pub at: u64,
+    /// The reporter's name.
+    pub reporter: String,
+    pub kind: EvidenceKind,
+    /// The mailing a complaint is about ([`Mailing`]'s text).
+    pub mailing: String,
+    pub report_id: Option<String>,
+}
+
+/// What a piece of evidence is.
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+#[repr(u8)]
+pub enum EvidenceKind {
+    /// A feedback-loop complaint.
+    Complaint = 1,
 }
 
 /// Why a message is not a usable report.

@@ -22,10 +22,12 @@
 //! - `fold`: patches folded into new base tables off the writer's thread;
 //! - `registry`: registry changes (plan, store, recompute every registry zone, publish);
 //! - `reconfigure`: a configuration reload (zones added, removed or changed, client rules);
-//! - `access`: access keys and registered resolvers (stored, audited, served).
+//! - `access`: access keys and registered resolvers (stored, audited, served);
+//! - `evidence`: reports in, policy listings (127.0.0.4, ending by themselves) out.
 
 mod access;
 mod apply;
+mod evidence;
 mod fold;
 pub mod load;
 mod merge;
@@ -34,6 +36,7 @@ mod registry;
 pub mod writer;
 
 pub use access::{AccessChange, AccessData};
+pub use evidence::{Ingested, PolicyListing};
 pub use fold::MERGE_AFTER;
 pub use reconfigure::Reconfigured;
 pub use registry::RegistryOutcome;
@@ -44,7 +47,7 @@ use std::sync::Arc;
 use std::thread::JoinHandle;
 
 use crate::access::{AccessTable, ClientRules};
-use crate::config::{Config, RegistryConfig};
+use crate::config::{Config, EvidenceConfig, RegistryConfig};
 use crate::cookie::Secrets;
 use crate::model::{Entry, Listing, Prefix};
 use crate::name::{DatasetName, DomainName};
@@ -123,6 +126,8 @@ pub enum ChangeError {
     ResolverExists(Prefix),
     #[error("{0} is not a registered resolver")]
     NoResolver(Prefix),
+    #[error("evidence: {0}")]
+    Evidence(String),
     #[error(transparent)]
     Registry(#[from] RegistryError),
     #[error(transparent)]
@@ -153,6 +158,8 @@ pub struct Publisher {
     client_lists: (Vec<Prefix>, Vec<Prefix>),
     /// Access keys and registered resolvers, as stored.
     access: AccessData,
+    /// Where evidence listings go and the policies' thresholds.
+    evidence_config: EvidenceConfig,
 }
 
 impl Publisher {
@@ -211,6 +218,7 @@ impl Publisher {
             folds,
             client_lists,
             access,
+            evidence_config: config.evidence.clone(),
         };
         Ok((publisher, report))
     }

@@ -120,6 +120,7 @@ impl Publisher {
         if current.access.resolvers_only != config.server.registered_resolvers_only {
             next.access = Arc::new(self.access_table(config.server.registered_resolvers_only, &current.access));
         }
+        self.evidence_config = config.evidence.clone();
         self.shared.publish(next);
         Ok(report)
     }

@@ -4,7 +4,8 @@
 //! `meta` (schema version, per-zone SOA serial and list generation), `audit` (one record per
 //! change, keyed by zone, prefix and time, written in the change's own batch), and
 //! `registrations`: marketer accounts, declarations and history (see `registrations.rs`), and
-//! `access`: access keys, registered resolvers and their audit trail (see `access.rs`). A change becomes visible in one
+//! `access`: access keys, registered resolvers and their audit trail (see `access.rs`), and
+//! `evidence`: what reporters sent about addresses (see `evidence.rs`). A change becomes visible in one
 //! `WriteBatch` with a synced WAL. A zone replacement streams the new list into the next
 //! generation in bounded chunks (constant memory), then switches generation, bumps the serial and
 //! drops the old generation in that one synced batch; an interrupted import leaves only an
@@ -19,6 +20,7 @@
 
 mod access;
 pub mod encoding;
+mod evidence;
 mod registrations;
 
 use std::path::{Path, PathBuf};
@@ -40,7 +42,8 @@ const CF_META: &str = "meta";
 const CF_REGISTRATIONS: &str = "registrations";
 const CF_AUDIT: &str = "audit";
 const CF_ACCESS: &str = "access";
-const ALL_CFS: [&str; 6] = [CF_LISTINGS, CF_EXCLUSIONS, CF_META, CF_REGISTRATIONS, CF_AUDIT, CF_ACCESS];
+const CF_EVIDENCE: &str = "evidence";
+const ALL_CFS: [&str; 7] = [CF_LISTINGS, CF_EXCLUSIONS, CF_META, CF_REGISTRATIONS, CF_AUDIT, CF_ACCESS, CF_EVIDENCE];
 
 const KEY_SCHEMA: &[u8] = b"schema-version";
 

@@ -505,3 +505,55 @@ fn evidence_parse_reads_messages_mboxes_maildirs_and_stdin_and_says_why_a_messag
     let out = child.wait_with_output().expect("wait");
     assert!(text(&out.stdout).starts_with("-: abuse from 45.67.8.10"), "{}", text(&out.stdout));
 }
+
+#[test]
+fn evidence_ingest_and_show_go_through_the_running_server() {
+    let (dir, data) = temp_data();
+    let (mut child, addr, api, _logs) = spawn_server_with_api(&data);
+    let server = format!("http://{api}");
+    let token = data.join("operator.token");
+    let run = |args: &[&str]| {
+        Command::new(env!("CARGO_BIN_EXE_dnsbl"))
+            .args(args)
+            .args(["--server", &server, "--token-file", token.to_str().expect("path")])
+            .output()
+            .expect("run dnsbl")
+    };
+    let report = |feedback_id: &str, id: &str| {
+        std::fs::read_to_string(arf_fixture("abuse-source-ip.eml"))
+            .expect("fixture")
+            .replace("2026-48:weekly:shop:esp-x", feedback_id)
+            .replace("fbl-20261130-0001@isp-a.example", id)
+            .replace("Arrival-Date: Mon, 30 Nov 2026 09:58:00 +0000\n", "")
+    };
+    let (a, b) = (dir.path().join("a.eml"), dir.path().join("b.eml"));
+    std::fs::write(&a, report("m1", "1@a") + "\n").expect("write");
+    std::fs::write(
+        &b,
+        format!(
+            "From x Tue Dec  1 10:00:00 2026\n{}\nFrom y Tue Dec  1 10:00:00 2026\n{}",
+            report("m2", "2@a"),
+            report("m2", "2@a")
+        ),
+    )
+    .expect("write");
+    let out = run(&["evidence", "ingest", "--reporter", "isp-a", a.to_str().expect("path"), b.to_str().expect("path")]);
+    assert!(out.status.success(), "{}{}", text(&out.stdout), text(&out.stderr));
+    assert!(text(&out.stdout).contains("2 reports recorded, 1 already counted, 0 refused"), "{}", text(&out.stdout));
+    let c = dir.path().join("c.eml");
+    std::fs::write(&c, report("m3", "3@b")).expect("write");
+    let out = run(&["evidence", "ingest", "--reporter", "isp-b", c.to_str().expect("path")]);
+    assert!(
+        text(&out.stdout)
+            .contains("45.67.8.9 listed by policy three-strikes (complaints about 3 mailings from 2 reporters) until"),
+        "{}",
+        text(&out.stdout)
+    );
+    assert_eq!(a_records(&ask(addr, "9.8.67.45.bl.localhost", RecordType::A)), ["127.0.0.4"]);
+    let out = run(&["evidence", "show", "45.67.8.9"]);
+    let shown = text(&out.stdout);
+    assert_eq!(shown.lines().count(), 3, "{shown}");
+    assert!(shown.contains("complaint from isp-b: mailing feedback-id:m3 report <3@b>"), "{shown}");
+    let status = terminate(&mut child);
+    assert!(status.success());
+}

@@ -10,6 +10,7 @@ mod compliance;
 mod cookies;
 mod datasets;
 mod differential;
+mod evidence;
 mod export;
 mod harness;
 mod hygiene;

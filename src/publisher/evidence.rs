@@ -1,0 +1,126 @@
+//! Evidence in, listings out: reports a reporter sent are checked (no test points, no denied
+//! ranges, complaints only), stored (a report already counted counts once), and every address
+//! with new evidence is held to the policies; one that trips a policy is listed with 127.0.0.4 in
+//! the evidence dataset of every zone, until the policy's end (the expiry timer removes it then),
+//! audited with actor `policy NAME`. A later qualifying report moves the end.
+
+use std::net::IpAddr;
+
+use super::{Change, ChangeError, Origin, Publisher};
+use crate::evidence::{policy, Evidence, EvidenceKind, Report};
+use crate::model::{Listing, ListingCode, Prefix};
+use crate::query::is_test_point;
+
+/// What an ingest did.
+#[derive(Clone, Debug, Default, PartialEq, Eq)]
+pub struct Ingested {
+    /// Reports stored as evidence, and reports already counted before.
+    pub accepted: usize,
+    pub duplicates: usize,
+    /// Reports refused: their position in the request and why.
+    pub refused: Vec<(usize, String)>,
+    /// Addresses a policy lists now.
+    pub listed: Vec<PolicyListing>,
+}
+
+/// An address a policy lists.
+#[derive(Clone, Debug, PartialEq, Eq)]
+pub struct PolicyListing {
+    pub ip: IpAddr,
+    pub policy: &'static str,
+    pub mailings: usize,
+    pub reporters: usize,
+    /// When the listing ends by itself, Unix seconds.
+    pub until: u64,
+}
+
+impl Publisher {
+    /// Records the reports `reporter` sent (each with its position) and lists what the policies
+    /// say to list.
+    pub fn ingest_evidence(
+        &mut self,
+        reporter: &str,
+        reports: Vec<(usize, Report)>,
+        now: u64,
+    ) -> Result<Ingested, ChangeError> {
+        let mut out = Ingested::default();
+        let mut pieces = Vec::new();
+        for (at, report) in reports {
+            let ip = match report.source_ip {
+                IpAddr::V6(v6) => v6.to_ipv4_mapped().map_or(report.source_ip, IpAddr::V4),
+                v4 => v4,
+            };
+            let host = Prefix::host(ip);
+            if is_test_point(host) {
+                out.refused.push((at, format!("{ip} is an RFC 5782 test point")));
+                continue;
+            }
+            if let Some(denied) = self.registry_config.policy.denied.iter().find(|d| d.contains(ip)) {
+                out.refused.push((at, format!("{ip} is in the denied range {denied}")));
+                continue;
+            }
+            if !report.is_complaint() {
+                out.refused
+                    .push((at, format!("a {} report is not a complaint; nothing recorded", report.feedback_type)));
+                continue;
+            }
+            // A report dated in the future (a wrong clock) counts as received now.
+            let when = report.arrival.filter(|&a| a <= now).unwrap_or(now);
+            let evidence = Evidence {
+                at: when,
+                reporter: reporter.to_string(),
+                kind: EvidenceKind::Complaint,
+                mailing: report.mailing.to_string(),
+                report_id: report.report_id.clone(),
+            };
+            pieces.push((ip, evidence));
+        }
+        let fresh = self.store.add_evidence(&pieces)?;
+        let mut touched: Vec<IpAddr> = Vec::new();
+        for ((ip, _), new) in pieces.iter().zip(&fresh) {
+            if *new {
+                out.accepted += 1;
+                if !touched.contains(ip) {
+                    touched.push(*ip);
+                }
+            } else {
+                out.duplicates += 1;
+            }
+        }
+        let zones: Vec<_> = self.shared.load().zones.iter().map(|z| z.config.origin.clone()).collect();
+        let dataset = self.evidence_config.dataset.clone();
+        let rules = self.evidence_config.three_strikes;
+        for ip in touched {
+            let evidence = self.store.evidence_of(ip)?;
+            let Some(listed) = policy::three_strikes(&evidence, now, &rules).filter(|l| l.until > now) else {
+                continue;
+            };
+            let ends =
+                humantime::format_rfc3339_seconds(std::time::UNIX_EPOCH + std::time::Duration::from_secs(listed.until));
+            let reason = format!(
+                "Listed automatically by policy {}: complaints about {} mailings from {} reporters; ends by itself {} unless new evidence; {}",
+                listed.policy, listed.mailings, listed.reporters, ends, self.registry_config.policy.lookup_url
+            );
+            let reason: String = reason.chars().take(200).collect();
+            let listing = Listing::new(vec![ListingCode::EVIDENCE], Some(reason))
+                .map_err(|e| ChangeError::Evidence(e.to_string()))?;
+            let actor = format!("policy {}", listed.policy);
+            for zone in &zones {
+                let change = Change::AddListing {
+                    prefix: Prefix::host(ip),
+                    listing: listing.clone(),
+                    expires_at: Some(listed.until),
+                };
+                self.apply(zone, &dataset, change, Origin { actor: &actor, source: "evidence" }, now)?;
+            }
+            out.listed.push(PolicyListing {
+                ip,
+                policy: listed.policy,
+                mailings: listed.mailings,
+                reporters: listed.reporters,
+                until: listed.until,
+            });
+        }
+        Ok(out)
+    }
+}

@@ -1,0 +1,149 @@
+//! The `evidence` column family: what reporters sent about addresses.
+//!
+//! Keys:
+//! - `0x01 · family · address · 128|32 · at:u64 · seq:u16` → one piece of evidence:
+//!   `1 · kind:u8 · reporter · mailing · report id` (strings as `len:u8 · bytes`, the report id
+//!   as a reason);
+//! - `0x02 · reporter-len:u8 · reporter · report id` → `at:u64`: the reports already counted,
+//!   so the same report sent twice counts once.
+
+use std::net::IpAddr;
+use std::sync::atomic::Ordering;
+
+use rocksdb::{ReadOptions, WriteBatch};
+
+use super::encoding::{self, check_version, push_prefix, DecodeError, Reader, VALUE_VERSION};
+use super::{synced, Store, StoreError, CF_EVIDENCE};
+use crate::evidence::{Evidence, EvidenceKind};
+use crate::model::Prefix;
+
+const RECORD: u8 = 1;
+const SEEN: u8 = 2;
+
+impl Store {
+    /// Stores the evidence about `ip` that is new, in one synced batch; returns, for each piece,
+    /// whether it was new (a report already counted, by reporter and report id, is not).
+    pub fn add_evidence(&self, pieces: &[(IpAddr, Evidence)]) -> Result<Vec<bool>, StoreError> {
+        let cf = self.cf(CF_EVIDENCE)?;
+        let mut batch = WriteBatch::default();
+        let mut fresh = Vec::with_capacity(pieces.len());
+        let mut seen_now: Vec<Vec<u8>> = Vec::new();
+        for (ip, e) in pieces {
+            if let Some(id) = &e.report_id {
+                let key = seen_key(&e.reporter, id);
+                let known = seen_now.contains(&key)
+                    || self.db.get_cf(cf, &key).map_err(|err| self.err("reading evidence", err))?.is_some();
+                if known {
+                    fresh.push(false);
+                    continue;
+                }
+                batch.put_cf(cf, &key, e.at.to_be_bytes());
+                seen_now.push(key);
+            }
+            let seq = self.audit_seq.fetch_add(1, Ordering::Relaxed);
+            batch.put_cf(cf, record_key(*ip, e.at, seq), encode(e));
+            fresh.push(true);
+        }
+        if fresh.iter().any(|&f| f) {
+            self.writable()?;
+            self.db.write_opt(batch, &synced()).map_err(|e| self.write_err("writing evidence", e))?;
+        }
+        Ok(fresh)
+    }
+
+    /// Every piece of evidence about `ip`, oldest first.
+    pub fn evidence_of(&self, ip: IpAddr) -> Result<Vec<Evidence>, StoreError> {
+        let Some(cf) = self.db.cf_handle(CF_EVIDENCE) else { return Ok(Vec::new()) };
+        let from = ip_prefix(ip);
+        let mut to = from.clone();
+        to.push(0xff);
+        let mut ro = ReadOptions::default();
+        ro.set_iterate_upper_bound(to);
+        let mut it = self.db.raw_iterator_cf_opt(cf, ro);
+        it.seek(&from);
+        let mut out = Vec::new();
+        while let (Some(k), Some(v)) = (it.key(), it.value()) {
+            let at = k
+                .get(from.len()..from.len() + 8)
+                .and_then(|b| <[u8; 8]>::try_from(b).ok())
+                .map(u64::from_be_bytes)
+                .ok_or_else(|| self.corrupt(CF_EVIDENCE, k, DecodeError::Key))?;
+            out.push(decode(at, v).map_err(|why| self.corrupt(CF_EVIDENCE, k, why))?);
+            it.next();
+        }
+        it.status().map_err(|e| self.err("reading evidence", e))?;
+        Ok(out)
+    }
+}
+
+fn ip_prefix(ip: IpAddr) -> Vec<u8> {
+    let mut k = vec![RECORD];
+    push_prefix(&mut k, &Prefix::host(ip));
+    k
+}
+
+fn record_key(ip: IpAddr, at: u64, seq: u16) -> Vec<u8> {
+    let mut k = ip_prefix(ip);
+    k.extend_from_slice(&at.to_be_bytes());
+    k.extend_from_slice(&seq.to_be_bytes());
+    k
+}
+
+fn seen_key(reporter: &str, report_id: &str) -> Vec<u8> {
+    let mut k = vec![SEEN];
+    push_text(&mut k, reporter);
+    k.extend_from_slice(report_id.as_bytes());
+    k
+}
+
+fn push_text(out: &mut Vec<u8>, s: &str) {
+    let b = &s.as_bytes()[..s.len().min(255)];
+    out.push(b.len() as u8);
+    out.extend_from_slice(b);
+}
+
+fn text(r: &mut Reader<'_>) -> Result<String, DecodeError> {
+    let len = usize::from(r.u8()?);
+    String::from_utf8(r.take(len)?.to_vec()).map_err(|_| DecodeError::Value("text is not UTF-8"))
+}
+
+fn encode(e: &Evidence) -> Vec<u8> {
+    let mut out = vec![VALUE_VERSION, e.kind as u8];
+    push_text(&mut out, &e.reporter);
+    push_text(&mut out, &e.mailing);
+    encoding::encode_reason(&mut out, e.report_id.as_deref());
+    out
+}
+
+fn decode(at: u64, v: &[u8]) -> Result<Evidence, DecodeError> {
+    let mut r = Reader(v);
+    check_version(r.u8()?)?;
+    let kind = match r.u8()? {
+        1 => EvidenceKind::Complaint,
+        _ => return Err(DecodeError::Value("unknown evidence kind")),
+    };
+    let (reporter, mailing) = (text(&mut r)?, text(&mut r)?);
+    let report_id = encoding::decode_reason(&mut r)?;
+    r.end()?;
+    Ok(Evidence { at, reporter, kind, mailing, report_id })
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn a_record_round_trips_and_its_bytes_stay_as_they_are() {
+        let e = Evidence {
+            at: 7,
+            reporter: "isp-a".into(),
+            kind: EvidenceKind::Complaint,
+            mailing: "list-id:x".into(),
+            report_id: Some("r@a".into()),
+        };
+        let bytes = encode(&e);
+        assert_eq!(bytes, [&[1u8, 1, 5][..], b"isp-a", &[9], b"list-id:x", &[1, 0, 3], b"r@a"].concat());
+        assert_eq!(decode(7, &bytes), Ok(e));
+        assert_eq!(&record_key("45.67.8.9".parse().expect("ip"), 1, 2)[..7], &[1, 4, 45, 67, 8, 9, 32]);
+    }
+}

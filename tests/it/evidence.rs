@@ -1,0 +1,112 @@
+//! Evidence to listing, end to end on the running server: abuse reports (ARF) uploaded for
+//! reporters through the API; three mailings' complaints from two reporters list the address
+//! with 127.0.0.4 over DNS when the upload returns; two mailings, or one reporter alone, do not;
+//! the same report twice counts once; refused reports say why; a restart keeps it all.
+
+use hickory_proto::rr::RecordType;
+use serde_json::{json, Value};
+
+use crate::harness::*;
+
+/// An ARF report about a message from `ip` in the mailing `feedback_id`, with its own id.
+fn report(ip: &str, feedback_id: &str, report_id: &str) -> String {
+    format!(
+        "From: fbl@reporter.example\r\nTo: reports@bl.example.org\r\nSubject: FBL\r\nMessage-ID: <{report_id}>\r\n\
+         MIME-Version: 1.0\r\nContent-Type: multipart/report; report-type=feedback-report; boundary=\"B\"\r\n\r\n\
+         --B\r\nContent-Type: text/plain\r\n\r\nA complaint.\r\n\
+         --B\r\nContent-Type: message/feedback-report\r\n\r\nFeedback-Type: abuse\r\nUser-Agent: test\r\nVersion: 1\r\n\
+         Source-IP: {ip}\r\n\r\n\
+         --B\r\nContent-Type: text/rfc822-headers\r\n\r\nFrom: news@shop.example\r\nSubject: Deals\r\n\
+         Feedback-ID: {feedback_id}\r\n\r\n--B--\r\n"
+    )
+}
+
+fn upload(api: &Api, reporter: &str, body: &str) -> Value {
+    let url = format!("{}/v1/evidence?reporter={reporter}", api.base);
+    let resp = ureq::post(&url)
+        .set("Authorization", &format!("Bearer {}", api.token))
+        .set("Content-Type", "message/rfc822")
+        .send_string(body);
+    match resp {
+        Ok(r) => r.into_json().expect("json"),
+        Err(ureq::Error::Status(code, r)) => panic!("HTTP {code}: {}", r.into_string().unwrap_or_default()),
+        Err(e) => panic!("{e}"),
+    }
+}
+
+/// Several reports as one mbox.
+fn mbox(reports: &[String]) -> String {
+    reports.iter().map(|r| format!("From fbl@reporter.example Tue Dec  1 10:00:00 2026\n{r}\n")).collect()
+}
+
+#[test]
+fn three_mailings_from_two_reporters_list_with_127_0_0_4_when_the_upload_returns() {
+    let (_dir, data) = temp_data();
+    let s = TestServer::in_dir(&data);
+    let (base, token) = s.api(&data);
+    let api = Api { base, token };
+
+    // Two mailings from two reporters: not yet.
+    let first =
+        upload(&api, "isp-a", &mbox(&[report("45.67.8.9", "m1:shop", "r1@a"), report("45.67.8.9", "m2:shop", "r2@a")]));
+    assert_eq!((first["accepted"].clone(), first["listed"].clone()), (json!(2), json!([])), "{first}");
+    assert!(codes(&s, "9.8.67.45").is_empty());
+    // The same report again counts once.
+    let again = upload(&api, "isp-a", &report("45.67.8.9", "m2:shop", "r2@a"));
+    assert_eq!((again["accepted"].clone(), again["duplicates"].clone()), (json!(0), json!(1)), "{again}");
+    // The third mailing, from a second reporter: listed, in DNS now.
+    let third = upload(&api, "isp-b", &report("45.67.8.9", "m3:shop", "r3@b"));
+    assert_eq!(third["listed"][0]["ip"], "45.67.8.9", "{third}");
+    assert_eq!((third["listed"][0]["mailings"].clone(), third["listed"][0]["reporters"].clone()), (json!(3), json!(2)));
+    assert_eq!(codes(&s, "9.8.67.45"), ["127.0.0.4"]);
+    let txt = txt_records(&ask(s.addr, "9.8.67.45.bl.localhost", RecordType::TXT));
+    assert!(txt[0].contains("policy three-strikes") && txt[0].contains("ends by itself"), "{txt:?}");
+    let until = third["listed"][0]["until"].as_u64().expect("until");
+    assert!(until > dnsbl::clock::unix_now() + 6 * 86_400, "about a week");
+
+    // One reporter alone, however many mailings: not listed. Two mailings with many complaints: not.
+    let lone: Vec<String> = (0..4).map(|i| report("45.67.8.10", &format!("m{i}"), &format!("lone{i}@a"))).collect();
+    assert_eq!(upload(&api, "isp-a", &mbox(&lone))["listed"], json!([]));
+    let same: Vec<String> =
+        (0..4).map(|i| report("45.67.8.11", &format!("m{}", i % 2), &format!("same{i}@x"))).collect();
+    upload(&api, "isp-a", &mbox(&same[..2]));
+    assert_eq!(upload(&api, "isp-b", &mbox(&same[2..]))["listed"], json!([]));
+    assert!(codes(&s, "10.8.67.45").is_empty() && codes(&s, "11.8.67.45").is_empty());
+
+    // What gives no evidence is refused, with its position and why.
+    let mixed = mbox(&[
+        "Subject: hello\r\n\r\nnot a report\r\n".to_string(),
+        report("192.0.2.1", "x", "doc@a"),
+        report("127.0.0.2", "x", "tp@a"),
+        report("45.67.8.12", "x", "ok@a"),
+    ]);
+    let answer = upload(&api, "isp-a", &mixed);
+    let refused: Vec<String> = answer["refused"]
+        .as_array()
+        .expect("list")
+        .iter()
+        .map(|r| format!("{}: {}", r["message"], r["error"]))
+        .collect();
+    assert_eq!(answer["accepted"], 1, "{answer}");
+    assert!(refused[0].starts_with("1: ") && refused[0].contains("not a feedback report"), "{refused:?}");
+    assert!(refused[1].starts_with("2: ") && refused[1].contains("denied range 192.0.2.0/24"), "{refused:?}");
+    assert!(refused[2].starts_with("3: ") && refused[2].contains("test point"), "{refused:?}");
+
+    // The evidence is there with its provenance, and the history names the policy.
+    let (status, evidence) = api.call("GET", "/v1/evidence/45.67.8.9", None, None);
+    assert_eq!(status, 200);
+    let reporters: Vec<&str> =
+        evidence.as_array().expect("list").iter().filter_map(|e| e["reporter"].as_str()).collect();
+    assert_eq!(reporters, ["isp-a", "isp-a", "isp-b"]);
+    let (_, history) = api.call("GET", "/v1/history?prefix=45.67.8.9", None, None);
+    assert_eq!(history[0]["actor"], "policy three-strikes", "{history}");
+    assert_eq!(history[0]["dataset"], "evidence");
+
+    // A restart keeps the listing and the evidence.
+    s.stop();
+    let s = TestServer::in_dir(&data);
+    assert_eq!(codes(&s, "9.8.67.45"), ["127.0.0.4"]);
+    let (base, token) = s.api(&data);
+    let (_, evidence) = Api { base, token }.call("GET", "/v1/evidence/45.67.8.9", None, None);
+    assert_eq!(evidence.as_array().map(Vec::len), Some(3));
+}
