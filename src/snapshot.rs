@@ -16,6 +16,7 @@ use arc_swap::ArcSwap;
 use crate::access::{AccessTable, ClientRules};
 use crate::config::{RegistryConfig, ZoneConfig};
 use crate::cookie::Secrets;
+use crate::evidence::Reporters;
 use crate::model::{Entry, Listing, Prefix};
 use crate::name::DatasetName;
 use crate::registry::Registry;
@@ -381,6 +382,8 @@ pub struct Snapshot {
     pub cookies: Option<Arc<Secrets>>,
     /// Access keys and registered resolvers, with their query counters.
     pub access: Arc<AccessTable>,
+    /// Who may send evidence, found by token (the API reads them from here).
+    pub reporters: Arc<Reporters>,
 }
 
 impl Snapshot {

@@ -1,6 +1,6 @@
-//! Who is calling: the operator (its token, compared in constant time) or a marketer (looked up by
-//! the SHA-256 of its token in the published registry, so timing depends only on a hash the caller
-//! cannot choose). Failures get 401, count against the source address ([`super::limiter`]) and
+//! Who is calling: the operator (its token, compared in constant time), a marketer or a reporter
+//! (looked up by the SHA-256 of their token in the published registry and reporters, so timing
+//! depends only on a hash the caller cannot choose). Failures get 401, count against the source address ([`super::limiter`]) and
 //! are logged without the token.
 
 use std::net::{IpAddr, Ipv4Addr, SocketAddr};
@@ -20,6 +20,8 @@ use crate::registry::MarketerId;
 pub enum Caller {
     Operator,
     Marketer(MarketerId),
+    /// A reporter of evidence, by name.
+    Reporter(String),
 }
 
 /// Authenticates every request; the route layers below decide which callers they accept.
@@ -50,7 +52,9 @@ pub async fn authenticate(State(state): State<ApiState>, mut request: Request, n
         None
     } else {
         let hash = token::hash(given);
-        state.shared.load().registry.by_token(&hash).map(|a| Caller::Marketer(a.marketer.id.clone()))
+        let snapshot = state.shared.load();
+        let marketer = snapshot.registry.by_token(&hash).map(|a| Caller::Marketer(a.marketer.id.clone()));
+        marketer.or_else(|| snapshot.reporters.by_token(&hash).map(|r| Caller::Reporter(r.name.clone())))
     };
     let Some(caller) = caller else {
         state.failures.failed(peer, now);
@@ -66,10 +70,20 @@ pub async fn authenticate(State(state): State<ApiState>, mut request: Request, n
 pub async fn operator_only(request: Request, next: Next) -> Response {
     match request.extensions().get::<Caller>() {
         Some(Caller::Operator) => next.run(request).await,
-        _ => {
-            ApiError(StatusCode::FORBIDDEN, "this endpoint is for the operator; a marketer token cannot use it".into())
-                .into_response()
-        }
+        _ => ApiError(
+            StatusCode::FORBIDDEN,
+            "this endpoint is for the operator; a marketer's or reporter's token cannot use it".into(),
+        )
+        .into_response(),
+    }
+}
+
+/// Lets the operator and reporters through (sending evidence).
+pub async fn operator_or_reporter(request: Request, next: Next) -> Response {
+    match request.extensions().get::<Caller>() {
+        Some(Caller::Operator | Caller::Reporter(_)) => next.run(request).await,
+        _ => ApiError(StatusCode::FORBIDDEN, "this endpoint is for the operator and reporters of evidence".into())
+            .into_response(),
     }
 }
 

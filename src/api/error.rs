@@ -44,10 +44,12 @@ pub fn change_error(e: ChangeError) -> ApiError {
         | ChangeError::NotFound(_)
         | ChangeError::NoDataset(_)
         | ChangeError::NoAccessKey(_)
-        | ChangeError::NoResolver(_) => StatusCode::NOT_FOUND,
-        ChangeError::AccessKeyExists(_) | ChangeError::AccessKeyInUse | ChangeError::ResolverExists(_) => {
-            StatusCode::CONFLICT
-        }
+        | ChangeError::NoResolver(_)
+        | ChangeError::NoReporter(_) => StatusCode::NOT_FOUND,
+        ChangeError::AccessKeyExists(_)
+        | ChangeError::AccessKeyInUse
+        | ChangeError::ResolverExists(_)
+        | ChangeError::ReporterExists(_) => StatusCode::CONFLICT,
         ChangeError::Registry(r) => return registry_error(r),
         ChangeError::TestPoint(_) => StatusCode::FORBIDDEN,
         ChangeError::Evidence(_) => StatusCode::INTERNAL_SERVER_ERROR,

@@ -13,7 +13,8 @@
 //! - [`registry`]: marketer accounts (operator) and registrations (a marketer's own token).
 //! - [`admin`]: backups and whole-list imports (operator).
 //! - [`access`]: access keys and registered resolvers, with their counters and audit trail (operator).
-//! - [`evidence`]: abuse reports in, policy listings out; the evidence about an address (operator).
+//! - [`evidence`]: abuse reports in (a reporter's token, or the operator for a reporter), policy
+//!   listings out; the evidence about an address and the reporters (operator).
 //! - [`metrics`]: `GET /v1/stats` (JSON) and `GET /metrics` (Prometheus text) (operator).
 //!
 //! Around them: [`state`] (what handlers share), [`error`] (statuses and messages), [`limiter`]
@@ -88,21 +89,26 @@ fn router(state: ApiState) -> Router {
             get(access::list_resolvers).post(access::add_resolver).delete(access::remove_resolver),
         )
         .route("/v1/access/history", get(access::history))
-        .route(
-            "/v1/evidence",
-            post(evidence::ingest).layer(axum::extract::DefaultBodyLimit::max(evidence::MAX_UPLOAD_BYTES)),
-        )
         .route("/v1/evidence/{ip}", get(evidence::show))
+        .route("/v1/reporters", get(evidence::list_reporters).post(evidence::add_reporter))
+        .route("/v1/reporters/{name}", delete(evidence::remove_reporter))
         .route("/v1/backups", post(admin::backup))
         .route("/v1/stats", get(metrics::stats))
         .route("/metrics", get(metrics::prometheus))
         .layer(middleware::from_fn(auth::operator_only));
+    let reporting = Router::new()
+        .route(
+            "/v1/evidence",
+            post(evidence::ingest).layer(axum::extract::DefaultBodyLimit::max(evidence::MAX_UPLOAD_BYTES)),
+        )
+        .layer(middleware::from_fn(auth::operator_or_reporter));
     let marketer = Router::new()
         .route("/v1/registrations", get(registry::registrations).post(registry::register).delete(registry::unregister))
         .layer(middleware::from_fn(auth::marketer_only));
     Router::new()
         .route("/v1/lookup/{ip}", get(lookup::lookup))
         .merge(operator)
+        .merge(reporting)
         .merge(marketer)
         .layer(middleware::from_fn_with_state(state.clone(), auth::authenticate))
         .with_state(state)

@@ -236,7 +236,9 @@ pub async fn unregister(
 fn marketer_of(caller: &Caller) -> Result<MarketerId, ApiError> {
     match caller {
         Caller::Marketer(id) => Ok(id.clone()),
-        Caller::Operator => Err(ApiError(StatusCode::FORBIDDEN, "this endpoint is for marketers".into())),
+        Caller::Operator | Caller::Reporter(_) => {
+            Err(ApiError(StatusCode::FORBIDDEN, "this endpoint is for marketers".into()))
+        }
     }
 }
 

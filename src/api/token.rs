@@ -46,6 +46,14 @@ pub fn new_marketer_token() -> std::io::Result<String> {
     Ok(format!("{MARKETER_TOKEN_PREFIX}{}", random_hex(32)?))
 }
 
+/// Prefix of reporter tokens.
+pub const REPORTER_TOKEN_PREFIX: &str = "dnsbl_rp_";
+
+/// A new reporter token: the prefix and 256 random bits in hex.
+pub fn new_reporter_token() -> std::io::Result<String> {
+    Ok(format!("{REPORTER_TOKEN_PREFIX}{}", random_hex(32)?))
+}
+
 /// The SHA-256 of a token: what the registry stores and looks tokens up by.
 pub fn hash(token: &str) -> [u8; 32] {
     use sha2::Digest;

@@ -539,3 +539,21 @@ pub struct EvidenceView {
     pub mailing: String,
     pub report_id: Option<String>,
 }
+
+/// `POST /v1/reporters`: a reporter of evidence.
+#[derive(Clone, Debug, PartialEq, Eq, Serialize, Deserialize)]
+pub struct ReporterRequest {
+    pub name: String,
+    pub contact: String,
+}
+
+/// A reporter (`GET /v1/reporters`); `token` only in the answer that made it.
+#[derive(Clone, Debug, PartialEq, Eq, Serialize, Deserialize)]
+pub struct ReporterView {
+    pub name: String,
+    pub contact: String,
+    /// Unix seconds.
+    pub created_at: u64,
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub token: Option<String>,
+}

@@ -13,7 +13,7 @@ use serde::Serialize;
 
 use super::client::{print_json, ClientArgs};
 use super::format_unix;
-use crate::api::wire::{EvidenceView, IngestResponse};
+use crate::api::wire::{EvidenceView, IngestResponse, Removed, ReporterRequest, ReporterView};
 use crate::evidence::{arf, split_mbox, Report};
 
 #[derive(Debug, clap::Subcommand)]
@@ -37,7 +37,7 @@ pub enum EvidenceCommand {
     /// Example: dnsbl evidence ingest --reporter isp-a reports/*.eml fbl.mbox Maildir/
     #[command(verbatim_doc_comment)]
     Ingest {
-        /// The reporter the reports come from (1-64 of a-z, 0-9, -, _ and .).
+        /// The reporter the reports come from (`dnsbl reporter add`).
         #[arg(long)]
         reporter: String,
         #[arg(required = true, value_name = "PATH")]
@@ -51,6 +51,64 @@ pub enum EvidenceCommand {
         #[command(flatten)]
         client: ClientArgs,
     },
+}
+
+#[derive(Debug, clap::Subcommand)]
+pub enum ReporterCommand {
+    /// Add a reporter of evidence and print its API token (shown once; only a hash is kept).
+    ///
+    /// Example: dnsbl reporter add isp-a --contact fbl@isp-a.example
+    #[command(verbatim_doc_comment)]
+    Add {
+        /// 1-64 of a-z, 0-9, -, _ and .
+        name: String,
+        /// Who to write to about its reports.
+        #[arg(long)]
+        contact: String,
+        #[command(flatten)]
+        client: ClientArgs,
+    },
+    /// List the reporters.
+    List {
+        #[command(flatten)]
+        client: ClientArgs,
+    },
+    /// Remove a reporter (its token stops working; the evidence it sent stays).
+    Remove {
+        name: String,
+        #[command(flatten)]
+        client: ClientArgs,
+    },
+}
+
+pub fn run_reporter(cmd: ReporterCommand) -> anyhow::Result<()> {
+    match cmd {
+        ReporterCommand::Add { name, contact, client } => {
+            let answer: ReporterView = client.connect()?.post("/v1/reporters", &ReporterRequest { name, contact })?;
+            if client.json {
+                return print_json(&answer);
+            }
+            println!("reporter {} ({})", answer.name, answer.contact);
+            println!("token: {}", answer.token.as_deref().unwrap_or(""));
+        }
+        ReporterCommand::List { client } => {
+            let all: Vec<ReporterView> = client.connect()?.get("/v1/reporters")?;
+            if client.json {
+                return print_json(&all);
+            }
+            for r in &all {
+                println!("{:<24} {:<40} since {}", r.name, r.contact, format_unix(r.created_at));
+            }
+        }
+        ReporterCommand::Remove { name, client } => {
+            let answer: Removed = client.connect()?.delete(&format!("/v1/reporters/{name}"), &[])?;
+            if client.json {
+                return print_json(&answer);
+            }
+            println!("removed reporter {}", answer.removed);
+        }
+    }
+    Ok(())
 }
 
 /// One message read, for `--json`.

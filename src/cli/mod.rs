@@ -75,6 +75,9 @@ enum Command {
     /// Abuse reports from feedback loops (ARF).
     #[command(subcommand)]
     Evidence(evidence::EvidenceCommand),
+    /// Manage reporters of evidence (operator).
+    #[command(subcommand)]
+    Reporter(evidence::ReporterCommand),
 }
 
 impl Cli {
@@ -98,6 +101,7 @@ impl Cli {
             Command::Resolver(cmd) => access::run_resolver(cmd),
             Command::AccessHistory(args) => access::run_access_history(args),
             Command::Evidence(cmd) => evidence::run(cmd),
+            Command::Reporter(cmd) => evidence::run_reporter(cmd),
         }
     }
 }

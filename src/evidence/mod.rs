@@ -123,6 +123,52 @@ pub enum EvidenceKind {
     Complaint = 1,
 }
 
+/// A reporter: who sends evidence (a mailbox provider's feedback loop, a trap network), with the
+/// SHA-256 of its API token (the token itself is shown once and never kept).
+#[derive(Clone, Debug, PartialEq, Eq)]
+pub struct Reporter {
+    /// 1 to 64 of a-z, 0-9, `-`, `_` and `.`, starting with a letter or digit.
+    pub name: String,
+    pub contact: String,
+    pub token_hash: [u8; 32],
+    /// Unix seconds.
+    pub created: u64,
+}
+
+/// Whether `name` is a reporter name: 1 to 64 of a-z, 0-9, `-`, `_` and `.`, starting with a
+/// letter or digit.
+pub fn valid_reporter_name(name: &str) -> bool {
+    !name.is_empty()
+        && name.len() <= 64
+        && name.bytes().all(|b| b.is_ascii_lowercase() || b.is_ascii_digit() || matches!(b, b'-' | b'_' | b'.'))
+        && name.as_bytes()[0].is_ascii_alphanumeric()
+}
+
+/// The reporters, found by the hash of their token (what API authentication reads from the
+/// published snapshot).
+#[derive(Clone, Debug, Default, PartialEq, Eq)]
+pub struct Reporters(Vec<Reporter>);
+
+impl Reporters {
+    /// Reporters in name order.
+    pub fn new(mut all: Vec<Reporter>) -> Reporters {
+        all.sort_by(|a, b| a.name.cmp(&b.name));
+        Reporters(all)
+    }
+
+    pub fn by_token(&self, hash: &[u8; 32]) -> Option<&Reporter> {
+        self.0.iter().find(|r| &r.token_hash == hash)
+    }
+
+    pub fn get(&self, name: &str) -> Option<&Reporter> {
+        self.0.iter().find(|r| r.name == name)
+    }
+
+    pub fn iter(&self) -> impl Iterator<Item = &Reporter> {
+        self.0.iter()
+    }
+}
+
 /// Why a message is not a usable report.
 #[derive(Clone, Debug, PartialEq, Eq, thiserror::Error)]
 pub enum ReportError {

@@ -5,11 +5,13 @@
 //! audited with actor `policy NAME`. A later qualifying report moves the end.
 
 use std::net::IpAddr;
+use std::sync::Arc;
 
 use super::{Change, ChangeError, Origin, Publisher};
-use crate::evidence::{policy, Evidence, EvidenceKind, Report};
+use crate::evidence::{policy, Evidence, EvidenceKind, Report, Reporter, Reporters};
 use crate::model::{Listing, ListingCode, Prefix};
 use crate::query::is_test_point;
+use crate::snapshot::Snapshot;
 
 /// What an ingest did.
 #[derive(Clone, Debug, Default, PartialEq, Eq)]
@@ -35,6 +37,24 @@ pub struct PolicyListing {
 }
 
 impl Publisher {
+    /// Adds a reporter (`Some`) or removes one (`None` for `reporter`); the evidence it sent stays.
+    pub fn change_reporter(&mut self, name: &str, reporter: Option<Reporter>) -> Result<(), ChangeError> {
+        let current = self.shared.load_full();
+        let known = current.reporters.get(name).is_some();
+        match (&reporter, known) {
+            (Some(_), true) => return Err(ChangeError::ReporterExists(name.to_string())),
+            (None, false) => return Err(ChangeError::NoReporter(name.to_string())),
+            _ => {}
+        }
+        self.store.write_reporter(name, reporter.as_ref())?;
+        let mut all: Vec<Reporter> = current.reporters.iter().filter(|r| r.name != name).cloned().collect();
+        all.extend(reporter);
+        let mut next = Snapshot::clone(&current);
+        next.reporters = Arc::new(Reporters::new(all));
+        self.shared.publish(next);
+        Ok(())
+    }
+
     /// Records the reports `reporter` sent (each with its position) and lists what the policies
     /// say to list.
     pub fn ingest_evidence(
@@ -43,6 +63,9 @@ impl Publisher {
         reports: Vec<(usize, Report)>,
         now: u64,
     ) -> Result<Ingested, ChangeError> {
+        if self.shared.load().reporters.get(reporter).is_none() {
+            return Err(ChangeError::NoReporter(reporter.to_string()));
+        }
         let mut out = Ingested::default();
         let mut pieces = Vec::new();
         for (at, report) in reports {

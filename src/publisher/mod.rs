@@ -128,6 +128,10 @@ pub enum ChangeError {
     NoResolver(Prefix),
     #[error("evidence: {0}")]
     Evidence(String),
+    #[error("there is already a reporter named {0}")]
+    ReporterExists(String),
+    #[error("there is no reporter named {0}; add it with `dnsbl reporter add`")]
+    NoReporter(String),
     #[error(transparent)]
     Registry(#[from] RegistryError),
     #[error(transparent)]
@@ -195,6 +199,7 @@ impl Publisher {
         first.registry_config = Some(Arc::new(config.registry.clone()));
         first.rrl = config.server.rrl.clone().map(|r| Arc::new(crate::rrl::RateLimiter::new(r)));
         first.cookies = cookies.map(Arc::new);
+        first.reporters = Arc::new(crate::evidence::Reporters::new(store.load_reporters()?));
         let (keys, resolvers) = store.load_access()?;
         let access = AccessData { keys, resolvers };
         first.access = Arc::new(AccessTable::new(

@@ -5,7 +5,8 @@
 //!   `1 · kind:u8 · reporter · mailing · report id` (strings as `len:u8 · bytes`, the report id
 //!   as a reason);
 //! - `0x02 · reporter-len:u8 · reporter · report id` → `at:u64`: the reports already counted,
-//!   so the same report sent twice counts once.
+//!   so the same report sent twice counts once;
+//! - `0x03 · name` → reporter: `1 · token SHA-256 (32 bytes) · created:u64 · contact`.
 
 use std::net::IpAddr;
 use std::sync::atomic::Ordering;
@@ -14,11 +15,12 @@ use rocksdb::{ReadOptions, WriteBatch};
 
 use super::encoding::{self, check_version, push_prefix, DecodeError, Reader, VALUE_VERSION};
 use super::{synced, Store, StoreError, CF_EVIDENCE};
-use crate::evidence::{Evidence, EvidenceKind};
+use crate::evidence::{Evidence, EvidenceKind, Reporter};
 use crate::model::Prefix;
 
 const RECORD: u8 = 1;
 const SEEN: u8 = 2;
+const REPORTER: u8 = 3;
 
 impl Store {
     /// Stores the evidence about `ip` that is new, in one synced batch; returns, for each piece,
@@ -74,6 +76,58 @@ impl Store {
         it.status().map_err(|e| self.err("reading evidence", e))?;
         Ok(out)
     }
+}
+
+impl Store {
+    /// Every reporter.
+    pub fn load_reporters(&self) -> Result<Vec<Reporter>, StoreError> {
+        let Some(cf) = self.db.cf_handle(CF_EVIDENCE) else { return Ok(Vec::new()) };
+        let mut it = self.db.raw_iterator_cf(cf);
+        it.seek([REPORTER]);
+        let mut out = Vec::new();
+        while let (Some(k), Some(v)) = (it.key(), it.value()) {
+            if k.first() != Some(&REPORTER) {
+                break;
+            }
+            out.push(decode_reporter(&k[1..], v).map_err(|why| self.corrupt(CF_EVIDENCE, k, why))?);
+            it.next();
+        }
+        it.status().map_err(|e| self.err("reading reporters", e))?;
+        Ok(out)
+    }
+
+    /// Stores a reporter (new or with a new token), or deletes one (`None`), synced.
+    pub fn write_reporter(&self, name: &str, reporter: Option<&Reporter>) -> Result<(), StoreError> {
+        let cf = self.cf(CF_EVIDENCE)?;
+        let mut key = vec![REPORTER];
+        key.extend_from_slice(name.as_bytes());
+        let mut batch = WriteBatch::default();
+        match reporter {
+            Some(r) => batch.put_cf(cf, key, encode_reporter(r)),
+            None => batch.delete_cf(cf, key),
+        }
+        self.writable()?;
+        self.db.write_opt(batch, &synced()).map_err(|e| self.write_err("writing a reporter", e))
+    }
+}
+
+fn encode_reporter(r: &Reporter) -> Vec<u8> {
+    let mut out = vec![VALUE_VERSION];
+    out.extend_from_slice(&r.token_hash);
+    out.extend_from_slice(&r.created.to_be_bytes());
+    push_text(&mut out, &r.contact);
+    out
+}
+
+fn decode_reporter(name: &[u8], v: &[u8]) -> Result<Reporter, DecodeError> {
+    let name = std::str::from_utf8(name).map_err(|_| DecodeError::Key)?.to_string();
+    let mut r = Reader(v);
+    check_version(r.u8()?)?;
+    let token_hash = <[u8; 32]>::try_from(r.take(32)?).map_err(|_| DecodeError::Value("token hash"))?;
+    let created = r.u64()?;
+    let contact = text(&mut r)?;
+    r.end()?;
+    Ok(Reporter { name, contact, token_hash, created })
 }
 
 fn ip_prefix(ip: IpAddr) -> Vec<u8> {

@@ -526,6 +526,10 @@ fn evidence_ingest_and_show_go_through_the_running_server() {
             .replace("fbl-20261130-0001@isp-a.example", id)
             .replace("Arrival-Date: Mon, 30 Nov 2026 09:58:00 +0000\n", "")
     };
+    for name in ["isp-a", "isp-b"] {
+        let out = run(&["reporter", "add", name, "--contact", "fbl@x.example"]);
+        assert!(text(&out.stdout).contains("token: dnsbl_rp_"), "{}{}", text(&out.stdout), text(&out.stderr));
+    }
     let (a, b) = (dir.path().join("a.eml"), dir.path().join("b.eml"));
     std::fs::write(&a, report("m1", "1@a") + "\n").expect("write");
     std::fs::write(

@@ -45,6 +45,11 @@ fn three_mailings_from_two_reporters_list_with_127_0_0_4_when_the_upload_returns
     let s = TestServer::in_dir(&data);
     let (base, token) = s.api(&data);
     let api = Api { base, token };
+    for name in ["isp-a", "isp-b"] {
+        let (status, made) =
+            api.call("POST", "/v1/reporters", None, Some(json!({"name": name, "contact": "fbl@x.example"})));
+        assert_eq!(status, 201, "{made}");
+    }
 
     // Two mailings from two reporters: not yet.
     let first =
@@ -109,4 +114,48 @@ fn three_mailings_from_two_reporters_list_with_127_0_0_4_when_the_upload_returns
     let (base, token) = s.api(&data);
     let (_, evidence) = Api { base, token }.call("GET", "/v1/evidence/45.67.8.9", None, None);
     assert_eq!(evidence.as_array().map(Vec::len), Some(3));
+}
+
+#[test]
+fn a_reporter_sends_in_its_own_name_with_its_own_token_and_nothing_else() {
+    let (_dir, data) = temp_data();
+    let s = TestServer::in_dir(&data);
+    let (base, token) = s.api(&data);
+    let api = Api { base: base.clone(), token };
+    let (status, made) =
+        api.call("POST", "/v1/reporters", None, Some(json!({"name": "isp-a", "contact": "fbl@isp-a.example"})));
+    assert_eq!(status, 201);
+    let own = made["token"].as_str().expect("token shown once").to_string();
+    assert!(own.starts_with("dnsbl_rp_"));
+    let (_, listed) = api.call("GET", "/v1/reporters", None, None);
+    assert_eq!(listed[0]["name"], "isp-a");
+    assert!(listed[0].get("token").is_none(), "never shown again: {listed}");
+
+    // The status and the answer of one upload.
+    let send = |token: &str, query: &str| -> (u16, Value) {
+        let sent = ureq::post(&format!("{base}/v1/evidence{query}"))
+            .set("Authorization", &format!("Bearer {token}"))
+            .send_string(&report("45.67.8.20", "m1", "own1@a"));
+        match sent {
+            Ok(r) => (r.status(), r.into_json().unwrap_or(Value::Null)),
+            Err(ureq::Error::Status(code, _)) => (code, Value::Null),
+            Err(e) => panic!("{e}"),
+        }
+    };
+    let status = |(code, _): (u16, Value)| code;
+    let (code, ok) = send(&own, "");
+    assert_eq!((code, ok["accepted"].clone()), (200, json!(1)), "{ok}");
+    assert_eq!(status(send(&own, "?reporter=isp-b")), 403, "not in another's name");
+    assert_eq!(status(send(&api.token, "?reporter=nobody")), 404, "an unknown reporter");
+    assert_eq!(status(send(&api.token, "")), 400, "the operator names the reporter");
+    let (code, _) = api.call("GET", "/v1/evidence/45.67.8.20", Some(&own), None);
+    assert_eq!(code, 403, "a reporter does not read the evidence");
+    let (code, _) = api.call("GET", "/v1/stats", Some(&own), None);
+    assert_eq!(code, 403);
+    // Removed, its token stops working; what it sent stays.
+    let (code, _) = api.call("DELETE", "/v1/reporters/isp-a", None, None);
+    assert_eq!(code, 200);
+    assert_eq!(status(send(&own, "")), 401);
+    let (_, evidence) = api.call("GET", "/v1/evidence/45.67.8.20", None, None);
+    assert_eq!(evidence.as_array().map(Vec::len), Some(1));
 }
