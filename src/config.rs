@@ -220,6 +220,42 @@ struct EvidenceFile {
     dataset: Option<String>,
     #[serde(default)]
     three_strikes: ThreeStrikesFile,
+    #[serde(default)]
+    trap_hits: TrapHitsFile,
+}
+
+#[derive(Debug, Deserialize)]
+#[serde(deny_unknown_fields, rename_all = "kebab-case")]
+struct TrapHitsFile {
+    #[serde(default = "default_trap_hits")]
+    hits: u32,
+    #[serde(default = "default_trap_addresses")]
+    traps: u32,
+    #[serde(default = "default_trap_window")]
+    window_days: u32,
+    #[serde(default = "default_listed_days")]
+    listed_days: u32,
+}
+
+impl Default for TrapHitsFile {
+    fn default() -> Self {
+        TrapHitsFile {
+            hits: default_trap_hits(),
+            traps: default_trap_addresses(),
+            window_days: default_trap_window(),
+            listed_days: default_listed_days(),
+        }
+    }
+}
+
+fn default_trap_hits() -> u32 {
+    5
+}
+fn default_trap_addresses() -> u32 {
+    2
+}
+fn default_trap_window() -> u32 {
+    7
 }
 
 #[derive(Debug, Deserialize)]
@@ -364,6 +400,17 @@ pub struct Config {
 pub struct EvidenceConfig {
     pub dataset: DatasetName,
     pub three_strikes: ThreeStrikes,
+    pub trap_hits: TrapHits,
+}
+
+/// The `trap-hits` policy: at least `hits` trap hits to at least `traps` distinct trap addresses
+/// within `window_days` list the address until `listed_days` after the last of them.
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub struct TrapHits {
+    pub hits: u32,
+    pub traps: u32,
+    pub window_days: u32,
+    pub listed_days: u32,
 }
 
 /// The `three-strikes` policy: complaints about at least `mailings` distinct mailings from at
@@ -695,7 +742,19 @@ fn validate_evidence(file: EvidenceFile) -> Result<EvidenceConfig, (Option<std::
         window_days: t.window_days,
         listed_days: t.listed_days,
     };
-    Ok(EvidenceConfig { dataset, three_strikes })
+    let h = file.trap_hits;
+    let ok = (1..=1000).contains(&h.hits)
+        && (1..=100).contains(&h.traps)
+        && (1..=365).contains(&h.window_days)
+        && (1..=365).contains(&h.listed_days);
+    if !ok {
+        return Err((
+            None,
+            "[evidence.trap-hits] hits is within 1..=1000, traps 1..=100, window-days and listed-days 1..=365".into(),
+        ));
+    }
+    let trap_hits = TrapHits { hits: h.hits, traps: h.traps, window_days: h.window_days, listed_days: h.listed_days };
+    Ok(EvidenceConfig { dataset, three_strikes, trap_hits })
 }
 
 fn validate_rrl(file: Spanned<RrlFile>) -> Result<RrlSettings, (Option<std::ops::Range<usize>>, String)> {

@@ -1,5 +1,6 @@
 //! Evidence: `POST /v1/evidence` with one abuse report (ARF) or an mbox of them as the body (at
-//! most [`MAX_UPLOAD_BYTES`]), by a reporter with its own token, or by the operator for a reporter
+//! most [`MAX_UPLOAD_BYTES`]); with `?kind=trap`, messages that reached spam traps; as
+//! `application/json`, evidence records (`{"kind": "trap", "ip", "at", "recipient", "id"}`); by a reporter with its own token, or by the operator for a reporter
 //! (`?reporter=NAME`); each is read, checked and stored, and the policies list what they say to
 //! list before the call returns. Operator only: `GET /v1/evidence/{ip}` (every piece of evidence
 //! about an address, oldest first) and the reporters (`GET`/`POST /v1/reporters`,
@@ -10,7 +11,7 @@ use std::net::IpAddr;
 use axum::body::Bytes;
 use axum::extract::rejection::JsonRejection;
 use axum::extract::{Extension, Path, Query, State};
-use axum::http::StatusCode;
+use axum::http::{header, HeaderMap, StatusCode};
 use axum::Json;
 use serde::Deserialize;
 
@@ -19,7 +20,7 @@ use super::error::{bad, change_error, internal, store_error, ApiError};
 use super::state::ApiState;
 use super::wire::{EvidenceView, IngestResponse, PolicyListingView, RefusedReport, ReporterRequest, ReporterView};
 use crate::clock::unix_now;
-use crate::evidence::{arf, split_mbox, valid_reporter_name, Reporter};
+use crate::evidence::{arf, split_mbox, valid_reporter_name, EvidenceKind, IpFrom, Reporter, Submission, TrapHit};
 
 /// Largest upload of reports.
 pub const MAX_UPLOAD_BYTES: usize = 16 << 20;
@@ -27,14 +28,92 @@ pub const MAX_UPLOAD_BYTES: usize = 16 << 20;
 #[derive(Debug, Deserialize)]
 pub struct IngestQuery {
     reporter: Option<String>,
+    /// `report` (the default: feedback reports) or `trap` (every message reached a trap).
+    kind: Option<String>,
+}
+
+/// A JSON evidence record: `{"kind": "trap", "ip", "at"?, "recipient", "id"?}`.
+#[derive(Debug, Deserialize)]
+struct JsonRecord {
+    kind: String,
+    ip: String,
+    /// Unix seconds.
+    at: Option<u64>,
+    recipient: Option<String>,
+    id: Option<String>,
+}
+
+/// The submissions in a body, each with its 1-based position, and those that gave none and why.
+fn read_body(body: &[u8], kind: &str, json: bool) -> (Vec<(usize, Submission)>, Vec<RefusedReport>) {
+    let (mut out, mut refused) = (Vec::new(), Vec::new());
+    if json {
+        let records: Vec<serde_json::Value> = match serde_json::from_slice::<serde_json::Value>(body) {
+            Ok(serde_json::Value::Array(all)) => all,
+            Ok(one) => vec![one],
+            Err(e) => {
+                refused.push(RefusedReport { message: 1, error: format!("not JSON: {e}") });
+                return (out, refused);
+            }
+        };
+        for (i, value) in records.into_iter().enumerate() {
+            match json_record(value) {
+                Ok(s) => out.push((i + 1, s)),
+                Err(error) => refused.push(RefusedReport { message: i + 1, error }),
+            }
+        }
+        return (out, refused);
+    }
+    for (i, message) in split_mbox(body).into_iter().enumerate() {
+        let read = match kind {
+            "trap" => arf::trap_hit(message).map(Submission::Trap),
+            _ => arf::parse(message).map(Submission::Report),
+        };
+        match read {
+            Ok(s) => out.push((i + 1, s)),
+            Err(e) => refused.push(RefusedReport { message: i + 1, error: e.to_string() }),
+        }
+    }
+    (out, refused)
+}
+
+fn json_record(value: serde_json::Value) -> Result<Submission, String> {
+    let r: JsonRecord = serde_json::from_value(value).map_err(|e| format!("not an evidence record: {e}"))?;
+    let source_ip = r.ip.parse().map_err(|_| format!("{:?} is not an IP address", r.ip))?;
+    match r.kind.as_str() {
+        "trap" => {
+            let recipient = r
+                .recipient
+                .map(|t| t.trim().to_ascii_lowercase())
+                .filter(|t| t.contains('@'))
+                .ok_or("a trap record needs the trap address as recipient")?;
+            Ok(Submission::Trap(TrapHit {
+                source_ip,
+                ip_from: IpFrom::SourceIpField,
+                recipient,
+                at: r.at,
+                message_id: r.id,
+            }))
+        }
+        "volume" => Err("volume records are not counted yet".into()),
+        other => Err(format!("unknown evidence kind {other:?} (trap)")),
+    }
 }
 
 pub async fn ingest(
     State(state): State<ApiState>,
     Extension(caller): Extension<Caller>,
     Query(q): Query<IngestQuery>,
+    headers: HeaderMap,
     body: Bytes,
 ) -> Result<Json<IngestResponse>, ApiError> {
+    let kind = q.kind.unwrap_or_else(|| "report".into());
+    if !matches!(kind.as_str(), "report" | "trap") {
+        return Err(bad(format!("kind is report or trap, not {kind:?}")));
+    }
+    let json = headers
+        .get(header::CONTENT_TYPE)
+        .and_then(|v| v.to_str().ok())
+        .is_some_and(|v| v.trim_start().starts_with("application/json"));
     let reporter = match (caller, q.reporter) {
         (Caller::Reporter(me), None) => me,
         (Caller::Reporter(me), Some(named)) if named == me => me,
@@ -44,19 +123,9 @@ pub async fn ingest(
         (_, Some(named)) => named,
         (_, None) => return Err(bad("say which reporter the reports come from: ?reporter=NAME")),
     };
-    let (reports, mut refused) = tokio::task::spawn_blocking(move || {
-        let mut reports = Vec::new();
-        let mut refused = Vec::new();
-        for (i, message) in split_mbox(&body).into_iter().enumerate() {
-            match arf::parse(message) {
-                Ok(r) => reports.push((i + 1, r)),
-                Err(e) => refused.push(RefusedReport { message: i + 1, error: e.to_string() }),
-            }
-        }
-        (reports, refused)
-    })
-    .await
-    .map_err(|e| internal(e.to_string()))?;
+    let (reports, mut refused) = tokio::task::spawn_blocking(move || read_body(&body, &kind, json))
+        .await
+        .map_err(|e| internal(e.to_string()))?;
     let done =
         state.writer.run(move |p| p.ingest_evidence(&reporter, reports, unix_now())).await.map_err(change_error)?;
     refused.extend(done.refused.into_iter().map(|(message, error)| RefusedReport { message, error }));
@@ -71,8 +140,7 @@ pub async fn ingest(
             .map(|l| PolicyListingView {
                 ip: l.ip.to_string(),
                 policy: l.policy.to_string(),
-                mailings: l.mailings,
-                reporters: l.reporters,
+                summary: l.summary,
                 until: l.until,
             })
             .collect(),
@@ -92,8 +160,11 @@ pub async fn show(State(state): State<ApiState>, Path(ip): Path<String>) -> Resu
             .map(|e| EvidenceView {
                 at: e.at,
                 reporter: e.reporter,
-                kind: "complaint".into(),
-                mailing: e.mailing,
+                kind: match e.kind {
+                    EvidenceKind::Complaint => "complaint".into(),
+                    EvidenceKind::Trap => "trap".into(),
+                },
+                about: e.about,
                 report_id: e.report_id,
             })
             .collect(),

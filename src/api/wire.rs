@@ -523,8 +523,8 @@ pub struct RefusedReport {
 pub struct PolicyListingView {
     pub ip: String,
     pub policy: String,
-    pub mailings: usize,
-    pub reporters: usize,
+    /// What counted, in words ("complaints about 3 mailings from 2 reporters").
+    pub summary: String,
     /// When the listing ends by itself, Unix seconds.
     pub until: u64,
 }
@@ -535,8 +535,10 @@ pub struct EvidenceView {
     /// Unix seconds.
     pub at: u64,
     pub reporter: String,
+    /// `complaint` or `trap`.
     pub kind: String,
-    pub mailing: String,
+    /// The mailing a complaint is about, the trap address a trap hit went to.
+    pub about: String,
     pub report_id: Option<String>,
 }
 

@@ -34,12 +34,16 @@ pub enum EvidenceCommand {
     },
     /// Record abuse reports for a reporter on the running server; policies list what they say.
     ///
-    /// Example: dnsbl evidence ingest --reporter isp-a reports/*.eml fbl.mbox Maildir/
+    /// Examples: dnsbl evidence ingest --reporter isp-a reports/*.eml fbl.mbox Maildir/
+    ///           dnsbl evidence ingest --reporter traps --kind trap trapbox/
     #[command(verbatim_doc_comment)]
     Ingest {
         /// The reporter the reports come from (`dnsbl reporter add`).
         #[arg(long)]
         reporter: String,
+        /// `report` (feedback reports, the default) or `trap` (every message reached a spam trap).
+        #[arg(long, default_value = "report", value_parser = ["report", "trap"])]
+        kind: String,
         #[arg(required = true, value_name = "PATH")]
         paths: Vec<PathBuf>,
         #[command(flatten)]
@@ -134,7 +138,7 @@ struct Parsed {
 pub fn run(cmd: EvidenceCommand) -> anyhow::Result<()> {
     let (paths, json) = match cmd {
         EvidenceCommand::Parse { paths, json } => (paths, json),
-        EvidenceCommand::Ingest { reporter, paths, client } => return ingest(&reporter, &paths, &client),
+        EvidenceCommand::Ingest { reporter, kind, paths, client } => return ingest(&reporter, &kind, &paths, &client),
         EvidenceCommand::Show { ip, client } => return show(&ip, &client),
     };
     let (mut total, mut bad) = (0, 0);
@@ -207,13 +211,13 @@ fn split(shown: &str, bytes: &[u8]) -> Vec<(String, Vec<u8>)> {
         .collect()
 }
 
-fn ingest(reporter: &str, paths: &[PathBuf], client: &ClientArgs) -> anyhow::Result<()> {
+fn ingest(reporter: &str, kind: &str, paths: &[PathBuf], client: &ClientArgs) -> anyhow::Result<()> {
     let api = client.connect()?;
     let (mut accepted, mut duplicates, mut refused) = (0, 0, 0);
     for path in paths {
         for (source, bytes) in files(path)? {
             let answer: IngestResponse =
-                api.post_bytes("/v1/evidence", &[("reporter", reporter)], "application/mbox", &bytes)?;
+                api.post_bytes("/v1/evidence", &[("reporter", reporter), ("kind", kind)], "application/mbox", &bytes)?;
             if client.json {
                 print_json(&answer)?;
                 continue;
@@ -225,14 +229,7 @@ fn ingest(reporter: &str, paths: &[PathBuf], client: &ClientArgs) -> anyhow::Res
                 println!("{source} message {}: {}", r.message, r.error);
             }
             for l in &answer.listed {
-                println!(
-                    "{} listed by policy {} (complaints about {} mailings from {} reporters) until {}",
-                    l.ip,
-                    l.policy,
-                    l.mailings,
-                    l.reporters,
-                    format_unix(l.until)
-                );
+                println!("{} listed by policy {} ({}) until {}", l.ip, l.policy, l.summary, format_unix(l.until));
             }
         }
     }
@@ -252,7 +249,8 @@ fn show(ip: &str, client: &ClientArgs) -> anyhow::Result<()> {
     }
     for e in &found {
         let id = e.report_id.as_ref().map(|i| format!(" report <{i}>")).unwrap_or_default();
-        println!("{}  {} from {}: mailing {}{id}", format_unix(e.at), e.kind, e.reporter, e.mailing);
+        let about = if e.kind == "trap" { "trap address" } else { "mailing" };
+        println!("{}  {} from {}: {about} {}{id}", format_unix(e.at), e.kind, e.reporter, e.about);
     }
     Ok(())
 }

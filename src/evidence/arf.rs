@@ -8,7 +8,7 @@ use std::net::IpAddr;
 
 use mail_parser::{DateTime, HeaderName, HeaderValue, Host, Message, MessageParser, MimeHeaders, PartType};
 
-use super::{IpFrom, Mailing, Original, Report, ReportError, MAX_REPORT_BYTES};
+use super::{IpFrom, Mailing, Original, Report, ReportError, TrapHit, MAX_REPORT_BYTES};
 
 /// Reads one feedback report.
 pub fn parse(bytes: &[u8]) -> Result<Report, ReportError> {
@@ -71,6 +71,32 @@ pub fn parse(bytes: &[u8]) -> Result<Report, ReportError> {
         mailing: mailing(&original, arrival),
         original: kind,
     })
+}
+
+/// Reads a message that was delivered to a spam trap: its sender by the `Received` rule, the trap
+/// address from `Delivered-To`, `X-Original-To` or `To` (the first there is).
+pub fn trap_hit(bytes: &[u8]) -> Result<TrapHit, ReportError> {
+    if bytes.len() > MAX_REPORT_BYTES {
+        return Err(ReportError::TooLarge);
+    }
+    let message = MessageParser::new().parse(bytes).ok_or(ReportError::NotMime)?;
+    if message.headers().is_empty() {
+        return Err(ReportError::NotMime);
+    }
+    let (source_ip, ip_from) = sender_from_received(&message)?;
+    let recipient = ["Delivered-To", "X-Original-To"]
+        .iter()
+        .find_map(|name| field(&message, name))
+        .or_else(|| message.to().and_then(|a| a.first()).and_then(|a| a.address()).map(str::to_string))
+        .map(|r| r.trim_matches(|c| c == '<' || c == '>' || c == ' ').to_ascii_lowercase())
+        .filter(|r| r.contains('@'))
+        .ok_or_else(|| ReportError::Malformed("no trap address (Delivered-To, X-Original-To or To)".into()))?;
+    let newest = message.headers().iter().find_map(|h| match &h.value {
+        HeaderValue::Received(r) if h.name == HeaderName::Received => r.date.as_ref().map(|d| d.to_timestamp()),
+        _ => None,
+    });
+    let at = newest.or_else(|| message.date().map(|d| d.to_timestamp())).and_then(|t| u64::try_from(t).ok());
+    Ok(TrapHit { source_ip, ip_from, recipient, at, message_id: message.message_id().map(str::to_string) })
 }
 
 /// The first value of a header field, unfolded and trimmed; `None` when absent or empty.
@@ -248,6 +274,17 @@ mod tests {
                 let _ = parse(&bytes);
             }
         }
+    }
+
+    #[test]
+    fn a_trap_hit_names_its_sender_by_the_received_rule_and_its_trap_address() {
+        let hit = trap_hit(&fixture("trap-hit.eml")).expect("a trap hit");
+        assert_eq!(hit.source_ip, "45.67.8.30".parse::<IpAddr>().expect("ip"));
+        assert_eq!(hit.ip_from, IpFrom::Received(1), "the local delivery hop is passed over");
+        assert_eq!(hit.recipient, "trap7@traps.example", "Delivered-To, not the To the sender wrote");
+        assert_eq!(hit.at, Some(1_796_110_805), "the newest Received header's date");
+        assert_eq!(hit.message_id.as_deref(), Some("trap-hit-1@promo.example"));
+        assert!(trap_hit(b"not a message at all").is_err());
     }
 
     #[test]

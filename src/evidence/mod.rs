@@ -1,7 +1,8 @@
 //! Evidence about sending addresses: abuse reports (ARF, RFC 5965) as mailbox providers send them
 //! from their feedback loops. Pure: bytes in, a [`Report`] or a [`ReportError`] out.
 //!
-//! - [`arf`]: one message → the report it makes (the only user of `mail-parser`).
+//! - [`arf`]: one message → the report it makes, or the trap hit a message delivered to a trap
+//!   is (the only user of `mail-parser`).
 //! - [`split_mbox`]: an mbox file → its messages.
 //! - [`policy`]: an address's stored [`Evidence`] → whether a policy lists it, and until when.
 //!
@@ -110,8 +111,9 @@ pub struct Evidence {
     /// The reporter's name.
     pub reporter: String,
     pub kind: EvidenceKind,
-    /// The mailing a complaint is about ([`Mailing`]'s text).
-    pub mailing: String,
+    /// What it is about: the mailing of a complaint ([`Mailing`]'s text), the trap address a
+    /// trap hit went to.
+    pub about: String,
     pub report_id: Option<String>,
 }
 
@@ -121,6 +123,28 @@ pub struct Evidence {
 pub enum EvidenceKind {
     /// A feedback-loop complaint.
     Complaint = 1,
+    /// A message delivered to a spam trap (an address that never asked for mail).
+    Trap = 2,
+}
+
+/// Something a reporter sent: a feedback report, or a message that reached a trap.
+#[derive(Clone, Debug, PartialEq, Eq)]
+pub enum Submission {
+    Report(Report),
+    Trap(TrapHit),
+}
+
+/// A message that reached a spam trap.
+#[derive(Clone, Debug, PartialEq, Eq)]
+pub struct TrapHit {
+    pub source_ip: IpAddr,
+    pub ip_from: IpFrom,
+    /// The trap address it was delivered to, lower case.
+    pub recipient: String,
+    /// When it arrived (the newest `Received` header's date, else its `Date`), Unix seconds.
+    pub at: Option<u64>,
+    /// Its `Message-ID`: the same message sent twice counts once.
+    pub message_id: Option<String>,
 }
 
 /// A reporter: who sends evidence (a mailbox provider's feedback loop, a trap network), with the

@@ -2,7 +2,7 @@
 //! time come in, a [`Listed`] (or nothing) goes out; the publisher stores and serves it.
 
 use super::{Evidence, EvidenceKind};
-use crate::config::ThreeStrikes;
+use crate::config::{ThreeStrikes, TrapHits};
 
 const DAY: u64 = 86_400;
 
@@ -10,12 +10,23 @@ const DAY: u64 = 86_400;
 #[derive(Clone, Debug, PartialEq, Eq)]
 pub struct Listed {
     pub policy: &'static str,
-    /// The distinct mailings and reporters that counted.
-    pub mailings: usize,
-    pub reporters: usize,
+    /// What counted: distinct mailings and reporters (three-strikes), trap hits and distinct
+    /// trap addresses (trap-hits).
+    pub count: usize,
+    pub sources: usize,
     /// The last evidence that counted, and when the listing ends by itself.
     pub last: u64,
     pub until: u64,
+}
+
+impl Listed {
+    /// What counted, in words.
+    pub fn summary(&self) -> String {
+        match self.policy {
+            "trap-hits" => format!("{} trap hits to {} trap addresses", self.count, self.sources),
+            _ => format!("complaints about {} mailings from {} reporters", self.count, self.sources),
+        }
+    }
 }
 
 /// `three-strikes`: complaints about at least `mailings` distinct mailings from at least
@@ -25,7 +36,7 @@ pub fn three_strikes(evidence: &[Evidence], now: u64, t: &ThreeStrikes) -> Optio
     let from = now.saturating_sub(u64::from(t.window_days) * DAY);
     let counted: Vec<&Evidence> =
         evidence.iter().filter(|e| e.kind == EvidenceKind::Complaint && e.at > from && e.at <= now).collect();
-    let mut mailings: Vec<&str> = counted.iter().map(|e| e.mailing.as_str()).collect();
+    let mut mailings: Vec<&str> = counted.iter().map(|e| e.about.as_str()).collect();
     mailings.sort_unstable();
     mailings.dedup();
     let mut reporters: Vec<&str> = counted.iter().map(|e| e.reporter.as_str()).collect();
@@ -37,11 +48,42 @@ pub fn three_strikes(evidence: &[Evidence], now: u64, t: &ThreeStrikes) -> Optio
     let last = counted.iter().map(|e| e.at).max()?;
     Some(Listed {
         policy: "three-strikes",
-        mailings: mailings.len(),
-        reporters: reporters.len(),
+        count: mailings.len(),
+        sources: reporters.len(),
         last,
         until: last + u64::from(t.listed_days) * DAY,
     })
+}
+
+/// `trap-hits`: at least `hits` trap hits to at least `traps` distinct trap addresses within the
+/// last `window_days` before `now`, listed until `listed_days` after the last of them.
+pub fn trap_hits(evidence: &[Evidence], now: u64, t: &TrapHits) -> Option<Listed> {
+    let from = now.saturating_sub(u64::from(t.window_days) * DAY);
+    let hits: Vec<&Evidence> =
+        evidence.iter().filter(|e| e.kind == EvidenceKind::Trap && e.at > from && e.at <= now).collect();
+    let mut traps: Vec<&str> = hits.iter().map(|e| e.about.as_str()).collect();
+    traps.sort_unstable();
+    traps.dedup();
+    if hits.len() < t.hits as usize || traps.len() < t.traps as usize {
+        return None;
+    }
+    let last = hits.iter().map(|e| e.at).max()?;
+    Some(Listed {
+        policy: "trap-hits",
+        count: hits.len(),
+        sources: traps.len(),
+        last,
+        until: last + u64::from(t.listed_days) * DAY,
+    })
+}
+
+/// Every policy that lists on `evidence`, the one whose listing lasts longest: what the address
+/// is listed for now.
+pub fn decide(evidence: &[Evidence], now: u64, strikes: &ThreeStrikes, traps: &TrapHits) -> Option<Listed> {
+    [three_strikes(evidence, now, strikes), trap_hits(evidence, now, traps)]
+        .into_iter()
+        .flatten()
+        .max_by_key(|l| l.until)
 }
 
 #[cfg(test)]
@@ -57,7 +99,7 @@ mod tests {
             at,
             reporter: reporter.into(),
             kind: EvidenceKind::Complaint,
-            mailing: mailing.into(),
+            about: mailing.into(),
             report_id: None,
         }
     }
@@ -66,7 +108,8 @@ mod tests {
     fn three_mailings_from_two_reporters_list_and_one_reporter_or_two_mailings_do_not() {
         let three = [complaint(NOW - 10, "a", "m1"), complaint(NOW - 5, "a", "m2"), complaint(NOW - 1, "b", "m3")];
         let listed = three_strikes(&three, NOW, &T).expect("listed");
-        assert_eq!((listed.mailings, listed.reporters, listed.last), (3, 2, NOW - 1));
+        assert_eq!((listed.count, listed.sources, listed.last), (3, 2, NOW - 1));
+        assert_eq!(listed.summary(), "complaints about 3 mailings from 2 reporters");
         assert_eq!(listed.until, NOW - 1 + 7 * DAY);
         let one_reporter =
             [complaint(NOW - 10, "a", "m1"), complaint(NOW - 5, "a", "m2"), complaint(NOW - 1, "a", "m3")];
@@ -76,6 +119,22 @@ mod tests {
         assert_eq!(three_strikes(&two_mailings, NOW, &T), None, "many complaints about one mailing are one strike");
         let old = [complaint(NOW - 31 * DAY, "a", "m1"), complaint(NOW - 5, "a", "m2"), complaint(NOW - 1, "b", "m3")];
         assert_eq!(three_strikes(&old, NOW, &T), None, "outside the window");
+    }
+
+    #[test]
+    fn five_hits_to_two_traps_list_and_five_to_one_do_not() {
+        const H: TrapHits = TrapHits { hits: 5, traps: 2, window_days: 7, listed_days: 7 };
+        let hit = |at: u64, trap: &str| Evidence { kind: EvidenceKind::Trap, ..complaint(at, "traps", trap) };
+        let two: Vec<Evidence> = (0..5).map(|i| hit(NOW - i, if i % 2 == 0 { "t1@x" } else { "t2@x" })).collect();
+        let listed = trap_hits(&two, NOW, &H).expect("listed");
+        assert_eq!((listed.policy, listed.count, listed.sources), ("trap-hits", 5, 2));
+        assert_eq!(listed.summary(), "5 trap hits to 2 trap addresses");
+        let one: Vec<Evidence> = (0..9).map(|i| hit(NOW - i, "t1@x")).collect();
+        assert_eq!(trap_hits(&one, NOW, &H), None);
+        assert_eq!(trap_hits(&two, NOW + 8 * DAY, &H), None, "outside the window");
+        // Complaints are not trap hits, and the other way round.
+        assert_eq!(three_strikes(&two, NOW, &T), None);
+        assert_eq!(decide(&two, NOW, &T, &H).map(|l| l.policy), Some("trap-hits"));
     }
 
     proptest! {
@@ -91,7 +150,7 @@ mod tests {
                 .collect();
             let now = NOW + shift * DAY;
             let inside: Vec<&Evidence> = evidence.iter().filter(|e| e.at + 30 * DAY > now && e.at <= now).collect();
-            let mailings: std::collections::BTreeSet<&str> = inside.iter().map(|e| e.mailing.as_str()).collect();
+            let mailings: std::collections::BTreeSet<&str> = inside.iter().map(|e| e.about.as_str()).collect();
             let reporters: std::collections::BTreeSet<&str> = inside.iter().map(|e| e.reporter.as_str()).collect();
             let expected = mailings.len() >= 3 && reporters.len() >= 2;
             let got = three_strikes(&evidence, now, &T);

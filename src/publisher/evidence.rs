@@ -8,7 +8,7 @@ use std::net::IpAddr;
 use std::sync::Arc;
 
 use super::{Change, ChangeError, Origin, Publisher};
-use crate::evidence::{policy, Evidence, EvidenceKind, Report, Reporter, Reporters};
+use crate::evidence::{policy, Evidence, EvidenceKind, Reporter, Reporters, Submission};
 use crate::model::{Listing, ListingCode, Prefix};
 use crate::query::is_test_point;
 use crate::snapshot::Snapshot;
@@ -30,8 +30,8 @@ pub struct Ingested {
 pub struct PolicyListing {
     pub ip: IpAddr,
     pub policy: &'static str,
-    pub mailings: usize,
-    pub reporters: usize,
+    /// What counted, in words.
+    pub summary: String,
     /// When the listing ends by itself, Unix seconds.
     pub until: u64,
 }
@@ -60,7 +60,7 @@ impl Publisher {
     pub fn ingest_evidence(
         &mut self,
         reporter: &str,
-        reports: Vec<(usize, Report)>,
+        reports: Vec<(usize, Submission)>,
         now: u64,
     ) -> Result<Ingested, ChangeError> {
         if self.shared.load().reporters.get(reporter).is_none() {
@@ -68,9 +68,13 @@ impl Publisher {
         }
         let mut out = Ingested::default();
         let mut pieces = Vec::new();
-        for (at, report) in reports {
-            let ip = match report.source_ip {
-                IpAddr::V6(v6) => v6.to_ipv4_mapped().map_or(report.source_ip, IpAddr::V4),
+        for (at, submitted) in reports {
+            let source = match &submitted {
+                Submission::Report(r) => r.source_ip,
+                Submission::Trap(t) => t.source_ip,
+            };
+            let ip = match source {
+                IpAddr::V6(v6) => v6.to_ipv4_mapped().map_or(source, IpAddr::V4),
                 v4 => v4,
             };
             let host = Prefix::host(ip);
@@ -82,20 +86,18 @@ impl Publisher {
                 out.refused.push((at, format!("{ip} is in the denied range {denied}")));
                 continue;
             }
-            if !report.is_complaint() {
-                out.refused
-                    .push((at, format!("a {} report is not a complaint; nothing recorded", report.feedback_type)));
-                continue;
-            }
-            // A report dated in the future (a wrong clock) counts as received now.
-            let when = report.arrival.filter(|&a| a <= now).unwrap_or(now);
-            let evidence = Evidence {
-                at: when,
-                reporter: reporter.to_string(),
-                kind: EvidenceKind::Complaint,
-                mailing: report.mailing.to_string(),
-                report_id: report.report_id.clone(),
+            let (kind, about, id, when) = match submitted {
+                Submission::Report(r) if !r.is_complaint() => {
+                    out.refused
+                        .push((at, format!("a {} report is not a complaint; nothing recorded", r.feedback_type)));
+                    continue;
+                }
+                Submission::Report(r) => (EvidenceKind::Complaint, r.mailing.to_string(), r.report_id, r.arrival),
+                Submission::Trap(t) => (EvidenceKind::Trap, t.recipient, t.message_id, t.at),
             };
+            // Evidence dated in the future (a wrong clock) counts as received now.
+            let when = when.filter(|&a| a <= now).unwrap_or(now);
+            let evidence = Evidence { at: when, reporter: reporter.to_string(), kind, about, report_id: id };
             pieces.push((ip, evidence));
         }
         let fresh = self.store.add_evidence(&pieces)?;
@@ -112,17 +114,20 @@ impl Publisher {
         }
         let zones: Vec<_> = self.shared.load().zones.iter().map(|z| z.config.origin.clone()).collect();
         let dataset = self.evidence_config.dataset.clone();
-        let rules = self.evidence_config.three_strikes;
+        let (strikes, traps) = (self.evidence_config.three_strikes, self.evidence_config.trap_hits);
         for ip in touched {
             let evidence = self.store.evidence_of(ip)?;
-            let Some(listed) = policy::three_strikes(&evidence, now, &rules).filter(|l| l.until > now) else {
+            let Some(listed) = policy::decide(&evidence, now, &strikes, &traps).filter(|l| l.until > now) else {
                 continue;
             };
             let ends =
                 humantime::format_rfc3339_seconds(std::time::UNIX_EPOCH + std::time::Duration::from_secs(listed.until));
             let reason = format!(
-                "Listed automatically by policy {}: complaints about {} mailings from {} reporters; ends by itself {} unless new evidence; {}",
-                listed.policy, listed.mailings, listed.reporters, ends, self.registry_config.policy.lookup_url
+                "Listed automatically by policy {}: {}; ends by itself {} unless new evidence; {}",
+                listed.policy,
+                listed.summary(),
+                ends,
+                self.registry_config.policy.lookup_url
             );
             let reason: String = reason.chars().take(200).collect();
             let listing = Listing::new(vec![ListingCode::EVIDENCE], Some(reason))
@@ -139,8 +144,7 @@ impl Publisher {
             out.listed.push(PolicyListing {
                 ip,
                 policy: listed.policy,
-                mailings: listed.mailings,
-                reporters: listed.reporters,
+                summary: listed.summary(),
                 until: listed.until,
             });
         }

@@ -2,7 +2,7 @@
 //!
 //! Keys:
 //! - `0x01 · family · address · 128|32 · at:u64 · seq:u16` → one piece of evidence:
-//!   `1 · kind:u8 · reporter · mailing · report id` (strings as `len:u8 · bytes`, the report id
+//!   `1 · kind:u8 · reporter · about (mailing or trap address) · report id` (strings as `len:u8 · bytes`, the report id
 //!   as a reason);
 //! - `0x02 · reporter-len:u8 · reporter · report id` → `at:u64`: the reports already counted,
 //!   so the same report sent twice counts once;
@@ -164,7 +164,7 @@ fn text(r: &mut Reader<'_>) -> Result<String, DecodeError> {
 fn encode(e: &Evidence) -> Vec<u8> {
     let mut out = vec![VALUE_VERSION, e.kind as u8];
     push_text(&mut out, &e.reporter);
-    push_text(&mut out, &e.mailing);
+    push_text(&mut out, &e.about);
     encoding::encode_reason(&mut out, e.report_id.as_deref());
     out
 }
@@ -174,12 +174,13 @@ fn decode(at: u64, v: &[u8]) -> Result<Evidence, DecodeError> {
     check_version(r.u8()?)?;
     let kind = match r.u8()? {
         1 => EvidenceKind::Complaint,
+        2 => EvidenceKind::Trap,
         _ => return Err(DecodeError::Value("unknown evidence kind")),
     };
-    let (reporter, mailing) = (text(&mut r)?, text(&mut r)?);
+    let (reporter, about) = (text(&mut r)?, text(&mut r)?);
     let report_id = encoding::decode_reason(&mut r)?;
     r.end()?;
-    Ok(Evidence { at, reporter, kind, mailing, report_id })
+    Ok(Evidence { at, reporter, kind, about, report_id })
 }
 
 #[cfg(test)]
@@ -192,7 +193,7 @@ mod tests {
             at: 7,
             reporter: "isp-a".into(),
             kind: EvidenceKind::Complaint,
-            mailing: "list-id:x".into(),
+            about: "list-id:x".into(),
             report_id: Some("r@a".into()),
         };
         let bytes = encode(&e);

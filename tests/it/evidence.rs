@@ -62,7 +62,7 @@ fn three_mailings_from_two_reporters_list_with_127_0_0_4_when_the_upload_returns
     // The third mailing, from a second reporter: listed, in DNS now.
     let third = upload(&api, "isp-b", &report("45.67.8.9", "m3:shop", "r3@b"));
     assert_eq!(third["listed"][0]["ip"], "45.67.8.9", "{third}");
-    assert_eq!((third["listed"][0]["mailings"].clone(), third["listed"][0]["reporters"].clone()), (json!(3), json!(2)));
+    assert_eq!(third["listed"][0]["summary"], "complaints about 3 mailings from 2 reporters");
     assert_eq!(codes(&s, "9.8.67.45"), ["127.0.0.4"]);
     let txt = txt_records(&ask(s.addr, "9.8.67.45.bl.localhost", RecordType::TXT));
     assert!(txt[0].contains("policy three-strikes") && txt[0].contains("ends by itself"), "{txt:?}");
@@ -158,4 +158,56 @@ fn a_reporter_sends_in_its_own_name_with_its_own_token_and_nothing_else() {
     assert_eq!(status(send(&own, "")), 401);
     let (_, evidence) = api.call("GET", "/v1/evidence/45.67.8.20", None, None);
     assert_eq!(evidence.as_array().map(Vec::len), Some(1));
+}
+
+/// A message that reached the trap `trap` from `ip` (undated: it counts as arriving now, so
+/// the test does not age out of the policy's window).
+fn trap_message(ip: &str, trap: &str, id: &str) -> String {
+    format!(
+        "Delivered-To: {trap}\r\nReceived: from out.promo.example (out.promo.example [{ip}])\r\n\tby mx.traps.example\r\n\
+         From: offers@promo.example\r\nSubject: You won\r\nMessage-ID: <{id}>\r\n\r\nClick.\r\n"
+    )
+}
+
+#[test]
+fn trap_hits_to_two_traps_list_by_themselves_and_json_records_count_too() {
+    let (_dir, data) = temp_data();
+    let s = TestServer::in_dir(&data);
+    let (base, token) = s.api(&data);
+    let api = Api { base: base.clone(), token };
+    api.call("POST", "/v1/reporters", None, Some(json!({"name": "traps", "contact": "ops@traps.example"})));
+    // Five hits to one trap address: not listed (one mistyped address is not a pattern).
+    let one: Vec<String> = (0..5).map(|i| trap_message("45.67.8.40", "t1@traps.example", &format!("a{i}@p"))).collect();
+    let answer = upload(&api, "traps&kind=trap", &mbox(&one));
+    assert_eq!((answer["accepted"].clone(), answer["listed"].clone()), (json!(5), json!([])), "{answer}");
+    // Hits to a second trap address, two as messages and one as a JSON record: listed.
+    let two: Vec<String> = (0..2).map(|i| trap_message("45.67.8.40", "t2@traps.example", &format!("b{i}@p"))).collect();
+    let answer = upload(&api, "traps&kind=trap", &mbox(&two));
+    assert_eq!(answer["listed"][0]["policy"], "trap-hits", "{answer}");
+    assert_eq!(answer["listed"][0]["summary"], "7 trap hits to 2 trap addresses");
+    assert_eq!(codes(&s, "40.8.67.45"), ["127.0.0.4"]);
+    let txt = txt_records(&ask(s.addr, "40.8.67.45.bl.localhost", RecordType::TXT));
+    assert!(txt[0].contains("policy trap-hits"), "{txt:?}");
+
+    // JSON records: traps count, volume is not counted yet and says so, bad records say why.
+    let now = dnsbl::clock::unix_now();
+    let records = json!([
+        {"kind": "trap", "ip": "45.67.8.41", "at": now - 60, "recipient": "t1@traps.example", "id": "j1"},
+        {"kind": "volume", "ip": "45.67.8.41", "day": "2026-12-01", "messages": 1000},
+        {"kind": "trap", "ip": "not-an-ip", "recipient": "t1@traps.example"},
+        {"kind": "trap", "ip": "45.67.8.41"}
+    ]);
+    let sent = ureq::post(&format!("{base}/v1/evidence?reporter=traps"))
+        .set("Authorization", &format!("Bearer {}", api.token))
+        .send_json(records)
+        .expect("accepted");
+    let answer: Value = sent.into_json().expect("json");
+    assert_eq!(answer["accepted"], 1, "{answer}");
+    let errors: Vec<&str> =
+        answer["refused"].as_array().expect("list").iter().filter_map(|r| r["error"].as_str()).collect();
+    assert!(errors[0].contains("volume records are not counted yet"), "{errors:?}");
+    assert!(errors[1].contains("is not an IP address"), "{errors:?}");
+    assert!(errors[2].contains("needs the trap address"), "{errors:?}");
+    let (_, evidence) = api.call("GET", "/v1/evidence/45.67.8.41", None, None);
+    assert_eq!((evidence[0]["kind"].clone(), evidence[0]["about"].clone()), (json!("trap"), json!("t1@traps.example")));
 }
