@@ -29,52 +29,53 @@ impl Listed {
     }
 }
 
+/// The evidence of `kind` inside the `window_days` before `now`: how many, how many distinct
+/// `about`s (mailings, trap addresses) and reporters, and the time of the last.
+struct Counted {
+    count: usize,
+    abouts: usize,
+    reporters: usize,
+    last: u64,
+}
+
+fn counted(evidence: &[Evidence], kind: EvidenceKind, now: u64, window_days: u32) -> Option<Counted> {
+    let from = now.saturating_sub(u64::from(window_days) * DAY);
+    let inside: Vec<&Evidence> = evidence.iter().filter(|e| e.kind == kind && e.at > from && e.at <= now).collect();
+    let distinct = |key: fn(&Evidence) -> &str| {
+        let mut all: Vec<&str> = inside.iter().map(|e| key(e)).collect();
+        all.sort_unstable();
+        all.dedup();
+        all.len()
+    };
+    Some(Counted {
+        count: inside.len(),
+        abouts: distinct(|e| e.about.as_str()),
+        reporters: distinct(|e| e.reporter.as_str()),
+        last: inside.iter().map(|e| e.at).max()?,
+    })
+}
+
 /// `three-strikes`: complaints about at least `mailings` distinct mailings from at least
 /// `reporters` distinct reporters within the last `window_days` before `now`. The listing lasts
 /// until `listed_days` after the last complaint in that window.
 pub fn three_strikes(evidence: &[Evidence], now: u64, t: &ThreeStrikes) -> Option<Listed> {
-    let from = now.saturating_sub(u64::from(t.window_days) * DAY);
-    let counted: Vec<&Evidence> =
-        evidence.iter().filter(|e| e.kind == EvidenceKind::Complaint && e.at > from && e.at <= now).collect();
-    let mut mailings: Vec<&str> = counted.iter().map(|e| e.about.as_str()).collect();
-    mailings.sort_unstable();
-    mailings.dedup();
-    let mut reporters: Vec<&str> = counted.iter().map(|e| e.reporter.as_str()).collect();
-    reporters.sort_unstable();
-    reporters.dedup();
-    if mailings.len() < t.mailings as usize || reporters.len() < t.reporters as usize {
+    let c = counted(evidence, EvidenceKind::Complaint, now, t.window_days)?;
+    if c.abouts < t.mailings as usize || c.reporters < t.reporters as usize {
         return None;
     }
-    let last = counted.iter().map(|e| e.at).max()?;
-    Some(Listed {
-        policy: "three-strikes",
-        count: mailings.len(),
-        sources: reporters.len(),
-        last,
-        until: last + u64::from(t.listed_days) * DAY,
-    })
+    let until = c.last + u64::from(t.listed_days) * DAY;
+    Some(Listed { policy: "three-strikes", count: c.abouts, sources: c.reporters, last: c.last, until })
 }
 
 /// `trap-hits`: at least `hits` trap hits to at least `traps` distinct trap addresses within the
 /// last `window_days` before `now`, listed until `listed_days` after the last of them.
 pub fn trap_hits(evidence: &[Evidence], now: u64, t: &TrapHits) -> Option<Listed> {
-    let from = now.saturating_sub(u64::from(t.window_days) * DAY);
-    let hits: Vec<&Evidence> =
-        evidence.iter().filter(|e| e.kind == EvidenceKind::Trap && e.at > from && e.at <= now).collect();
-    let mut traps: Vec<&str> = hits.iter().map(|e| e.about.as_str()).collect();
-    traps.sort_unstable();
-    traps.dedup();
-    if hits.len() < t.hits as usize || traps.len() < t.traps as usize {
+    let c = counted(evidence, EvidenceKind::Trap, now, t.window_days)?;
+    if c.count < t.hits as usize || c.abouts < t.traps as usize {
         return None;
     }
-    let last = hits.iter().map(|e| e.at).max()?;
-    Some(Listed {
-        policy: "trap-hits",
-        count: hits.len(),
-        sources: traps.len(),
-        last,
-        until: last + u64::from(t.listed_days) * DAY,
-    })
+    let until = c.last + u64::from(t.listed_days) * DAY;
+    Some(Listed { policy: "trap-hits", count: c.count, sources: c.abouts, last: c.last, until })
 }
 
 /// Every policy that lists on `evidence`, the one whose listing lasts longest: what the address

@@ -12,7 +12,9 @@ use std::sync::atomic::Ordering;
 
 use rocksdb::WriteBatch;
 
-use super::encoding::{self, check_version, decode_entry_key, push_prefix, DecodeError, Reader, VALUE_VERSION};
+use super::encoding::{
+    self, check_version, decode_entry_key, push_prefix, push_short_text, short_text, DecodeError, Reader, VALUE_VERSION,
+};
 use super::{synced, Store, StoreError, CF_ACCESS};
 use crate::access::{AccessKey, KeyName, KeySecret, RegisteredResolver};
 use crate::model::Prefix;
@@ -119,21 +121,10 @@ fn resolver_key(prefix: &Prefix) -> Vec<u8> {
     k
 }
 
-fn push_text(out: &mut Vec<u8>, s: &str) {
-    let b = &s.as_bytes()[..s.len().min(255)];
-    out.push(b.len() as u8);
-    out.extend_from_slice(b);
-}
-
-fn text(r: &mut Reader<'_>) -> Result<String, DecodeError> {
-    let len = usize::from(r.u8()?);
-    String::from_utf8(r.take(len)?.to_vec()).map_err(|_| DecodeError::Value("text is not UTF-8"))
-}
-
 fn encode_key(key: &AccessKey) -> Vec<u8> {
     let mut out = vec![VALUE_VERSION, u8::from(key.enabled)];
     out.extend_from_slice(&key.created.to_be_bytes());
-    push_text(&mut out, key.secret.as_str());
+    push_short_text(&mut out, key.secret.as_str());
     encoding::encode_reason(&mut out, key.note.as_deref());
     out
 }
@@ -144,7 +135,7 @@ fn decode_key(name: &[u8], v: &[u8]) -> Result<AccessKey, DecodeError> {
     check_version(r.u8()?)?;
     let enabled = r.u8()? != 0;
     let created = r.u64()?;
-    let secret = KeySecret::parse(&text(&mut r)?).map_err(|_| DecodeError::Value("access key"))?;
+    let secret = KeySecret::parse(&short_text(&mut r)?).map_err(|_| DecodeError::Value("access key"))?;
     let note = encoding::decode_reason(&mut r)?;
     r.end()?;
     Ok(AccessKey { name, secret, enabled, created, note })
@@ -153,7 +144,7 @@ fn decode_key(name: &[u8], v: &[u8]) -> Result<AccessKey, DecodeError> {
 fn encode_resolver(r: &RegisteredResolver) -> Vec<u8> {
     let mut out = vec![VALUE_VERSION];
     out.extend_from_slice(&r.created.to_be_bytes());
-    push_text(&mut out, &r.name);
+    push_short_text(&mut out, &r.name);
     out
 }
 
@@ -162,7 +153,7 @@ fn decode_resolver(key: &[u8], v: &[u8]) -> Result<RegisteredResolver, DecodeErr
     let mut r = Reader(v);
     check_version(r.u8()?)?;
     let created = r.u64()?;
-    let name = text(&mut r)?;
+    let name = short_text(&mut r)?;
     r.end()?;
     Ok(RegisteredResolver { prefix, name, created })
 }
@@ -171,7 +162,7 @@ fn encode_record(rec: &AccessRecord) -> Vec<u8> {
     let mut out = vec![VALUE_VERSION];
     out.extend_from_slice(&rec.at_us.to_be_bytes());
     for s in [&rec.actor, &rec.source, &rec.action, &rec.subject] {
-        push_text(&mut out, s);
+        push_short_text(&mut out, s);
     }
     encoding::encode_reason(&mut out, rec.detail.as_deref());
     out
@@ -181,7 +172,8 @@ fn decode_record(v: &[u8]) -> Result<AccessRecord, DecodeError> {
     let mut r = Reader(v);
     check_version(r.u8()?)?;
     let at_us = r.u64()?;
-    let (actor, source, action, subject) = (text(&mut r)?, text(&mut r)?, text(&mut r)?, text(&mut r)?);
+    let (actor, source, action, subject) =
+        (short_text(&mut r)?, short_text(&mut r)?, short_text(&mut r)?, short_text(&mut r)?);
     let detail = encoding::decode_reason(&mut r)?;
     r.end()?;
     Ok(AccessRecord { at_us, actor, source, action, subject, detail })

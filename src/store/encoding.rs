@@ -281,6 +281,19 @@ pub(super) fn decode_reason(r: &mut Reader<'_>) -> Result<Option<String>, Decode
     }
 }
 
+/// A short string as `len:u8 · bytes` (cut at 255 bytes).
+pub(super) fn push_short_text(out: &mut Vec<u8>, s: &str) {
+    let b = &s.as_bytes()[..s.len().min(255)];
+    out.push(b.len() as u8);
+    out.extend_from_slice(b);
+}
+
+/// A string written by [`push_short_text`].
+pub(super) fn short_text(r: &mut Reader<'_>) -> Result<String, DecodeError> {
+    let len = usize::from(r.u8()?);
+    String::from_utf8(r.take(len)?.to_vec()).map_err(|_| DecodeError::Value("text is not UTF-8"))
+}
+
 pub(super) fn check_version(v: u8) -> Result<(), DecodeError> {
     match v {
         VALUE_VERSION => Ok(()),

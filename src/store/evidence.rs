@@ -13,7 +13,9 @@ use std::sync::atomic::Ordering;
 
 use rocksdb::{ReadOptions, WriteBatch};
 
-use super::encoding::{self, check_version, push_prefix, DecodeError, Reader, VALUE_VERSION};
+use super::encoding::{
+    self, check_version, push_prefix, push_short_text, short_text, DecodeError, Reader, VALUE_VERSION,
+};
 use super::{synced, Store, StoreError, CF_EVIDENCE};
 use crate::evidence::{Evidence, EvidenceKind, Reporter};
 use crate::model::Prefix;
@@ -115,7 +117,7 @@ fn encode_reporter(r: &Reporter) -> Vec<u8> {
     let mut out = vec![VALUE_VERSION];
     out.extend_from_slice(&r.token_hash);
     out.extend_from_slice(&r.created.to_be_bytes());
-    push_text(&mut out, &r.contact);
+    push_short_text(&mut out, &r.contact);
     out
 }
 
@@ -125,7 +127,7 @@ fn decode_reporter(name: &[u8], v: &[u8]) -> Result<Reporter, DecodeError> {
     check_version(r.u8()?)?;
     let token_hash = <[u8; 32]>::try_from(r.take(32)?).map_err(|_| DecodeError::Value("token hash"))?;
     let created = r.u64()?;
-    let contact = text(&mut r)?;
+    let contact = short_text(&mut r)?;
     r.end()?;
     Ok(Reporter { name, contact, token_hash, created })
 }
@@ -145,26 +147,15 @@ fn record_key(ip: IpAddr, at: u64, seq: u16) -> Vec<u8> {
 
 fn seen_key(reporter: &str, report_id: &str) -> Vec<u8> {
     let mut k = vec![SEEN];
-    push_text(&mut k, reporter);
+    push_short_text(&mut k, reporter);
     k.extend_from_slice(report_id.as_bytes());
     k
 }
 
-fn push_text(out: &mut Vec<u8>, s: &str) {
-    let b = &s.as_bytes()[..s.len().min(255)];
-    out.push(b.len() as u8);
-    out.extend_from_slice(b);
-}
-
-fn text(r: &mut Reader<'_>) -> Result<String, DecodeError> {
-    let len = usize::from(r.u8()?);
-    String::from_utf8(r.take(len)?.to_vec()).map_err(|_| DecodeError::Value("text is not UTF-8"))
-}
-
 fn encode(e: &Evidence) -> Vec<u8> {
     let mut out = vec![VALUE_VERSION, e.kind as u8];
-    push_text(&mut out, &e.reporter);
-    push_text(&mut out, &e.about);
+    push_short_text(&mut out, &e.reporter);
+    push_short_text(&mut out, &e.about);
     encoding::encode_reason(&mut out, e.report_id.as_deref());
     out
 }
@@ -177,7 +168,7 @@ fn decode(at: u64, v: &[u8]) -> Result<Evidence, DecodeError> {
         2 => EvidenceKind::Trap,
         _ => return Err(DecodeError::Value("unknown evidence kind")),
     };
-    let (reporter, about) = (text(&mut r)?, text(&mut r)?);
+    let (reporter, about) = (short_text(&mut r)?, short_text(&mut r)?);
     let report_id = encoding::decode_reason(&mut r)?;
     r.end()?;
     Ok(Evidence { at, reporter, kind, about, report_id })
