@@ -218,6 +218,7 @@ impl Default for ApiFile {
 #[serde(deny_unknown_fields, rename_all = "kebab-case")]
 struct EvidenceFile {
     dataset: Option<String>,
+    retention_days: Option<u32>,
     #[serde(default)]
     three_strikes: ThreeStrikesFile,
     #[serde(default)]
@@ -399,6 +400,8 @@ pub struct Config {
 #[derive(Clone, Debug, PartialEq, Eq)]
 pub struct EvidenceConfig {
     pub dataset: DatasetName,
+    /// Evidence older than this many days is dropped (and refused when it arrives).
+    pub retention_days: u32,
     pub three_strikes: ThreeStrikes,
     pub trap_hits: TrapHits,
 }
@@ -754,7 +757,15 @@ fn validate_evidence(file: EvidenceFile) -> Result<EvidenceConfig, (Option<std::
         ));
     }
     let trap_hits = TrapHits { hits: h.hits, traps: h.traps, window_days: h.window_days, listed_days: h.listed_days };
-    Ok(EvidenceConfig { dataset, three_strikes, trap_hits })
+    let retention_days = file.retention_days.unwrap_or(90);
+    let longest = three_strikes.window_days.max(trap_hits.window_days);
+    if !(1..=3650).contains(&retention_days) || retention_days < longest {
+        return Err((
+            None,
+            format!("[evidence] retention-days {retention_days} must be within 1..=3650 and cover the longest policy window ({longest} days)"),
+        ));
+    }
+    Ok(EvidenceConfig { dataset, retention_days, three_strikes, trap_hits })
 }
 
 fn validate_rrl(file: Spanned<RrlFile>) -> Result<RrlSettings, (Option<std::ops::Range<usize>>, String)> {

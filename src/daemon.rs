@@ -178,6 +178,7 @@ impl RunningServer {
         let scheme = if tls.is_some() { "HTTPS" } else { "HTTP" };
         tasks.spawn(crate::api::serve(api_listener, api_state, tls.clone(), shutdown.clone()));
         tasks.spawn(expire_listings(writer.clone(), shutdown.clone()));
+        tasks.spawn(expire_evidence(writer.clone(), shutdown.clone()));
         tracing::info!(addr = %api_addr, scheme, "API listening");
         Ok(RunningServer { addrs, api_addr, shared, writer, shutdown, tasks, udp_threads, config, tls, _store: store })
     }
@@ -262,6 +263,24 @@ async fn expire_listings(writer: Writer, shutdown: CancellationToken) {
                 }
             }
             Err(e) => tracing::error!(error = %e, "expiring listings failed; will retry"),
+        }
+    }
+}
+
+/// How often evidence past its retention is dropped.
+const EVIDENCE_SWEEP: std::time::Duration = std::time::Duration::from_secs(3600);
+
+/// Drops evidence past its retention at start and then every hour, until shutdown.
+async fn expire_evidence(writer: Writer, shutdown: CancellationToken) {
+    loop {
+        match writer.run(|p| p.expire_evidence(unix_now())).await {
+            Ok(0) => {}
+            Ok(dropped) => tracing::info!(dropped, "evidence past its retention dropped"),
+            Err(e) => tracing::error!(error = %e, "dropping old evidence failed; will retry"),
+        }
+        tokio::select! {
+            _ = shutdown.cancelled() => return,
+            _ = tokio::time::sleep(EVIDENCE_SWEEP) => {}
         }
     }
 }

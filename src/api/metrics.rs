@@ -18,6 +18,7 @@ pub struct Stats {
     pub dns: Totals,
     pub zones: Vec<ZoneStats>,
     pub marketers: usize,
+    pub evidence_records: u64,
 }
 
 fn collect(state: &ApiState) -> Stats {
@@ -33,7 +34,12 @@ fn collect(state: &ApiState) -> Stats {
             patches: z.patch_count(),
         })
         .collect();
-    Stats { dns: state.stats.totals(), zones, marketers: snapshot.registry.accounts().count() }
+    Stats {
+        dns: state.stats.totals(),
+        zones,
+        marketers: snapshot.registry.accounts().count(),
+        evidence_records: state.store.evidence_estimate(),
+    }
 }
 
 pub async fn stats(State(state): State<ApiState>) -> Json<StatsResponse> {
@@ -45,6 +51,7 @@ pub async fn stats(State(state): State<ApiState>) -> Json<StatsResponse> {
         udp_workers: s.dns.udp_workers,
         zones: s.zones,
         marketers: s.marketers,
+        evidence_records: s.evidence_records,
     })
 }
 
@@ -152,6 +159,11 @@ pub fn render(s: &Stats) -> String {
         s.zones.iter().map(|z| (zone(z), z.patches as u64)).collect(),
     );
     gauge("dnsbl_marketers", "Registered marketer accounts.", vec![(String::new(), s.marketers as u64)]);
+    gauge(
+        "dnsbl_evidence_records",
+        "Evidence records stored (RocksDB's estimate), bounded by [evidence] retention-days.",
+        vec![(String::new(), s.evidence_records)],
+    );
     gauge(
         "dnsbl_udp_workers",
         "UDP sockets, each served by its own thread.",

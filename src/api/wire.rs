@@ -244,6 +244,9 @@ pub struct StatsResponse {
     pub udp_workers: usize,
     pub zones: Vec<ZoneStats>,
     pub marketers: usize,
+    /// About how many evidence records (and counted-report marks) are stored.
+    #[serde(default)]
+    pub evidence_records: u64,
 }
 
 /// Query counters of one transport since the server started.

@@ -37,6 +37,12 @@ pub struct PolicyListing {
 }
 
 impl Publisher {
+    /// Drops the evidence older than the retention; returns how many pieces went.
+    pub fn expire_evidence(&mut self, now: u64) -> Result<usize, ChangeError> {
+        let retention = u64::from(self.evidence_config.retention_days) * 86_400;
+        Ok(self.store.drop_evidence_before(now.saturating_sub(retention))?)
+    }
+
     /// Adds a reporter (`Some`) or removes one (`None` for `reporter`); the evidence it sent stays.
     pub fn change_reporter(&mut self, name: &str, reporter: Option<Reporter>) -> Result<(), ChangeError> {
         let current = self.shared.load_full();
@@ -97,6 +103,18 @@ impl Publisher {
             };
             // Evidence dated in the future (a wrong clock) counts as received now.
             let when = when.filter(|&a| a <= now).unwrap_or(now);
+            let retention = u64::from(self.evidence_config.retention_days) * 86_400;
+            if when + retention < now {
+                out.refused.push((
+                    at,
+                    format!(
+                        "dated {}, older than the evidence retention ({} days); nothing recorded",
+                        humantime::format_rfc3339_seconds(std::time::UNIX_EPOCH + std::time::Duration::from_secs(when)),
+                        self.evidence_config.retention_days
+                    ),
+                ));
+                continue;
+            }
             let evidence = Evidence { at: when, reporter: reporter.to_string(), kind, about, report_id: id };
             pieces.push((ip, evidence));
         }

@@ -81,6 +81,45 @@ impl Store {
 }
 
 impl Store {
+    /// Deletes the evidence dated before `before`, and the record of reports counted before it;
+    /// returns how many pieces of evidence went.
+    pub fn drop_evidence_before(&self, before: u64) -> Result<usize, StoreError> {
+        let cf = self.cf(CF_EVIDENCE)?;
+        let mut batch = WriteBatch::default();
+        let mut dropped = 0;
+        let mut it = self.db.raw_iterator_cf(cf);
+        it.seek([RECORD]);
+        while let (Some(k), Some(v)) = (it.key(), it.value()) {
+            let at = match k.first() {
+                // The time is the 10 bytes before the sequence number's 2 at the end of the key.
+                Some(&RECORD) => k.len().checked_sub(10).and_then(|i| k.get(i..i + 8)),
+                Some(&SEEN) => Some(v),
+                _ => break,
+            };
+            let at = at
+                .and_then(|b| <[u8; 8]>::try_from(b).ok())
+                .map(u64::from_be_bytes)
+                .ok_or_else(|| self.corrupt(CF_EVIDENCE, k, DecodeError::Key))?;
+            if at < before {
+                batch.delete_cf(cf, k);
+                dropped += usize::from(k.first() == Some(&RECORD));
+            }
+            it.next();
+        }
+        it.status().map_err(|e| self.err("reading evidence", e))?;
+        if !batch.is_empty() {
+            self.writable()?;
+            self.db.write_opt(batch, &synced()).map_err(|e| self.write_err("dropping old evidence", e))?;
+        }
+        Ok(dropped)
+    }
+
+    /// About how many keys the evidence column family holds (RocksDB's estimate; cheap).
+    pub fn evidence_estimate(&self) -> u64 {
+        let Some(cf) = self.db.cf_handle(CF_EVIDENCE) else { return 0 };
+        self.db.property_int_value_cf(cf, "rocksdb.estimate-num-keys").ok().flatten().unwrap_or(0)
+    }
+
     /// Every reporter.
     pub fn load_reporters(&self) -> Result<Vec<Reporter>, StoreError> {
         let Some(cf) = self.db.cf_handle(CF_EVIDENCE) else { return Ok(Vec::new()) };

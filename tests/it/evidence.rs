@@ -211,3 +211,40 @@ fn trap_hits_to_two_traps_list_by_themselves_and_json_records_count_too() {
     let (_, evidence) = api.call("GET", "/v1/evidence/45.67.8.41", None, None);
     assert_eq!((evidence[0]["kind"].clone(), evidence[0]["about"].clone()), (json!("trap"), json!("t1@traps.example")));
 }
+
+#[test]
+fn evidence_is_kept_for_its_retention_and_older_evidence_is_refused_or_dropped() {
+    let (_dir, data) = temp_data();
+    let s = TestServer::in_dir(&data);
+    let (base, token) = s.api(&data);
+    let api = Api { base: base.clone(), token };
+    api.call("POST", "/v1/reporters", None, Some(json!({"name": "traps", "contact": "ops@traps.example"})));
+    let now = dnsbl::clock::unix_now();
+    let day = 86_400;
+    let records = json!([
+        {"kind": "trap", "ip": "45.67.8.50", "at": now - 100 * day, "recipient": "t1@traps.example", "id": "old"},
+        {"kind": "trap", "ip": "45.67.8.50", "at": now - 10 * day, "recipient": "t1@traps.example", "id": "recent"},
+        {"kind": "trap", "ip": "45.67.8.50", "at": now - 60, "recipient": "t2@traps.example", "id": "new"}
+    ]);
+    let answer: Value = ureq::post(&format!("{base}/v1/evidence?reporter=traps"))
+        .set("Authorization", &format!("Bearer {}", api.token))
+        .send_json(records)
+        .expect("sent")
+        .into_json()
+        .expect("json");
+    assert_eq!(answer["accepted"], 2, "{answer}");
+    assert!(answer["refused"][0]["error"]
+        .as_str()
+        .is_some_and(|e| e.contains("older than the evidence retention (90 days)")));
+    let (_, stats) = api.call("GET", "/v1/stats", None, None);
+    assert!(stats["evidence_records"].as_u64().is_some(), "{stats}");
+    // 85 days on, the 10-day-old hit is past 90 days and goes; the newer one stays.
+    let dropped = s.with_publisher(|p| p.expire_evidence(now + 85 * day)).expect("sweep");
+    assert_eq!(dropped, 1);
+    let (_, evidence) = api.call("GET", "/v1/evidence/45.67.8.50", None, None);
+    let ids: Vec<&str> = evidence.as_array().expect("list").iter().filter_map(|e| e["report_id"].as_str()).collect();
+    assert_eq!(ids, ["new"]);
+    // 95 days on, the last one goes too.
+    let dropped = s.with_publisher(|p| p.expire_evidence(now + 95 * day)).expect("sweep");
+    assert_eq!(dropped, 1);
+}

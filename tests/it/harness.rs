@@ -102,6 +102,14 @@ impl TestServer {
         z.patch_count()
     }
 
+    /// Runs `f` on the server's publisher (the single writer), e.g. with a `now` of its own.
+    pub fn with_publisher<T>(
+        &self,
+        f: impl FnOnce(&mut dnsbl::publisher::Publisher) -> Result<T, dnsbl::publisher::ChangeError>,
+    ) -> Result<T, dnsbl::publisher::ChangeError> {
+        self.server.as_ref().expect("running").writer().run_blocking(f)
+    }
+
     /// Applies a registry change through the server's publisher, as the API does.
     pub fn registry(
         &self,
