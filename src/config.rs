@@ -219,6 +219,7 @@ impl Default for ApiFile {
 struct EvidenceFile {
     dataset: Option<String>,
     retention_days: Option<u32>,
+    longest_listing_days: Option<u32>,
     #[serde(default)]
     three_strikes: ThreeStrikesFile,
     #[serde(default)]
@@ -402,6 +403,8 @@ pub struct EvidenceConfig {
     pub dataset: DatasetName,
     /// Evidence older than this many days is dropped (and refused when it arrives).
     pub retention_days: u32,
+    /// A repeat listing lasts twice as long as the one before, up to this many days.
+    pub longest_listing_days: u32,
     pub three_strikes: ThreeStrikes,
     pub trap_hits: TrapHits,
 }
@@ -765,7 +768,11 @@ fn validate_evidence(file: EvidenceFile) -> Result<EvidenceConfig, (Option<std::
             format!("[evidence] retention-days {retention_days} must be within 1..=3650 and cover the longest policy window ({longest} days)"),
         ));
     }
-    Ok(EvidenceConfig { dataset, retention_days, three_strikes, trap_hits })
+    let longest_listing_days = file.longest_listing_days.unwrap_or(56);
+    if !(1..=3650).contains(&longest_listing_days) {
+        return Err((None, format!("[evidence] longest-listing-days {longest_listing_days} must be within 1..=3650")));
+    }
+    Ok(EvidenceConfig { dataset, retention_days, longest_listing_days, three_strikes, trap_hits })
 }
 
 fn validate_rrl(file: Spanned<RrlFile>) -> Result<RrlSettings, (Option<std::ops::Range<usize>>, String)> {

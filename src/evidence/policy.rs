@@ -78,6 +78,14 @@ pub fn trap_hits(evidence: &[Evidence], now: u64, t: &TrapHits) -> Option<Listed
     Some(Listed { policy: "trap-hits", count: c.count, sources: c.abouts, last: c.last, until })
 }
 
+/// How many days a listing lasts when the address was listed by policy `repeats` times before:
+/// `listed_days`, doubled for each earlier listing, never more than `longest_days` (a repeat
+/// offender stays listed longer; one that stops sending is still delisted by itself).
+pub fn escalated(listed_days: u32, repeats: u32, longest_days: u32) -> u32 {
+    let doubled = u64::from(listed_days) << repeats.min(16);
+    doubled.min(u64::from(longest_days.max(listed_days))) as u32
+}
+
 /// Every policy that lists on `evidence`, the one whose listing lasts longest: what the address
 /// is listed for now.
 pub fn decide(evidence: &[Evidence], now: u64, strikes: &ThreeStrikes, traps: &TrapHits) -> Option<Listed> {
@@ -120,6 +128,12 @@ mod tests {
         assert_eq!(three_strikes(&two_mailings, NOW, &T), None, "many complaints about one mailing are one strike");
         let old = [complaint(NOW - 31 * DAY, "a", "m1"), complaint(NOW - 5, "a", "m2"), complaint(NOW - 1, "b", "m3")];
         assert_eq!(three_strikes(&old, NOW, &T), None, "outside the window");
+    }
+
+    #[test]
+    fn repeat_listings_double_up_to_the_longest() {
+        assert_eq!([0, 1, 2, 3, 9, 40].map(|n| escalated(7, n, 56)), [7, 14, 28, 56, 56, 56]);
+        assert_eq!(escalated(7, 3, 5), 7, "a cap below the first listing does not shorten it");
     }
 
     #[test]

@@ -37,6 +37,19 @@ pub struct PolicyListing {
 }
 
 impl Publisher {
+    /// How many listings of `ip` in `zone`'s evidence dataset ended by themselves within the
+    /// retention (from the audit trail).
+    fn ended_policy_listings(&self, zone: &crate::name::DomainName, ip: IpAddr, now: u64) -> Result<u32, ChangeError> {
+        let since_us = now.saturating_sub(u64::from(self.evidence_config.retention_days) * 86_400) * 1_000_000;
+        let history = self.store.history(zone, Prefix::host(ip))?;
+        let ended = history.iter().filter(|(_, r)| {
+            r.action == crate::model::AuditAction::Expired
+                && r.dataset == self.evidence_config.dataset
+                && r.at_us >= since_us
+        });
+        Ok(ended.count() as u32)
+    }
+
     /// Drops the evidence older than the retention; returns how many pieces went.
     pub fn expire_evidence(&mut self, now: u64) -> Result<usize, ChangeError> {
         let retention = u64::from(self.evidence_config.retention_days) * 86_400;
@@ -135,9 +148,22 @@ impl Publisher {
         let (strikes, traps) = (self.evidence_config.three_strikes, self.evidence_config.trap_hits);
         for ip in touched {
             let evidence = self.store.evidence_of(ip)?;
-            let Some(listed) = policy::decide(&evidence, now, &strikes, &traps).filter(|l| l.until > now) else {
-                continue;
+            let Some(mut listed) = policy::decide(&evidence, now, &strikes, &traps) else { continue };
+            // A repeat offender stays listed longer: count the policy listings of this address that
+            // ended within the retention.
+            let repeats = match zones.first() {
+                Some(zone) => self.ended_policy_listings(zone, ip, now)?,
+                None => 0,
             };
+            let base_days = match listed.policy {
+                "trap-hits" => traps.listed_days,
+                _ => strikes.listed_days,
+            };
+            let days = policy::escalated(base_days, repeats, self.evidence_config.longest_listing_days);
+            listed.until = listed.last + u64::from(days) * 86_400;
+            if listed.until <= now {
+                continue;
+            }
             let ends =
                 humantime::format_rfc3339_seconds(std::time::UNIX_EPOCH + std::time::Duration::from_secs(listed.until));
             let reason = format!(

@@ -248,3 +248,41 @@ fn evidence_is_kept_for_its_retention_and_older_evidence_is_refused_or_dropped()
     let dropped = s.with_publisher(|p| p.expire_evidence(now + 95 * day)).expect("sweep");
     assert_eq!(dropped, 1);
 }
+
+#[test]
+fn a_listing_ends_by_itself_and_a_repeat_lasts_twice_as_long() {
+    let (_dir, data) = temp_data();
+    let s = TestServer::in_dir(&data);
+    let (base, token) = s.api(&data);
+    let api = Api { base, token };
+    for name in ["isp-a", "isp-b"] {
+        api.call("POST", "/v1/reporters", None, Some(json!({"name": name, "contact": "fbl@x.example"})));
+    }
+    upload(&api, "isp-a", &mbox(&[report("45.67.8.60", "m1", "e1@a"), report("45.67.8.60", "m2", "e2@a")]));
+    let first = upload(&api, "isp-b", &report("45.67.8.60", "m3", "e3@b"));
+    let now = dnsbl::clock::unix_now();
+    let day = 86_400;
+    let until = first["listed"][0]["until"].as_u64().expect("listed");
+    assert!((now + 7 * day - 5..=now + 7 * day + 5).contains(&until), "a first listing: 7 days");
+    // The lookup shows the policy and when the listing ends.
+    let (_, lookup) = api.call("GET", "/v1/lookup/45.67.8.60", None, None);
+    let evidence = lookup["zones"][0]["datasets"]
+        .as_array()
+        .expect("datasets")
+        .iter()
+        .find(|d| d["dataset"] == "evidence")
+        .cloned();
+    let evidence = evidence.unwrap_or_else(|| panic!("no evidence dataset in {lookup}"));
+    assert_eq!(evidence["decided_by"]["expires_at"], until, "{evidence}");
+    assert!(evidence["txt"].as_str().is_some_and(|t| t.contains("three-strikes")), "{evidence}");
+
+    // Eight days on the listing has ended by itself (the expiry timer, with the clock moved).
+    let removed = s.with_publisher(|p| p.expire_due(now + 8 * day)).expect("expiry");
+    assert_eq!(removed.len(), 1, "{removed:?}");
+    assert!(codes(&s, "60.8.67.45").is_empty());
+    // A new complaint while the old ones are still inside the window: listed again, for 14 days.
+    let again = upload(&api, "isp-b", &report("45.67.8.60", "m4", "e4@b"));
+    let until = again["listed"][0]["until"].as_u64().expect("listed again");
+    assert!((now + 14 * day - 5..=now + 14 * day + 5).contains(&until), "a repeat: 14 days ({again})");
+    assert_eq!(codes(&s, "60.8.67.45"), ["127.0.0.4"]);
+}
