@@ -30,6 +30,7 @@ use super::wire::{
     NetworkRequest, NewMarketer, PrefixQuery, Reason, Registrations, WithToken, WithdrawRequest, ZoneAnswer, ZoneInfo,
 };
 use crate::clock::unix_now;
+use crate::evidence::EvidenceKind;
 use crate::model::Prefix;
 use crate::publisher::{Origin, RegistryOutcome};
 use crate::registry::{Account, Marketer, MarketerId, RegistryError, Request, Status};
@@ -66,10 +67,23 @@ fn event_view(r: AuditRecord) -> EventView {
 
 fn declarations(state: &ApiState, account: &Account) -> Vec<DeclarationView> {
     let snap = state.shared.load_full();
+    let since = unix_now().saturating_sub(30 * 86_400);
+    // Evidence against a declaration; a store that cannot be read shows none (the rest answers).
+    let evidence = |prefix: Prefix| -> (usize, usize) {
+        let found = state.store.evidence_in(prefix).unwrap_or_default();
+        let recent = found.iter().filter(|e| e.at >= since);
+        recent.fold((0, 0), |(c, t), e| match e.kind {
+            EvidenceKind::Complaint => (c + 1, t),
+            EvidenceKind::Trap => (c, t + 1),
+        })
+    };
     account
         .declared
         .iter()
-        .map(|(prefix, d)| DeclarationView {
+        .map(|(prefix, d)| (prefix, d, evidence(*prefix)))
+        .map(|(prefix, d, (complaints_30d, trap_hits_30d))| DeclarationView {
+            complaints_30d,
+            trap_hits_30d,
             prefix: prefix.to_string(),
             added_at: d.added_at,
             reason: d.reason.clone(),

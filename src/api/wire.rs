@@ -376,6 +376,12 @@ pub struct DeclarationView {
     pub reason: Option<String>,
     /// What the DNS answers now for the prefix's first address, per zone.
     pub answers: Vec<ZoneAnswer>,
+    /// Evidence against the declared addresses in the last 30 days: feedback-loop complaints
+    /// and spam-trap hits (what may list them with 127.0.0.4).
+    #[serde(default)]
+    pub complaints_30d: usize,
+    #[serde(default)]
+    pub trap_hits_30d: usize,
 }
 
 /// One zone's answer: codes (empty = NXDOMAIN) and TXT.

@@ -256,7 +256,16 @@ fn print_declarations(items: &[DeclarationView]) {
             })
             .collect();
         let reason = d.reason.as_ref().map(|r| format!("  ({r})")).unwrap_or_default();
-        println!("  {:<20} since {}  {}{reason}", d.prefix, super::format_unix(d.added_at), answers.join("; "));
+        let evidence = match (d.complaints_30d, d.trap_hits_30d) {
+            (0, 0) => String::new(),
+            (c, t) => format!("  [last 30 days: {c} complaints, {t} trap hits]"),
+        };
+        println!(
+            "  {:<20} since {}  {}{reason}{evidence}",
+            d.prefix,
+            super::format_unix(d.added_at),
+            answers.join("; ")
+        );
     }
 }
 

@@ -55,6 +55,36 @@ impl Store {
         Ok(fresh)
     }
 
+    /// Every piece of evidence about the addresses inside `prefix`, in address order.
+    pub fn evidence_in(&self, prefix: Prefix) -> Result<Vec<Evidence>, StoreError> {
+        let Some(cf) = self.db.cf_handle(CF_EVIDENCE) else { return Ok(Vec::new()) };
+        let from = ip_prefix(prefix.first_address());
+        // Host keys carry their length (32 or 128) after the address, always below 0xff.
+        let mut to = vec![RECORD];
+        push_prefix(&mut to, &prefix.last_host());
+        if let Some(len) = to.last_mut() {
+            *len = 0xff;
+        }
+        let mut ro = ReadOptions::default();
+        ro.set_iterate_upper_bound(to);
+        let mut it = self.db.raw_iterator_cf_opt(cf, ro);
+        it.seek(&from);
+        let mut out = Vec::new();
+        while let (Some(k), Some(v)) = (it.key(), it.value()) {
+            let at = k
+                .len()
+                .checked_sub(10)
+                .and_then(|i| k.get(i..i + 8))
+                .and_then(|b| <[u8; 8]>::try_from(b).ok())
+                .map(u64::from_be_bytes)
+                .ok_or_else(|| self.corrupt(CF_EVIDENCE, k, DecodeError::Key))?;
+            out.push(decode(at, v).map_err(|why| self.corrupt(CF_EVIDENCE, k, why))?);
+            it.next();
+        }
+        it.status().map_err(|e| self.err("reading evidence", e))?;
+        Ok(out)
+    }
+
     /// Every piece of evidence about `ip`, oldest first.
     pub fn evidence_of(&self, ip: IpAddr) -> Result<Vec<Evidence>, StoreError> {
         let Some(cf) = self.db.cf_handle(CF_EVIDENCE) else { return Ok(Vec::new()) };

@@ -286,3 +286,41 @@ fn a_listing_ends_by_itself_and_a_repeat_lasts_twice_as_long() {
     assert!((now + 14 * day - 5..=now + 14 * day + 5).contains(&until), "a repeat: 14 days ({again})");
     assert_eq!(codes(&s, "60.8.67.45"), ["127.0.0.4"]);
 }
+
+#[test]
+fn a_declared_sender_that_trips_a_policy_answers_both_codes_and_its_marketer_sees_the_evidence() {
+    let (_dir, data) = temp_data();
+    let s = TestServer::in_dir(&data);
+    let (base, token) = s.api(&data);
+    let api = Api { base, token };
+    let marketer = json!({
+        "id": "acme", "legal_name": "Acme Mailing Ltd", "registration_number": "GB-1",
+        "contact": "abuse@acme.example", "networks": ["192.88.99.0/24"]
+    });
+    let (status, made) = api.call("POST", "/v1/marketers", None, Some(marketer));
+    assert_eq!(status, 201, "{made}");
+    let acme = made["token"].as_str().expect("token").to_string();
+    let (status, _) = api.call("POST", "/v1/registrations", Some(&acme), Some(json!({"prefixes": ["192.88.99.7"]})));
+    assert!(status < 300);
+    assert_eq!(codes(&s, "7.99.88.192"), ["127.0.0.2"]);
+    for name in ["isp-a", "isp-b"] {
+        api.call("POST", "/v1/reporters", None, Some(json!({"name": name, "contact": "fbl@x.example"})));
+    }
+    // Declared, then caught: the union answers both codes. Undeclared inside the protected
+    // network, and caught: listed with 127.0.0.4 (protection covers the operator's listings only).
+    for ip in ["192.88.99.7", "192.88.99.8"] {
+        upload(&api, "isp-a", &mbox(&[report(ip, "m1", &format!("{ip}-1")), report(ip, "m2", &format!("{ip}-2"))]));
+        upload(&api, "isp-b", &report(ip, "m3", &format!("{ip}-3")));
+    }
+    assert_eq!(codes(&s, "7.99.88.192"), ["127.0.0.2", "127.0.0.4"]);
+    assert_eq!(codes(&s, "8.99.88.192"), ["127.0.0.4"]);
+    // The marketer sees the complaints against what it declared.
+    let (_, mine) = api.call("GET", "/v1/registrations", Some(&acme), None);
+    let declared = &mine["registrations"][0];
+    assert_eq!(
+        (declared["prefix"].clone(), declared["complaints_30d"].clone()),
+        (json!("192.88.99.7/32"), json!(3)),
+        "{mine}"
+    );
+    assert_eq!(declared["trap_hits_30d"], 0);
+}
