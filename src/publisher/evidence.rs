@@ -12,6 +12,7 @@ use crate::evidence::{policy, Evidence, EvidenceKind, Reporter, Reporters, Submi
 use crate::model::{Listing, ListingCode, Prefix};
 use crate::query::is_test_point;
 use crate::snapshot::Snapshot;
+use crate::store::StoredEntry;
 
 /// What an ingest did.
 #[derive(Clone, Debug, Default, PartialEq, Eq)]
@@ -177,13 +178,24 @@ impl Publisher {
             let listing = Listing::new(vec![ListingCode::EVIDENCE], Some(reason))
                 .map_err(|e| ChangeError::Evidence(e.to_string()))?;
             let actor = format!("policy {}", listed.policy);
+            let mut listed_in_a_zone = false;
             for zone in &zones {
+                // An operator exclusion in the evidence dataset (a shared forwarder) covers the
+                // address: the policy does not list it there.
+                let covering = self.store.covering(zone, &dataset, Prefix::host(ip))?;
+                if covering.iter().any(|(_, e)| matches!(e, StoredEntry::Exclusion(_))) {
+                    continue;
+                }
                 let change = Change::AddListing {
                     prefix: Prefix::host(ip),
                     listing: listing.clone(),
                     expires_at: Some(listed.until),
                 };
                 self.apply(zone, &dataset, change, Origin { actor: &actor, source: "evidence" }, now)?;
+                listed_in_a_zone = true;
+            }
+            if !listed_in_a_zone {
+                continue;
             }
             out.listed.push(PolicyListing {
                 ip,

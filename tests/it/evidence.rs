@@ -324,3 +324,29 @@ fn a_declared_sender_that_trips_a_policy_answers_both_codes_and_its_marketer_see
     );
     assert_eq!(declared["trap_hits_30d"], 0);
 }
+
+#[test]
+fn an_operator_exclusion_in_the_evidence_dataset_covers_a_shared_forwarder() {
+    let (_dir, data) = temp_data();
+    let s = TestServer::in_dir(&data);
+    let (base, token) = s.api(&data);
+    let api = Api { base, token };
+    let exclusion = json!({"prefix": "45.67.9.0/24", "reason": "the ISP's shared forwarders", "dataset": "evidence"});
+    let (status, body) = api.call("POST", "/v1/zones/bl.localhost/exclusions", None, Some(exclusion));
+    assert_eq!(status, 201, "{body}");
+    for name in ["isp-a", "isp-b"] {
+        api.call("POST", "/v1/reporters", None, Some(json!({"name": name, "contact": "fbl@x.example"})));
+    }
+    upload(&api, "isp-a", &mbox(&[report("45.67.9.25", "m1", "f1"), report("45.67.9.25", "m2", "f2")]));
+    let third = upload(&api, "isp-b", &report("45.67.9.25", "m3", "f3"));
+    assert_eq!(third["listed"], json!([]), "{third}");
+    assert!(codes(&s, "25.9.67.45").is_empty(), "the exclusion covers the address for the policy");
+    let (_, history) = api.call("GET", "/v1/history?prefix=45.67.9.25", None, None);
+    let actions: Vec<String> = history
+        .as_array()
+        .expect("list")
+        .iter()
+        .map(|r| format!("{} by {}", r["action"].as_str().unwrap_or(""), r["actor"].as_str().unwrap_or("")))
+        .collect();
+    assert!(actions.contains(&"add-exclusion by operator".to_string()), "audited: {actions:?}");
+}
