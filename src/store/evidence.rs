@@ -71,13 +71,7 @@ impl Store {
         it.seek(&from);
         let mut out = Vec::new();
         while let (Some(k), Some(v)) = (it.key(), it.value()) {
-            let at = k
-                .len()
-                .checked_sub(10)
-                .and_then(|i| k.get(i..i + 8))
-                .and_then(|b| <[u8; 8]>::try_from(b).ok())
-                .map(u64::from_be_bytes)
-                .ok_or_else(|| self.corrupt(CF_EVIDENCE, k, DecodeError::Key))?;
+            let at = record_time(k).ok_or_else(|| self.corrupt(CF_EVIDENCE, k, DecodeError::Key))?;
             out.push(decode(at, v).map_err(|why| self.corrupt(CF_EVIDENCE, k, why))?);
             it.next();
         }
@@ -87,27 +81,14 @@ impl Store {
 
     /// Every piece of evidence about `ip`, oldest first.
     pub fn evidence_of(&self, ip: IpAddr) -> Result<Vec<Evidence>, StoreError> {
-        let Some(cf) = self.db.cf_handle(CF_EVIDENCE) else { return Ok(Vec::new()) };
-        let from = ip_prefix(ip);
-        let mut to = from.clone();
-        to.push(0xff);
-        let mut ro = ReadOptions::default();
-        ro.set_iterate_upper_bound(to);
-        let mut it = self.db.raw_iterator_cf_opt(cf, ro);
-        it.seek(&from);
-        let mut out = Vec::new();
-        while let (Some(k), Some(v)) = (it.key(), it.value()) {
-            let at = k
-                .get(from.len()..from.len() + 8)
-                .and_then(|b| <[u8; 8]>::try_from(b).ok())
-                .map(u64::from_be_bytes)
-                .ok_or_else(|| self.corrupt(CF_EVIDENCE, k, DecodeError::Key))?;
-            out.push(decode(at, v).map_err(|why| self.corrupt(CF_EVIDENCE, k, why))?);
-            it.next();
-        }
-        it.status().map_err(|e| self.err("reading evidence", e))?;
-        Ok(out)
+        self.evidence_in(Prefix::host(ip))
     }
+}
+
+/// The time in an evidence record's key: the 8 bytes before the sequence number that ends it.
+fn record_time(key: &[u8]) -> Option<u64> {
+    let at = key.len().checked_sub(10)?;
+    key.get(at..at + 8).and_then(|b| <[u8; 8]>::try_from(b).ok()).map(u64::from_be_bytes)
 }
 
 impl Store {
@@ -121,15 +102,11 @@ impl Store {
         it.seek([RECORD]);
         while let (Some(k), Some(v)) = (it.key(), it.value()) {
             let at = match k.first() {
-                // The time is the 10 bytes before the sequence number's 2 at the end of the key.
-                Some(&RECORD) => k.len().checked_sub(10).and_then(|i| k.get(i..i + 8)),
-                Some(&SEEN) => Some(v),
+                Some(&RECORD) => record_time(k),
+                Some(&SEEN) => <[u8; 8]>::try_from(v).ok().map(u64::from_be_bytes),
                 _ => break,
             };
-            let at = at
-                .and_then(|b| <[u8; 8]>::try_from(b).ok())
-                .map(u64::from_be_bytes)
-                .ok_or_else(|| self.corrupt(CF_EVIDENCE, k, DecodeError::Key))?;
+            let at = at.ok_or_else(|| self.corrupt(CF_EVIDENCE, k, DecodeError::Key))?;
             if at < before {
                 batch.delete_cf(cf, k);
                 dropped += usize::from(k.first() == Some(&RECORD));
