@@ -161,11 +161,9 @@ pub struct Reporter {
 
 /// Whether `name` is a reporter name: 1 to 64 of a-z, 0-9, `-`, `_` and `.`, starting with a
 /// letter or digit.
+/// (The rules of access key names, [`crate::access::KeyName`].)
 pub fn valid_reporter_name(name: &str) -> bool {
-    !name.is_empty()
-        && name.len() <= 64
-        && name.bytes().all(|b| b.is_ascii_lowercase() || b.is_ascii_digit() || matches!(b, b'-' | b'_' | b'.'))
-        && name.as_bytes()[0].is_ascii_alphanumeric()
+    crate::access::KeyName::parse(name).is_ok()
 }
 
 /// The reporters, found by the hash of their token (what API authentication reads from the

@@ -174,7 +174,7 @@ fn trap_hits_to_two_traps_list_by_themselves_and_json_records_count_too() {
     let (_dir, data) = temp_data();
     let s = TestServer::in_dir(&data);
     let (base, token) = s.api(&data);
-    let api = Api { base: base.clone(), token };
+    let api = Api { base, token };
     api.call("POST", "/v1/reporters", None, Some(json!({"name": "traps", "contact": "ops@traps.example"})));
     // Five hits to one trap address: not listed (one mistyped address is not a pattern).
     let one: Vec<String> = (0..5).map(|i| trap_message("45.67.8.40", "t1@traps.example", &format!("a{i}@p"))).collect();
@@ -197,12 +197,8 @@ fn trap_hits_to_two_traps_list_by_themselves_and_json_records_count_too() {
         {"kind": "trap", "ip": "not-an-ip", "recipient": "t1@traps.example"},
         {"kind": "trap", "ip": "45.67.8.41"}
     ]);
-    let sent = ureq::post(&format!("{base}/v1/evidence?reporter=traps"))
-        .set("Authorization", &format!("Bearer {}", api.token))
-        .send_json(records)
-        .expect("accepted");
-    let answer: Value = sent.into_json().expect("json");
-    assert_eq!(answer["accepted"], 1, "{answer}");
+    let (status, answer) = api.call("POST", "/v1/evidence?reporter=traps", None, Some(records));
+    assert_eq!((status, answer["accepted"].clone()), (200, json!(1)), "{answer}");
     let errors: Vec<&str> =
         answer["refused"].as_array().expect("list").iter().filter_map(|r| r["error"].as_str()).collect();
     assert!(errors[0].contains("volume records are not counted yet"), "{errors:?}");
@@ -217,7 +213,7 @@ fn evidence_is_kept_for_its_retention_and_older_evidence_is_refused_or_dropped()
     let (_dir, data) = temp_data();
     let s = TestServer::in_dir(&data);
     let (base, token) = s.api(&data);
-    let api = Api { base: base.clone(), token };
+    let api = Api { base, token };
     api.call("POST", "/v1/reporters", None, Some(json!({"name": "traps", "contact": "ops@traps.example"})));
     let now = dnsbl::clock::unix_now();
     let day = 86_400;
@@ -226,13 +222,8 @@ fn evidence_is_kept_for_its_retention_and_older_evidence_is_refused_or_dropped()
         {"kind": "trap", "ip": "45.67.8.50", "at": now - 10 * day, "recipient": "t1@traps.example", "id": "recent"},
         {"kind": "trap", "ip": "45.67.8.50", "at": now - 60, "recipient": "t2@traps.example", "id": "new"}
     ]);
-    let answer: Value = ureq::post(&format!("{base}/v1/evidence?reporter=traps"))
-        .set("Authorization", &format!("Bearer {}", api.token))
-        .send_json(records)
-        .expect("sent")
-        .into_json()
-        .expect("json");
-    assert_eq!(answer["accepted"], 2, "{answer}");
+    let (status, answer) = api.call("POST", "/v1/evidence?reporter=traps", None, Some(records));
+    assert_eq!((status, answer["accepted"].clone()), (200, json!(2)), "{answer}");
     assert!(answer["refused"][0]["error"]
         .as_str()
         .is_some_and(|e| e.contains("older than the evidence retention (90 days)")));
