@@ -2,7 +2,8 @@
 //! the lean path's steps (question parse, classification with the table lookup, answer encode)
 //! and the lean and full query paths whole, the table build of
 //! a load, and publishing after a change on a 10M list: the patched snapshot one change makes,
-//! and the merge that folds 256 patches into new tables. `cargo bench` runs them at full size;
+//! and the merge that folds 256 patches into new tables; and what a report costs the evidence
+//! policies with 1M evidence records stored. `cargo bench` runs them at full size;
 //! under `cargo test` they run once at small sizes so the test suite stays quick.
 
 use std::hint::black_box;
@@ -259,5 +260,64 @@ fn query_paths(c: &mut Criterion) {
     group.finish();
 }
 
-criterion_group!(benches, trie_lookup, table_build, publish, dataset_lookup, query_paths);
+/// What the policies cost per report with `n` evidence records stored (RocksDB in a temporary
+/// directory, 10 records per address: complaints from three reporters about four mailings, trap
+/// hits, volume): reading the address's evidence and deciding, for an address with evidence and
+/// for a new one; and storing one report (a synced write, as an upload of one report does).
+fn evidence_policy(c: &mut Criterion) {
+    use dnsbl::evidence::{policy, Evidence, EvidenceKind};
+    let n: u32 = if full_size() { 1_000_000 } else { 10_000 };
+    let dir = tempfile::tempdir().expect("tempdir");
+    let store = dnsbl::store::Store::open(dir.path()).expect("store");
+    let now = 1_800_000_000u64;
+    let addresses = n / 10;
+    let ip = |i: u32| std::net::IpAddr::from(std::net::Ipv4Addr::from(0x2d00_0000 + i * 7));
+    let piece = |i: u32, j: u32| {
+        let (kind, about, messages) = match j {
+            0..=5 => (EvidenceKind::Complaint, format!("feedback-id:m{}", j % 4), 0),
+            6 | 7 => (EvidenceKind::Trap, format!("t{j}@traps.example"), 0),
+            _ => (EvidenceKind::Volume, dnsbl::evidence::day_of(now - u64::from(j - 8) * 86_400), 5_000),
+        };
+        let at = if kind == EvidenceKind::Volume {
+            now - now % 86_400 - u64::from(j - 8) * 86_400
+        } else {
+            now - u64::from(j) * 3_600
+        };
+        let reporter = format!("isp-{}", (i + j) % 3);
+        (ip(i), Evidence { at, reporter, kind, about, report_id: None, messages })
+    };
+    for chunk in (0..addresses).collect::<Vec<_>>().chunks(1_000) {
+        let pieces: Vec<_> =
+            chunk.iter().flat_map(|&i| (0..10).map(move |j| (i, j))).map(|(i, j)| piece(i, j)).collect();
+        store.add_evidence(&pieces).expect("load evidence");
+    }
+    let policies = Config::embedded_default().expect("config").zones[0].evidence;
+    let mut group = c.benchmark_group("evidence_policy");
+    let mut rng = Rng(0xe71d);
+    group.bench_function(BenchmarkId::new("read_and_decide", n), |b| {
+        b.iter(|| {
+            let found = store.evidence_of(ip((rng.next() % u64::from(addresses)) as u32)).expect("read");
+            black_box(policy::decide(&found, now, &policies))
+        })
+    });
+    group.bench_function(BenchmarkId::new("read_and_decide_new_address", n), |b| {
+        b.iter(|| {
+            let found = store.evidence_of(ip(addresses + (rng.next() % 1_000_000) as u32)).expect("read");
+            black_box(policy::decide(&found, now, &policies))
+        })
+    });
+    group.sample_size(20);
+    let mut k = 0;
+    group.bench_function(BenchmarkId::new("store_one_report", n), |b| {
+        b.iter(|| {
+            k += 1;
+            let (ip, mut e) = piece(addresses + k, 0);
+            e.report_id = Some(format!("bench-{k}@isp"));
+            store.add_evidence(&[(ip, e)]).expect("store")
+        })
+    });
+    group.finish();
+}
+
+criterion_group!(benches, trie_lookup, table_build, publish, dataset_lookup, query_paths, evidence_policy);
 criterion_main!(benches);

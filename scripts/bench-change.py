@@ -14,26 +14,12 @@ import subprocess
 import time
 import urllib.request
 
-
-def query(sock, addr, name):
-    qid = int(time.monotonic_ns() & 0xFFFF)
-    packet = struct.pack(">HHHHHH", qid, 0, 1, 0, 0, 0)
-    for label in name.split("."):
-        packet += bytes([len(label)]) + label.encode()
-    packet += b"\x00" + struct.pack(">HH", 1, 1)
-    sock.sendto(packet, addr)
-    while True:
-        data, _ = sock.recvfrom(4096)
-        if struct.unpack(">H", data[:2])[0] == qid:
-            return struct.unpack(">H", data[6:8])[0]  # answer count
+from dnsprobe import add_server_args, summary, wait_answered  # scripts/dnsprobe.py
 
 
 def main():
     ap = argparse.ArgumentParser()
-    ap.add_argument("--api", required=True)
-    ap.add_argument("--token-file", required=True)
-    ap.add_argument("--dns", required=True)
-    ap.add_argument("--zone", required=True)
+    add_server_args(ap)
     ap.add_argument("-n", type=int, default=1000)
     ap.add_argument("--cli")
     ap.add_argument("--base", default="100.64.0.0", help="first address to list (one /32 per add)")
@@ -58,15 +44,9 @@ def main():
             req = urllib.request.Request(f"{args.api}/v1/zones/{args.zone}/listings", data=body, method="POST",
                                          headers={"Authorization": f"Bearer {token}", "Content-Type": "application/json"})
             urllib.request.urlopen(req).read()
-        deadline = t0 + 2.0
-        while query(sock, dns, name) == 0:
-            if time.perf_counter() > deadline:
-                raise SystemExit(f"{ip} not visible after 2 s")
+        wait_answered(sock, dns, name, t0)
         times.append((time.perf_counter() - t0) * 1000)
-    times.sort()
-    pick = lambda q: times[min(len(times) - 1, int(len(times) * q))]
-    print(f"change-to-visible over {len(times)} adds ({'CLI' if args.cli else 'API'}): "
-          f"median {pick(0.5):.2f} ms, p99 {pick(0.99):.2f} ms, max {times[-1]:.2f} ms")
+    print(f"change-to-visible over {len(times)} adds ({'CLI' if args.cli else 'API'}): {summary(times)}")
 
 
 if __name__ == "__main__":

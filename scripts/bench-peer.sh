@@ -12,6 +12,10 @@
 #                                         # and with rate limiting (at a rate nothing reaches), the
 #                                         # batched generator at full speed; qps and answers per
 #                                         # server CPU second per round, and the paired ratios
+#   scripts/bench-peer.sh evidence        # dnsbl only, on an empty data directory: evidence ingest
+#                                         # throughput (API and `dnsbl evidence ingest`), and report
+#                                         # to DNS answer before and after preloading BENCH_EVIDENCE
+#                                         # (1,000,000) evidence records (scripts/bench-evidence.py)
 #   scripts/bench-peer.sh instructions [BINARY]
 #                                         # dnsbl only: user-space instructions per query under
 #                                         # callgrind (40,000 queries at 2,000 qps, counted after the
@@ -76,6 +80,26 @@ cargo build --release --locked -q
 cargo build --release --locked -q --example loadgen
 DNSBL=$PWD/target/release/dnsbl
 LOADGEN=$PWD/target/release/examples/loadgen
+
+# Evidence ingest and report-to-answer times (dnsbl only; needs none of the peer data).
+if [ "${1:-}" = evidence ]; then
+  EDATA=$OUT/evidence-data
+  rm -rf "$EDATA"
+  mkdir -p "$OUT"
+  api_port=$((PORT + 1))
+  DNSBL_LOG=warn "$DNSBL" serve --data-dir "$EDATA" --listen "127.0.0.1:$PORT" \
+      --api-listen "127.0.0.1:$api_port" >"$OUT/dnsbl-evidence.log" 2>&1 &
+  SERVER_PID=$!
+  for _ in $(seq 600); do
+    dig +short +time=1 +tries=1 -p "$PORT" @127.0.0.1 2.0.0.127.bl.localhost A 2>/dev/null | grep -q '^127\.' && break
+    sleep 0.1
+  done
+  timeout 1800 python3 scripts/bench-evidence.py --api "http://127.0.0.1:$api_port" \
+      --token-file "$EDATA/operator.token" --dns "127.0.0.1:$PORT" --zone bl.localhost --cli "$DNSBL" \
+      --preload "${BENCH_EVIDENCE:-1000000}"
+  echo "data directory after the run: $(du -sh "$EDATA" | cut -f1)"
+  exit 0
+fi
 
 if [ ! -f "$OUT/scale-$SCALE" ]; then
   rm -rf "$OUT"; mkdir -p "$OUT"

@@ -214,88 +214,56 @@ impl Default for ApiFile {
     }
 }
 
+/// `[evidence]`, and a zone's `[zone.evidence]`: which policies the zone uses (all three
+/// without the key) and thresholds that differ from `[evidence.*]`. The dataset and the day
+/// counts belong to `[evidence]`, `policies` to a zone (checked in validation).
 #[derive(Debug, Default, Deserialize)]
 #[serde(deny_unknown_fields, rename_all = "kebab-case")]
 struct EvidenceFile {
     dataset: Option<String>,
     retention_days: Option<u32>,
     longest_listing_days: Option<u32>,
+    policies: Option<Spanned<Vec<String>>>,
     #[serde(default)]
     three_strikes: ThreeStrikesFile,
+    #[serde(default)]
+    complaint_rate: ComplaintRateFile,
     #[serde(default)]
     trap_hits: TrapHitsFile,
 }
 
-#[derive(Debug, Deserialize)]
-#[serde(deny_unknown_fields, rename_all = "kebab-case")]
-struct TrapHitsFile {
-    #[serde(default = "default_trap_hits")]
-    hits: u32,
-    #[serde(default = "default_trap_addresses")]
-    traps: u32,
-    #[serde(default = "default_trap_window")]
-    window_days: u32,
-    #[serde(default = "default_listed_days")]
-    listed_days: u32,
-}
+// Every threshold is optional: a zone's table overrides `[evidence.*]`, which overrides the
+// defaults in `policies` (documented in config/dnsbl.toml and README "Listing policy").
 
-impl Default for TrapHitsFile {
-    fn default() -> Self {
-        TrapHitsFile {
-            hits: default_trap_hits(),
-            traps: default_trap_addresses(),
-            window_days: default_trap_window(),
-            listed_days: default_listed_days(),
-        }
-    }
-}
-
-fn default_trap_hits() -> u32 {
-    5
-}
-fn default_trap_addresses() -> u32 {
-    2
-}
-fn default_trap_window() -> u32 {
-    7
-}
-
-#[derive(Debug, Deserialize)]
+#[derive(Debug, Default, Deserialize)]
 #[serde(deny_unknown_fields, rename_all = "kebab-case")]
 struct ThreeStrikesFile {
-    #[serde(default = "default_strike_mailings")]
-    mailings: u32,
-    #[serde(default = "default_strike_reporters")]
-    reporters: u32,
-    #[serde(default = "default_strike_window")]
-    window_days: u32,
-    #[serde(default = "default_listed_days")]
-    listed_days: u32,
+    mailings: Option<u32>,
+    reporters: Option<u32>,
+    window_days: Option<u32>,
+    listed_days: Option<u32>,
 }
 
-impl Default for ThreeStrikesFile {
-    fn default() -> Self {
-        ThreeStrikesFile {
-            mailings: default_strike_mailings(),
-            reporters: default_strike_reporters(),
-            window_days: default_strike_window(),
-            listed_days: default_listed_days(),
-        }
-    }
+#[derive(Debug, Default, Deserialize)]
+#[serde(deny_unknown_fields, rename_all = "kebab-case")]
+struct ComplaintRateFile {
+    percent: Option<f64>,
+    messages: Option<u64>,
+    window_days: Option<u32>,
+    listed_days: Option<u32>,
 }
 
-fn default_strike_mailings() -> u32 {
-    3
+#[derive(Debug, Default, Deserialize)]
+#[serde(deny_unknown_fields, rename_all = "kebab-case")]
+struct TrapHitsFile {
+    hits: Option<u32>,
+    traps: Option<u32>,
+    window_days: Option<u32>,
+    listed_days: Option<u32>,
 }
-fn default_strike_reporters() -> u32 {
-    2
-}
-fn default_strike_window() -> u32 {
-    30
-}
-fn default_listed_days() -> u32 {
-    7
-}
+
+/// The policies' names, as `[zone.evidence] policies` and actors (`policy NAME`) spell them.
+pub const POLICY_NAMES: [&str; 3] = ["three-strikes", "complaint-rate", "trap-hits"];
 
 #[derive(Debug, Deserialize)]
 #[serde(deny_unknown_fields, rename_all = "kebab-case")]
@@ -361,6 +329,8 @@ struct ZoneFile {
     codes: BTreeMap<CodeKey, String>,
     #[serde(default)]
     require_key: bool,
+    #[serde(default)]
+    evidence: EvidenceFile,
 }
 
 #[derive(Debug, Deserialize)]
@@ -397,7 +367,8 @@ pub struct Config {
 }
 
 /// Listing from evidence (`[evidence]`): the dataset evidence listings go into in every zone,
-/// and the policies' thresholds.
+/// how long evidence is kept, and how long repeat listings may last. The policies are per zone
+/// ([`ZoneConfig::evidence`]).
 #[derive(Clone, Debug, PartialEq, Eq)]
 pub struct EvidenceConfig {
     pub dataset: DatasetName,
@@ -405,8 +376,32 @@ pub struct EvidenceConfig {
     pub retention_days: u32,
     /// A repeat listing lasts twice as long as the one before, up to this many days.
     pub longest_listing_days: u32,
-    pub three_strikes: ThreeStrikes,
-    pub trap_hits: TrapHits,
+}
+
+/// The policies that list from evidence in a zone; `None` is a policy the zone does not use.
+#[derive(Clone, Copy, Debug, Default, PartialEq, Eq)]
+pub struct Policies {
+    pub three_strikes: Option<ThreeStrikes>,
+    pub complaint_rate: Option<ComplaintRate>,
+    pub trap_hits: Option<TrapHits>,
+}
+
+impl Policies {
+    /// The names of the policies in use.
+    pub fn names(&self) -> Vec<&'static str> {
+        let used = [self.three_strikes.is_some(), self.complaint_rate.is_some(), self.trap_hits.is_some()];
+        POLICY_NAMES.iter().zip(used).filter(|(_, u)| *u).map(|(n, _)| *n).collect()
+    }
+
+    /// The longest window of the policies in use, in days (0 without any).
+    pub fn longest_window(&self) -> u32 {
+        let windows = [
+            self.three_strikes.map(|t| t.window_days),
+            self.complaint_rate.map(|c| c.window_days),
+            self.trap_hits.map(|t| t.window_days),
+        ];
+        windows.into_iter().flatten().max().unwrap_or(0)
+    }
 }
 
 /// The `trap-hits` policy: at least `hits` trap hits to at least `traps` distinct trap addresses
@@ -426,6 +421,18 @@ pub struct TrapHits {
 pub struct ThreeStrikes {
     pub mailings: u32,
     pub reporters: u32,
+    pub window_days: u32,
+    pub listed_days: u32,
+}
+
+/// The `complaint-rate` policy: complaints above `basis_points` hundredths of a percent (100:
+/// 1 %) of the messages the same reporters received from the address, measured over at least
+/// `messages` messages within `window_days`, list it until `listed_days` after the last
+/// complaint that counted.
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub struct ComplaintRate {
+    pub basis_points: u32,
+    pub messages: u64,
     pub window_days: u32,
     pub listed_days: u32,
 }
@@ -572,6 +579,8 @@ pub struct ZoneConfig {
     pub codes: BTreeMap<ListingCode, String>,
     /// Names carry an access key: `<reversed ip>.<key>.<zone>`; without an enabled key, REFUSED.
     pub require_key: bool,
+    /// The policies that list from evidence in this zone.
+    pub evidence: Policies,
 }
 
 /// SOA fields except the serial, which lives in the store.
@@ -633,10 +642,11 @@ impl Config {
         if file.zones.is_empty() {
             return Err((None, "no [[zone]] configured; a server needs at least one zone".into()));
         }
+        let evidence = validate_evidence(&file.evidence)?;
         let mut zones: Vec<ZoneConfig> = Vec::new();
         for spanned in file.zones {
             let span = spanned.span();
-            let zone = validate_zone(spanned.into_inner())?;
+            let zone = validate_zone(spanned.into_inner(), &file.evidence)?;
             if zones.iter().any(|z| z.origin == zone.origin) {
                 return Err((Some(span), format!("zone {} is configured twice", zone.origin)));
             }
@@ -649,7 +659,16 @@ impl Config {
         };
         let api = ApiConfig { listen: file.api.listen, allow_plain_http: file.api.allow_plain_http, tls };
         let registry = validate_registry(file.registry, &zones)?;
-        let evidence = validate_evidence(file.evidence)?;
+        let longest = zones.iter().map(|z| z.evidence.longest_window()).max().unwrap_or(0);
+        if evidence.retention_days < longest {
+            return Err((
+                None,
+                format!(
+                    "[evidence] retention-days {} must cover the longest policy window ({longest} days)",
+                    evidence.retention_days
+                ),
+            ));
+        }
         Ok(Config { server, api, registry, evidence, zones })
     }
 
@@ -723,56 +742,91 @@ fn validate_server(s: ServerFile) -> Result<ServerConfig, (Option<std::ops::Rang
     })
 }
 
-fn validate_evidence(file: EvidenceFile) -> Result<EvidenceConfig, (Option<std::ops::Range<usize>>, String)> {
-    let dataset = match file.dataset {
+fn validate_evidence(file: &EvidenceFile) -> Result<EvidenceConfig, (Option<std::ops::Range<usize>>, String)> {
+    let dataset = match &file.dataset {
         None => DatasetName::parse("evidence").map_err(|e| (None, e.to_string()))?,
-        Some(name) => DatasetName::parse(&name).map_err(|e| (None, format!("[evidence] dataset: {e}")))?,
+        Some(name) => DatasetName::parse(name).map_err(|e| (None, format!("[evidence] dataset: {e}")))?,
     };
     if dataset.is_operator() {
         return Err((None, "[evidence] dataset must not be the operator's own dataset".into()));
     }
-    let t = file.three_strikes;
-    let ok = (1..=100).contains(&t.mailings)
-        && (1..=100).contains(&t.reporters)
-        && (1..=365).contains(&t.window_days)
-        && (1..=365).contains(&t.listed_days);
-    if !ok {
-        return Err((
-            None,
-            "[evidence.three-strikes] mailings and reporters are within 1..=100, window-days and listed-days within 1..=365".into(),
-        ));
+    if let Some(p) = &file.policies {
+        return Err((Some(p.span()), "policies are chosen per zone, in [zone.evidence]".into()));
     }
-    let three_strikes = ThreeStrikes {
-        mailings: t.mailings,
-        reporters: t.reporters,
-        window_days: t.window_days,
-        listed_days: t.listed_days,
-    };
-    let h = file.trap_hits;
-    let ok = (1..=1000).contains(&h.hits)
-        && (1..=100).contains(&h.traps)
-        && (1..=365).contains(&h.window_days)
-        && (1..=365).contains(&h.listed_days);
-    if !ok {
-        return Err((
-            None,
-            "[evidence.trap-hits] hits is within 1..=1000, traps 1..=100, window-days and listed-days 1..=365".into(),
-        ));
-    }
-    let trap_hits = TrapHits { hits: h.hits, traps: h.traps, window_days: h.window_days, listed_days: h.listed_days };
+    // The tables alone, so that a bad threshold is reported where it is written.
+    policies(&file.three_strikes, &file.complaint_rate, &file.trap_hits, &EvidenceFile::default())
+        .map_err(|e| (None, format!("[evidence.{e}")))?;
     let retention_days = file.retention_days.unwrap_or(90);
-    let longest = three_strikes.window_days.max(trap_hits.window_days);
-    if !(1..=3650).contains(&retention_days) || retention_days < longest {
-        return Err((
-            None,
-            format!("[evidence] retention-days {retention_days} must be within 1..=3650 and cover the longest policy window ({longest} days)"),
-        ));
+    if !(1..=3650).contains(&retention_days) {
+        return Err((None, format!("[evidence] retention-days {retention_days} must be within 1..=3650")));
     }
     let longest_listing_days = file.longest_listing_days.unwrap_or(56);
     if !(1..=3650).contains(&longest_listing_days) {
         return Err((None, format!("[evidence] longest-listing-days {longest_listing_days} must be within 1..=3650")));
     }
-    Ok(EvidenceConfig { dataset, retention_days, longest_listing_days, three_strikes, trap_hits })
+    Ok(EvidenceConfig { dataset, retention_days, longest_listing_days })
+}
+
+/// A zone's policies: its `[zone.evidence]` over the `[evidence.*]` tables over the defaults
+/// (three-strikes 3 mailings, 2 reporters, 30 days; complaint-rate 1 % of at least 1,000
+/// messages in 7 days; trap-hits 5 hits to 2 traps in 7 days; each listed 7 days). The error
+/// names the table (`three-strikes] ...`), for the caller to prefix.
+fn policies(
+    strikes: &ThreeStrikesFile,
+    rate: &ComplaintRateFile,
+    traps: &TrapHitsFile,
+    zone: &EvidenceFile,
+) -> Result<Policies, String> {
+    let within = |v: u32, r: std::ops::RangeInclusive<u32>| r.contains(&v);
+    let (s, z) = (strikes, &zone.three_strikes);
+    let three_strikes = ThreeStrikes {
+        mailings: z.mailings.or(s.mailings).unwrap_or(3),
+        reporters: z.reporters.or(s.reporters).unwrap_or(2),
+        window_days: z.window_days.or(s.window_days).unwrap_or(30),
+        listed_days: z.listed_days.or(s.listed_days).unwrap_or(7),
+    };
+    let t = &three_strikes;
+    let days_ok = within(t.window_days, 1..=365) && within(t.listed_days, 1..=365);
+    if !(within(t.mailings, 1..=100) && within(t.reporters, 1..=100) && days_ok) {
+        return Err(
+            "three-strikes] mailings and reporters are within 1..=100, window-days and listed-days within 1..=365"
+                .into(),
+        );
+    }
+    let (r, z) = (rate, &zone.complaint_rate);
+    let percent = z.percent.or(r.percent).unwrap_or(1.0);
+    if !(0.01..=100.0).contains(&percent) {
+        return Err(format!("complaint-rate] percent {percent} must be within 0.01..=100"));
+    }
+    let complaint_rate = ComplaintRate {
+        basis_points: (percent * 100.0).round() as u32,
+        messages: z.messages.or(r.messages).unwrap_or(1000),
+        window_days: z.window_days.or(r.window_days).unwrap_or(7),
+        listed_days: z.listed_days.or(r.listed_days).unwrap_or(7),
+    };
+    let c = &complaint_rate;
+    if !(1..=1_000_000_000).contains(&c.messages) || !within(c.window_days, 1..=365) || !within(c.listed_days, 1..=365)
+    {
+        return Err("complaint-rate] messages is within 1..=1000000000, window-days and listed-days 1..=365".into());
+    }
+    let (h, z) = (traps, &zone.trap_hits);
+    let trap_hits = TrapHits {
+        hits: z.hits.or(h.hits).unwrap_or(5),
+        traps: z.traps.or(h.traps).unwrap_or(2),
+        window_days: z.window_days.or(h.window_days).unwrap_or(7),
+        listed_days: z.listed_days.or(h.listed_days).unwrap_or(7),
+    };
+    let t = &trap_hits;
+    let days_ok = within(t.window_days, 1..=365) && within(t.listed_days, 1..=365);
+    if !(within(t.hits, 1..=1000) && within(t.traps, 1..=100) && days_ok) {
+        return Err("trap-hits] hits is within 1..=1000, traps 1..=100, window-days and listed-days 1..=365".into());
+    }
+    let used = |name: &str| zone.policies.as_ref().is_none_or(|p| p.get_ref().iter().any(|n| n == name));
+    Ok(Policies {
+        three_strikes: used("three-strikes").then_some(three_strikes),
+        complaint_rate: used("complaint-rate").then_some(complaint_rate),
+        trap_hits: used("trap-hits").then_some(trap_hits),
+    })
 }
 
 fn validate_rrl(file: Spanned<RrlFile>) -> Result<RrlSettings, (Option<std::ops::Range<usize>>, String)> {
@@ -857,8 +911,27 @@ fn validate_registry(
     Ok(RegistryConfig { zones: r.zones.map(Spanned::into_inner), policy })
 }
 
-fn validate_zone(z: ZoneFile) -> Result<ZoneConfig, (Option<std::ops::Range<usize>>, String)> {
+fn validate_zone(z: ZoneFile, evidence: &EvidenceFile) -> Result<ZoneConfig, (Option<std::ops::Range<usize>>, String)> {
     let origin = z.name.get_ref().clone();
+    let e = &z.evidence;
+    if e.dataset.is_some() || e.retention_days.is_some() || e.longest_listing_days.is_some() {
+        return Err((
+            Some(z.name.span()),
+            format!(
+                "zone {origin}: dataset, retention-days and longest-listing-days are set in [evidence] for every zone"
+            ),
+        ));
+    }
+    if let Some(names) = &z.evidence.policies {
+        if let Some(unknown) = names.get_ref().iter().find(|n| !POLICY_NAMES.contains(&n.as_str())) {
+            return Err((
+                Some(names.span()),
+                format!("zone {origin}: unknown evidence policy {unknown:?} (known: {})", POLICY_NAMES.join(", ")),
+            ));
+        }
+    }
+    let policies = policies(&evidence.three_strikes, &evidence.complaint_rate, &evidence.trap_hits, &z.evidence)
+        .map_err(|e| (None, format!("zone {origin}: [zone.evidence.{e}")))?;
     validate_txt(z.txt_template.get_ref()).map_err(|e| (Some(z.txt_template.span()), format!("txt-template: {e}")))?;
     let mut ns = Vec::new();
     for spanned in z.ns {
@@ -900,6 +973,7 @@ fn validate_zone(z: ZoneFile) -> Result<ZoneConfig, (Option<std::ops::Range<usiz
         ns,
         codes,
         require_key: z.require_key,
+        evidence: policies,
     })
 }
 
@@ -974,6 +1048,50 @@ mod tests {
         assert!(err(&bad).contains("denied: 0.0.0.1/8"));
         let half_tls = DEFAULT_TOML.replace("# tls-key = ", "tls-key = ");
         assert!(err(&half_tls).contains("both tls-certificate and tls-key"));
+    }
+
+    #[test]
+    fn evidence_policies_are_per_zone_over_the_shared_tables() {
+        let c = Config::embedded_default().expect("default");
+        let p = c.zones[0].evidence;
+        assert_eq!(p.names(), POLICY_NAMES, "every policy is on by default");
+        assert_eq!(p.three_strikes, Some(ThreeStrikes { mailings: 3, reporters: 2, window_days: 30, listed_days: 7 }));
+        assert_eq!(
+            p.complaint_rate,
+            Some(ComplaintRate { basis_points: 100, messages: 1000, window_days: 7, listed_days: 7 })
+        );
+        assert_eq!(p.trap_hits, Some(TrapHits { hits: 5, traps: 2, window_days: 7, listed_days: 7 }));
+        assert_eq!((c.evidence.retention_days, c.evidence.longest_listing_days), (90, 56));
+        let anchor = "policies = [\"three-strikes\", \"complaint-rate\", \"trap-hits\"]";
+        let zone = |table: &str| DEFAULT_TOML.replace(anchor, table);
+        let strict = zone("policies = [\"complaint-rate\"]\n[zone.evidence.complaint-rate]\npercent = 0.5");
+        let c = Config::parse(&strict, "t.toml").expect("valid");
+        let p = c.zones[0].evidence;
+        assert_eq!(
+            (p.names(), p.complaint_rate.map(|r| (r.basis_points, r.messages))),
+            (vec!["complaint-rate"], Some((50, 1000)))
+        );
+        let none = Config::parse(&zone("policies = []"), "t.toml").expect("valid");
+        assert_eq!(none.zones[0].evidence, Policies::default());
+        let shared =
+            DEFAULT_TOML.replace("[evidence.three-strikes]\nmailings = 3", "[evidence.three-strikes]\nmailings = 4");
+        let c = Config::parse(&shared, "t.toml").expect("valid");
+        assert_eq!(c.zones[0].evidence.three_strikes.map(|t| t.mailings), Some(4));
+        assert!(err(&zone("policies = [\"two-strikes\"]")).contains("unknown evidence policy \"two-strikes\""));
+        assert!(err(&zone("retention-days = 9")).contains("set in [evidence] for every zone"));
+        let global = DEFAULT_TOML.replace("dataset = \"evidence\"", "dataset = \"evidence\"\npolicies = []");
+        assert!(err(&global).contains("policies are chosen per zone"));
+        assert!(
+            err(&zone("[zone.evidence.trap-hits]\nhits = 0")).contains("zone bl.localhost: [zone.evidence.trap-hits]")
+        );
+        assert!(
+            err(&DEFAULT_TOML.replace("percent = 1.0", "percent = 0.0")).contains("[evidence.complaint-rate] percent")
+        );
+        let long = zone("[zone.evidence.three-strikes]\nwindow-days = 120");
+        assert!(err(&long).contains("retention-days 90 must cover the longest policy window (120 days)"));
+        let whole = DEFAULT_TOML.replace("percent = 1.0", "percent = 2");
+        let c = Config::parse(&whole, "t.toml").expect("an integer percent");
+        assert_eq!(c.zones[0].evidence.complaint_rate.map(|r| r.basis_points), Some(200));
     }
 
     fn err(text: &str) -> String {

@@ -1,6 +1,8 @@
 //! Evidence: `POST /v1/evidence` with one abuse report (ARF) or an mbox of them as the body (at
 //! most [`MAX_UPLOAD_BYTES`]); with `?kind=trap`, messages that reached spam traps; as
-//! `application/json`, evidence records (`{"kind": "trap", "ip", "at", "recipient", "id"}`); by a reporter with its own token, or by the operator for a reporter
+//! `application/json`, evidence records (one, an array, or one per line): trap hits
+//! `{"kind": "trap", "ip", "at"?, "recipient", "id"?}` and daily volume
+//! `{"kind": "volume", "ip", "day": "YYYY-MM-DD", "messages"}`; by a reporter with its own token, or by the operator for a reporter
 //! (`?reporter=NAME`); each is read, checked and stored, and the policies list what they say to
 //! list before the call returns. Operator only: `GET /v1/evidence/{ip}` (every piece of evidence
 //! about an address, oldest first) and the reporters (`GET`/`POST /v1/reporters`,
@@ -20,7 +22,9 @@ use super::error::{bad, change_error, internal, store_error, ApiError};
 use super::state::ApiState;
 use super::wire::{EvidenceView, IngestResponse, PolicyListingView, RefusedReport, ReporterRequest, ReporterView};
 use crate::clock::unix_now;
-use crate::evidence::{arf, split_mbox, valid_reporter_name, EvidenceKind, IpFrom, Reporter, Submission, TrapHit};
+use crate::evidence::{
+    arf, parse_day, split_mbox, valid_reporter_name, EvidenceKind, IpFrom, Reporter, Submission, TrapHit, Volume,
+};
 
 /// Largest upload of reports.
 pub const MAX_UPLOAD_BYTES: usize = 16 << 20;
@@ -32,8 +36,10 @@ pub struct IngestQuery {
     kind: Option<String>,
 }
 
-/// A JSON evidence record: `{"kind": "trap", "ip", "at"?, "recipient", "id"?}`.
+/// A JSON evidence record: `{"kind": "trap", "ip", "at"?, "recipient", "id"?}` or
+/// `{"kind": "volume", "ip", "day", "messages"}`.
 #[derive(Debug, Deserialize)]
+#[serde(deny_unknown_fields)]
 struct JsonRecord {
     kind: String,
     ip: String,
@@ -41,20 +47,27 @@ struct JsonRecord {
     at: Option<u64>,
     recipient: Option<String>,
     id: Option<String>,
+    /// `YYYY-MM-DD` (UTC).
+    day: Option<String>,
+    messages: Option<u64>,
 }
 
 /// The submissions in a body, each with its 1-based position, and those that gave none and why.
 fn read_body(body: &[u8], kind: &str, json: bool) -> (Vec<(usize, Submission)>, Vec<RefusedReport>) {
     let (mut out, mut refused) = (Vec::new(), Vec::new());
     if json {
-        let records: Vec<serde_json::Value> = match serde_json::from_slice::<serde_json::Value>(body) {
-            Ok(serde_json::Value::Array(all)) => all,
-            Ok(one) => vec![one],
-            Err(e) => {
-                refused.push(RefusedReport { message: 1, error: format!("not JSON: {e}") });
-                return (out, refused);
+        // One record, an array of them, or a stream (one per line).
+        let mut records: Vec<serde_json::Value> = Vec::new();
+        for value in serde_json::Deserializer::from_slice(body).into_iter::<serde_json::Value>() {
+            match value {
+                Ok(serde_json::Value::Array(all)) => records.extend(all),
+                Ok(one) => records.push(one),
+                Err(e) => {
+                    refused.push(RefusedReport { message: records.len() + 1, error: format!("not JSON: {e}") });
+                    break;
+                }
             }
-        };
+        }
         for (i, value) in records.into_iter().enumerate() {
             match json_record(value) {
                 Ok(s) => out.push((i + 1, s)),
@@ -94,8 +107,12 @@ fn json_record(value: serde_json::Value) -> Result<Submission, String> {
                 message_id: r.id,
             }))
         }
-        "volume" => Err("volume records are not counted yet".into()),
-        other => Err(format!("unknown evidence kind {other:?} (trap)")),
+        "volume" => {
+            let day = r.day.ok_or("a volume record needs the day (YYYY-MM-DD, UTC)")?;
+            let messages = r.messages.ok_or("a volume record needs messages (the day's count)")?;
+            Ok(Submission::Volume(Volume { source_ip, day: parse_day(&day)?, messages }))
+        }
+        other => Err(format!("unknown evidence kind {other:?} (trap, volume)")),
     }
 }
 
@@ -139,6 +156,7 @@ pub async fn ingest(
             .into_iter()
             .map(|l| PolicyListingView {
                 ip: l.ip.to_string(),
+                zone: l.zone,
                 policy: l.policy.to_string(),
                 summary: l.summary,
                 until: l.until,
@@ -160,10 +178,8 @@ pub async fn show(State(state): State<ApiState>, Path(ip): Path<String>) -> Resu
             .map(|e| EvidenceView {
                 at: e.at,
                 reporter: e.reporter,
-                kind: match e.kind {
-                    EvidenceKind::Complaint => "complaint".into(),
-                    EvidenceKind::Trap => "trap".into(),
-                },
+                kind: e.kind.as_str().to_string(),
+                messages: (e.kind == EvidenceKind::Volume).then_some(e.messages),
                 about: e.about,
                 report_id: e.report_id,
             })

@@ -30,7 +30,7 @@ use super::wire::{
     NetworkRequest, NewMarketer, PrefixQuery, Reason, Registrations, WithToken, WithdrawRequest, ZoneAnswer, ZoneInfo,
 };
 use crate::clock::unix_now;
-use crate::evidence::EvidenceKind;
+use crate::evidence::{policy, EvidenceKind};
 use crate::model::Prefix;
 use crate::publisher::{Origin, RegistryOutcome};
 use crate::registry::{Account, Marketer, MarketerId, RegistryError, Request, Status};
@@ -69,21 +69,21 @@ fn declarations(state: &ApiState, account: &Account) -> Vec<DeclarationView> {
     let snap = state.shared.load_full();
     let since = unix_now().saturating_sub(30 * 86_400);
     // Evidence against a declaration; a store that cannot be read shows none (the rest answers).
-    let evidence = |prefix: Prefix| -> (usize, usize) {
+    let now = unix_now();
+    let evidence = |prefix: Prefix| {
         let found = state.store.evidence_in(prefix).unwrap_or_default();
-        let recent = found.iter().filter(|e| e.at >= since);
-        recent.fold((0, 0), |(c, t), e| match e.kind {
-            EvidenceKind::Complaint => (c + 1, t),
-            EvidenceKind::Trap => (c, t + 1),
-        })
+        let count = |kind| found.iter().filter(|e| e.kind == kind && e.at >= since).count();
+        (count(EvidenceKind::Complaint), count(EvidenceKind::Trap), policy::rate(&found, now, 30))
     };
     account
         .declared
         .iter()
         .map(|(prefix, d)| (prefix, d, evidence(*prefix)))
-        .map(|(prefix, d, (complaints_30d, trap_hits_30d))| DeclarationView {
+        .map(|(prefix, d, (complaints_30d, trap_hits_30d, rate))| DeclarationView {
             complaints_30d,
             trap_hits_30d,
+            messages_30d: rate.messages,
+            complaint_rate_30d: (rate.messages > 0).then(|| policy::percent(rate.complaints, rate.messages)),
             prefix: prefix.to_string(),
             added_at: d.added_at,
             reason: d.reason.clone(),

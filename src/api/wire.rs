@@ -382,6 +382,13 @@ pub struct DeclarationView {
     pub complaints_30d: usize,
     #[serde(default)]
     pub trap_hits_30d: usize,
+    /// The messages reporters said they received from the declared addresses in the last 30
+    /// days, and the complaints of those reporters as a share of them (`"0.35 %"`; senders aim
+    /// below 0.2 %, the `complaint-rate` policy lists above 1 %). No rate without volume.
+    #[serde(default)]
+    pub messages_30d: u64,
+    #[serde(default)]
+    pub complaint_rate_30d: Option<String>,
 }
 
 /// One zone's answer: codes (empty = NXDOMAIN) and TXT.
@@ -531,6 +538,8 @@ pub struct RefusedReport {
 #[derive(Clone, Debug, PartialEq, Eq, Serialize, Deserialize)]
 pub struct PolicyListingView {
     pub ip: String,
+    #[serde(default)]
+    pub zone: String,
     pub policy: String,
     /// What counted, in words ("complaints about 3 mailings from 2 reporters").
     pub summary: String,
@@ -544,11 +553,15 @@ pub struct EvidenceView {
     /// Unix seconds.
     pub at: u64,
     pub reporter: String,
-    /// `complaint` or `trap`.
+    /// `complaint`, `trap` or `volume`.
     pub kind: String,
-    /// The mailing a complaint is about, the trap address a trap hit went to.
+    /// The mailing a complaint is about, the trap address a trap hit went to, the day
+    /// (`YYYY-MM-DD`) a volume figure counts.
     pub about: String,
     pub report_id: Option<String>,
+    /// The messages a volume figure counts.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub messages: Option<u64>,
 }
 
 /// `POST /v1/reporters`: a reporter of evidence.

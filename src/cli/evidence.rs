@@ -36,13 +36,19 @@ pub enum EvidenceCommand {
     ///
     /// Examples: dnsbl evidence ingest --reporter isp-a reports/*.eml fbl.mbox Maildir/
     ///           dnsbl evidence ingest --reporter traps --kind trap trapbox/
+    ///           dnsbl evidence ingest --reporter isp-a --kind records volume.jsonl
+    ///
+    /// Records (JSON: one, an array, or one per line) are daily volume
+    /// {"kind":"volume","ip":"45.67.8.9","day":"2026-11-30","messages":1200} and trap hits
+    /// {"kind":"trap","ip":"45.67.8.9","at":1795996800,"recipient":"trap@example.net"}.
     #[command(verbatim_doc_comment)]
     Ingest {
         /// The reporter the reports come from (`dnsbl reporter add`).
         #[arg(long)]
         reporter: String,
-        /// `report` (feedback reports, the default) or `trap` (every message reached a spam trap).
-        #[arg(long, default_value = "report", value_parser = ["report", "trap"])]
+        /// `report` (feedback reports, the default), `trap` (every message reached a spam trap) or
+        /// `records` (JSON evidence records: volume figures and trap hits).
+        #[arg(long, default_value = "report", value_parser = ["report", "trap", "records"])]
         kind: String,
         #[arg(required = true, value_name = "PATH")]
         paths: Vec<PathBuf>,
@@ -216,8 +222,15 @@ fn ingest(reporter: &str, kind: &str, paths: &[PathBuf], client: &ClientArgs) ->
     let (mut accepted, mut duplicates, mut refused) = (0, 0, 0);
     for path in paths {
         for (source, bytes) in files(path)? {
-            let answer: IngestResponse =
-                api.post_bytes("/v1/evidence", &[("reporter", reporter), ("kind", kind)], "application/mbox", &bytes)?;
+            let answer: IngestResponse = match kind {
+                "records" => api.post_bytes("/v1/evidence", &[("reporter", reporter)], "application/json", &bytes)?,
+                _ => api.post_bytes(
+                    "/v1/evidence",
+                    &[("reporter", reporter), ("kind", kind)],
+                    "application/mbox",
+                    &bytes,
+                )?,
+            };
             if client.json {
                 print_json(&answer)?;
                 continue;
@@ -229,12 +242,19 @@ fn ingest(reporter: &str, kind: &str, paths: &[PathBuf], client: &ClientArgs) ->
                 println!("{source} message {}: {}", r.message, r.error);
             }
             for l in &answer.listed {
-                println!("{} listed by policy {} ({}) until {}", l.ip, l.policy, l.summary, format_unix(l.until));
+                println!(
+                    "{} listed in {} by policy {} ({}) until {}",
+                    l.ip,
+                    l.zone,
+                    l.policy,
+                    l.summary,
+                    format_unix(l.until)
+                );
             }
         }
     }
     if !client.json {
-        println!("{accepted} reports recorded, {duplicates} already counted, {refused} refused");
+        println!("{accepted} recorded, {duplicates} already counted, {refused} refused");
     }
     Ok(())
 }
@@ -249,8 +269,12 @@ fn show(ip: &str, client: &ClientArgs) -> anyhow::Result<()> {
     }
     for e in &found {
         let id = e.report_id.as_ref().map(|i| format!(" report <{i}>")).unwrap_or_default();
-        let about = if e.kind == "trap" { "trap address" } else { "mailing" };
-        println!("{}  {} from {}: {about} {}{id}", format_unix(e.at), e.kind, e.reporter, e.about);
+        let what = match (e.kind.as_str(), e.messages) {
+            ("volume", Some(n)) => format!("{n} messages on {}", e.about),
+            ("trap", _) => format!("trap address {}", e.about),
+            _ => format!("mailing {}", e.about),
+        };
+        println!("{}  {} from {}: {what}{id}", format_unix(e.at), e.kind, e.reporter);
     }
     Ok(())
 }

@@ -256,9 +256,13 @@ fn print_declarations(items: &[DeclarationView]) {
             })
             .collect();
         let reason = d.reason.as_ref().map(|r| format!("  ({r})")).unwrap_or_default();
-        let evidence = match (d.complaints_30d, d.trap_hits_30d) {
-            (0, 0) => String::new(),
-            (c, t) => format!("  [last 30 days: {c} complaints, {t} trap hits]"),
+        let rate = match &d.complaint_rate_30d {
+            Some(r) => format!(", complaint rate {r} of {} messages (aim: below 0.2 %)", d.messages_30d),
+            None => String::new(),
+        };
+        let evidence = match (d.complaints_30d, d.trap_hits_30d, rate.is_empty()) {
+            (0, 0, true) => String::new(),
+            (c, t, _) => format!("  [last 30 days: {c} complaints, {t} trap hits{rate}]"),
         };
         println!(
             "  {:<20} since {}  {}{reason}{evidence}",

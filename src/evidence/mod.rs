@@ -1,5 +1,6 @@
 //! Evidence about sending addresses: abuse reports (ARF, RFC 5965) as mailbox providers send them
-//! from their feedback loops. Pure: bytes in, a [`Report`] or a [`ReportError`] out.
+//! from their feedback loops, messages that reached spam traps, and the daily volume a reporter
+//! saw from an address. Pure: bytes in, a [`Report`] or a [`ReportError`] out.
 //!
 //! - [`arf`]: one message → the report it makes, or the trap hit a message delivered to a trap
 //!   is (the only user of `mail-parser`).
@@ -115,6 +116,8 @@ pub struct Evidence {
     /// trap hit went to.
     pub about: String,
     pub report_id: Option<String>,
+    /// The messages a volume record counts (0 for complaints and trap hits).
+    pub messages: u64,
 }
 
 /// What a piece of evidence is.
@@ -125,13 +128,71 @@ pub enum EvidenceKind {
     Complaint = 1,
     /// A message delivered to a spam trap (an address that never asked for mail).
     Trap = 2,
+    /// How many messages a reporter received from the address on one day (`about` is the day,
+    /// `YYYY-MM-DD`; `at` its first second): what a complaint rate is measured against.
+    Volume = 3,
 }
 
-/// Something a reporter sent: a feedback report, or a message that reached a trap.
+impl EvidenceKind {
+    pub fn as_str(self) -> &'static str {
+        match self {
+            EvidenceKind::Complaint => "complaint",
+            EvidenceKind::Trap => "trap",
+            EvidenceKind::Volume => "volume",
+        }
+    }
+}
+
+/// Something a reporter sent: a feedback report, a message that reached a trap, or a day's volume.
 #[derive(Clone, Debug, PartialEq, Eq)]
 pub enum Submission {
     Report(Report),
     Trap(TrapHit),
+    Volume(Volume),
+}
+
+impl Submission {
+    /// The address the submission is about.
+    pub fn source_ip(&self) -> IpAddr {
+        match self {
+            Submission::Report(r) => r.source_ip,
+            Submission::Trap(t) => t.source_ip,
+            Submission::Volume(v) => v.source_ip,
+        }
+    }
+}
+
+/// How many messages a reporter received from an address on one day (UTC). A later figure for
+/// the same reporter, address and day replaces the earlier one (a reporter may send a running
+/// total).
+#[derive(Clone, Debug, PartialEq, Eq)]
+pub struct Volume {
+    pub source_ip: IpAddr,
+    /// The day's first second, Unix seconds.
+    pub day: u64,
+    pub messages: u64,
+}
+
+/// Most messages one volume record may count (a day's mail from one address; more is a mistake).
+pub const MAX_DAILY_MESSAGES: u64 = 1_000_000_000;
+
+/// The first second of the UTC day `YYYY-MM-DD`, or why it is not one.
+pub fn parse_day(day: &str) -> Result<u64, String> {
+    let b = day.as_bytes();
+    let shaped = b.len() == 10
+        && b[4] == b'-'
+        && b[7] == b'-'
+        && b.iter().enumerate().all(|(i, c)| i == 4 || i == 7 || c.is_ascii_digit());
+    let parsed = shaped.then(|| humantime::parse_rfc3339(&format!("{day}T00:00:00Z")).ok()).flatten();
+    let at = parsed.ok_or_else(|| format!("{day:?} is not a day (YYYY-MM-DD)"))?;
+    at.duration_since(std::time::UNIX_EPOCH).map(|d| d.as_secs()).map_err(|_| format!("{day} is before 1970"))
+}
+
+/// The UTC day of `at` (Unix seconds) as `YYYY-MM-DD`.
+pub fn day_of(at: u64) -> String {
+    let start = at - at % 86_400;
+    let text = humantime::format_rfc3339_seconds(std::time::UNIX_EPOCH + std::time::Duration::from_secs(start));
+    text.to_string()[..10].to_string()
 }
 
 /// A message that reached a spam trap.
@@ -245,5 +306,14 @@ mod tests {
         assert!(parts[0].starts_with(b"Subject: one") && parts[0].ends_with(b"From here on, text\n\n"));
         assert!(parts[1].starts_with(b"Subject: two"));
         assert_eq!(split_mbox(b"Subject: alone\n\nx"), vec![&b"Subject: alone\n\nx"[..]]);
+    }
+
+    #[test]
+    fn days_read_and_print_in_utc() {
+        assert_eq!(parse_day("2026-11-30"), Ok(1_795_996_800));
+        assert_eq!(day_of(1_795_996_800 + 86_399), "2026-11-30");
+        for bad in ["2026-11-31", "2026-1-30", "30.11.2026", "2026-11-30T00:00:00Z", "", "2026-11-3x"] {
+            assert!(parse_day(bad).is_err(), "{bad}");
+        }
     }
 }

@@ -1,14 +1,15 @@
-//! Evidence in, listings out: reports a reporter sent are checked (no test points, no denied
-//! ranges, complaints only), stored (a report already counted counts once), and every address
-//! with new evidence is held to the policies; one that trips a policy is listed with 127.0.0.4 in
-//! the evidence dataset of every zone, until the policy's end (the expiry timer removes it then),
-//! audited with actor `policy NAME`. A later qualifying report moves the end.
+//! Evidence in, listings out: what a reporter sent is checked (no test points, no denied
+//! ranges, complaints only, volume figures for past days), stored (a report already counted
+//! counts once), and every address with new evidence is held to each zone's policies; one that
+//! trips a policy is listed with 127.0.0.4 in that zone's evidence dataset, until the policy's
+//! end (the expiry timer removes it then), audited with actor `policy NAME`. A later qualifying
+//! report moves the end.
 
 use std::net::IpAddr;
 use std::sync::Arc;
 
 use super::{Change, ChangeError, Origin, Publisher};
-use crate::evidence::{policy, Evidence, EvidenceKind, Reporter, Reporters, Submission};
+use crate::evidence::{day_of, policy, Evidence, EvidenceKind, Reporter, Reporters, Submission, MAX_DAILY_MESSAGES};
 use crate::model::{Listing, ListingCode, Prefix};
 use crate::query::is_test_point;
 use crate::snapshot::Snapshot;
@@ -26,10 +27,11 @@ pub struct Ingested {
     pub listed: Vec<PolicyListing>,
 }
 
-/// An address a policy lists.
+/// An address a policy lists in a zone.
 #[derive(Clone, Debug, PartialEq, Eq)]
 pub struct PolicyListing {
     pub ip: IpAddr,
+    pub zone: String,
     pub policy: &'static str,
     /// What counted, in words.
     pub summary: String,
@@ -89,10 +91,7 @@ impl Publisher {
         let mut out = Ingested::default();
         let mut pieces = Vec::new();
         for (at, submitted) in reports {
-            let source = match &submitted {
-                Submission::Report(r) => r.source_ip,
-                Submission::Trap(t) => t.source_ip,
-            };
+            let source = submitted.source_ip();
             let ip = match source {
                 IpAddr::V6(v6) => v6.to_ipv4_mapped().map_or(source, IpAddr::V4),
                 v4 => v4,
@@ -106,14 +105,23 @@ impl Publisher {
                 out.refused.push((at, format!("{ip} is in the denied range {denied}")));
                 continue;
             }
-            let (kind, about, id, when) = match submitted {
+            let (kind, about, id, when, messages) = match submitted {
                 Submission::Report(r) if !r.is_complaint() => {
                     out.refused
                         .push((at, format!("a {} report is not a complaint; nothing recorded", r.feedback_type)));
                     continue;
                 }
-                Submission::Report(r) => (EvidenceKind::Complaint, r.mailing.to_string(), r.report_id, r.arrival),
-                Submission::Trap(t) => (EvidenceKind::Trap, t.recipient, t.message_id, t.at),
+                Submission::Report(r) => (EvidenceKind::Complaint, r.mailing.to_string(), r.report_id, r.arrival, 0),
+                Submission::Trap(t) => (EvidenceKind::Trap, t.recipient, t.message_id, t.at, 0),
+                Submission::Volume(v) if v.day > now => {
+                    out.refused.push((at, format!("volume for {}, a day that has not begun", day_of(v.day))));
+                    continue;
+                }
+                Submission::Volume(v) if v.messages > MAX_DAILY_MESSAGES => {
+                    out.refused.push((at, format!("{} messages in a day from one address", v.messages)));
+                    continue;
+                }
+                Submission::Volume(v) => (EvidenceKind::Volume, day_of(v.day), None, Some(v.day), v.messages),
             };
             // Evidence dated in the future (a wrong clock) counts as received now.
             let when = when.filter(|&a| a <= now).unwrap_or(now);
@@ -129,7 +137,7 @@ impl Publisher {
                 ));
                 continue;
             }
-            let evidence = Evidence { at: when, reporter: reporter.to_string(), kind, about, report_id: id };
+            let evidence = Evidence { at: when, reporter: reporter.to_string(), kind, about, report_id: id, messages };
             pieces.push((ip, evidence));
         }
         let fresh = self.store.add_evidence(&pieces)?;
@@ -144,66 +152,65 @@ impl Publisher {
                 out.duplicates += 1;
             }
         }
-        let zones: Vec<_> = self.shared.load().zones.iter().map(|z| z.config.origin.clone()).collect();
-        let dataset = self.evidence_config.dataset.clone();
-        let (strikes, traps) = (self.evidence_config.three_strikes, self.evidence_config.trap_hits);
+        let zones: Vec<_> =
+            self.shared.load().zones.iter().map(|z| (z.config.origin.clone(), z.config.evidence)).collect();
         for ip in touched {
             let evidence = self.store.evidence_of(ip)?;
-            let Some(mut listed) = policy::decide(&evidence, now, &strikes, &traps) else { continue };
-            // A repeat offender stays listed longer: count the policy listings of this address that
-            // ended within the retention.
-            let repeats = match zones.first() {
-                Some(zone) => self.ended_policy_listings(zone, ip, now)?,
-                None => 0,
-            };
-            let base_days = match listed.policy {
-                "trap-hits" => traps.listed_days,
-                _ => strikes.listed_days,
-            };
-            let days = policy::escalated(base_days, repeats, self.evidence_config.longest_listing_days);
-            listed.until = listed.last + u64::from(days) * 86_400;
-            if listed.until <= now {
-                continue;
-            }
-            let ends =
-                humantime::format_rfc3339_seconds(std::time::UNIX_EPOCH + std::time::Duration::from_secs(listed.until));
-            let reason = format!(
-                "Listed automatically by policy {}: {}; ends by itself {} unless new evidence; {}",
-                listed.policy,
-                listed.summary(),
-                ends,
-                self.registry_config.policy.lookup_url
-            );
-            let reason: String = reason.chars().take(200).collect();
-            let listing = Listing::new(vec![ListingCode::EVIDENCE], Some(reason))
-                .map_err(|e| ChangeError::Evidence(e.to_string()))?;
-            let actor = format!("policy {}", listed.policy);
-            let mut listed_in_a_zone = false;
-            for zone in &zones {
-                // An operator exclusion in the evidence dataset (a shared forwarder) covers the
-                // address: the policy does not list it there.
-                let covering = self.store.covering(zone, &dataset, Prefix::host(ip))?;
-                if covering.iter().any(|(_, e)| matches!(e, StoredEntry::Exclusion(_))) {
-                    continue;
+            for (zone, policies) in &zones {
+                if let Some(listed) = self.list_by_policy(zone, policies, ip, &evidence, now)? {
+                    out.listed.push(listed);
                 }
-                let change = Change::AddListing {
-                    prefix: Prefix::host(ip),
-                    listing: listing.clone(),
-                    expires_at: Some(listed.until),
-                };
-                self.apply(zone, &dataset, change, Origin { actor: &actor, source: "evidence" }, now)?;
-                listed_in_a_zone = true;
             }
-            if !listed_in_a_zone {
-                continue;
-            }
-            out.listed.push(PolicyListing {
-                ip,
-                policy: listed.policy,
-                summary: listed.summary(),
-                until: listed.until,
-            });
         }
         Ok(out)
+    }
+
+    /// Holds `ip`'s evidence to `zone`'s policies and lists it there when one trips.
+    fn list_by_policy(
+        &mut self,
+        zone: &crate::name::DomainName,
+        policies: &crate::config::Policies,
+        ip: IpAddr,
+        evidence: &[Evidence],
+        now: u64,
+    ) -> Result<Option<PolicyListing>, ChangeError> {
+        let Some(mut listed) = policy::decide(evidence, now, policies) else { return Ok(None) };
+        // A repeat offender stays listed longer: count the policy listings of this address that
+        // ended within the retention.
+        let repeats = self.ended_policy_listings(zone, ip, now)?;
+        let days = policy::escalated(listed.days, repeats, self.evidence_config.longest_listing_days);
+        listed.until = listed.last + u64::from(days) * 86_400;
+        if listed.until <= now {
+            return Ok(None);
+        }
+        // An operator exclusion in the evidence dataset (a shared forwarder) covers the address:
+        // the policy does not list it.
+        let dataset = self.evidence_config.dataset.clone();
+        let covering = self.store.covering(zone, &dataset, Prefix::host(ip))?;
+        if covering.iter().any(|(_, e)| matches!(e, StoredEntry::Exclusion(_))) {
+            return Ok(None);
+        }
+        let ends =
+            humantime::format_rfc3339_seconds(std::time::UNIX_EPOCH + std::time::Duration::from_secs(listed.until));
+        let reason = format!(
+            "Listed automatically by policy {}: {}; ends by itself {} unless new evidence; {}",
+            listed.policy,
+            listed.summary(),
+            ends,
+            self.registry_config.policy.lookup_url
+        );
+        let reason: String = reason.chars().take(200).collect();
+        let listing = Listing::new(vec![ListingCode::EVIDENCE], Some(reason))
+            .map_err(|e| ChangeError::Evidence(e.to_string()))?;
+        let actor = format!("policy {}", listed.policy);
+        let change = Change::AddListing { prefix: Prefix::host(ip), listing, expires_at: Some(listed.until) };
+        self.apply(zone, &dataset, change, Origin { actor: &actor, source: "evidence" }, now)?;
+        Ok(Some(PolicyListing {
+            ip,
+            zone: zone.to_string(),
+            policy: listed.policy,
+            summary: listed.summary(),
+            until: listed.until,
+        }))
     }
 }

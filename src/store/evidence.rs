@@ -2,8 +2,9 @@
 //!
 //! Keys:
 //! - `0x01 · family · address · 128|32 · at:u64 · seq:u16` → one piece of evidence:
-//!   `1 · kind:u8 · reporter · about (mailing or trap address) · report id` (strings as `len:u8 · bytes`, the report id
-//!   as a reason);
+//!   `1 · kind:u8 · reporter · about (mailing, trap address or day) · report id`, and for a
+//!   volume record `· messages:u64` (strings as `len:u8 · bytes`, the report id as a reason);
+//!   a reporter has one volume record per address and day (the latest figure);
 //! - `0x02 · reporter-len:u8 · reporter · report id` → `at:u64`: the reports already counted,
 //!   so the same report sent twice counts once;
 //! - `0x03 · name` → reporter: `1 · token SHA-256 (32 bytes) · created:u64 · contact`.
@@ -26,13 +27,37 @@ const REPORTER: u8 = 3;
 
 impl Store {
     /// Stores the evidence about `ip` that is new, in one synced batch; returns, for each piece,
-    /// whether it was new (a report already counted, by reporter and report id, is not).
+    /// whether it was new (a report already counted, by reporter and report id, is not; a
+    /// volume figure replaces the reporter's earlier figure for that address and day, and is
+    /// not new when it is the same).
     pub fn add_evidence(&self, pieces: &[(IpAddr, Evidence)]) -> Result<Vec<bool>, StoreError> {
         let cf = self.cf(CF_EVIDENCE)?;
         let mut batch = WriteBatch::default();
         let mut fresh = Vec::with_capacity(pieces.len());
         let mut seen_now: Vec<Vec<u8>> = Vec::new();
+        // Volume records written by this batch: address, day, reporter, messages, key.
+        let mut volumes_now: Vec<(IpAddr, u64, &str, u64, Vec<u8>)> = Vec::new();
         for (ip, e) in pieces {
+            if e.kind == EvidenceKind::Volume {
+                let earlier = match volumes_now.iter().position(|v| v.0 == *ip && v.1 == e.at && v.2 == e.reporter) {
+                    Some(i) => Some((volumes_now[i].4.clone(), volumes_now.swap_remove(i).3)),
+                    None => self.stored_volume(*ip, e)?.map(|(key, stored)| (key, stored.messages)),
+                };
+                let key = match earlier {
+                    Some((key, messages)) if messages == e.messages => {
+                        volumes_now.push((*ip, e.at, e.reporter.as_str(), messages, key));
+                        fresh.push(false);
+                        continue;
+                    }
+                    // A new figure overwrites the record under its key.
+                    Some((key, _)) => key,
+                    None => record_key(*ip, e.at, self.audit_seq.fetch_add(1, Ordering::Relaxed)),
+                };
+                batch.put_cf(cf, &key, encode(e));
+                volumes_now.push((*ip, e.at, e.reporter.as_str(), e.messages, key));
+                fresh.push(true);
+                continue;
+            }
             if let Some(id) = &e.report_id {
                 let key = seen_key(&e.reporter, id);
                 let known = seen_now.contains(&key)
@@ -77,6 +102,28 @@ impl Store {
         }
         it.status().map_err(|e| self.err("reading evidence", e))?;
         Ok(out)
+    }
+
+    /// The reporter's stored volume record for the address and day of `volume`, with its key.
+    fn stored_volume(&self, ip: IpAddr, volume: &Evidence) -> Result<Option<(Vec<u8>, Evidence)>, StoreError> {
+        let cf = self.cf(CF_EVIDENCE)?;
+        let mut from = ip_prefix(ip);
+        from.extend_from_slice(&volume.at.to_be_bytes());
+        let mut to = from.clone();
+        to.extend_from_slice(&[0xff, 0xff, 0xff]);
+        let mut ro = ReadOptions::default();
+        ro.set_iterate_upper_bound(to);
+        let mut it = self.db.raw_iterator_cf_opt(cf, ro);
+        it.seek(&from);
+        while let (Some(k), Some(v)) = (it.key(), it.value()) {
+            let e = decode(volume.at, v).map_err(|why| self.corrupt(CF_EVIDENCE, k, why))?;
+            if e.kind == EvidenceKind::Volume && e.reporter == volume.reporter {
+                return Ok(Some((k.to_vec(), e)));
+            }
+            it.next();
+        }
+        it.status().map_err(|e| self.err("reading evidence", e))?;
+        Ok(None)
     }
 
     /// Every piece of evidence about `ip`, oldest first.
@@ -203,6 +250,9 @@ fn encode(e: &Evidence) -> Vec<u8> {
     push_short_text(&mut out, &e.reporter);
     push_short_text(&mut out, &e.about);
     encoding::encode_reason(&mut out, e.report_id.as_deref());
+    if e.kind == EvidenceKind::Volume {
+        out.extend_from_slice(&e.messages.to_be_bytes());
+    }
     out
 }
 
@@ -212,12 +262,14 @@ fn decode(at: u64, v: &[u8]) -> Result<Evidence, DecodeError> {
     let kind = match r.u8()? {
         1 => EvidenceKind::Complaint,
         2 => EvidenceKind::Trap,
+        3 => EvidenceKind::Volume,
         _ => return Err(DecodeError::Value("unknown evidence kind")),
     };
     let (reporter, about) = (short_text(&mut r)?, short_text(&mut r)?);
     let report_id = encoding::decode_reason(&mut r)?;
+    let messages = if kind == EvidenceKind::Volume { r.u64()? } else { 0 };
     r.end()?;
-    Ok(Evidence { at, reporter, kind, about, report_id })
+    Ok(Evidence { at, reporter, kind, about, report_id, messages })
 }
 
 #[cfg(test)]
@@ -232,10 +284,44 @@ mod tests {
             kind: EvidenceKind::Complaint,
             about: "list-id:x".into(),
             report_id: Some("r@a".into()),
+            messages: 0,
         };
         let bytes = encode(&e);
         assert_eq!(bytes, [&[1u8, 1, 5][..], b"isp-a", &[9], b"list-id:x", &[1, 0, 3], b"r@a"].concat());
-        assert_eq!(decode(7, &bytes), Ok(e));
+        assert_eq!(decode(7, &bytes), Ok(e.clone()));
         assert_eq!(&record_key("45.67.8.9".parse().expect("ip"), 1, 2)[..7], &[1, 4, 45, 67, 8, 9, 32]);
+        let v =
+            Evidence { kind: EvidenceKind::Volume, about: "2026-11-30".into(), report_id: None, messages: 258, ..e };
+        let bytes = encode(&v);
+        assert_eq!(bytes, [&[1u8, 3, 5][..], b"isp-a", &[10], b"2026-11-30", &[0], &[0, 0, 0, 0, 0, 0, 1, 2]].concat());
+        assert_eq!(decode(7, &bytes), Ok(v));
+    }
+
+    #[test]
+    fn a_later_volume_figure_replaces_the_earlier_and_the_same_figure_is_not_new() {
+        let dir = tempfile::tempdir().expect("tempdir");
+        let store = Store::open(dir.path()).expect("open");
+        let ip: IpAddr = "45.67.8.9".parse().expect("ip");
+        let day = 1_795_996_800;
+        let v = |reporter: &str, messages: u64| Evidence {
+            at: day,
+            reporter: reporter.into(),
+            kind: EvidenceKind::Volume,
+            about: "2026-11-30".into(),
+            report_id: None,
+            messages,
+        };
+        let pieces = [(ip, v("a", 100)), (ip, v("b", 7)), (ip, v("a", 150))];
+        assert_eq!(store.add_evidence(&pieces).expect("add"), [true, true, true]);
+        let figures = |store: &Store| {
+            let mut all: Vec<(String, u64)> =
+                store.evidence_of(ip).expect("read").into_iter().map(|e| (e.reporter, e.messages)).collect();
+            all.sort();
+            all
+        };
+        assert_eq!(figures(&store), [("a".to_string(), 150), ("b".to_string(), 7)]);
+        assert_eq!(store.add_evidence(&[(ip, v("a", 150))]).expect("add"), [false]);
+        assert_eq!(store.add_evidence(&[(ip, v("a", 170))]).expect("add"), [true]);
+        assert_eq!(figures(&store), [("a".to_string(), 170), ("b".to_string(), 7)]);
     }
 }

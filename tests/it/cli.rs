@@ -543,13 +543,13 @@ fn evidence_ingest_and_show_go_through_the_running_server() {
     .expect("write");
     let out = run(&["evidence", "ingest", "--reporter", "isp-a", a.to_str().expect("path"), b.to_str().expect("path")]);
     assert!(out.status.success(), "{}{}", text(&out.stdout), text(&out.stderr));
-    assert!(text(&out.stdout).contains("2 reports recorded, 1 already counted, 0 refused"), "{}", text(&out.stdout));
+    assert!(text(&out.stdout).contains("2 recorded, 1 already counted, 0 refused"), "{}", text(&out.stdout));
     let c = dir.path().join("c.eml");
     std::fs::write(&c, report("m3", "3@b")).expect("write");
     let out = run(&["evidence", "ingest", "--reporter", "isp-b", c.to_str().expect("path")]);
     assert!(
         text(&out.stdout)
-            .contains("45.67.8.9 listed by policy three-strikes (complaints about 3 mailings from 2 reporters) until"),
+            .contains("45.67.8.9 listed in bl.localhost by policy three-strikes (complaints about 3 mailings from 2 reporters) until"),
         "{}",
         text(&out.stdout)
     );
@@ -558,6 +558,26 @@ fn evidence_ingest_and_show_go_through_the_running_server() {
     let shown = text(&out.stdout);
     assert_eq!(shown.lines().count(), 3, "{shown}");
     assert!(shown.contains("complaint from isp-b: mailing feedback-id:m3 report <3@b>"), "{shown}");
+    // Volume figures as JSON records, one per line.
+    let records = dir.path().join("volume.jsonl");
+    let day = dnsbl::evidence::day_of(dnsbl::clock::unix_now());
+    std::fs::write(
+        &records,
+        format!(
+            "{{\"kind\":\"volume\",\"ip\":\"45.67.8.9\",\"day\":\"{day}\",\"messages\":1200}}\n\
+             {{\"kind\":\"volume\",\"ip\":\"45.67.8.9\",\"day\":\"yesterday\",\"messages\":1}}\n"
+        ),
+    )
+    .expect("write");
+    let out = run(&["evidence", "ingest", "--reporter", "isp-a", "--kind", "records", records.to_str().expect("path")]);
+    let said = text(&out.stdout);
+    assert!(
+        said.contains("message 2: \"yesterday\" is not a day")
+            && said.contains("1 recorded, 0 already counted, 1 refused"),
+        "{said}"
+    );
+    let shown = text(&run(&["evidence", "show", "45.67.8.9"]).stdout);
+    assert!(shown.contains(&format!("volume from isp-a: 1200 messages on {day}")), "{shown}");
     let status = terminate(&mut child);
     assert!(status.success());
 }

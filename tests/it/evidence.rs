@@ -22,16 +22,45 @@ fn report(ip: &str, feedback_id: &str, report_id: &str) -> String {
 }
 
 fn upload(api: &Api, reporter: &str, body: &str) -> Value {
+    send(api, reporter, "message/rfc822", body)
+}
+
+/// JSON evidence records as they are sent: one, an array, or one per line.
+fn upload_json(api: &Api, reporter: &str, body: &str) -> Value {
+    send(api, reporter, "application/json", body)
+}
+
+fn send(api: &Api, reporter: &str, content_type: &str, body: &str) -> Value {
     let url = format!("{}/v1/evidence?reporter={reporter}", api.base);
     let resp = ureq::post(&url)
         .set("Authorization", &format!("Bearer {}", api.token))
-        .set("Content-Type", "message/rfc822")
+        .set("Content-Type", content_type)
         .send_string(body);
     match resp {
         Ok(r) => r.into_json().expect("json"),
         Err(ureq::Error::Status(code, r)) => panic!("HTTP {code}: {}", r.into_string().unwrap_or_default()),
         Err(e) => panic!("{e}"),
     }
+}
+
+/// A volume record: `messages` received from `ip` on the day `days_ago` before today (UTC).
+fn volume(ip: &str, days_ago: u64, messages: u64) -> String {
+    let day = dnsbl::evidence::day_of(dnsbl::clock::unix_now() - days_ago * 86_400);
+    json!({"kind": "volume", "ip": ip, "day": day, "messages": messages}).to_string()
+}
+
+/// A server on a fresh data directory with the named reporters added, and its operator API.
+fn with_reporters(names: &[&str]) -> (tempfile::TempDir, std::path::PathBuf, TestServer, Api) {
+    let (dir, data) = temp_data();
+    let s = TestServer::in_dir(&data);
+    let (base, token) = s.api(&data);
+    let api = Api { base, token };
+    for name in names {
+        let (status, made) =
+            api.call("POST", "/v1/reporters", None, Some(json!({"name": name, "contact": "fbl@x.example"})));
+        assert_eq!(status, 201, "{made}");
+    }
+    (dir, data, s, api)
 }
 
 /// Several reports as one mbox.
@@ -41,15 +70,7 @@ fn mbox(reports: &[String]) -> String {
 
 #[test]
 fn three_mailings_from_two_reporters_list_with_127_0_0_4_when_the_upload_returns() {
-    let (_dir, data) = temp_data();
-    let s = TestServer::in_dir(&data);
-    let (base, token) = s.api(&data);
-    let api = Api { base, token };
-    for name in ["isp-a", "isp-b"] {
-        let (status, made) =
-            api.call("POST", "/v1/reporters", None, Some(json!({"name": name, "contact": "fbl@x.example"})));
-        assert_eq!(status, 201, "{made}");
-    }
+    let (_dir, data, s, api) = with_reporters(&["isp-a", "isp-b"]);
 
     // Two mailings from two reporters: not yet.
     let first =
@@ -171,11 +192,7 @@ fn trap_message(ip: &str, trap: &str, id: &str) -> String {
 
 #[test]
 fn trap_hits_to_two_traps_list_by_themselves_and_json_records_count_too() {
-    let (_dir, data) = temp_data();
-    let s = TestServer::in_dir(&data);
-    let (base, token) = s.api(&data);
-    let api = Api { base, token };
-    api.call("POST", "/v1/reporters", None, Some(json!({"name": "traps", "contact": "ops@traps.example"})));
+    let (_dir, _data, s, api) = with_reporters(&["traps"]);
     // Five hits to one trap address: not listed (one mistyped address is not a pattern).
     let one: Vec<String> = (0..5).map(|i| trap_message("45.67.8.40", "t1@traps.example", &format!("a{i}@p"))).collect();
     let answer = upload(&api, "traps&kind=trap", &mbox(&one));
@@ -189,11 +206,11 @@ fn trap_hits_to_two_traps_list_by_themselves_and_json_records_count_too() {
     let txt = txt_records(&ask(s.addr, "40.8.67.45.bl.localhost", RecordType::TXT));
     assert!(txt[0].contains("policy trap-hits"), "{txt:?}");
 
-    // JSON records: traps count, volume is not counted yet and says so, bad records say why.
+    // JSON records: traps count, bad records say why.
     let now = dnsbl::clock::unix_now();
     let records = json!([
         {"kind": "trap", "ip": "45.67.8.41", "at": now - 60, "recipient": "t1@traps.example", "id": "j1"},
-        {"kind": "volume", "ip": "45.67.8.41", "day": "2026-12-01", "messages": 1000},
+        {"kind": "spam", "ip": "45.67.8.41"},
         {"kind": "trap", "ip": "not-an-ip", "recipient": "t1@traps.example"},
         {"kind": "trap", "ip": "45.67.8.41"}
     ]);
@@ -201,7 +218,7 @@ fn trap_hits_to_two_traps_list_by_themselves_and_json_records_count_too() {
     assert_eq!((status, answer["accepted"].clone()), (200, json!(1)), "{answer}");
     let errors: Vec<&str> =
         answer["refused"].as_array().expect("list").iter().filter_map(|r| r["error"].as_str()).collect();
-    assert!(errors[0].contains("volume records are not counted yet"), "{errors:?}");
+    assert!(errors[0].contains("unknown evidence kind \"spam\" (trap, volume)"), "{errors:?}");
     assert!(errors[1].contains("is not an IP address"), "{errors:?}");
     assert!(errors[2].contains("needs the trap address"), "{errors:?}");
     let (_, evidence) = api.call("GET", "/v1/evidence/45.67.8.41", None, None);
@@ -210,11 +227,7 @@ fn trap_hits_to_two_traps_list_by_themselves_and_json_records_count_too() {
 
 #[test]
 fn evidence_is_kept_for_its_retention_and_older_evidence_is_refused_or_dropped() {
-    let (_dir, data) = temp_data();
-    let s = TestServer::in_dir(&data);
-    let (base, token) = s.api(&data);
-    let api = Api { base, token };
-    api.call("POST", "/v1/reporters", None, Some(json!({"name": "traps", "contact": "ops@traps.example"})));
+    let (_dir, _data, s, api) = with_reporters(&["traps"]);
     let now = dnsbl::clock::unix_now();
     let day = 86_400;
     let records = json!([
@@ -242,13 +255,7 @@ fn evidence_is_kept_for_its_retention_and_older_evidence_is_refused_or_dropped()
 
 #[test]
 fn a_listing_ends_by_itself_and_a_repeat_lasts_twice_as_long() {
-    let (_dir, data) = temp_data();
-    let s = TestServer::in_dir(&data);
-    let (base, token) = s.api(&data);
-    let api = Api { base, token };
-    for name in ["isp-a", "isp-b"] {
-        api.call("POST", "/v1/reporters", None, Some(json!({"name": name, "contact": "fbl@x.example"})));
-    }
+    let (_dir, _data, s, api) = with_reporters(&["isp-a", "isp-b"]);
     upload(&api, "isp-a", &mbox(&[report("45.67.8.60", "m1", "e1@a"), report("45.67.8.60", "m2", "e2@a")]));
     let first = upload(&api, "isp-b", &report("45.67.8.60", "m3", "e3@b"));
     let now = dnsbl::clock::unix_now();
@@ -314,20 +321,24 @@ fn a_declared_sender_that_trips_a_policy_answers_both_codes_and_its_marketer_see
         "{mine}"
     );
     assert_eq!(declared["trap_hits_30d"], 0);
+    assert_eq!((declared["messages_30d"].clone(), declared["complaint_rate_30d"].clone()), (json!(0), json!(null)));
+    // With isp-a's volume the marketer sees its complaint rate: isp-a's 2 complaints of its
+    // 2,000 messages (isp-b's complaint is no share of isp-a's volume).
+    upload_json(&api, "isp-a", &volume("192.88.99.7", 1, 2000));
+    let (_, mine) = api.call("GET", "/v1/registrations", Some(&acme), None);
+    let declared = &mine["registrations"][0];
+    assert_eq!(
+        (declared["messages_30d"].clone(), declared["complaint_rate_30d"].clone()),
+        (json!(2000), json!("0.10 %"))
+    );
 }
 
 #[test]
 fn an_operator_exclusion_in_the_evidence_dataset_covers_a_shared_forwarder() {
-    let (_dir, data) = temp_data();
-    let s = TestServer::in_dir(&data);
-    let (base, token) = s.api(&data);
-    let api = Api { base, token };
+    let (_dir, _data, s, api) = with_reporters(&["isp-a", "isp-b"]);
     let exclusion = json!({"prefix": "45.67.9.0/24", "reason": "the ISP's shared forwarders", "dataset": "evidence"});
     let (status, body) = api.call("POST", "/v1/zones/bl.localhost/exclusions", None, Some(exclusion));
     assert_eq!(status, 201, "{body}");
-    for name in ["isp-a", "isp-b"] {
-        api.call("POST", "/v1/reporters", None, Some(json!({"name": name, "contact": "fbl@x.example"})));
-    }
     upload(&api, "isp-a", &mbox(&[report("45.67.9.25", "m1", "f1"), report("45.67.9.25", "m2", "f2")]));
     let third = upload(&api, "isp-b", &report("45.67.9.25", "m3", "f3"));
     assert_eq!(third["listed"], json!([]), "{third}");
@@ -340,4 +351,99 @@ fn an_operator_exclusion_in_the_evidence_dataset_covers_a_shared_forwarder() {
         .map(|r| format!("{} by {}", r["action"].as_str().unwrap_or(""), r["actor"].as_str().unwrap_or("")))
         .collect();
     assert!(actions.contains(&"add-exclusion by operator".to_string()), "audited: {actions:?}");
+}
+
+#[test]
+fn complaints_over_one_percent_of_the_reported_volume_list_by_complaint_rate() {
+    let (_dir, _data, s, api) = with_reporters(&["isp-a", "isp-b"]);
+    // 1,000 messages over two days, sent one record per line; 10 complaints about one mailing
+    // are exactly 1 %: not over it.
+    let lines = format!("{}\n{}\n", volume("45.67.8.70", 1, 600), volume("45.67.8.70", 0, 400));
+    let answer = upload_json(&api, "isp-a", &lines);
+    assert_eq!((answer["accepted"].clone(), answer["refused"].clone()), (json!(2), json!([])), "{answer}");
+    let ten: Vec<String> = (0..10).map(|i| report("45.67.8.70", "m1", &format!("rate{i}@a"))).collect();
+    assert_eq!(upload(&api, "isp-a", &mbox(&ten))["listed"], json!([]));
+    // Another reporter's complaints are no share of isp-a's volume.
+    assert_eq!(upload(&api, "isp-b", &report("45.67.8.70", "m1", "rate-b@b"))["listed"], json!([]));
+    assert!(codes(&s, "70.8.67.45").is_empty());
+    // The eleventh complaint from isp-a: 1.10 %, listed in DNS when the upload returns.
+    let answer = upload(&api, "isp-a", &report("45.67.8.70", "m1", "rate10@a"));
+    let listed = &answer["listed"][0];
+    assert_eq!((listed["policy"].clone(), listed["zone"].clone()), (json!("complaint-rate"), json!("bl.localhost")));
+    assert_eq!(listed["summary"], "11 complaints over 1000 messages (1.10 %) from 1 reporters", "{answer}");
+    assert_eq!(codes(&s, "70.8.67.45"), ["127.0.0.4"]);
+    let txt = txt_records(&ask(s.addr, "70.8.67.45.bl.localhost", RecordType::TXT));
+    assert!(txt[0].contains("policy complaint-rate") && txt[0].contains("(1.10 %)"), "{txt:?}");
+
+    // A later figure for the same day replaces the earlier one; the same figure again is a
+    // duplicate; one evidence record per reporter, address and day.
+    let answer = upload_json(&api, "isp-a", &volume("45.67.8.71", 0, 400));
+    assert_eq!(answer["accepted"], 1);
+    let answer =
+        upload_json(&api, "isp-a", &format!("[{}, {}]", volume("45.67.8.71", 0, 900), volume("45.67.8.71", 0, 900)));
+    assert_eq!((answer["accepted"].clone(), answer["duplicates"].clone()), (json!(1), json!(1)), "{answer}");
+    let (_, evidence) = api.call("GET", "/v1/evidence/45.67.8.71", None, None);
+    assert_eq!(evidence.as_array().map(Vec::len), Some(1), "{evidence}");
+    assert_eq!((evidence[0]["kind"].clone(), evidence[0]["messages"].clone()), (json!("volume"), json!(900)));
+
+    // Bad volume records say why and record nothing.
+    let tomorrow = dnsbl::evidence::day_of(dnsbl::clock::unix_now() + 86_400);
+    let bad = json!([
+        {"kind": "volume", "ip": "45.67.8.72", "day": tomorrow, "messages": 5},
+        {"kind": "volume", "ip": "45.67.8.72", "day": "30.11.2026", "messages": 5},
+        {"kind": "volume", "ip": "45.67.8.72", "day": "2026-11-30"},
+        {"kind": "volume", "ip": "45.67.8.72", "day": "2026-11-30", "messages": 5, "colour": "red"},
+        {"kind": "volume", "ip": "10.1.2.3", "day": "2026-11-30", "messages": 5}
+    ]);
+    let (status, answer) = api.call("POST", "/v1/evidence?reporter=isp-a", None, Some(bad));
+    assert_eq!((status, answer["accepted"].clone()), (200, json!(0)), "{answer}");
+    let errors: Vec<&str> =
+        answer["refused"].as_array().expect("list").iter().filter_map(|r| r["error"].as_str()).collect();
+    assert!(errors[0].contains("a day that has not begun"), "{errors:?}");
+    assert!(errors[1].contains("is not a day (YYYY-MM-DD)"), "{errors:?}");
+    assert!(errors[2].contains("needs messages"), "{errors:?}");
+    assert!(errors[3].contains("unknown field `colour`"), "{errors:?}");
+    assert!(errors[4].contains("denied range 10.0.0.0/8"), "{errors:?}");
+    let (_, evidence) = api.call("GET", "/v1/evidence/45.67.8.72", None, None);
+    assert_eq!(evidence, json!([]));
+}
+
+#[test]
+fn each_zone_holds_evidence_to_its_own_policies() {
+    let (_dir, data) = temp_data();
+    let mut config = test_config(&data);
+    let mut strict = config.zones[0].clone();
+    strict.origin = dnsbl::name::DomainName::parse("bl-4.localhost").expect("name");
+    // Four mailings, and no trap-hits or complaint-rate in this zone.
+    let strikes = config.zones[0].evidence.three_strikes.map(|t| dnsbl::config::ThreeStrikes { mailings: 4, ..t });
+    strict.evidence = dnsbl::config::Policies { three_strikes: strikes, complaint_rate: None, trap_hits: None };
+    config.zones.push(strict);
+    let s = TestServer::start(config);
+    let (base, token) = s.api(&data);
+    let api = Api { base, token };
+    for name in ["isp-a", "isp-b", "traps"] {
+        api.call("POST", "/v1/reporters", None, Some(json!({"name": name, "contact": "fbl@x.example"})));
+    }
+    let in_strict = |rev: &str| a_records(&ask(s.addr, &format!("{rev}.bl-4.localhost"), RecordType::A));
+    upload(&api, "isp-a", &mbox(&[report("45.67.8.80", "m1", "z1@a"), report("45.67.8.80", "m2", "z2@a")]));
+    let third = upload(&api, "isp-b", &report("45.67.8.80", "m3", "z3@b"));
+    let zones: Vec<&str> =
+        third["listed"].as_array().expect("list").iter().filter_map(|l| l["zone"].as_str()).collect();
+    assert_eq!(zones, ["bl.localhost"], "{third}");
+    assert_eq!((codes(&s, "80.8.67.45"), in_strict("80.8.67.45")), (vec!["127.0.0.4".to_string()], vec![]));
+    let fourth = upload(&api, "isp-b", &report("45.67.8.80", "m4", "z4@b"));
+    let zones: Vec<&str> =
+        fourth["listed"].as_array().expect("list").iter().filter_map(|l| l["zone"].as_str()).collect();
+    assert_eq!(zones, ["bl.localhost", "bl-4.localhost"], "{fourth}");
+    assert_eq!(in_strict("80.8.67.45"), ["127.0.0.4"]);
+    let (_, history) = api.call("GET", "/v1/history?prefix=45.67.8.80", None, None);
+    let strict_actor =
+        history.as_array().expect("list").iter().find(|h| h["zone"] == "bl-4.localhost").map(|h| h["actor"].clone());
+    assert_eq!(strict_actor, Some(json!("policy three-strikes")), "{history}");
+    // Trap hits list only where trap-hits is a policy.
+    let hits: Vec<String> =
+        (0..6).map(|i| trap_message("45.67.8.81", &format!("t{}@traps.example", i % 2), &format!("zt{i}@p"))).collect();
+    let answer = upload(&api, "traps&kind=trap", &mbox(&hits));
+    assert_eq!(answer["listed"].as_array().map(Vec::len), Some(1), "{answer}");
+    assert_eq!((codes(&s, "81.8.67.45"), in_strict("81.8.67.45")), (vec!["127.0.0.4".to_string()], vec![]));
 }
