@@ -26,17 +26,27 @@ pub struct Listed {
 impl Listed {
     /// What counted, in words.
     pub fn summary(&self) -> String {
+        let (count, sources) = (self.count, self.sources);
         match self.policy {
-            "trap-hits" => format!("{} trap hits to {} trap addresses", self.count, self.sources),
+            "trap-hits" => format!("{} to {}", counted(count, "trap hit"), counted(sources, "trap address")),
             "complaint-rate" => format!(
-                "{} complaints over {} messages ({}) from {} reporters",
-                self.count,
+                "{} over {} messages ({}) from {}",
+                counted(count, "complaint"),
                 self.messages,
-                percent(self.count as u64, self.messages),
-                self.sources
+                percent(count as u64, self.messages),
+                counted(sources, "reporter")
             ),
-            _ => format!("complaints about {} mailings from {} reporters", self.count, self.sources),
+            _ => format!("complaints about {} from {}", counted(count, "mailing"), counted(sources, "reporter")),
         }
+    }
+}
+
+/// `n` and the noun, plural unless `n` is 1: "1 reporter", "2 reporters", "3 trap addresses".
+fn counted(n: usize, noun: &str) -> String {
+    match (n, noun.ends_with('s')) {
+        (1, _) => format!("1 {noun}"),
+        (_, true) => format!("{n} {noun}es"),
+        _ => format!("{n} {noun}s"),
     }
 }
 
@@ -59,7 +69,7 @@ fn inside(e: &Evidence, now: u64, window_days: u32) -> bool {
     e.at > now.saturating_sub(u64::from(window_days) * DAY) && e.at <= now
 }
 
-fn counted(evidence: &[Evidence], kind: EvidenceKind, now: u64, window_days: u32) -> Option<Counted> {
+fn count_inside(evidence: &[Evidence], kind: EvidenceKind, now: u64, window_days: u32) -> Option<Counted> {
     let inside: Vec<&Evidence> = evidence.iter().filter(|e| e.kind == kind && inside(e, now, window_days)).collect();
     let distinct = |key: fn(&Evidence) -> &str| {
         let mut all: Vec<&str> = inside.iter().map(|e| key(e)).collect();
@@ -79,7 +89,7 @@ fn counted(evidence: &[Evidence], kind: EvidenceKind, now: u64, window_days: u32
 /// `reporters` distinct reporters within the last `window_days` before `now`. The listing lasts
 /// until `listed_days` after the last complaint in that window.
 pub fn three_strikes(evidence: &[Evidence], now: u64, t: &ThreeStrikes) -> Option<Listed> {
-    let c = counted(evidence, EvidenceKind::Complaint, now, t.window_days)?;
+    let c = count_inside(evidence, EvidenceKind::Complaint, now, t.window_days)?;
     if c.abouts < t.mailings as usize || c.reporters < t.reporters as usize {
         return None;
     }
@@ -89,7 +99,7 @@ pub fn three_strikes(evidence: &[Evidence], now: u64, t: &ThreeStrikes) -> Optio
 /// `trap-hits`: at least `hits` trap hits to at least `traps` distinct trap addresses within the
 /// last `window_days` before `now`, listed until `listed_days` after the last of them.
 pub fn trap_hits(evidence: &[Evidence], now: u64, t: &TrapHits) -> Option<Listed> {
-    let c = counted(evidence, EvidenceKind::Trap, now, t.window_days)?;
+    let c = count_inside(evidence, EvidenceKind::Trap, now, t.window_days)?;
     if c.count < t.hits as usize || c.abouts < t.traps as usize {
         return None;
     }
@@ -243,7 +253,7 @@ mod tests {
         e.extend((0..11).map(|i| complaint(NOW - 100 + i, "a", "m1")));
         let listed = complaint_rate(&e, NOW, &C).expect("listed");
         assert_eq!((listed.count, listed.messages, listed.sources, listed.last), (11, 1000, 1, NOW - 90));
-        assert_eq!(listed.summary(), "11 complaints over 1000 messages (1.10 %) from 1 reporters");
+        assert_eq!(listed.summary(), "11 complaints over 1000 messages (1.10 %) from 1 reporter");
         assert_eq!(listed.until, NOW - 90 + 7 * DAY);
         // Exactly 1 % is not over it; 999 messages are not enough to measure.
         assert_eq!(complaint_rate(&e[..12], NOW, &C), None, "10 of 1000");

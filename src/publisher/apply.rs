@@ -81,13 +81,37 @@ impl Publisher {
             self.expiries.pop_first();
             // Only if the listing there is still the one that expires now.
             if self.store.listing_at(&zone, &dataset, &prefix)?.is_some_and(|l| l.expires_at == Some(at)) {
-                match self.apply(&zone, &dataset, Change::RemoveListing { prefix }, Origin::EXPIRY, now) {
+                // A policy's listing ends in the policy's name (`policy NAME`, through `expiry`).
+                let policy = match dataset == self.evidence_config.dataset {
+                    true => self.listed_by_policy(&zone, &dataset, prefix)?,
+                    false => None,
+                };
+                let origin = match &policy {
+                    Some(actor) => Origin { actor, source: Origin::EXPIRY.source },
+                    None => Origin::EXPIRY,
+                };
+                match self.apply(&zone, &dataset, Change::RemoveListing { prefix }, origin, now) {
                     Ok(_) | Err(ChangeError::NotFound(_)) => removed.push((zone, dataset, prefix)),
                     Err(e) => return Err(e),
                 }
             }
         }
         Ok(removed)
+    }
+
+    /// The policy actor (`policy NAME`) of the last listing of `prefix` in `dataset`, if a
+    /// policy made it.
+    fn listed_by_policy(
+        &self,
+        zone: &DomainName,
+        dataset: &DatasetName,
+        prefix: Prefix,
+    ) -> Result<Option<String>, StoreError> {
+        let history = self.store.history(zone, prefix)?;
+        let last = history
+            .into_iter()
+            .rfind(|(p, r)| *p == prefix && &r.dataset == dataset && r.action == AuditAction::AddListing);
+        Ok(last.map(|(_, r)| r.actor).filter(|a| a.starts_with("policy ")))
     }
 
     fn write(
@@ -116,7 +140,7 @@ impl Publisher {
                 self.store.change_entry(zone, &prefix, EntryChange::PutExclusion(&value), &audit, now)
             }
             Change::RemoveListing { .. } => {
-                if origin == Origin::EXPIRY {
+                if origin.source == Origin::EXPIRY.source {
                     audit.action = AuditAction::Expired;
                 }
                 self.store.change_entry(zone, &prefix, EntryChange::DeleteListing, &audit, now)

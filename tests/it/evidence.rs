@@ -278,6 +278,13 @@ fn a_listing_ends_by_itself_and_a_repeat_lasts_twice_as_long() {
     let removed = s.with_publisher(|p| p.expire_due(now + 8 * day)).expect("expiry");
     assert_eq!(removed.len(), 1, "{removed:?}");
     assert!(codes(&s, "60.8.67.45").is_empty());
+    let (_, history) = api.call("GET", "/v1/history?prefix=45.67.8.60", None, None);
+    let last = history.as_array().and_then(|h| h.last()).cloned().expect("history");
+    assert_eq!(
+        (last["action"].clone(), last["actor"].clone(), last["source"].clone()),
+        (json!("expired"), json!("policy three-strikes"), json!("expiry")),
+        "the policy's listing ends in its name: {history}"
+    );
     // A new complaint while the old ones are still inside the window: listed again, for 14 days.
     let again = upload(&api, "isp-b", &report("45.67.8.60", "m4", "e4@b"));
     let until = again["listed"][0]["until"].as_u64().expect("listed again");
@@ -370,7 +377,7 @@ fn complaints_over_one_percent_of_the_reported_volume_list_by_complaint_rate() {
     let answer = upload(&api, "isp-a", &report("45.67.8.70", "m1", "rate10@a"));
     let listed = &answer["listed"][0];
     assert_eq!((listed["policy"].clone(), listed["zone"].clone()), (json!("complaint-rate"), json!("bl.localhost")));
-    assert_eq!(listed["summary"], "11 complaints over 1000 messages (1.10 %) from 1 reporters", "{answer}");
+    assert_eq!(listed["summary"], "11 complaints over 1000 messages (1.10 %) from 1 reporter", "{answer}");
     assert_eq!(codes(&s, "70.8.67.45"), ["127.0.0.4"]);
     let txt = txt_records(&ask(s.addr, "70.8.67.45.bl.localhost", RecordType::TXT));
     assert!(txt[0].contains("policy complaint-rate") && txt[0].contains("(1.10 %)"), "{txt:?}");
@@ -446,4 +453,26 @@ fn each_zone_holds_evidence_to_its_own_policies() {
     let answer = upload(&api, "traps&kind=trap", &mbox(&hits));
     assert_eq!(answer["listed"].as_array().map(Vec::len), Some(1), "{answer}");
     assert_eq!((codes(&s, "81.8.67.45"), in_strict("81.8.67.45")), (vec!["127.0.0.4".to_string()], vec![]));
+}
+
+#[test]
+fn an_oversized_upload_is_refused_whole_and_an_oversized_report_alone() {
+    let (_dir, _data, _s, api) = with_reporters(&["isp-a"]);
+    // More than 16 MiB: 413, nothing recorded.
+    let mut huge = report("45.67.8.90", "m1", "huge@a");
+    huge.push_str(&"x".repeat(16 << 20));
+    let sent = ureq::post(&format!("{}/v1/evidence?reporter=isp-a", api.base))
+        .set("Authorization", &format!("Bearer {}", api.token))
+        .send_string(&huge);
+    assert!(matches!(sent, Err(ureq::Error::Status(413, _))), "{sent:?}");
+    // One report over 1 MiB in an mbox: that one is refused, the others count.
+    let mut big = report("45.67.8.91", "m1", "big@a");
+    big.push_str(&format!("{}\r\n", "y".repeat(1 << 20)));
+    let answer = upload(&api, "isp-a", &mbox(&[big, report("45.67.8.92", "m1", "small@a")]));
+    assert_eq!(answer["accepted"], 1, "{answer}");
+    assert!(answer["refused"][0]["error"].as_str().is_some_and(|e| e.contains("larger than")), "{answer}");
+    for ip in ["45.67.8.90", "45.67.8.91"] {
+        let (_, evidence) = api.call("GET", &format!("/v1/evidence/{ip}"), None, None);
+        assert_eq!(evidence, json!([]), "{ip}");
+    }
 }
