@@ -328,5 +328,39 @@ mod tests {
                 prop_assert_eq!(l.until, counted.iter().map(|e| e.at).max().expect("some") + 7 * DAY);
             }
         }
+
+        /// A stream of complaints with the clock moving on, run as the publisher runs the
+        /// policies (decide at each report, escalate by the listings that ended before, end a
+        /// listing when its time passes): every listing lasts its escalated days after the last
+        /// complaint that counted, never past the longest, and with no new evidence every
+        /// listing ends by itself.
+        #[test]
+        fn listings_end_by_themselves_and_repeats_last_longer(
+            stream in proptest::collection::vec((0u64..(12 * DAY), 0u8..3, 0u8..6), 1..60),
+        ) {
+            let policies = Policies { three_strikes: Some(T), complaint_rate: None, trap_hits: None };
+            let (mut now, mut evidence, mut ended) = (NOW, Vec::new(), 0u32);
+            let mut listed: Option<Listed> = None;
+            for &(advance, r, m) in &stream {
+                now += advance;
+                if listed.as_ref().is_some_and(|l| l.until <= now) {
+                    listed = None;
+                    ended += 1;
+                }
+                evidence.push(complaint(now, &format!("r{r}"), &format!("m{m}")));
+                if let Some(mut l) = decide(&evidence, now, &policies) {
+                    let days = escalated(l.days, ended, 56);
+                    prop_assert_eq!(days, (7u32 << ended.min(3)).min(56));
+                    l.until = l.last + u64::from(days) * DAY;
+                    prop_assert_eq!(l.last, now, "the complaint just sent counts");
+                    prop_assert!(l.until > now && l.until <= now + 56 * DAY);
+                    listed = Some(l);
+                }
+            }
+            // No new evidence: whatever is listed ends within the longest listing.
+            let later = now + 56 * DAY;
+            prop_assert!(listed.is_none_or(|l| l.until <= later));
+            prop_assert_eq!(decide(&evidence, now + 31 * DAY, &policies), None, "the window has passed");
+        }
     }
 }
