@@ -87,7 +87,7 @@ if [ "${1:-}" = evidence ]; then
   rm -rf "$EDATA"
   mkdir -p "$OUT"
   api_port=$((PORT + 1))
-  DNSBL_LOG=warn "$DNSBL" serve --data-dir "$EDATA" --listen "127.0.0.1:$PORT" \
+  DNSBL_LOG=warn "$DNSBL" serve --data-dir "$EDATA" --listen "127.0.0.1:$PORT" --web-listen 127.0.0.1:0 \
       --api-listen "127.0.0.1:$api_port" >"$OUT/dnsbl-evidence.log" 2>&1 &
   SERVER_PID=$!
   for _ in $(seq 600); do
@@ -132,7 +132,7 @@ start_server() {
                "$ZONE:ip4set:v4set.rbldnsd" "$ZONE:ip4trie:v4trie.rbldnsd" "$ZONE:ip6trie:v6.rbldnsd" \
                >"$OUT/rbldnsd.log" 2>&1 & ;;
     dnsbl) DNSBL_LOG=warn taskset -c "$2" "$DNSBL" serve "${CONFIG_ARGS[@]}" --zone "$ZONE" --data-dir "$DATA" \
-               --listen "127.0.0.1:$PORT" >"$OUT/dnsbl.log" 2>&1 & ;;
+               --listen "127.0.0.1:$PORT" --web-listen 127.0.0.1:0 >"$OUT/dnsbl.log" 2>&1 & ;;
   esac
   SERVER_PID=$!
   for _ in $(seq 600); do
@@ -205,7 +205,7 @@ run() {
 change_mode() {
   local api_port=$((PORT + 1)) out
   [ -d "$DATA" ] || import_data
-  DNSBL_LOG=warn "$DNSBL" serve --zone "$ZONE" --data-dir "$DATA" --listen "127.0.0.1:$PORT" \
+  DNSBL_LOG=warn "$DNSBL" serve --zone "$ZONE" --data-dir "$DATA" --listen "127.0.0.1:$PORT" --web-listen 127.0.0.1:0 \
       --api-listen "127.0.0.1:$api_port" >"$OUT/dnsbl.log" 2>&1 &
   SERVER_PID=$!
   for _ in $(seq 600); do
@@ -233,7 +233,7 @@ load_mode() {
   fi
   for run in 1 2 3; do
     t0=$(date +%s.%N)
-    DNSBL_LOG=warn "$DNSBL" serve --zone "$ZONE" --data-dir "$dir/data" --listen "127.0.0.1:$PORT" >"$OUT/dnsbl.log" 2>&1 &
+    DNSBL_LOG=warn "$DNSBL" serve --zone "$ZONE" --data-dir "$dir/data" --listen "127.0.0.1:$PORT" --web-listen 127.0.0.1:0 >"$OUT/dnsbl.log" 2>&1 &
     SERVER_PID=$!
     for _ in $(seq 600); do
       dig +short +time=1 +tries=1 -p "$PORT" @127.0.0.1 "2.0.0.127.$ZONE" A 2>/dev/null | grep -q '^127\.' && break

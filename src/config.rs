@@ -79,6 +79,8 @@ struct ConfigFile {
     #[serde(default)]
     api: ApiFile,
     #[serde(default)]
+    web: WebFile,
+    #[serde(default)]
     registry: RegistryFile,
     #[serde(default)]
     evidence: EvidenceFile,
@@ -206,6 +208,31 @@ struct ApiFile {
     allow_plain_http: bool,
     tls_certificate: Option<PathBuf>,
     tls_key: Option<PathBuf>,
+}
+
+#[derive(Debug, Deserialize)]
+#[serde(deny_unknown_fields, rename_all = "kebab-case")]
+struct WebFile {
+    #[serde(default = "yes")]
+    enabled: bool,
+    #[serde(default = "default_web_listen")]
+    listen: SocketAddr,
+    #[serde(default = "default_lookups_per_minute")]
+    lookups_per_minute: u32,
+}
+
+impl Default for WebFile {
+    fn default() -> Self {
+        WebFile { enabled: true, listen: default_web_listen(), lookups_per_minute: default_lookups_per_minute() }
+    }
+}
+
+fn default_web_listen() -> SocketAddr {
+    SocketAddr::from(([127, 0, 0, 1], 8080))
+}
+
+fn default_lookups_per_minute() -> u32 {
+    60
 }
 
 impl Default for ApiFile {
@@ -361,6 +388,7 @@ struct NsFile {
 pub struct Config {
     pub server: ServerConfig,
     pub api: ApiConfig,
+    pub web: WebConfig,
     pub registry: RegistryConfig,
     pub evidence: EvidenceConfig,
     pub zones: Vec<ZoneConfig>,
@@ -448,6 +476,15 @@ pub struct ApiConfig {
     pub tls: Option<TlsFiles>,
 }
 
+/// The public web pages (`[web]`): the lookup page every TXT answer links to.
+#[derive(Clone, Debug, PartialEq, Eq)]
+pub struct WebConfig {
+    pub enabled: bool,
+    pub listen: SocketAddr,
+    /// Lookups one source network (IPv4 /24, IPv6 /48) may make per minute.
+    pub lookups_per_minute: u32,
+}
+
 /// PEM files of the API's TLS certificate chain and private key.
 #[derive(Clone, Debug, PartialEq, Eq)]
 pub struct TlsFiles {
@@ -503,6 +540,7 @@ impl Config {
                     || self.api.tls.is_some() != new.api.tls.is_some(),
                 "[api]",
             ),
+            (self.web != new.web, "[web]"),
         ];
         checks.into_iter().filter(|(changed, _)| *changed).map(|(_, name)| name).collect()
     }
@@ -658,6 +696,11 @@ impl Config {
             _ => return Err((None, "[api] needs both tls-certificate and tls-key, or neither".into())),
         };
         let api = ApiConfig { listen: file.api.listen, allow_plain_http: file.api.allow_plain_http, tls };
+        let w = file.web;
+        if !(1..=100_000).contains(&w.lookups_per_minute) {
+            return Err((None, format!("[web] lookups-per-minute {} must be within 1..=100000", w.lookups_per_minute)));
+        }
+        let web = WebConfig { enabled: w.enabled, listen: w.listen, lookups_per_minute: w.lookups_per_minute };
         let registry = validate_registry(file.registry, &zones)?;
         let longest = zones.iter().map(|z| z.evidence.longest_window()).max().unwrap_or(0);
         if evidence.retention_days < longest {
@@ -669,7 +712,7 @@ impl Config {
                 ),
             ));
         }
-        Ok(Config { server, api, registry, evidence, zones })
+        Ok(Config { server, api, web, registry, evidence, zones })
     }
 
     /// Applies `dnsbl serve --zone NAME`: keep only that zone, or rename the single zone to it.

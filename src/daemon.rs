@@ -136,6 +136,7 @@ impl Reloader {
 pub struct RunningServer {
     addrs: Vec<SocketAddr>,
     api_addr: SocketAddr,
+    web_addr: Option<SocketAddr>,
     shared: Arc<SharedSnapshot>,
     writer: Writer,
     shutdown: CancellationToken,
@@ -161,6 +162,14 @@ impl RunningServer {
         let bind_err = |source| DaemonError::Bind { addr: config.api.listen, source };
         let api_listener = tokio::net::TcpListener::bind(config.api.listen).await.map_err(bind_err)?;
         let api_addr = api_listener.local_addr().map_err(bind_err)?;
+        let web_listener = match config.web.enabled {
+            true => {
+                let bind_err = |source| DaemonError::Bind { addr: config.web.listen, source };
+                Some(tokio::net::TcpListener::bind(config.web.listen).await.map_err(bind_err)?)
+            }
+            false => None,
+        };
+        let web_addr = web_listener.as_ref().and_then(|l| l.local_addr().ok());
         let token = crate::api::token::load_or_create(&config.server.data_dir).map_err(DaemonError::Token)?;
         let shutdown = CancellationToken::new();
         let addrs = bound.iter().map(|b| b.addr).collect();
@@ -177,10 +186,31 @@ impl RunningServer {
         };
         let scheme = if tls.is_some() { "HTTPS" } else { "HTTP" };
         tasks.spawn(crate::api::serve(api_listener, api_state, tls.clone(), shutdown.clone()));
+        if let Some(listener) = web_listener {
+            let state = crate::web::WebState {
+                store: store.clone(),
+                shared: shared.clone(),
+                limiter: Arc::new(crate::web::Limiter::new(config.web.lookups_per_minute)),
+            };
+            tasks.spawn(crate::web::serve(listener, state, shutdown.clone()));
+            tracing::info!(addr = ?web_addr, "web pages listening");
+        }
         tasks.spawn(expire_listings(writer.clone(), shutdown.clone()));
         tasks.spawn(expire_evidence(writer.clone(), shutdown.clone()));
         tracing::info!(addr = %api_addr, scheme, "API listening");
-        Ok(RunningServer { addrs, api_addr, shared, writer, shutdown, tasks, udp_threads, config, tls, _store: store })
+        Ok(RunningServer {
+            addrs,
+            api_addr,
+            web_addr,
+            shared,
+            writer,
+            shutdown,
+            tasks,
+            udp_threads,
+            config,
+            tls,
+            _store: store,
+        })
     }
 
     /// The addresses actually bound (UDP and TCP share each).
@@ -191,6 +221,11 @@ impl RunningServer {
     /// The address of the operator API.
     pub fn api_addr(&self) -> SocketAddr {
         self.api_addr
+    }
+
+    /// The address of the public web pages, when they are on.
+    pub fn web_addr(&self) -> Option<SocketAddr> {
+        self.web_addr
     }
 
     /// The snapshot being served.

@@ -17,6 +17,8 @@
 //!                · exporter (store, or the zone as served, → file)
 //! front          api (axum, rustls; drives the publisher and the importer for HTTP callers;
 //!                api::wire is the request/response contract, serde only)
+//!                · web (axum, askama; the public pages, read-only: the API's lookup minus
+//!                what is the operator's own)
 //! process        daemon (start, run, stop)
 //! entry          cli (clap, ureq; one file per subcommand; reads api::wire) · main.rs
 //! ```
@@ -64,6 +66,8 @@
 //!   section per dataset) or BIND files out.
 //! - [`api`]: the HTTP(S) API for operators and marketers (bearer tokens, roles, JSON, read-your-writes),
 //!   and the statistics (`/v1/stats`, `/metrics`).
+//! - [`web`]: the public pages (`/`, `/lookup?ip=`, `/lookup.json`): askama templates in
+//!   `templates/`, a strict Content-Security-Policy, lookups limited per source network.
 //! - [`daemon`]: the steps that start a server and stop it.
 //! - [`cli`]: the `dnsbl` command.
 
@@ -87,4 +91,5 @@ pub mod rrl;
 pub mod snapshot;
 pub mod store;
 pub mod trie;
+pub mod web;
 pub mod zonefile;

@@ -28,7 +28,8 @@ pub async fn lookup(State(state): State<ApiState>, Path(ip): Path<String>) -> Re
     Ok(Json(LookupResponse { ip: ip.to_string(), zones }))
 }
 
-fn explain(store: &Store, shared: &SharedSnapshot, ip: IpAddr) -> Result<Vec<ZoneLookup>, ApiError> {
+/// What the DNS answers for `ip` in every zone and why (also the public lookup page's source).
+pub fn explain(store: &Store, shared: &SharedSnapshot, ip: IpAddr) -> Result<Vec<ZoneLookup>, ApiError> {
     let snap = shared.load_full();
     let mut out = Vec::new();
     for zone in &snap.zones {

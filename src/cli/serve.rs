@@ -13,7 +13,7 @@ use crate::daemon::{Reloader, RunningServer};
 ///   dnsbl serve                                   # bl.localhost on 127.0.0.1:5353, data in ./data
 ///   dnsbl serve --config /etc/dnsbl/dnsbl.toml
 ///   dnsbl serve --zone bl.example.org --listen 0.0.0.0:53 --listen [::]:53 --data-dir /var/lib/dnsbl
-///   dnsbl serve --api-listen 127.0.0.1:8053
+///   dnsbl serve --api-listen 127.0.0.1:8053 --web-listen 127.0.0.1:8080
 ///
 /// SIGHUP reloads the configuration (zones, their settings, client rules, rate limiting, cookie
 /// secrets, access settings, registry rules, the API certificate); a file that does not load is
@@ -29,6 +29,9 @@ pub struct ServeArgs {
     /// Address of the operator HTTP API; overrides the configuration's [api] listen.
     #[arg(long, value_name = "ADDR:PORT")]
     api_listen: Option<SocketAddr>,
+    /// Address of the public web pages; overrides the configuration's [web] listen.
+    #[arg(long, value_name = "ADDR:PORT")]
+    web_listen: Option<SocketAddr>,
     /// Serve only this configured zone, or rename the single configured zone to it.
     #[arg(long, value_name = "NAME")]
     zone: Option<String>,
@@ -43,6 +46,9 @@ impl ServeArgs {
         }
         if let Some(api) = self.api_listen {
             config.api.listen = api;
+        }
+        if let Some(web) = self.web_listen {
+            config.web.listen = web;
         }
         Ok(config)
     }

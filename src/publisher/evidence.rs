@@ -15,6 +15,14 @@ use crate::query::is_test_point;
 use crate::snapshot::Snapshot;
 use crate::store::StoredEntry;
 
+/// How the reason of every policy listing begins: this, the policy's name and a colon.
+pub const POLICY_REASON: &str = "Listed automatically by policy ";
+
+/// The policy a listing's reason names, when a policy made the listing.
+pub fn policy_named_in(reason: &str) -> Option<&str> {
+    reason.strip_prefix(POLICY_REASON)?.split_once(':').map(|(name, _)| name)
+}
+
 /// What an ingest did.
 #[derive(Clone, Debug, Default, PartialEq, Eq)]
 pub struct Ingested {
@@ -193,7 +201,7 @@ impl Publisher {
         let ends =
             humantime::format_rfc3339_seconds(std::time::UNIX_EPOCH + std::time::Duration::from_secs(listed.until));
         let reason = format!(
-            "Listed automatically by policy {}: {}; ends by itself {} unless new evidence; {}",
+            "{POLICY_REASON}{}: {}; ends by itself {} unless new evidence; {}",
             listed.policy,
             listed.summary(),
             ends,

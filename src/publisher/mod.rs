@@ -36,7 +36,7 @@ mod registry;
 pub mod writer;
 
 pub use access::{AccessChange, AccessData};
-pub use evidence::{Ingested, PolicyListing};
+pub use evidence::{policy_named_in, Ingested, PolicyListing, POLICY_REASON};
 pub use fold::MERGE_AFTER;
 pub use reconfigure::Reconfigured;
 pub use registry::RegistryOutcome;

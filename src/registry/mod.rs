@@ -110,7 +110,7 @@ impl Default for Policy {
             max_ipv6_prefixes: 1024,
             shortest_v4: 24,
             shortest_v6: 64,
-            lookup_url: "https://bl.localhost/lookup?ip=$".into(),
+            lookup_url: "http://bl.localhost:8080/lookup?ip=$".into(),
         }
     }
 }
@@ -378,7 +378,7 @@ mod tests {
         m.legal_name = "A".repeat(400);
         let text = sender_text(&m, &policy());
         assert!(text.len() + 38 <= crate::model::MAX_TXT_BYTES, "{}", text.len());
-        assert!(text.ends_with("https://bl.localhost/lookup?ip=$"));
+        assert!(text.ends_with("http://bl.localhost:8080/lookup?ip=$"));
         assert!(
             MarketerId::parse("Acme").is_err()
                 && MarketerId::parse("-x").is_err()

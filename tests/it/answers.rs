@@ -75,7 +75,7 @@ fn listed_addresses_answer_one_a_per_code_and_a_txt() {
         (
             "9.100.51.198",
             &["127.0.0.3", "127.0.0.4"],
-            "Listed in bl.localhost, see https://bl.localhost/lookup?ip=198.51.100.9",
+            "Listed in bl.localhost, see http://bl.localhost:8080/lookup?ip=198.51.100.9",
         ),
         ("9.9.9.10", &["127.0.0.3"], "network 10.9.9.9"),
         ("3.2.1.10", &["127.0.0.4"], "host 10.1.2.3"),

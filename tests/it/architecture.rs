@@ -22,7 +22,7 @@ const LAYERS: &[(&str, &[&str])] = &[
     ),
     ("one system", &["clock", "store", "dns"]),
     ("orchestration", &["publisher", "importer", "exporter"]),
-    ("front", &["api"]),
+    ("front", &["api", "web"]),
     ("process", &["daemon"]),
     ("entry", &["cli", "main"]),
 ];
@@ -31,7 +31,8 @@ const LAYERS: &[(&str, &[&str])] = &[
 const OWNERS: &[(&str, &[&str])] = &[
     ("hickory_proto", &["dns::full"]),
     ("rocksdb", &["store"]),
-    ("axum", &["api"]),
+    ("axum", &["api", "web"]),
+    ("askama", &["web::pages"]),
     ("hyper", &["api::tls"]),
     ("hyper_util", &["api::tls"]),
     ("tokio_rustls", &["api::tls"]),

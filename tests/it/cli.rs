@@ -28,7 +28,17 @@ fn spawn_server(data: &Path) -> (Child, SocketAddr, mpsc::Receiver<String>) {
 
 fn spawn_server_with_api(data: &Path) -> (Child, SocketAddr, SocketAddr, mpsc::Receiver<String>) {
     let mut cmd = Command::new(env!("CARGO_BIN_EXE_dnsbl"));
-    cmd.args(["serve", "--listen", "127.0.0.1:0", "--api-listen", "127.0.0.1:0", "--data-dir"]).arg(data);
+    cmd.args([
+        "serve",
+        "--listen",
+        "127.0.0.1:0",
+        "--api-listen",
+        "127.0.0.1:0",
+        "--web-listen",
+        "127.0.0.1:0",
+        "--data-dir",
+    ])
+    .arg(data);
     spawn_logged(cmd)
 }
 
@@ -233,10 +243,19 @@ fn spawn_configured(wrapper: &[&str], config: &Path, data: &Path) -> (Child, Soc
         }
         None => Command::new(env!("CARGO_BIN_EXE_dnsbl")),
     };
-    cmd.args(["serve", "--listen", "127.0.0.1:0", "--api-listen", "127.0.0.1:0", "--config"])
-        .arg(config)
-        .arg("--data-dir")
-        .arg(data);
+    cmd.args([
+        "serve",
+        "--listen",
+        "127.0.0.1:0",
+        "--api-listen",
+        "127.0.0.1:0",
+        "--web-listen",
+        "127.0.0.1:0",
+        "--config",
+    ])
+    .arg(config)
+    .arg("--data-dir")
+    .arg(data);
     let (child, addr, _api, logs) = spawn_logged(cmd);
     (child, addr, logs)
 }

@@ -57,6 +57,7 @@ pub fn test_config(data: &Path) -> Config {
     config.server.data_dir = data.to_path_buf();
     config.server.udp_workers = 2;
     config.api.listen = "127.0.0.1:0".parse().expect("addr");
+    config.web.listen = "127.0.0.1:0".parse().expect("addr");
     config
 }
 
@@ -131,6 +132,12 @@ impl TestServer {
         let server = self.server.as_ref().expect("running");
         let token = std::fs::read_to_string(data.join("operator.token")).expect("token file");
         (format!("http://{}", server.api_addr()), token.trim().to_string())
+    }
+
+    /// The public web pages' base URL.
+    pub fn web(&self) -> String {
+        let server = self.server.as_ref().expect("running");
+        format!("http://{}", server.web_addr().expect("web pages on"))
     }
 
     /// Every bound listen address.
