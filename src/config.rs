@@ -219,11 +219,31 @@ struct WebFile {
     listen: SocketAddr,
     #[serde(default = "default_lookups_per_minute")]
     lookups_per_minute: u32,
+    public_url: Option<String>,
+    sendmail: Option<Vec<String>>,
+    sendmail_timeout: Option<u64>,
+    mail_from: Option<String>,
+    requests_per_hour: Option<u32>,
+    largest_ipv4_request: Option<u8>,
+    largest_ipv6_request: Option<u8>,
+    auto_approve: Option<u32>,
 }
 
 impl Default for WebFile {
     fn default() -> Self {
-        WebFile { enabled: true, listen: default_web_listen(), lookups_per_minute: default_lookups_per_minute() }
+        WebFile {
+            enabled: true,
+            listen: default_web_listen(),
+            lookups_per_minute: default_lookups_per_minute(),
+            public_url: None,
+            sendmail: None,
+            sendmail_timeout: None,
+            mail_from: None,
+            requests_per_hour: None,
+            largest_ipv4_request: None,
+            largest_ipv6_request: None,
+            auto_approve: None,
+        }
     }
 }
 
@@ -483,6 +503,22 @@ pub struct WebConfig {
     pub listen: SocketAddr,
     /// Lookups one source network (IPv4 /24, IPv6 /48) may make per minute.
     pub lookups_per_minute: u32,
+    /// The pages' address as people reach them (the links in confirmation mail), without a
+    /// trailing slash.
+    pub public_url: String,
+    /// The sendmail-compatible command that mails confirmation links (the message on its
+    /// standard input, recipients from its headers), and how long it may take.
+    pub sendmail: Vec<String>,
+    pub sendmail_timeout_secs: u64,
+    pub mail_from: String,
+    /// Removal requests one source network may file per hour.
+    pub requests_per_hour: u32,
+    /// The largest prefixes one removal request may cover.
+    pub largest_ipv4_request: u8,
+    pub largest_ipv6_request: u8,
+    /// Confirmed requests for one address out of an operator network listing approved without
+    /// the operator, per /24 (or /48) and 30 days; 0: every request waits for the operator.
+    pub auto_approve: u32,
 }
 
 /// PEM files of the API's TLS certificate chain and private key.
@@ -696,11 +732,7 @@ impl Config {
             _ => return Err((None, "[api] needs both tls-certificate and tls-key, or neither".into())),
         };
         let api = ApiConfig { listen: file.api.listen, allow_plain_http: file.api.allow_plain_http, tls };
-        let w = file.web;
-        if !(1..=100_000).contains(&w.lookups_per_minute) {
-            return Err((None, format!("[web] lookups-per-minute {} must be within 1..=100000", w.lookups_per_minute)));
-        }
-        let web = WebConfig { enabled: w.enabled, listen: w.listen, lookups_per_minute: w.lookups_per_minute };
+        let web = validate_web(file.web)?;
         let registry = validate_registry(file.registry, &zones)?;
         let longest = zones.iter().map(|z| z.evidence.longest_window()).max().unwrap_or(0);
         if evidence.retention_days < longest {
@@ -782,6 +814,58 @@ fn validate_server(s: ServerFile) -> Result<ServerConfig, (Option<std::ops::Rang
         rrl: s.rrl.map(validate_rrl).transpose()?,
         cookie_secret_file: s.cookies.answer.then_some(s.cookies.secret_file),
         registered_resolvers_only: s.registered_resolvers_only,
+    })
+}
+
+fn validate_web(w: WebFile) -> Result<WebConfig, (Option<std::ops::Range<usize>>, String)> {
+    if !(1..=100_000).contains(&w.lookups_per_minute) {
+        return Err((None, format!("[web] lookups-per-minute {} must be within 1..=100000", w.lookups_per_minute)));
+    }
+    let public_url =
+        w.public_url.unwrap_or_else(|| "http://bl.localhost:8080".into()).trim_end_matches('/').to_string();
+    let scheme_ok = public_url.starts_with("http://") || public_url.starts_with("https://");
+    if !scheme_ok || public_url.chars().any(|c| c.is_whitespace() || c.is_control()) {
+        return Err((None, format!("[web] public-url {public_url:?} must be an http:// or https:// URL")));
+    }
+    let sendmail = w.sendmail.unwrap_or_else(|| vec!["/usr/sbin/sendmail".into(), "-t".into(), "-i".into()]);
+    if sendmail.first().is_none_or(|c| c.is_empty()) {
+        return Err((
+            None,
+            "[web] sendmail is a command and its arguments, e.g. [\"/usr/sbin/sendmail\", \"-t\", \"-i\"]".into(),
+        ));
+    }
+    let sendmail_timeout_secs = w.sendmail_timeout.unwrap_or(10);
+    if !(1..=300).contains(&sendmail_timeout_secs) {
+        return Err((None, format!("[web] sendmail-timeout {sendmail_timeout_secs} must be within 1..=300 seconds")));
+    }
+    let mail_from = w.mail_from.unwrap_or_else(|| "hostmaster@bl.localhost".into());
+    if !mail_from.contains('@') || mail_from.chars().any(|c| c.is_whitespace() || c.is_control()) {
+        return Err((None, format!("[web] mail-from {mail_from:?} must be a plain email address")));
+    }
+    let requests_per_hour = w.requests_per_hour.unwrap_or(5);
+    if !(1..=10_000).contains(&requests_per_hour) {
+        return Err((None, format!("[web] requests-per-hour {requests_per_hour} must be within 1..=10000")));
+    }
+    let largest_ipv4_request = w.largest_ipv4_request.unwrap_or(24);
+    let largest_ipv6_request = w.largest_ipv6_request.unwrap_or(48);
+    if !(16..=32).contains(&largest_ipv4_request) || !(32..=128).contains(&largest_ipv6_request) {
+        return Err((
+            None,
+            "[web] largest-ipv4-request is within 16..=32, largest-ipv6-request within 32..=128".into(),
+        ));
+    }
+    Ok(WebConfig {
+        enabled: w.enabled,
+        listen: w.listen,
+        lookups_per_minute: w.lookups_per_minute,
+        public_url,
+        sendmail,
+        sendmail_timeout_secs,
+        mail_from,
+        requests_per_hour,
+        largest_ipv4_request,
+        largest_ipv6_request,
+        auto_approve: w.auto_approve.unwrap_or(2).min(1000),
     })
 }
 

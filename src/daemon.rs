@@ -187,11 +187,7 @@ impl RunningServer {
         let scheme = if tls.is_some() { "HTTPS" } else { "HTTP" };
         tasks.spawn(crate::api::serve(api_listener, api_state, tls.clone(), shutdown.clone()));
         if let Some(listener) = web_listener {
-            let state = crate::web::WebState {
-                store: store.clone(),
-                shared: shared.clone(),
-                limiter: Arc::new(crate::web::Limiter::new(config.web.lookups_per_minute)),
-            };
+            let state = crate::web::WebState::new(store.clone(), shared.clone(), writer.clone(), &config.web);
             tasks.spawn(crate::web::serve(listener, state, shutdown.clone()));
             tracing::info!(addr = ?web_addr, "web pages listening");
         }

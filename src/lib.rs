@@ -10,15 +10,15 @@
 //!
 //! ```text
 //! pure core      model · name · trie · zonefile · registry · config · access · rrl · cookie
-//!                · evidence · snapshot · query
+//!                · evidence · delisting · snapshot · query
 //!                no I/O, no tokio/rocksdb/hickory/axum/clap, no logging; snapshot owns arc-swap
 //! one system     clock (the wall clock) · store (rocksdb) · dns (sockets; hickory-proto in dns::full)
 //! orchestration  publisher (store → snapshot; the single Writer) · importer (file → store)
 //!                · exporter (store, or the zone as served, → file)
 //! front          api (axum, rustls; drives the publisher and the importer for HTTP callers;
 //!                api::wire is the request/response contract, serde only)
-//!                · web (axum, askama; the public pages, read-only: the API's lookup minus
-//!                what is the operator's own)
+//!                · web (axum, askama; the public pages: the API's lookup minus what is the
+//!                operator's own, and removal requests through the publisher)
 //! process        daemon (start, run, stop)
 //! entry          cli (clap, ureq; one file per subcommand; reads api::wire) · main.rs
 //! ```
@@ -31,6 +31,7 @@
 //! live change (to a dataset) ──▶ Publisher::apply ──one synced WriteBatch▶┤
 //! registry request ──▶ Registry::plan (pure) ──▶ change_registry ───────▶┤
 //! ARF report ──evidence::arf──▶ ingest_evidence ─store─▶ evidence::policy ─▶ listing (127.0.0.4)┤
+//! removal form ──delisting::Form──▶ file/confirm/decide_removal ─▶ exclusion ───────────────────┤
 //!                      │ recompute the changed ranges (Patches) of the    │ at start: Publisher::load
 //!                      ▼ dataset from its stored entries (+ the registry's ▼ for `operator`)
 //!            SharedSnapshot::publish ◀── Snapshot { per zone: config, serial, datasets (each:
@@ -55,6 +56,8 @@
 //! - [`cookie`]: DNS cookies (RFC 7873, RFC 9018 server cookies); the secrets ride in the snapshot.
 //! - [`evidence`]: abuse reports (ARF) read into what they say (source address, mailing);
 //!   mail-parser only in `evidence::arf`.
+//! - [`delisting`]: removal requests from the public pages: the form's checks, the states, the
+//!   auto-approval rule.
 //! - [`query`]: the DNSBL answer rules (test points, empty non-terminals, apex, NS glue, the union
 //!   of a zone's datasets).
 //! - [`clock`]: the wall clock, read at the edges and passed down as `now`.
@@ -66,8 +69,9 @@
 //!   section per dataset) or BIND files out.
 //! - [`api`]: the HTTP(S) API for operators and marketers (bearer tokens, roles, JSON, read-your-writes),
 //!   and the statistics (`/v1/stats`, `/metrics`).
-//! - [`web`]: the public pages (`/`, `/lookup?ip=`, `/lookup.json`): askama templates in
-//!   `templates/`, a strict Content-Security-Policy, lookups limited per source network.
+//! - [`web`]: the public pages (`/`, `/lookup?ip=`, `/lookup.json`, `/requests`): askama
+//!   templates in `templates/`, a strict Content-Security-Policy, CSRF tokens, the confirmation
+//!   mail through a sendmail command, lookups and requests limited per source network.
 //! - [`daemon`]: the steps that start a server and stop it.
 //! - [`cli`]: the `dnsbl` command.
 
@@ -78,6 +82,7 @@ pub mod clock;
 pub mod config;
 pub mod cookie;
 pub mod daemon;
+pub mod delisting;
 pub mod dns;
 pub mod evidence;
 pub mod exporter;

@@ -93,6 +93,11 @@ impl Prefix {
         })
     }
 
+    /// Whether this is an IPv4 prefix.
+    pub fn is_v4(&self) -> bool {
+        matches!(self, Prefix::V4 { .. })
+    }
+
     /// Prefix length in bits.
     pub fn len(&self) -> u8 {
         match *self {
@@ -155,6 +160,20 @@ impl FromStr for Prefix {
     type Err = PrefixError;
     fn from_str(s: &str) -> Result<Self, Self::Err> {
         Prefix::parse_strict(s)
+    }
+}
+
+/// As its text (`45.67.8.0/24`), in records kept as JSON.
+impl serde::Serialize for Prefix {
+    fn serialize<S: serde::Serializer>(&self, s: S) -> Result<S::Ok, S::Error> {
+        s.collect_str(self)
+    }
+}
+
+impl<'de> serde::Deserialize<'de> for Prefix {
+    fn deserialize<D: serde::Deserializer<'de>>(d: D) -> Result<Self, D::Error> {
+        let text = String::deserialize(d)?;
+        text.parse().map_err(serde::de::Error::custom)
     }
 }
 

@@ -45,7 +45,10 @@ pub fn change_error(e: ChangeError) -> ApiError {
         | ChangeError::NoDataset(_)
         | ChangeError::NoAccessKey(_)
         | ChangeError::NoResolver(_)
-        | ChangeError::NoReporter(_) => StatusCode::NOT_FOUND,
+        | ChangeError::NoReporter(_)
+        | ChangeError::NoRequest(_) => StatusCode::NOT_FOUND,
+        ChangeError::NothingToRemove(_) => StatusCode::BAD_REQUEST,
+        ChangeError::RequestOpen(_) | ChangeError::RequestDecided { .. } => StatusCode::CONFLICT,
         ChangeError::AccessKeyExists(_)
         | ChangeError::AccessKeyInUse
         | ChangeError::ResolverExists(_)

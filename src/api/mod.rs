@@ -23,6 +23,7 @@
 pub mod access;
 pub mod admin;
 pub mod auth;
+pub mod delisting;
 pub mod error;
 pub mod evidence;
 pub mod limiter;
@@ -92,6 +93,10 @@ fn router(state: ApiState) -> Router {
         .route("/v1/evidence/{ip}", get(evidence::show))
         .route("/v1/reporters", get(evidence::list_reporters).post(evidence::add_reporter))
         .route("/v1/reporters/{name}", delete(evidence::remove_reporter))
+        .route("/v1/delisting", get(delisting::list))
+        .route("/v1/delisting/{id}", get(delisting::show))
+        .route("/v1/delisting/{id}/approve", post(delisting::approve))
+        .route("/v1/delisting/{id}/reject", post(delisting::reject))
         .route("/v1/backups", post(admin::backup))
         .route("/v1/stats", get(metrics::stats))
         .route("/metrics", get(metrics::prometheus))

@@ -581,3 +581,46 @@ pub struct ReporterView {
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub token: Option<String>,
 }
+
+// ---- removal requests ------------------------------------------------------------------------
+
+/// A removal request as the operator sees it (`GET /v1/delisting`, `GET /v1/delisting/{id}`).
+#[derive(Clone, Debug, PartialEq, Eq, Serialize, Deserialize)]
+pub struct RemovalView {
+    pub id: u64,
+    pub prefix: String,
+    pub contact: String,
+    pub text: String,
+    /// Unix seconds.
+    pub created: u64,
+    /// `unconfirmed`, `confirmed`, `approved`, `rejected`.
+    pub state: String,
+    /// The prefix excluded (approved), or the reason (rejected), and who decided.
+    pub approved_prefix: Option<String>,
+    pub rejected_reason: Option<String>,
+    pub decided_by: Option<String>,
+    /// `not yet`, `sent`, or why it failed.
+    pub mail: String,
+    pub events: Vec<RemovalEvent>,
+}
+
+#[derive(Clone, Debug, PartialEq, Eq, Serialize, Deserialize)]
+pub struct RemovalEvent {
+    /// Unix seconds.
+    pub at: u64,
+    pub what: String,
+}
+
+/// `POST /v1/delisting/{id}/approve`: exclude the request's prefix, or `prefix` instead.
+#[derive(Clone, Debug, Default, PartialEq, Eq, Serialize, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct ApproveRequest {
+    pub prefix: Option<String>,
+}
+
+/// `POST /v1/delisting/{id}/reject`.
+#[derive(Clone, Debug, PartialEq, Eq, Serialize, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct RejectRequest {
+    pub reason: String,
+}

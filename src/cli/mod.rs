@@ -5,6 +5,7 @@ mod access;
 mod admin;
 mod client;
 mod config;
+mod delisting;
 mod evidence;
 mod listing;
 mod lookup;
@@ -75,6 +76,9 @@ enum Command {
     /// Abuse reports from feedback loops (ARF).
     #[command(subcommand)]
     Evidence(evidence::EvidenceCommand),
+    /// Decide the removal requests filed on the public pages (operator).
+    #[command(subcommand)]
+    Delisting(delisting::DelistingCommand),
     /// Manage reporters of evidence (operator).
     #[command(subcommand)]
     Reporter(evidence::ReporterCommand),
@@ -101,6 +105,7 @@ impl Cli {
             Command::Resolver(cmd) => access::run_resolver(cmd),
             Command::AccessHistory(args) => access::run_access_history(args),
             Command::Evidence(cmd) => evidence::run(cmd),
+            Command::Delisting(cmd) => delisting::run(cmd),
             Command::Reporter(cmd) => evidence::run_reporter(cmd),
         }
     }

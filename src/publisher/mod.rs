@@ -27,6 +27,7 @@
 
 mod access;
 mod apply;
+mod delisting;
 mod evidence;
 mod fold;
 pub mod load;
@@ -36,6 +37,7 @@ mod registry;
 pub mod writer;
 
 pub use access::{AccessChange, AccessData};
+pub use delisting::Decision;
 pub use evidence::{policy_named_in, Ingested, PolicyListing, POLICY_REASON};
 pub use fold::MERGE_AFTER;
 pub use reconfigure::Reconfigured;
@@ -132,6 +134,14 @@ pub enum ChangeError {
     ReporterExists(String),
     #[error("there is no reporter named {0}; add it with `dnsbl reporter add`")]
     NoReporter(String),
+    #[error("{0}")]
+    NothingToRemove(String),
+    #[error("request {0} for this address is still open; its status page says where it stands")]
+    RequestOpen(u64),
+    #[error("there is no removal request {0}")]
+    NoRequest(u64),
+    #[error("removal request {id} is {state} already")]
+    RequestDecided { id: u64, state: &'static str },
     #[error(transparent)]
     Registry(#[from] RegistryError),
     #[error(transparent)]

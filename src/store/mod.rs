@@ -19,6 +19,7 @@
 //! clear error; nothing here panics on stored bytes.
 
 mod access;
+mod delisting;
 pub mod encoding;
 mod evidence;
 mod registrations;
@@ -43,7 +44,9 @@ const CF_REGISTRATIONS: &str = "registrations";
 const CF_AUDIT: &str = "audit";
 const CF_ACCESS: &str = "access";
 const CF_EVIDENCE: &str = "evidence";
-const ALL_CFS: [&str; 7] = [CF_LISTINGS, CF_EXCLUSIONS, CF_META, CF_REGISTRATIONS, CF_AUDIT, CF_ACCESS, CF_EVIDENCE];
+const CF_DELISTING: &str = "delisting";
+const ALL_CFS: [&str; 8] =
+    [CF_LISTINGS, CF_EXCLUSIONS, CF_META, CF_REGISTRATIONS, CF_AUDIT, CF_ACCESS, CF_EVIDENCE, CF_DELISTING];
 
 const KEY_SCHEMA: &[u8] = b"schema-version";
 

@@ -1,5 +1,5 @@
-//! Lookups per source network and minute: an IPv4 /24 or an IPv6 /48 counts as one source (one
-//! customer's addresses), in fixed one-minute windows.
+//! Requests per source network and window (lookups per minute, removal requests per hour): an
+//! IPv4 /24 or an IPv6 /48 counts as one source (one customer's addresses), in fixed windows.
 
 use std::collections::HashMap;
 use std::net::IpAddr;
@@ -8,40 +8,40 @@ use std::time::{Duration, Instant};
 
 use crate::model::Prefix;
 
-const WINDOW: Duration = Duration::from_secs(60);
 /// Sources remembered at most; beyond, the ones whose window has passed are forgotten first.
 const MAX_SOURCES: usize = 100_000;
 
 /// Counts lookups per source network.
 #[derive(Debug)]
 pub struct Limiter {
-    per_minute: u32,
+    per_window: u32,
+    window: Duration,
     seen: Mutex<HashMap<Prefix, (Instant, u32)>>,
 }
 
 impl Limiter {
-    pub fn new(per_minute: u32) -> Limiter {
-        Limiter { per_minute, seen: Mutex::new(HashMap::new()) }
+    pub fn new(per_window: u32, window: Duration) -> Limiter {
+        Limiter { per_window, window, seen: Mutex::new(HashMap::new()) }
     }
 
-    /// Counts a lookup from `ip` at `now`: `Ok` when it is within the allowance, else the
+    /// Counts a request from `ip` at `now`: `Ok` when it is within the allowance, else the
     /// seconds until the source's window ends.
     pub fn check(&self, ip: IpAddr, now: Instant) -> Result<(), u64> {
         let source = source_of(ip);
         let mut seen = self.seen.lock().unwrap_or_else(|poisoned| poisoned.into_inner());
         if seen.len() >= MAX_SOURCES && !seen.contains_key(&source) {
-            seen.retain(|_, (start, _)| now.duration_since(*start) < WINDOW);
+            seen.retain(|_, (start, _)| now.duration_since(*start) < self.window);
             if seen.len() >= MAX_SOURCES {
                 // Still full of live windows: a flood from many networks; refuse the newcomer.
-                return Err(WINDOW.as_secs());
+                return Err(self.window.as_secs());
             }
         }
         let (start, count) = seen.entry(source).or_insert((now, 0));
-        if now.duration_since(*start) >= WINDOW {
+        if now.duration_since(*start) >= self.window {
             (*start, *count) = (now, 0);
         }
-        if *count >= self.per_minute {
-            let left = WINDOW.saturating_sub(now.duration_since(*start));
+        if *count >= self.per_window {
+            let left = self.window.saturating_sub(now.duration_since(*start));
             return Err(left.as_secs().max(1));
         }
         *count += 1;
@@ -65,7 +65,8 @@ mod tests {
 
     #[test]
     fn a_network_gets_its_allowance_per_minute_and_others_theirs() {
-        let l = Limiter::new(3);
+        const WINDOW: Duration = Duration::from_secs(60);
+        let l = Limiter::new(3, WINDOW);
         let t = Instant::now();
         let a: IpAddr = "198.51.100.7".parse().expect("ip");
         let same_24: IpAddr = "198.51.100.200".parse().expect("ip");

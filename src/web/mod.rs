@@ -1,16 +1,28 @@
 //! The public web pages (`[web]`): what the list is (`/`), the lookup every TXT answer links to
-//! (`/lookup?ip=`, `/lookup.json?ip=` for scripts). Anyone may read them and they have no
-//! operator powers: they read the published snapshot and the store, and change nothing.
+//! (`/lookup?ip=`, `/lookup.json?ip=` for scripts), and removal requests (`/requests`). Anyone
+//! may use them and they have no operator powers: they read the published snapshot and the
+//! store, and the only changes they make are filing and confirming removal requests (and an
+//! approval when `[web] auto-approve` allows it).
 //!
-//! - [`pages`]: the handlers and their askama templates (`templates/`), every value escaped.
-//! - [`limit`]: lookups per source network and minute (429 with Retry-After beyond).
+//! - [`facts`]: what the pages say about an address (the API's lookup minus the operator's own).
+//! - [`pages`]: `/`, `/lookup`, `/lookup.json`.
+//! - [`view`]: the askama templates (`templates/`) and their values, every value escaped.
+//! - [`csrf`]: the forms' CSRF tokens.
+//! - [`requests`]: removal requests (file, confirm, status), CSRF tokens, confirmation keys.
+//! - [`mail`]: the confirmation mail through the configured sendmail command, time-limited.
+//! - [`limit`]: lookups and requests per source network and window (429 with Retry-After).
 //!
 //! Every answer carries a strict Content-Security-Policy (no scripts at all, styles from this
 //! origin only, forms post here only), `nosniff`, no framing and no referrer; request bodies are
 //! limited to [`MAX_BODY_BYTES`].
 
+mod csrf;
+mod facts;
 mod limit;
+mod mail;
 mod pages;
+mod requests;
+mod view;
 
 use std::net::SocketAddr;
 use std::sync::Arc;
@@ -25,6 +37,8 @@ use tokio_util::sync::CancellationToken;
 
 pub use limit::Limiter;
 
+use crate::config::WebConfig;
+use crate::publisher::Writer;
 use crate::snapshot::SharedSnapshot;
 use crate::store::Store;
 
@@ -35,12 +49,29 @@ pub const MAX_BODY_BYTES: usize = 16 << 10;
 pub const CONTENT_SECURITY_POLICY: &str =
     "default-src 'none'; style-src 'self'; img-src 'self'; form-action 'self'; base-uri 'none'; frame-ancestors 'none'";
 
-/// What the pages read.
+/// What the pages read, and the writer for removal requests (the only changes they make).
 #[derive(Clone, Debug)]
 pub struct WebState {
     pub store: Arc<Store>,
     pub shared: Arc<SharedSnapshot>,
+    pub writer: Writer,
+    pub config: Arc<WebConfig>,
     pub limiter: Arc<Limiter>,
+    pub request_limiter: Arc<Limiter>,
+}
+
+impl WebState {
+    pub fn new(store: Arc<Store>, shared: Arc<SharedSnapshot>, writer: Writer, config: &WebConfig) -> WebState {
+        let minute = std::time::Duration::from_secs(60);
+        WebState {
+            store,
+            shared,
+            writer,
+            limiter: Arc::new(Limiter::new(config.lookups_per_minute, minute)),
+            request_limiter: Arc::new(Limiter::new(config.requests_per_hour, minute * 60)),
+            config: Arc::new(config.clone()),
+        }
+    }
 }
 
 /// Serves the pages on `listener` until `shutdown`.
@@ -56,9 +87,12 @@ fn router(state: WebState) -> Router {
     let limited = Router::new()
         .route("/lookup", get(pages::lookup))
         .route("/lookup.json", get(pages::lookup_json))
+        .route("/requests/{id}", get(requests::status))
         .route_layer(axum::middleware::from_fn_with_state(state.clone(), rate_limit));
     Router::new()
         .route("/", get(pages::index))
+        .route("/requests", axum::routing::post(requests::file))
+        .route("/requests/{id}/confirm", axum::routing::post(requests::confirm))
         .route("/style.css", get(pages::style))
         .merge(limited)
         .fallback(pages::not_found)

@@ -1,119 +1,21 @@
-//! The pages: `/` (what the list is and how to use it), `/lookup?ip=` (per zone: listed or not,
-//! each code and its published meaning, what lists the address, since when, and how it ends) and
-//! `/lookup.json?ip=` (the same facts for scripts). They show what the operator's
-//! `dnsbl lookup` shows minus what is the operator's own: no actors, no internal ids.
+//! The pages' handlers: `/` (what the list is and how to use it), `/lookup?ip=` (the facts of
+//! [`super::facts`], with the removal form when an operator listing covers the address) and
+//! `/lookup.json?ip=` (the same facts for scripts).
 
-use std::net::IpAddr;
-
-use askama::Template;
 use axum::extract::{Query, State};
-use axum::http::{header, StatusCode};
-use axum::response::{Html, IntoResponse, Response};
+use axum::http::{header, HeaderMap, StatusCode};
+use axum::response::{IntoResponse, Response};
 use axum::Json;
-use serde::{Deserialize, Serialize};
+use serde::Deserialize;
 
+use super::csrf::csrf_of;
+use super::facts::{codes_of, contact, find, OPERATOR_LISTING};
+use super::view::{message, render, FormView, IndexPage, LookupPage, ZoneSummary};
 use super::WebState;
-use crate::api::lookup::explain;
-use crate::api::wire::{EntryKind, EntryView, ZoneLookup};
-use crate::publisher::policy_named_in;
-use crate::snapshot::Snapshot;
-
-/// What the public lookup says about an address (`/lookup.json`).
-#[derive(Clone, Debug, PartialEq, Eq, Serialize, Deserialize)]
-pub struct PublicLookup {
-    pub ip: String,
-    pub zones: Vec<PublicZone>,
-}
-
-/// One zone's answer and what gives it.
-#[derive(Clone, Debug, PartialEq, Eq, Serialize, Deserialize)]
-pub struct PublicZone {
-    pub zone: String,
-    pub listed: bool,
-    /// The codes of the DNS answer, each with its published meaning.
-    pub codes: Vec<PublicCode>,
-    /// The TXT answers.
-    pub txts: Vec<String>,
-    /// What lists the address (or, when nothing does, what keeps it out).
-    pub entries: Vec<PublicEntry>,
-}
-
-#[derive(Clone, Debug, PartialEq, Eq, Serialize, Deserialize)]
-pub struct PublicCode {
-    pub code: String,
-    pub meaning: String,
-}
-
-/// An entry that decides the address's answer.
-#[derive(Clone, Debug, PartialEq, Eq, Serialize, Deserialize)]
-pub struct PublicEntry {
-    /// `operator listing`, `declared sender`, `evidence listing`, `test point`, `exclusion`.
-    pub kind: String,
-    pub prefix: String,
-    pub codes: Vec<String>,
-    pub reason: Option<String>,
-    /// RFC 3339, UTC.
-    pub since: Option<String>,
-    /// When it ends by itself (RFC 3339, UTC).
-    pub ends: Option<String>,
-    /// The marketer that declared the address (legal name and registration number, public by
-    /// design).
-    pub marketer: Option<PublicMarketer>,
-    /// The policy that listed the address from evidence.
-    pub policy: Option<String>,
-    /// How the entry ends, in words.
-    pub removal: String,
-}
-
-#[derive(Clone, Debug, PartialEq, Eq, Serialize, Deserialize)]
-pub struct PublicMarketer {
-    pub legal_name: String,
-    pub registration_number: String,
-}
 
 #[derive(Debug, Deserialize)]
 pub struct LookupQuery {
     ip: Option<String>,
-}
-
-#[derive(Template)]
-#[template(path = "index.html")]
-struct IndexPage<'a> {
-    zones: Vec<ZoneSummary>,
-    example: &'a str,
-}
-
-struct ZoneSummary {
-    zone: String,
-    codes: Vec<PublicCode>,
-    contact: String,
-}
-
-#[derive(Template)]
-#[template(path = "lookup.html")]
-struct LookupPage {
-    /// What was typed, shown back in the form.
-    asked: String,
-    /// Why it is not an address, when it is not.
-    error: Option<String>,
-    found: Option<PublicLookup>,
-}
-
-#[derive(Template)]
-#[template(path = "message.html")]
-struct MessagePage<'a> {
-    title: &'a str,
-    text: String,
-}
-
-fn render(page: &impl Template) -> Response {
-    match page.render() {
-        Ok(html) => Html(html).into_response(),
-        Err(e) => {
-            tracing::error!(error = %e, "a web page did not render");
-            (StatusCode::INTERNAL_SERVER_ERROR, "the page could not be made").into_response()
-        }
-    }
 }
 
 pub async fn index(State(state): State<WebState>) -> Response {
@@ -135,25 +37,43 @@ pub async fn style() -> Response {
 }
 
 pub async fn not_found() -> Response {
-    let page = MessagePage { title: "Not found", text: "There is no such page. The lookup is at /lookup.".into() };
-    (StatusCode::NOT_FOUND, render(&page)).into_response()
+    (StatusCode::NOT_FOUND, message("Not found", "There is no such page. The lookup is at /lookup.".into()))
+        .into_response()
 }
 
 /// The page for a source over its allowance.
 pub fn too_many(wait: u64) -> Response {
     let text = format!("Too many lookups from your network; try again in {wait} seconds.");
-    render(&MessagePage { title: "Too many lookups", text })
+    message("Too many lookups", text)
 }
 
-pub async fn lookup(State(state): State<WebState>, Query(q): Query<LookupQuery>) -> Response {
+pub async fn lookup(State(state): State<WebState>, Query(q): Query<LookupQuery>, headers: HeaderMap) -> Response {
     let asked = q.ip.unwrap_or_default().trim().to_string();
     if asked.is_empty() {
-        return render(&LookupPage { asked, error: None, found: None });
+        return render(&LookupPage { asked, error: None, found: None, form: None });
     }
     match find(&state, &asked).await {
-        Ok(found) => render(&LookupPage { asked, error: None, found: Some(found) }),
+        Ok(found) => {
+            let removable = found.zones.iter().flat_map(|z| &z.entries).any(|e| e.kind == OPERATOR_LISTING);
+            if !removable {
+                return render(&LookupPage { asked, error: None, found: Some(found), form: None });
+            }
+            let (csrf, set) = csrf_of(&headers, state.config.public_url.starts_with("https://"));
+            let form = FormView {
+                csrf,
+                prefix: found.ip.clone(),
+                contact: String::new(),
+                text: String::new(),
+                largest_v4: state.config.largest_ipv4_request,
+            };
+            let mut response = render(&LookupPage { asked, error: None, found: Some(found), form: Some(form) });
+            if let Some(set) = set {
+                response.headers_mut().insert(header::SET_COOKIE, set);
+            }
+            response
+        }
         Err((status, error)) => {
-            let page = render(&LookupPage { asked, error: Some(error), found: None });
+            let page = render(&LookupPage { asked, error: Some(error), found: None, form: None });
             (status, page).into_response()
         }
     }
@@ -164,122 +84,5 @@ pub async fn lookup_json(State(state): State<WebState>, Query(q): Query<LookupQu
     match find(&state, asked.trim()).await {
         Ok(found) => Json(found).into_response(),
         Err((status, error)) => (status, Json(serde_json::json!({ "error": error }))).into_response(),
-    }
-}
-
-/// The public facts about `asked`, or the status and why not.
-async fn find(state: &WebState, asked: &str) -> Result<PublicLookup, (StatusCode, String)> {
-    let shown: String = asked.chars().take(64).collect();
-    let ip: IpAddr = asked.parse().map_err(|_| (StatusCode::BAD_REQUEST, format!("{shown:?} is not an IP address")))?;
-    let (store, shared) = (state.store.clone(), state.shared.clone());
-    let zones = tokio::task::spawn_blocking(move || explain(&store, &shared, ip))
-        .await
-        .map_err(|e| (StatusCode::INTERNAL_SERVER_ERROR, e.to_string()))?
-        .map_err(|e| {
-            tracing::warn!(error = %e.1, "a public lookup failed");
-            (StatusCode::SERVICE_UNAVAILABLE, "the lookup is not available right now".to_string())
-        })?;
-    let snap = state.shared.load_full();
-    Ok(PublicLookup { ip: ip.to_string(), zones: zones.into_iter().map(|z| public_zone(&snap, ip, z)).collect() })
-}
-
-fn public_zone(snap: &Snapshot, ip: IpAddr, z: ZoneLookup) -> PublicZone {
-    let contact = snap
-        .zones
-        .iter()
-        .find(|s| s.config.origin.to_string() == z.zone)
-        .map(|s| contact(&s.config.soa.rname.to_string()))
-        .unwrap_or_default();
-    let mut entries = Vec::new();
-    for d in &z.datasets {
-        let Some(e) = &d.decided_by else { continue };
-        if !d.listed && e.kind != EntryKind::Exclusion && e.kind != EntryKind::RegisteredNetwork {
-            continue;
-        }
-        entries.push(public_entry(snap, ip, e, d.dataset == "operator", &contact));
-    }
-    PublicZone { codes: codes_of(snap, &z.zone, Some(&z.codes)), zone: z.zone, listed: z.listed, txts: z.txts, entries }
-}
-
-fn public_entry(snap: &Snapshot, ip: IpAddr, e: &EntryView, operator: bool, contact: &str) -> PublicEntry {
-    let time = |t: u64| humantime::format_rfc3339_seconds(std::time::UNIX_EPOCH + std::time::Duration::from_secs(t));
-    let mut out = PublicEntry {
-        kind: String::new(),
-        prefix: e.prefix.clone(),
-        codes: e.codes.clone(),
-        reason: e.reason.clone(),
-        since: e.added_at.map(|t| time(t).to_string()),
-        ends: e.expires_at.map(|t| time(t).to_string()),
-        marketer: None,
-        policy: None,
-        removal: String::new(),
-    };
-    let policy = e.reason.as_deref().and_then(policy_named_in).map(str::to_string);
-    match e.kind {
-        EntryKind::DeclaredSender => {
-            let declared = snap.registry.declarations_covering(ip);
-            let by = declared.iter().find(|(_, p, _)| p.to_string() == e.prefix).map(|(a, _, d)| (a, d));
-            out.kind = "declared sender".into();
-            out.reason = by.and_then(|(_, d)| d.reason.clone());
-            out.marketer = by.map(|(a, _)| PublicMarketer {
-                legal_name: a.marketer.legal_name.clone(),
-                registration_number: a.marketer.registration_number.clone(),
-            });
-            out.removal =
-                "The marketer declared this address as one it sends email marketing from; the listing ends when it withdraws the declaration.".into();
-        }
-        EntryKind::RegisteredNetwork => {
-            out.kind = "registered network".into();
-            out.reason = None;
-            out.removal = "Inside a registered marketer's network: only the addresses it declares are listed.".into();
-        }
-        EntryKind::TestPoint => {
-            out.kind = "test point".into();
-            out.removal = "A permanent test entry (RFC 5782) that every DNSBL answers.".into();
-        }
-        EntryKind::Exclusion => {
-            out.kind = "exclusion".into();
-            out.removal = "The operator keeps this address out of wider listings.".into();
-        }
-        EntryKind::Listing if policy.is_some() => {
-            out.kind = "evidence listing".into();
-            out.policy = policy;
-            out.removal = match &out.ends {
-                Some(ends) => format!(
-                    "Listed automatically from evidence; it ends by itself at {ends} unless new evidence arrives. There is nothing to request and nothing to pay."
-                ),
-                None => "Listed automatically from evidence; it ends by itself.".into(),
-            };
-        }
-        EntryKind::Listing => {
-            out.kind = if operator { "operator listing".into() } else { "listing".into() };
-            out.removal = format!(
-                "If this address does not send email marketing, ask for its removal at {contact}, naming the address. Removal is free."
-            );
-        }
-    }
-    out
-}
-
-/// The zone's published codes (all of them, or those in `only`) with their meanings.
-fn codes_of(snap: &Snapshot, zone: &str, only: Option<&[String]>) -> Vec<PublicCode> {
-    let Some(z) = snap.zones.iter().find(|z| z.config.origin.to_string() == zone) else { return Vec::new() };
-    let codes =
-        z.config.codes.iter().map(|(code, meaning)| PublicCode { code: code.to_string(), meaning: meaning.clone() });
-    let mut out: Vec<PublicCode> = codes.filter(|c| only.is_none_or(|o| o.contains(&c.code))).collect();
-    for code in only.unwrap_or_default() {
-        if !out.iter().any(|c| &c.code == code) {
-            out.push(PublicCode { code: code.clone(), meaning: "no published meaning".into() });
-        }
-    }
-    out
-}
-
-/// The SOA responsible mailbox as an address: `hostmaster.bl.example.org` → `hostmaster@bl.example.org`.
-fn contact(rname: &str) -> String {
-    let rname = rname.trim_end_matches('.');
-    match rname.split_once('.') {
-        Some((local, domain)) => format!("{local}@{domain}"),
-        None => rname.to_string(),
     }
 }

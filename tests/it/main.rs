@@ -18,6 +18,7 @@ mod hygiene;
 mod live;
 mod readme;
 mod registry;
+mod removal;
 mod resolver;
 mod rrl;
 mod web;

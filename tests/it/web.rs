@@ -54,7 +54,7 @@ fn the_lookup_page_says_what_lists_an_address_and_how_it_ends() {
     assert!(body.contains("45.67.8.9 in bl.localhost: listed"), "{body}");
     assert!(body.contains("127.0.0.3</code> — IP or range listed by the operator"), "{body}");
     assert!(body.contains("operator listing 45.67.8.0/24"), "{body}");
-    assert!(body.contains("ask for its removal at hostmaster@bl.localhost"), "{body}");
+    assert!(body.contains("request its removal below") && body.contains("action=\"/requests\""), "{body}");
     assert!(
         body.contains("marketing seen &#60;script&#62;alert(1)&#60;/script&#62;&#34;&#39;&#38;"),
         "escaped: {body}"
