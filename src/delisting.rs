@@ -5,8 +5,9 @@
 //! A request goes `unconfirmed` (filed; a confirmation link was mailed to its contact) →
 //! `confirmed` (the contact followed the link) → `approved` (an exclusion in the operator's
 //! dataset, reason "removal request ID") or `rejected` (with the operator's reason). An
-//! unconfirmed request may also be decided by the operator. At most one request per address is
-//! open (unconfirmed or confirmed) at a time.
+//! unconfirmed request may also be decided by the operator. At most one request is open
+//! (unconfirmed or confirmed) for overlapping prefixes at a time; one left unconfirmed for two
+//! days is closed when a new one is filed.
 
 use std::net::IpAddr;
 
@@ -47,10 +48,12 @@ pub enum State {
     Unconfirmed,
     /// Confirmed; waiting for the operator.
     Confirmed,
-    /// Removed: an exclusion of `prefix` in the operator's dataset.
+    /// Removed: an exclusion of `prefix` in the operator's dataset, at `at` (Unix seconds).
     Approved {
         prefix: Prefix,
         by: String,
+        #[serde(default)]
+        at: u64,
     },
     Rejected {
         reason: String,
@@ -157,10 +160,14 @@ impl Form {
         if text.chars().count() > MAX_TEXT_CHARS {
             return Err(wrong("text", format!("at most {MAX_TEXT_CHARS} characters")));
         }
-        if text.chars().any(|c| c.is_control() && c != '\n' && c != '\r' && c != '\t') {
-            return Err(wrong("text", "control characters are not allowed"));
+        let text = text.replace("\r\n", "\n");
+        // Control characters and bidirectional overrides could disguise the text where the
+        // operator reads it.
+        let bidi = |c: char| matches!(c, '\u{202a}'..='\u{202e}' | '\u{2066}'..='\u{2069}' | '\u{200e}' | '\u{200f}');
+        if text.chars().any(|c| (c.is_control() && c != '\n' && c != '\t') || bidi(c)) {
+            return Err(wrong("text", "control characters and direction overrides are not allowed"));
         }
-        Ok(NewRequest { prefix, contact: contact.to_string(), text: text.replace("\r\n", "\n") })
+        Ok(NewRequest { prefix, contact: contact.to_string(), text })
     }
 }
 
@@ -242,8 +249,12 @@ mod tests {
         assert_eq!(field(Form { statement: None, ..form("45.67.8.9", "a@b.example") }), Err("statement"));
         let long = Form { text: "x".repeat(MAX_TEXT_CHARS + 1), ..form("45.67.8.9", "a@b.example") };
         assert_eq!(field(long), Err("text"));
-        let control = Form { text: "a\u{7}b".into(), ..form("45.67.8.9", "a@b.example") };
-        assert_eq!(field(control), Err("text"));
+        for bad in ["a\u{7}b", "a\rb", "a\u{202e}b"] {
+            let control = Form { text: bad.into(), ..form("45.67.8.9", "a@b.example") };
+            assert_eq!(field(control), Err("text"), "{bad:?}");
+        }
+        let lines = Form { text: "one\r\ntwo\tthree".into(), ..form("45.67.8.9", "a@b.example") };
+        assert_eq!(lines.check(LARGEST).map(|n| n.text), Ok("one\ntwo\tthree".to_string()));
     }
 
     #[test]

@@ -26,7 +26,7 @@ pub struct ListQuery {
 
 pub fn view(r: RemovalRequest) -> RemovalView {
     let (approved_prefix, rejected_reason, decided_by) = match &r.state {
-        RequestState::Approved { prefix, by } => (Some(prefix.to_string()), None, Some(by.clone())),
+        RequestState::Approved { prefix, by, .. } => (Some(prefix.to_string()), None, Some(by.clone())),
         RequestState::Rejected { reason, by } => (None, Some(reason.clone()), Some(by.clone())),
         _ => (None, None, None),
     };

@@ -1,8 +1,9 @@
 //! Removal requests through the single writer: filing one (only for what an operator listing
-//! covers, one open request per address), the confirmation mail's outcome, confirmation (with
-//! the auto-approval rule), and the operator's decision. Approving writes an exclusion in the
-//! operator's dataset of every zone whose operator listing covers the prefix, reason
-//! "removal request ID", audited like any change; every step is also an event of the request.
+//! covers or lists inside it; one open request per address range), the confirmation mail's
+//! outcome, confirmation (with the auto-approval rule), and the operator's decision. Approving
+//! writes exclusions in the operator's dataset of every zone with an operator listing of it:
+//! the prefix itself under a wider listing, and every listing inside it; reason "removal request
+//! ID", audited like any change; every step is also an event of the request.
 
 use super::{Change, ChangeError, Origin, Publisher};
 use crate::delisting::{self, Event, Mail, NewRequest, RemovalRequest, State, AUTO_APPROVAL};
@@ -24,34 +25,66 @@ pub enum Decision {
 
 const DAY: u64 = 86_400;
 
+/// An unconfirmed request older than this no longer blocks a new one for its address.
+pub const CONFIRM_WITHIN: u64 = 2 * DAY;
+
+/// The operator listings in one zone a removal of `prefix` ends: the most specific listing
+/// covering it (unless an exclusion more specific than that already keeps it out) and every
+/// listing inside it.
+#[derive(Debug, Default)]
+struct Listed {
+    covering: Option<Prefix>,
+    inside: Vec<Prefix>,
+}
+
 impl Publisher {
-    /// The most specific operator listing covering `prefix` in `zone`, unless an exclusion
-    /// more specific than it keeps the prefix out already.
-    fn operator_listing_over(&self, zone: &DomainName, prefix: Prefix) -> Result<Option<Prefix>, ChangeError> {
-        let covering = self.store.covering(zone, &DatasetName::operator(), prefix)?;
-        // Most specific last; an exclusion at the same prefix as a listing wins.
-        let decides =
-            covering.iter().rev().find(|(_, e)| matches!(e, StoredEntry::Listing(_) | StoredEntry::Exclusion(_)));
-        Ok(match decides {
-            Some((p, StoredEntry::Listing(_))) => Some(*p),
-            _ => None,
-        })
+    fn operator_listings(&self, zone: &DomainName, prefix: Prefix) -> Result<Listed, ChangeError> {
+        let operator = DatasetName::operator();
+        let mut out = Listed::default();
+        // Covering, least specific first; at one prefix the listing before the exclusion.
+        let mut decided: Option<(Prefix, bool)> = None;
+        for (p, e) in self.store.covering(zone, &operator, prefix)? {
+            if p == prefix {
+                continue;
+            }
+            decided = Some((p, matches!(e, StoredEntry::Listing(_))));
+        }
+        out.covering = decided.filter(|(_, listing)| *listing).map(|(p, _)| p);
+        let mut inside = Vec::new();
+        self.store.for_each_affecting(zone, &operator, prefix, |p, head| {
+            if prefix.contains(p.first_address()) && p.len() >= prefix.len() {
+                inside.push((p, head.is_some()));
+            }
+            Ok(())
+        })?;
+        // A listing at a prefix that also has an exclusion is not listed.
+        for &(p, listing) in &inside {
+            if listing && !inside.iter().any(|&(q, l)| q == p && !l) {
+                out.inside.push(p);
+            }
+        }
+        if out.inside.contains(&prefix) {
+            out.covering = None;
+        }
+        Ok(out)
     }
 
-    /// The zones whose operator listing covers `prefix`, with that listing's prefix.
-    fn listed_by_operator(&self, prefix: Prefix) -> Result<Vec<(DomainName, Prefix)>, ChangeError> {
+    /// Per zone, the operator listings a removal of `prefix` ends (zones with none left out).
+    fn listed_by_operator(&self, prefix: Prefix) -> Result<Vec<(DomainName, Listed)>, ChangeError> {
         let zones: Vec<DomainName> = self.shared.load().zones.iter().map(|z| z.config.origin.clone()).collect();
         let mut out = Vec::new();
         for zone in zones {
-            if let Some(by) = self.operator_listing_over(&zone, prefix)? {
-                out.push((zone, by));
+            let listed = self.operator_listings(&zone, prefix)?;
+            if listed.covering.is_some() || !listed.inside.is_empty() {
+                out.push((zone, listed));
             }
         }
         Ok(out)
     }
 
     /// Files a checked request (its confirmation key's hash given); refused when no operator
-    /// listing covers the prefix or a request for it is open.
+    /// listing covers the prefix or lies inside it, or when an open request covers it or lies
+    /// inside it (an unconfirmed one older than [`CONFIRM_WITHIN`] is closed instead).
     pub fn file_removal(
         &mut self,
         new: NewRequest,
@@ -64,8 +97,16 @@ impl Publisher {
                 new.prefix
             )));
         }
-        if let Some(open) = self.store.open_request_of(new.prefix)? {
-            return Err(ChangeError::RequestOpen(open));
+        for id in self.store.open_requests_overlapping(new.prefix)? {
+            let mut open = self.open_request(id)?;
+            if open.state == State::Unconfirmed && open.created + CONFIRM_WITHIN <= now {
+                let reason = "not confirmed within 48 hours".to_string();
+                open.events.push(Event { at: now, what: format!("closed: {reason}") });
+                open.state = State::Rejected { reason, by: "expiry".into() };
+                self.store.write_request(&open)?;
+                continue;
+            }
+            return Err(ChangeError::RequestOpen(id));
         }
         let request = RemovalRequest {
             id: self.store.last_request_id()? + 1,
@@ -107,18 +148,32 @@ impl Publisher {
         if r.state != State::Unconfirmed {
             return Ok(r);
         }
+        if r.created + CONFIRM_WITHIN <= now {
+            // Closed already by a newer request, or about to be: the link came too late.
+            return Ok(r);
+        }
         r.state = State::Confirmed;
         r.events.push(Event { at: now, what: "confirmed by its contact".into() });
         self.store.write_request(&r)?;
-        let listed_by = self.listed_by_operator(r.prefix)?.first().map(|(_, by)| *by);
+        // Every zone's listing must be a wider network (not a listing of the address alone).
+        let zones = self.listed_by_operator(r.prefix)?;
+        let narrowest = match zones.iter().all(|(_, l)| l.inside.is_empty()) {
+            true => zones.iter().filter_map(|(_, l)| l.covering).max_by_key(|p| p.len()),
+            false => Some(r.prefix),
+        };
+        // Auto-approvals happen at confirmation, within CONFIRM_WITHIN of filing: the requests
+        // approved so in the last 30 days were filed in the last 30 days and that.
         let network = delisting::network_of(r.prefix);
-        let recent = self.store.requests(100_000)?;
+        let since = now.saturating_sub(30 * DAY + CONFIRM_WITHIN);
+        let recent = self.store.requests_filed_since(since, 1_000_000)?;
         let auto_approved = recent
             .iter()
-            .filter(|o| o.created + 30 * DAY > now && network.contains(o.prefix.first_address()))
-            .filter(|o| matches!(&o.state, State::Approved { by, .. } if by == AUTO_APPROVAL))
+            .filter(|o| network.contains(o.prefix.first_address()))
+            .filter(
+                |o| matches!(&o.state, State::Approved { by, at, .. } if by == AUTO_APPROVAL && at + 30 * DAY > now),
+            )
             .count();
-        if delisting::auto_approvable(&r, listed_by, auto_approved, per_network) {
+        if delisting::auto_approvable(&r, narrowest, auto_approved, per_network) {
             return self.decide_removal(id, Decision::Approve { prefix: None }, AUTO_APPROVAL, now);
         }
         Ok(r)
@@ -142,18 +197,26 @@ impl Publisher {
                 let prefix = prefix.unwrap_or(r.prefix);
                 let reason = format!("removal request {id}");
                 let zones = self.listed_by_operator(prefix)?;
-                for (zone, _) in &zones {
-                    let change = Change::AddExclusion { prefix, reason: Some(reason.clone()) };
-                    let origin = Origin { actor, source: "removal request" };
-                    self.apply(zone, &DatasetName::operator(), change, origin, now)?;
+                let mut excluded = Vec::new();
+                for (zone, listed) in &zones {
+                    // The prefix out of the wider listing, and every listing inside it.
+                    let mut at: Vec<Prefix> = listed.inside.clone();
+                    if listed.covering.is_some() && !at.contains(&prefix) {
+                        at.push(prefix);
+                    }
+                    for p in at {
+                        let change = Change::AddExclusion { prefix: p, reason: Some(reason.clone()) };
+                        let origin = Origin { actor, source: "removal request" };
+                        self.apply(zone, &DatasetName::operator(), change, origin, now)?;
+                        excluded.push(format!("{p} in {zone}"));
+                    }
                 }
-                let zones: Vec<String> = zones.iter().map(|(z, _)| z.to_string()).collect();
-                let what = match zones.is_empty() {
+                let what = match excluded.is_empty() {
                     true => format!("approved by {actor}: no operator listing covered {prefix} any more"),
-                    false => format!("approved by {actor}: {prefix} excluded in {}", zones.join(", ")),
+                    false => format!("approved by {actor}: excluded {}", excluded.join(", ")),
                 };
                 r.events.push(Event { at: now, what });
-                r.state = State::Approved { prefix, by: actor.to_string() };
+                r.state = State::Approved { prefix, by: actor.to_string(), at: now };
             }
             Decision::Reject { reason } => {
                 r.events.push(Event { at: now, what: format!("rejected by {actor}: {reason}") });

@@ -51,6 +51,12 @@ impl Store {
 
     /// Every request, newest first (at most `limit`).
     pub fn requests(&self, limit: usize) -> Result<Vec<RemovalRequest>, StoreError> {
+        self.requests_filed_since(0, limit)
+    }
+
+    /// The requests filed at or after `since` (Unix seconds), newest first, at most `limit`
+    /// (ids grow with filing time, so the scan stops at the first older one).
+    pub fn requests_filed_since(&self, since: u64, limit: usize) -> Result<Vec<RemovalRequest>, StoreError> {
         let cf = self.cf(CF_DELISTING)?;
         let mut it = self.db.raw_iterator_cf(cf);
         it.seek_for_prev(request_key(u64::MAX));
@@ -59,8 +65,34 @@ impl Store {
             if k.first() != Some(&REQUEST) || out.len() >= limit {
                 break;
             }
-            out.push(decode(v).map_err(|why| self.corrupt(CF_DELISTING, k, why))?);
+            let request = decode(v).map_err(|why| self.corrupt(CF_DELISTING, k, why))?;
+            if request.created < since {
+                break;
+            }
+            out.push(request);
             it.prev();
+        }
+        it.status().map_err(|e| self.err("reading removal requests", e))?;
+        Ok(out)
+    }
+
+    /// The open requests whose prefix covers `prefix` or lies inside it.
+    pub fn open_requests_overlapping(&self, prefix: Prefix) -> Result<Vec<u64>, StoreError> {
+        let cf = self.cf(CF_DELISTING)?;
+        let mut out = Vec::new();
+        for len in 0..prefix.len() {
+            out.extend(self.open_request_of(prefix.truncated(len))?);
+        }
+        // Inside (the prefix itself included): keys from its own up to its last address's.
+        let mut to = open_key(prefix.last_host());
+        to.push(0xff);
+        let mut ro = rocksdb::ReadOptions::default();
+        ro.set_iterate_upper_bound(to);
+        let mut it = self.db.raw_iterator_cf_opt(cf, ro);
+        it.seek(open_key(prefix));
+        while let (Some(_), Some(v)) = (it.key(), it.value()) {
+            out.extend(<[u8; 8]>::try_from(v).ok().map(u64::from_be_bytes));
+            it.next();
         }
         it.status().map_err(|e| self.err("reading removal requests", e))?;
         Ok(out)

@@ -31,9 +31,10 @@ impl Limiter {
         let mut seen = self.seen.lock().unwrap_or_else(|poisoned| poisoned.into_inner());
         if seen.len() >= MAX_SOURCES && !seen.contains_key(&source) {
             seen.retain(|_, (start, _)| now.duration_since(*start) < self.window);
-            if seen.len() >= MAX_SOURCES {
-                // Still full of live windows: a flood from many networks; refuse the newcomer.
-                return Err(self.window.as_secs());
+            if seen.len() >= MAX_SOURCES / 2 {
+                // Still full of live windows (a flood from many networks): start counting
+                // afresh rather than refusing every newcomer, and not scan again at once.
+                seen.clear();
             }
         }
         let (start, count) = seen.entry(source).or_insert((now, 0));

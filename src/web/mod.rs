@@ -61,6 +61,11 @@ pub struct WebState {
 }
 
 impl WebState {
+    /// Whether people reach the pages over https (cookies are then Secure).
+    pub fn secure(&self) -> bool {
+        self.config.public_url.starts_with("https://")
+    }
+
     pub fn new(store: Arc<Store>, shared: Arc<SharedSnapshot>, writer: Writer, config: &WebConfig) -> WebState {
         let minute = std::time::Duration::from_secs(60);
         WebState {

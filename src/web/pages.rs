@@ -58,7 +58,7 @@ pub async fn lookup(State(state): State<WebState>, Query(q): Query<LookupQuery>,
             if !removable {
                 return render(&LookupPage { asked, error: None, found: Some(found), form: None });
             }
-            let (csrf, set) = csrf_of(&headers, state.config.public_url.starts_with("https://"));
+            let (csrf, set) = csrf_of(&headers, state.secure());
             let form = FormView {
                 csrf,
                 prefix: found.ip.clone(),

@@ -3,8 +3,7 @@
 //! stands, `POST /requests/ID/confirm` confirms it (a button, so that mail scanners that fetch
 //! links confirm nothing).
 //!
-//! Every form carries a CSRF token that must equal the `dnsbl_csrf` cookie (SameSite=Strict,
-//! HttpOnly); keys are 128 random bits, stored only as their SHA-256 and compared in constant
+//! Every form carries a CSRF token that must equal its cookie ([`super::csrf`]); keys are 128 random bits, stored only as their SHA-256 and compared in constant
 //! time; an unknown request and a wrong key get the same answer; keys are never logged.
 
 use std::net::SocketAddr;
@@ -67,7 +66,7 @@ pub async fn file(
     headers: HeaderMap,
     Form(form): Form<RequestForm>,
 ) -> Response {
-    if !csrf_ok(&headers, &form.csrf) {
+    if !csrf_ok(&headers, state.secure(), &form.csrf) {
         return csrf_refused();
     }
     let web = &state.config;
@@ -119,16 +118,25 @@ pub async fn file(
         }
     };
     tracing::info!(id = request.id, prefix = %request.prefix, "removal request filed");
+    // The mail and its record run on their own task: a visitor who goes away meanwhile does
+    // not kill the mail command or lose the outcome.
     let message = mail::confirmation(web, &request, &key);
-    let sent = mail::send(web, message).await;
-    if let Err(why) = &sent {
-        tracing::warn!(id = request.id, error = %why, "confirmation mail not sent");
-    }
-    let id = request.id;
-    let request = match state.writer.run(move |p| p.note_mail(id, sent, unix_now())).await {
-        Ok(r) => r,
-        Err(e) => {
+    let (config, writer, id) = (state.config.clone(), state.writer.clone(), request.id);
+    let outcome = tokio::spawn(async move {
+        let sent = mail::send(&config, message).await;
+        if let Err(why) = &sent {
+            tracing::warn!(id, error = %why, "confirmation mail not sent");
+        }
+        writer.run(move |p| p.note_mail(id, sent, unix_now())).await
+    });
+    let request = match outcome.await {
+        Ok(Ok(r)) => r,
+        Ok(Err(e)) => {
             tracing::error!(error = %e, id, "the mail outcome was not recorded");
+            request
+        }
+        Err(e) => {
+            tracing::error!(error = %e, id, "the mail task failed");
             request
         }
     };
@@ -169,7 +177,7 @@ pub async fn status(
     headers: HeaderMap,
 ) -> Response {
     let Some(request) = with_key(&state, id, &q.key).await else { return no_such_request() };
-    let (csrf, set) = csrf_of(&headers, state.config.public_url.starts_with("https://"));
+    let (csrf, set) = csrf_of(&headers, state.secure());
     let page = StatusPage { request: request_view(&request), key: q.key, csrf, notice: None };
     let mut response = render(&page);
     if let Some(set) = set {
@@ -185,20 +193,26 @@ pub async fn confirm(
     headers: HeaderMap,
     Form(form): Form<ConfirmForm>,
 ) -> Response {
-    if !csrf_ok(&headers, &form.csrf) {
+    if !csrf_ok(&headers, state.secure(), &form.csrf) {
         return csrf_refused();
     }
-    if with_key(&state, id, &form.key).await.is_none() {
-        return no_such_request();
-    }
+    let Some(before) = with_key(&state, id, &form.key).await else { return no_such_request() };
     let per_network = state.config.auto_approve;
     let confirmed = state.writer.run(move |p| p.confirm_removal(id, per_network, unix_now())).await;
     match confirmed {
         Ok(request) => {
             tracing::info!(id, state = request.state.as_str(), "removal request confirmed");
-            let notice = match &request.state {
-                RequestState::Approved { .. } => "Confirmed and approved: the address is removed now.".to_string(),
-                _ => "Confirmed. The operator decides next; this page shows the decision.".to_string(),
+            let notice = match (&before.state, &request.state) {
+                (RequestState::Unconfirmed, RequestState::Approved { .. }) => {
+                    "Confirmed and approved: the address is removed now.".to_string()
+                }
+                (RequestState::Unconfirmed, RequestState::Confirmed) => {
+                    "Confirmed. The operator decides next; this page shows the decision.".to_string()
+                }
+                (RequestState::Unconfirmed, RequestState::Unconfirmed) => {
+                    "Too late: requests are confirmed within 48 hours. File a new one from the lookup page.".to_string()
+                }
+                (_, now) => format!("Nothing to confirm: the request is {} already.", now.as_str()),
             };
             let page =
                 StatusPage { request: request_view(&request), key: form.key, csrf: form.csrf, notice: Some(notice) };

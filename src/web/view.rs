@@ -109,12 +109,13 @@ pub fn request_view(r: &RemovalRequest) -> RequestView {
         RequestState::Rejected { reason, .. } => format!("Rejected: {reason}"),
     };
     let time = |t: u64| humantime::format_rfc3339_seconds(std::time::UNIX_EPOCH + std::time::Duration::from_secs(t));
-    // Events name who decided ("by operator"); the public page says what happened, not who.
-    let events = r
-        .events
-        .iter()
-        .map(|e| (time(e.at).to_string(), e.what.split(" by ").next().unwrap_or(&e.what).to_string()))
-        .collect();
+    // Events name who decided ("by operator") and why a mail failed (the mail system's own
+    // words); the public page says what happened, not who or how.
+    let public = |what: &str| match what.split_once(':') {
+        Some((head, _)) if head.starts_with("confirmation mail not sent") => head.to_string(),
+        _ => what.split(" by ").next().unwrap_or(what).to_string(),
+    };
+    let events = r.events.iter().map(|e| (time(e.at).to_string(), public(&e.what))).collect();
     RequestView {
         id: r.id,
         prefix: r.prefix.to_string(),

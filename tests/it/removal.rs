@@ -260,10 +260,12 @@ fn refused_requests_say_why_and_record_nothing() {
     let api = Api { base, token };
     assert_eq!(api.call("GET", "/v1/delisting", None, None).1, json!([]));
 
-    // One open request per address.
+    // One open request per address range: the same address, a network around it.
     assert_eq!(file(&mut v, "45.67.8.9", "45.67.8.9", "a@b.example", "").0, 201);
-    let (status, page) = file(&mut v, "45.67.8.9", "45.67.8.9", "c@d.example", "");
-    assert!(status == 409 && page.contains("request 1 for this address is still open"), "{page}");
+    for prefix in ["45.67.8.9", "45.67.8.0/24"] {
+        let (status, page) = file(&mut v, "45.67.8.9", prefix, "c@d.example", "");
+        assert!(status == 409 && page.contains("request 1 for this address is still open"), "{prefix}: {page}");
+    }
     // The operator rejects it; the requester's page shows the reason.
     let (status, _) =
         api.call("POST", "/v1/delisting/1/reject", None, Some(json!({"reason": format!("seen sending {payload}")})));
@@ -301,6 +303,10 @@ fn a_failing_or_hanging_mail_command_leaves_the_request_filed_for_the_operator()
         let (status, page) = file(&mut v, "45.67.8.9", "45.67.8.9", "a@b.example", "");
         assert_eq!(status, 201, "{page}");
         assert!(page.contains("the confirmation mail could not be sent. It waits for the operator"), "{page}");
+        assert!(
+            !page.contains(why) && page.contains("confirmation mail not sent"),
+            "the mail system's words stay the operator's: {page}"
+        );
         let (base, token) = s.api(&data);
         let (_, request) = Api { base, token }.call("GET", "/v1/delisting/1", None, None);
         assert_eq!(request["state"], "unconfirmed");
@@ -322,4 +328,49 @@ fn removal_requests_from_one_network_are_limited_per_hour() {
     assert!(status == 429 && page.contains("Too many removal requests"), "{page}");
     let value: Value = Api { base: s.api(&data).0, token: s.api(&data).1 }.call("GET", "/v1/delisting", None, None).1;
     assert_eq!(value.as_array().map(Vec::len), Some(1));
+}
+
+#[test]
+fn an_unconfirmed_request_gives_way_after_two_days_and_a_network_request_ends_the_listings_inside() {
+    let (dir, data) = temp_data();
+    let mail_dir = dir.path().join("mail");
+    std::fs::create_dir_all(&mail_dir).expect("mail dir");
+    let s = server(&data, &mail_dir, |c| c.web.auto_approve = 0);
+    list_network(&s);
+    let mut v = Visitor::new(&s.web());
+    assert_eq!(file(&mut v, "45.67.8.9", "45.67.8.9", "squatter@x.example", "").0, 201);
+    // Two days later, still unconfirmed: a new request for the address closes it.
+    let new = dnsbl::delisting::NewRequest {
+        prefix: "45.67.8.9/32".parse().expect("p"),
+        contact: "owner@shop.example".into(),
+        text: String::new(),
+    };
+    let later = dnsbl::clock::unix_now() + 2 * 86_400 + 1;
+    let filed = s.with_publisher(|p| p.file_removal(new, [7; 32], later)).expect("filed");
+    assert_eq!(filed.id, 2);
+    let (base, token) = s.api(&data);
+    let api = Api { base, token };
+    let (_, first) = api.call("GET", "/v1/delisting/1", None, None);
+    assert_eq!(
+        (first["state"].clone(), first["rejected_reason"].clone()),
+        (json!("rejected"), json!("not confirmed within 48 hours"))
+    );
+    // Its link no longer confirms anything.
+    let (_, page) = v.get(&link_in(&mails(&mail_dir)[0]));
+    assert!(page.contains("id=\"state\">rejected") && !page.contains("Confirm the request"), "{page}");
+
+    // A /24 request where the operator lists only a /25 inside it: approving ends that listing.
+    let listing = Listing::new(vec![ListingCode::OPERATOR], None).expect("l");
+    s.apply(
+        "bl.localhost",
+        Change::AddListing { prefix: "45.67.9.128/25".parse().expect("p"), listing, expires_at: None },
+    )
+    .expect("list");
+    assert_eq!(file(&mut v, "45.67.9.200", "45.67.9.0/24", "noc@isp.example", "our customers' network").0, 201);
+    let (status, done) = api.call("POST", "/v1/delisting/3/approve", None, Some(json!({})));
+    assert_eq!((status, done["state"].clone()), (200, json!("approved")), "{done}");
+    let events: Vec<&str> =
+        done["events"].as_array().expect("events").iter().filter_map(|e| e["what"].as_str()).collect();
+    assert!(events.iter().any(|e| e.contains("excluded 45.67.9.128/25 in bl.localhost")), "{events:?}");
+    assert!(codes(&s, "200.9.67.45").is_empty());
 }

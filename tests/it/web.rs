@@ -112,6 +112,22 @@ fn what_users_type_is_escaped_and_bad_requests_say_why() {
     assert!(headers[0].is_some(), "error pages carry the policy too");
     let posted = ureq::post(&format!("{web}/lookup")).send_string("ip=1.2.3.4");
     assert!(matches!(posted, Err(ureq::Error::Status(405, _))), "{posted:?}");
+    // A body over 16 KiB is refused before it is read.
+    let big = format!("csrf=x&prefix=45.67.8.9&contact=a%40b.example&statement=on&text={}", "x".repeat(20 << 10));
+    let posted = ureq::post(&format!("{web}/requests"))
+        .set("Content-Type", "application/x-www-form-urlencoded")
+        .send_string(&big);
+    assert!(matches!(posted, Err(ureq::Error::Status(413, _))), "{posted:?}");
+    // No operator powers: the API's paths do not exist here, with the operator's token or not.
+    let (_, token) = s.api(&data);
+    for path in ["/v1/zones", "/v1/delisting", "/metrics"] {
+        let got = ureq::get(&format!("{web}{path}")).set("Authorization", &format!("Bearer {token}")).call();
+        assert!(matches!(got, Err(ureq::Error::Status(404, _))), "{path}: {got:?}");
+    }
+    let removed = ureq::delete(&format!("{web}/v1/zones/bl.localhost/listings?prefix=45.67.8.0/24"))
+        .set("Authorization", &format!("Bearer {token}"))
+        .call();
+    assert!(matches!(removed, Err(ureq::Error::Status(404 | 405, _))), "{removed:?}");
     // The index explains the list and how to use it, per zone.
     let (status, _, body) = get(&format!("{web}/"), &[]);
     assert_eq!(status, 200);
