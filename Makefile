@@ -6,8 +6,9 @@
 # Debian packages the build and tests need: RocksDB 7.8.3 (linked, not built from source, see
 # .cargo/config.toml), libclang for bindgen, dig for the manual checks in README, rbldnsd, which
 # the export tests load our rbldnsd output into, unbound, the resolver one test asks through, and
-# chromium with chromium-driver (WebDriver), the browser the public web pages are tested in.
-DEBIAN_PACKAGES := librocksdb-dev libclang-dev clang pkg-config dnsutils rbldnsd unbound chromium chromium-driver
+# chromium with chromium-driver (WebDriver), the browser the public web pages are tested in, and
+# nsd, the stock name server that serves the zone's record form in a test.
+DEBIAN_PACKAGES := librocksdb-dev libclang-dev clang pkg-config dnsutils rbldnsd unbound chromium chromium-driver nsd
 SUDO := $(shell [ "$$(id -u)" = 0 ] || echo sudo)
 # Where Debian puts librocksdb for this architecture (.cargo/config.toml covers x86_64 for plain
 # `cargo` runs; this also serves other architectures).

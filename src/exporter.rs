@@ -11,11 +11,14 @@
 //! test points. It is not meant to be imported back (it would turn declarations into operator
 //! listings).
 //!
-//! BIND: what the DNS answers, every listed address written out as A and TXT records (ranges
-//! expanded), refused above a record limit. Expired entries are left out of all three.
+//! BIND: what the DNS answers, as names and wildcards a stock name server (NSD, Knot, BIND)
+//! answers alike ([`crate::zoneform`]: ranges on label boundaries as wildcards, the copies the
+//! closest-encloser rule needs, placeholders where an unlisted hole must stop a wildcard),
+//! IPv4-mapped IPv6 names answering as IPv4, refused above a name limit. In a wildcard's TXT,
+//! `$` becomes the wildcard's network (`45.67.8.0/24`): one record answers for all of it.
+//! Expired entries are left out of all three.
 
 use std::io::{self, Write};
-use std::net::{IpAddr, Ipv4Addr, Ipv6Addr};
 
 use std::sync::Arc;
 
@@ -28,6 +31,7 @@ use crate::registry::Registry;
 use crate::snapshot::ZoneSnapshot;
 use crate::store::{Store, StoreError, StoredEntry};
 use crate::trie::Addr;
+use crate::zoneform;
 
 /// Why an export stopped.
 #[derive(Debug, thiserror::Error)]
@@ -36,8 +40,8 @@ pub enum ExportError {
     Store(#[from] StoreError),
     #[error("writing the export: {0}")]
     Write(#[from] io::Error),
-    #[error("the BIND expansion would write {names} names (more than --max-records {limit}); export --format rbldnsd instead, or raise the limit")]
-    TooLarge { names: u128, limit: u64 },
+    #[error("the BIND form needs more than --max-records {limit} names; export --format rbldnsd instead, or raise the limit")]
+    TooLarge { limit: u64 },
 }
 
 /// The zone as a server started on `store` now would serve it (the operator's list with the
@@ -189,19 +193,30 @@ fn listing_line(prefix: Prefix, listing: &Listing, report: &mut ExportReport) ->
     }
 }
 
-/// Writes what `built` (from [`served_zone`]) answers as a BIND master file, every listed address
-/// expanded with the records the DNS gives it (the union of its datasets); refuses above `limit`
-/// names.
+/// Writes what `built` (from [`served_zone`]) answers as a BIND master file in the record form
+/// of [`crate::zoneform`]; refuses above `limit` names.
 pub fn bind(built: &ZoneSnapshot, limit: u64, out: &mut impl Write) -> Result<ExportReport, ExportError> {
     let (zone, serial) = (&*built.config, built.serial);
-    // Inside one piece every address has the same answer (no dataset changes its value there).
-    let v4 = pieces(built.datasets().flat_map(|d| d.v4.base().listed_ranges().map(|(a, b, _)| (a, b))));
-    let v6 = pieces(built.datasets().flat_map(|d| d.v6.base().listed_ranges().map(|(a, b, _)| (a, b))));
-    let names: u128 = v4.iter().map(|&(a, b)| u128::from(b - a) + 1).sum::<u128>()
-        + v6.iter().map(|&(a, b)| (b - a).saturating_add(1)).sum::<u128>();
-    if names > u128::from(limit) {
-        return Err(ExportError::TooLarge { names, limit });
+    let mut answers = Answers::default();
+    // The test points are cut out of any range around them (they answer on their own).
+    let tests = [(TEST_UNLISTED_V4, TEST_UNLISTED_V4), (TEST_LISTED_V4, TEST_LISTED_V4)];
+    let v4_ranges = built.datasets().flat_map(|d| d.v4.base().listed_ranges().map(|(a, b, _)| (a, b)));
+    let mut v4 = Vec::new();
+    for (first, last) in pieces(v4_ranges.chain(tests)) {
+        answers.add(&mut v4, u128::from(first), u128::from(last), &lookup_v4(built, first), built);
     }
+    // IPv6: the tables' ranges outside ::ffff:0:0/96, and that range answering as IPv4.
+    let mapped = |p: &zoneform::Piece| zoneform::Piece { first: V4_MAPPED | p.first, last: V4_MAPPED | p.last, ..*p };
+    let mut v6 = Vec::new();
+    for (first, last) in pieces(built.datasets().flat_map(|d| d.v6.base().listed_ranges().map(|(a, b, _)| (a, b)))) {
+        for (lo, hi) in outside_mapped(first, last) {
+            answers.add(&mut v6, lo, hi, &lookup_v6(built, lo), built);
+        }
+    }
+    v6.extend(v4.iter().map(mapped));
+    v6.sort_by_key(|p| p.first);
+    let limit_names = usize::try_from(limit).unwrap_or(usize::MAX);
+    let records = zoneform::records(&v4, &v6, limit_names).map_err(|_| ExportError::TooLarge { limit })?;
     let soa = &zone.soa;
     writeln!(out, "; dnsbl export of zone {}, serial {serial}", zone.origin)?;
     writeln!(out, "$ORIGIN {}.", zone.origin)?;
@@ -219,28 +234,107 @@ pub fn bind(built: &ZoneSnapshot, limit: u64, out: &mut impl Write) -> Result<Ex
         }
     }
     let mut report = ExportReport::default();
-    let test = IpAddr::V4(Ipv4Addr::from(TEST_LISTED_V4));
-    write_host(out, test, &lookup_v4(built, TEST_LISTED_V4), built, &mut report)?;
-    for (first, last) in v4 {
-        let hits = lookup_v4(built, first);
-        for a in first..=last {
-            if a != TEST_LISTED_V4 && a != TEST_UNLISTED_V4 {
-                write_host(out, IpAddr::V4(Ipv4Addr::from(a)), &hits, built, &mut report)?;
+    for r in &records {
+        let owner = r.owner();
+        let answer = match r.content {
+            zoneform::Content::Placeholder => {
+                writeln!(out, "{owner} IN TYPE65280 \\# 0")?;
+                report.lines += 1;
+                continue;
             }
+            zoneform::Content::Answer(id) => &answers.all[id as usize - 1],
+        };
+        for code in &answer.0 {
+            writeln!(out, "{owner} IN A {code}")?;
+            report.lines += 1;
         }
-    }
-    for (first, last) in v6 {
-        let hits = lookup_v6(built, first);
-        let mut a = first;
-        loop {
-            write_host(out, IpAddr::V6(Ipv6Addr::from(a)), &hits, built, &mut report)?;
-            if a == last {
-                break;
-            }
-            a += 1;
+        let wildcard = r.path.last() == Some(&zoneform::WILDCARD);
+        for template in &answer.1 {
+            let txt = match (wildcard, r.block) {
+                (false, Some(block)) => expand_txt(template, block.first_address()),
+                (_, Some(block)) => expand_with(template, &block.to_string()),
+                (_, None) => expand_with(template, ""),
+            };
+            writeln!(out, "{owner} IN TXT \"{}\"", txt.replace('\\', "\\\\").replace('"', "\\\""))?;
+            report.lines += 1;
         }
     }
     Ok(report)
+}
+
+/// ::ffff:0:0/96, the IPv4-mapped IPv6 addresses (answered as IPv4).
+const V4_MAPPED: u128 = 0xffff << 32;
+
+/// The parts of `first..=last` outside ::ffff:0:0/96.
+fn outside_mapped(first: u128, last: u128) -> Vec<(u128, u128)> {
+    let (lo, hi) = (V4_MAPPED, V4_MAPPED | 0xffff_ffff);
+    let mut out = Vec::new();
+    if first < lo {
+        out.push((first, last.min(lo - 1)));
+    }
+    if last > hi {
+        out.push((first.max(hi + 1), last));
+    }
+    out
+}
+
+/// `template` with `$` as `text` (and `$$` as a dollar sign), as TXT templates read.
+fn expand_with(template: &str, text: &str) -> String {
+    let mut out = String::with_capacity(template.len() + text.len());
+    let mut rest = template;
+    while let Some(at) = rest.find('$') {
+        out.push_str(&rest[..at]);
+        if rest[at + 1..].starts_with('$') {
+            out.push('$');
+            rest = &rest[at + 2..];
+        } else {
+            out.push_str(text);
+            rest = &rest[at + 1..];
+        }
+    }
+    out.push_str(rest);
+    out
+}
+
+/// The distinct answers of an export (codes and TXT templates), numbered from 1 for
+/// [`crate::zoneform`], with the pieces that give them.
+#[derive(Default)]
+struct Answers {
+    all: Vec<(Vec<String>, Vec<String>)>,
+    ids: std::collections::HashMap<(Vec<String>, Vec<String>), u32>,
+}
+
+impl Answers {
+    /// Adds `first..=last` answering `hits` to `pieces` (merged with the piece before when it
+    /// ends right before and answers the same; nothing for no codes).
+    fn add(
+        &mut self,
+        pieces: &mut Vec<zoneform::Piece>,
+        first: u128,
+        last: u128,
+        hits: &Hits<'_>,
+        zone: &ZoneSnapshot,
+    ) {
+        let codes: Vec<String> = hits.codes().map(|c| c.to_string()).collect();
+        if codes.is_empty() {
+            return;
+        }
+        let templates: Vec<String> = hits.templates(zone).map(str::to_string).collect();
+        let key = (codes, templates);
+        let id = match self.ids.get(&key) {
+            Some(&id) => id,
+            None => {
+                self.all.push(key.clone());
+                let id = self.all.len() as u32;
+                self.ids.insert(key, id);
+                id
+            }
+        };
+        match pieces.last_mut() {
+            Some(p) if p.answer == id && p.last.checked_add(1) == Some(first) => p.last = last,
+            _ => pieces.push(zoneform::Piece { first, last, answer: id }),
+        }
+    }
 }
 
 /// Listed ranges of several datasets cut at every dataset's range boundaries, sorted: disjoint
@@ -276,29 +370,4 @@ fn pieces<A: Addr>(ranges: impl Iterator<Item = (A, A)>) -> Vec<(A, A)> {
         }
     }
     out
-}
-
-fn write_host(
-    out: &mut impl Write,
-    ip: IpAddr,
-    hits: &Hits<'_>,
-    zone: &ZoneSnapshot,
-    report: &mut ExportReport,
-) -> io::Result<()> {
-    let owner = match ip {
-        IpAddr::V4(v4) => v4.octets().iter().rev().map(u8::to_string).collect::<Vec<_>>().join("."),
-        IpAddr::V6(v6) => {
-            (0..32).map(|i| format!("{:x}", (u128::from(v6) >> (4 * i)) & 0xf)).collect::<Vec<_>>().join(".")
-        }
-    };
-    for code in hits.codes() {
-        writeln!(out, "{owner} IN A {code}")?;
-        report.lines += 1;
-    }
-    for template in hits.templates(zone) {
-        let txt = expand_txt(template, ip);
-        writeln!(out, "{owner} IN TXT \"{}\"", txt.replace('\\', "\\\\").replace('"', "\\\""))?;
-        report.lines += 1;
-    }
-    Ok(())
 }

@@ -9,7 +9,7 @@
 //! (`tests/it/architecture.rs` reads every `crate::`/`super::` path and holds the code to this).
 //!
 //! ```text
-//! pure core      model · name · trie · zonefile · registry · config · access · rrl · cookie
+//! pure core      model · name · trie · zonefile · zoneform · registry · config · access · rrl · cookie
 //!                · evidence · delisting · snapshot · query
 //!                no I/O, no tokio/rocksdb/hickory/axum/clap, no logging; snapshot owns arc-swap
 //! one system     clock (the wall clock) · store (rocksdb) · dns (sockets; hickory-proto in dns::full)
@@ -46,6 +46,8 @@
 //! - [`trie`]: longest-prefix match flattened into sorted segments (exclusions cut holes) under a
 //!   bucket index, one word per IPv4 segment, with patches on top for live changes.
 //! - [`zonefile`]: streaming rbldnsd data reader.
+//! - [`zoneform`]: a zone's answers as names and wildcards a stock name server serves alike
+//!   (the closest-encloser copies, the namespace IPv4 and IPv6 names share).
 //! - [`registry`]: marketer accounts and the registration rules (declarations, limits, protections,
 //!   how registry and operator entries combine); plans changes, the publisher stores and applies them.
 //! - [`config`]: TOML file → validated [`config::Config`]; `config/dnsbl.toml` is the embedded default.
@@ -98,3 +100,4 @@ pub mod store;
 pub mod trie;
 pub mod web;
 pub mod zonefile;
+pub mod zoneform;

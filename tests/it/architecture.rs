@@ -20,6 +20,7 @@ const LAYERS: &[(&str, &[&str])] = &[
             "name",
             "trie",
             "zonefile",
+            "zoneform",
             "registry",
             "config",
             "access",

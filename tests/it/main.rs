@@ -16,6 +16,7 @@ mod export;
 mod harness;
 mod hygiene;
 mod live;
+mod nsd;
 mod readme;
 mod registry;
 mod removal;
