@@ -215,6 +215,14 @@ pub fn bind(built: &ZoneSnapshot, limit: u64, out: &mut impl Write) -> Result<Ex
     }
     v6.extend(v4.iter().map(mapped));
     v6.sort_by_key(|p| p.first);
+    // Neighbours with one answer are one piece (a wildcard needs its block in one piece).
+    v6.dedup_by(|next, before| {
+        let joined = before.answer == next.answer && before.last.checked_add(1) == Some(next.first);
+        if joined {
+            before.last = next.last;
+        }
+        joined
+    });
     let limit_names = usize::try_from(limit).unwrap_or(usize::MAX);
     let records = zoneform::records(&v4, &v6, limit_names).map_err(|_| ExportError::TooLarge { limit })?;
     let soa = &zone.soa;
@@ -278,7 +286,8 @@ fn outside_mapped(first: u128, last: u128) -> Vec<(u128, u128)> {
     out
 }
 
-/// `template` with `$` as `text` (and `$$` as a dollar sign), as TXT templates read.
+/// `template` with `$` as `text` (and `$$` as a dollar sign), as TXT templates read, cut to
+/// the 255 bytes a TXT string holds (at a character boundary), as the DNS answer is.
 fn expand_with(template: &str, text: &str) -> String {
     let mut out = String::with_capacity(template.len() + text.len());
     let mut rest = template;
@@ -293,6 +302,11 @@ fn expand_with(template: &str, text: &str) -> String {
         }
     }
     out.push_str(rest);
+    let mut end = out.len().min(crate::model::MAX_TXT_BYTES);
+    while !out.is_char_boundary(end) {
+        end -= 1;
+    }
+    out.truncate(end);
     out
 }
 
@@ -370,4 +384,20 @@ fn pieces<A: Addr>(ranges: impl Iterator<Item = (A, A)>) -> Vec<(A, A)> {
         }
     }
     out
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn a_wildcard_txt_names_its_network_and_fits_a_txt_string() {
+        assert_eq!(expand_with("see $ ($$5)", "45.67.8.0/24"), "see 45.67.8.0/24 ($5)");
+        let long = format!("{}é $", "x".repeat(244));
+        assert_eq!(expand_with(&long, "45.67.8.0/24"), format!("{}é 45.67.8.", "x".repeat(244)), "255 bytes");
+        let split = format!("{}é$", "x".repeat(254));
+        assert_eq!(expand_with(&split, "1.2.3.0/24"), "x".repeat(254), "not inside a character");
+        assert_eq!(outside_mapped(0, u128::MAX), [(0, V4_MAPPED - 1), ((V4_MAPPED | 0xffff_ffff) + 1, u128::MAX)]);
+        assert_eq!(outside_mapped(V4_MAPPED + 5, V4_MAPPED + 9), []);
+    }
 }

@@ -45,7 +45,7 @@ pub enum ZoneCommand {
     /// By default it is the operator's list as stored (it reads back into dnsbl with `dnsbl zone
     /// import`; marketer declarations and protections are not in it). With --served it is what
     /// the DNS answers, registrations applied, for mirrors that must answer the same. BIND output
-    /// is always what the DNS answers, every listed address expanded.
+    /// is always what the DNS answers, as names and wildcards a stock name server serves alike.
     ///
     /// Examples:
     ///   dnsbl zone export --format rbldnsd > list.rbldnsd
@@ -104,7 +104,7 @@ pub struct ExportArgs {
     /// mirrors) instead of the operator's list.
     #[arg(long)]
     served: bool,
-    /// BIND only: refuse when the expansion would write more names than this.
+    /// BIND only: refuse when the zone needs more names than this.
     #[arg(long, value_name = "N", default_value_t = 1_000_000)]
     max_records: u64,
 }
