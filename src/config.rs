@@ -377,6 +377,8 @@ struct ZoneFile {
     #[serde(default)]
     require_key: bool,
     #[serde(default)]
+    allow_transfer: Vec<Spanned<String>>,
+    #[serde(default)]
     evidence: EvidenceFile,
 }
 
@@ -655,6 +657,8 @@ pub struct ZoneConfig {
     pub require_key: bool,
     /// The policies that list from evidence in this zone.
     pub evidence: Policies,
+    /// Who may transfer the zone (AXFR over TCP); nobody without an entry.
+    pub allow_transfer: Vec<Prefix>,
 }
 
 /// SOA fields except the serial, which lives in the store.
@@ -1057,6 +1061,17 @@ fn validate_zone(z: ZoneFile, evidence: &EvidenceFile) -> Result<ZoneConfig, (Op
             ));
         }
     }
+    let mut allow_transfer = Vec::new();
+    for spanned in &z.allow_transfer {
+        let text = spanned.get_ref();
+        let prefix = match text.parse::<IpAddr>() {
+            Ok(ip) => Prefix::host(ip),
+            Err(_) => {
+                text.parse::<Prefix>().map_err(|e| (Some(spanned.span()), format!("allow-transfer {text:?}: {e}")))?
+            }
+        };
+        allow_transfer.push(prefix);
+    }
     let policies = policies(&evidence.three_strikes, &evidence.complaint_rate, &evidence.trap_hits, &z.evidence)
         .map_err(|e| (None, format!("zone {origin}: [zone.evidence.{e}")))?;
     validate_txt(z.txt_template.get_ref()).map_err(|e| (Some(z.txt_template.span()), format!("txt-template: {e}")))?;
@@ -1101,6 +1116,7 @@ fn validate_zone(z: ZoneFile, evidence: &EvidenceFile) -> Result<ZoneConfig, (Op
         codes,
         require_key: z.require_key,
         evidence: policies,
+        allow_transfer,
     })
 }
 

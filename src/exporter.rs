@@ -23,15 +23,14 @@ use std::io::{self, Write};
 use std::sync::Arc;
 
 use crate::config::{Config, ZoneConfig};
-use crate::model::{expand_txt, range_blocks, Listing, Prefix};
+use crate::model::{range_blocks, Listing, Prefix};
 use crate::name::DatasetName;
 use crate::publisher::load::build_zone;
-use crate::query::{lookup_v4, lookup_v6, Hits, TEST_LISTED_V4, TEST_UNLISTED_V4};
+use crate::query::{TEST_LISTED_V4, TEST_UNLISTED_V4};
 use crate::registry::Registry;
+use crate::served;
 use crate::snapshot::ZoneSnapshot;
 use crate::store::{Store, StoreError, StoredEntry};
-use crate::trie::Addr;
-use crate::zoneform;
 
 /// Why an export stopped.
 #[derive(Debug, thiserror::Error)]
@@ -197,34 +196,8 @@ fn listing_line(prefix: Prefix, listing: &Listing, report: &mut ExportReport) ->
 /// of [`crate::zoneform`]; refuses above `limit` names.
 pub fn bind(built: &ZoneSnapshot, limit: u64, out: &mut impl Write) -> Result<ExportReport, ExportError> {
     let (zone, serial) = (&*built.config, built.serial);
-    let mut answers = Answers::default();
-    // The test points are cut out of any range around them (they answer on their own).
-    let tests = [(TEST_UNLISTED_V4, TEST_UNLISTED_V4), (TEST_LISTED_V4, TEST_LISTED_V4)];
-    let v4_ranges = built.datasets().flat_map(|d| d.v4.base().listed_ranges().map(|(a, b, _)| (a, b)));
-    let mut v4 = Vec::new();
-    for (first, last) in pieces(v4_ranges.chain(tests)) {
-        answers.add(&mut v4, u128::from(first), u128::from(last), &lookup_v4(built, first), built);
-    }
-    // IPv6: the tables' ranges outside ::ffff:0:0/96, and that range answering as IPv4.
-    let mapped = |p: &zoneform::Piece| zoneform::Piece { first: V4_MAPPED | p.first, last: V4_MAPPED | p.last, ..*p };
-    let mut v6 = Vec::new();
-    for (first, last) in pieces(built.datasets().flat_map(|d| d.v6.base().listed_ranges().map(|(a, b, _)| (a, b)))) {
-        for (lo, hi) in outside_mapped(first, last) {
-            answers.add(&mut v6, lo, hi, &lookup_v6(built, lo), built);
-        }
-    }
-    v6.extend(v4.iter().map(mapped));
-    v6.sort_by_key(|p| p.first);
-    // Neighbours with one answer are one piece (a wildcard needs its block in one piece).
-    v6.dedup_by(|next, before| {
-        let joined = before.answer == next.answer && before.last.checked_add(1) == Some(next.first);
-        if joined {
-            before.last = next.last;
-        }
-        joined
-    });
     let limit_names = usize::try_from(limit).unwrap_or(usize::MAX);
-    let records = zoneform::records(&v4, &v6, limit_names).map_err(|_| ExportError::TooLarge { limit })?;
+    let served = served::records_of(built, limit_names).map_err(|_| ExportError::TooLarge { limit })?;
     let soa = &zone.soa;
     writeln!(out, "; dnsbl export of zone {}, serial {serial}", zone.origin)?;
     writeln!(out, "$ORIGIN {}.", zone.origin)?;
@@ -242,162 +215,18 @@ pub fn bind(built: &ZoneSnapshot, limit: u64, out: &mut impl Write) -> Result<Ex
         }
     }
     let mut report = ExportReport::default();
-    for r in &records {
+    for r in &served.records {
         let owner = r.owner();
-        let answer = match r.content {
-            zoneform::Content::Placeholder => {
-                writeln!(out, "{owner} IN TYPE65280 \\# 0")?;
-                report.lines += 1;
-                continue;
+        for data in served.data(r) {
+            match data {
+                served::Data::Placeholder => writeln!(out, "{owner} IN TYPE65280 \\# 1 00")?,
+                served::Data::A(code) => writeln!(out, "{owner} IN A {code}")?,
+                served::Data::Txt(txt) => {
+                    writeln!(out, "{owner} IN TXT \"{}\"", txt.replace('\\', "\\\\").replace('"', "\\\""))?
+                }
             }
-            zoneform::Content::Answer(id) => &answers.all[id as usize - 1],
-        };
-        for code in &answer.0 {
-            writeln!(out, "{owner} IN A {code}")?;
-            report.lines += 1;
-        }
-        let wildcard = r.path.last() == Some(&zoneform::WILDCARD);
-        for template in &answer.1 {
-            let txt = match (wildcard, r.block) {
-                (false, Some(block)) => expand_txt(template, block.first_address()),
-                (_, Some(block)) => expand_with(template, &block.to_string()),
-                (_, None) => expand_with(template, ""),
-            };
-            writeln!(out, "{owner} IN TXT \"{}\"", txt.replace('\\', "\\\\").replace('"', "\\\""))?;
             report.lines += 1;
         }
     }
     Ok(report)
-}
-
-/// ::ffff:0:0/96, the IPv4-mapped IPv6 addresses (answered as IPv4).
-const V4_MAPPED: u128 = 0xffff << 32;
-
-/// The parts of `first..=last` outside ::ffff:0:0/96.
-fn outside_mapped(first: u128, last: u128) -> Vec<(u128, u128)> {
-    let (lo, hi) = (V4_MAPPED, V4_MAPPED | 0xffff_ffff);
-    let mut out = Vec::new();
-    if first < lo {
-        out.push((first, last.min(lo - 1)));
-    }
-    if last > hi {
-        out.push((first.max(hi + 1), last));
-    }
-    out
-}
-
-/// `template` with `$` as `text` (and `$$` as a dollar sign), as TXT templates read, cut to
-/// the 255 bytes a TXT string holds (at a character boundary), as the DNS answer is.
-fn expand_with(template: &str, text: &str) -> String {
-    let mut out = String::with_capacity(template.len() + text.len());
-    let mut rest = template;
-    while let Some(at) = rest.find('$') {
-        out.push_str(&rest[..at]);
-        if rest[at + 1..].starts_with('$') {
-            out.push('$');
-            rest = &rest[at + 2..];
-        } else {
-            out.push_str(text);
-            rest = &rest[at + 1..];
-        }
-    }
-    out.push_str(rest);
-    let mut end = out.len().min(crate::model::MAX_TXT_BYTES);
-    while !out.is_char_boundary(end) {
-        end -= 1;
-    }
-    out.truncate(end);
-    out
-}
-
-/// The distinct answers of an export (codes and TXT templates), numbered from 1 for
-/// [`crate::zoneform`], with the pieces that give them.
-#[derive(Default)]
-struct Answers {
-    all: Vec<(Vec<String>, Vec<String>)>,
-    ids: std::collections::HashMap<(Vec<String>, Vec<String>), u32>,
-}
-
-impl Answers {
-    /// Adds `first..=last` answering `hits` to `pieces` (merged with the piece before when it
-    /// ends right before and answers the same; nothing for no codes).
-    fn add(
-        &mut self,
-        pieces: &mut Vec<zoneform::Piece>,
-        first: u128,
-        last: u128,
-        hits: &Hits<'_>,
-        zone: &ZoneSnapshot,
-    ) {
-        let codes: Vec<String> = hits.codes().map(|c| c.to_string()).collect();
-        if codes.is_empty() {
-            return;
-        }
-        let templates: Vec<String> = hits.templates(zone).map(str::to_string).collect();
-        let key = (codes, templates);
-        let id = match self.ids.get(&key) {
-            Some(&id) => id,
-            None => {
-                self.all.push(key.clone());
-                let id = self.all.len() as u32;
-                self.ids.insert(key, id);
-                id
-            }
-        };
-        match pieces.last_mut() {
-            Some(p) if p.answer == id && p.last.checked_add(1) == Some(first) => p.last = last,
-            _ => pieces.push(zoneform::Piece { first, last, answer: id }),
-        }
-    }
-}
-
-/// Listed ranges of several datasets cut at every dataset's range boundaries, sorted: disjoint
-/// pieces whose union is the addresses any of them lists, each inside or outside every range.
-fn pieces<A: Addr>(ranges: impl Iterator<Item = (A, A)>) -> Vec<(A, A)> {
-    // A sweep over range starts (+1) and the addresses after range ends (-1).
-    let mut events: Vec<(A, i32)> = Vec::new();
-    let mut highest = None;
-    for (first, last) in ranges {
-        events.push((first, 1));
-        match last.checked_next() {
-            Some(after) => events.push((after, -1)),
-            None => highest = Some(last),
-        }
-    }
-    events.sort_unstable_by_key(|&(at, _)| at);
-    let mut out = Vec::new();
-    let mut active = 0;
-    let mut i = 0;
-    while let Some(&(at, _)) = events.get(i) {
-        while let Some(&(_, delta)) = events.get(i).filter(|(a, _)| *a == at) {
-            active += delta;
-            i += 1;
-        }
-        if active > 0 {
-            // The piece ends before the next event; without one it runs to the address space's
-            // end (a range ended there).
-            let end = match events.get(i) {
-                Some(&(next, _)) => next.checked_prev(),
-                None => highest,
-            };
-            out.extend(end.map(|end| (at, end)));
-        }
-    }
-    out
-}
-
-#[cfg(test)]
-mod tests {
-    use super::*;
-
-    #[test]
-    fn a_wildcard_txt_names_its_network_and_fits_a_txt_string() {
-        assert_eq!(expand_with("see $ ($$5)", "45.67.8.0/24"), "see 45.67.8.0/24 ($5)");
-        let long = format!("{}é $", "x".repeat(244));
-        assert_eq!(expand_with(&long, "45.67.8.0/24"), format!("{}é 45.67.8.", "x".repeat(244)), "255 bytes");
-        let split = format!("{}é$", "x".repeat(254));
-        assert_eq!(expand_with(&split, "1.2.3.0/24"), "x".repeat(254), "not inside a character");
-        assert_eq!(outside_mapped(0, u128::MAX), [(0, V4_MAPPED - 1), ((V4_MAPPED | 0xffff_ffff) + 1, u128::MAX)]);
-        assert_eq!(outside_mapped(V4_MAPPED + 5, V4_MAPPED + 9), []);
-    }
 }

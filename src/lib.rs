@@ -10,7 +10,7 @@
 //!
 //! ```text
 //! pure core      model · name · trie · zonefile · zoneform · registry · config · access · rrl · cookie
-//!                · evidence · delisting · snapshot · query
+//!                · evidence · delisting · snapshot · query · served
 //!                no I/O, no tokio/rocksdb/hickory/axum/clap, no logging; snapshot owns arc-swap
 //! one system     clock (the wall clock) · store (rocksdb) · dns (sockets; hickory-proto in dns::full)
 //! orchestration  publisher (store → snapshot; the single Writer) · importer (file → store)
@@ -46,6 +46,8 @@
 //! - [`trie`]: longest-prefix match flattened into sorted segments (exclusions cut holes) under a
 //!   bucket index, one word per IPv4 segment, with patches on top for live changes.
 //! - [`zonefile`]: streaming rbldnsd data reader.
+//! - [`served`]: what a zone snapshot answers, as [`zoneform`] records with their A and TXT data
+//!   (for the BIND export and zone transfers).
 //! - [`zoneform`]: a zone's answers as names and wildcards a stock name server serves alike
 //!   (the closest-encloser copies, the namespace IPv4 and IPv6 names share).
 //! - [`registry`]: marketer accounts and the registration rules (declarations, limits, protections,
@@ -95,6 +97,7 @@ pub mod publisher;
 pub mod query;
 pub mod registry;
 pub mod rrl;
+pub mod served;
 pub mod snapshot;
 pub mod store;
 pub mod trie;

@@ -5,7 +5,7 @@
 //! ([`super::request::dropped_unread`]); what does not parse, and malformed EDNS options, get
 //! FORMERR; so does a malformed COOKIE option, and a server cookie that is not ours gets BADCOOKIE
 //! over UDP (DNS cookies, [`crate::cookie`]); a TSIG-signed request gets NOTAUTH with TSIG BADKEY (no keys are configured);
-//! opcodes other than QUERY get NOTIMP (RD and CD not echoed); EDNS is echoed, version > 0 gets BADVERS; zone transfers and non-IN classes are REFUSED; UDP replies over the client's limit
+//! opcodes other than QUERY get NOTIMP (RD and CD not echoed); EDNS is echoed, version > 0 gets BADVERS; IXFR, zone transfers over UDP and non-IN classes are REFUSED (AXFR over TCP is [`transfer`]); UDP replies over the client's limit
 //! (512 without EDNS, else its size capped by `max-udp-payload`) are truncated honestly (TC=1,
 //! question only). The answer itself comes from [`crate::query::resolve`]. Common queries are
 //! answered by [`super::lean`] first ([`super::respond::respond`] picks the path).
@@ -13,7 +13,7 @@
 use hickory_proto::op::{Edns, Message, MessageType, Metadata, OpCode, Query, ResponseCode};
 use hickory_proto::rr::rdata::opt::EdnsOption;
 use hickory_proto::rr::rdata::tsig::{make_tsig_record, TsigError};
-use hickory_proto::rr::rdata::{A, AAAA, NS, SOA, TSIG, TXT};
+use hickory_proto::rr::rdata::{A, AAAA, NS, NULL, SOA, TSIG, TXT};
 use hickory_proto::rr::{DNSClass, Name, RData, Record, RecordType};
 use hickory_proto::serialize::binary::BinEncodable;
 
@@ -206,6 +206,117 @@ struct NameError;
 
 fn name(d: &DomainName) -> Result<Name, NameError> {
     Name::from_ascii(format!("{d}.")).map_err(|_| NameError)
+}
+
+/// Names and wildcards one zone transfer may carry at most (the record form of a list is a
+/// few names per entry; beyond this a secondary should mirror the rbldnsd files instead).
+pub const TRANSFER_MAX_NAMES: usize = 20_000_000;
+
+/// Records per message of a zone transfer (each message stays far below 64 KiB: a record is at
+/// most a name of 75 bytes and a TXT of 255).
+const TRANSFER_RECORDS_PER_MESSAGE: usize = 100;
+
+/// Whether `packet` asks for a zone transfer (AXFR): the cheap look the TCP loop takes before it
+/// hands the question to [`transfer`].
+pub fn asks_transfer(packet: &[u8]) -> bool {
+    let mut at = 12;
+    while let Some(&len) = packet.get(at) {
+        if len == 0 {
+            let qtype = packet.get(at + 1..at + 3).map(|b| u16::from_be_bytes([b[0], b[1]]));
+            return qtype == Some(u16::from(RecordType::AXFR));
+        }
+        if len & 0xc0 != 0 {
+            return false;
+        }
+        at += 1 + usize::from(len);
+    }
+    false
+}
+
+/// The messages of a zone transfer (AXFR, RFC 5936) over TCP: the zone's SOA, its NS and glue,
+/// every name of its record form ([`crate::served`]), the SOA again; or one REFUSED message for a
+/// zone not served here, a client outside the zone's `allow-transfer`, or anything but a plain
+/// IN AXFR query; SERVFAIL when the zone has more names than [`TRANSFER_MAX_NAMES`]. `None`
+/// (drop) for what does not parse.
+pub fn transfer(snapshot: &Snapshot, packet: &[u8], peer: std::net::IpAddr) -> Option<Vec<Vec<u8>>> {
+    if dropped_unread(packet) {
+        return None;
+    }
+    let request = Message::from_vec(packet).ok()?;
+    let limits = Limits { max_udp_payload: 65_535 };
+    let mut response = reply_to(&request, &limits);
+    response.edns = None;
+    let single = |mut m: Message, code| {
+        m.metadata.response_code = code;
+        encode(&m).map(|b| vec![b])
+    };
+    let query = match request.queries.as_slice() {
+        [q] if request.metadata.op_code == OpCode::Query && q.query_class() == DNSClass::IN => q,
+        _ => return single(response, ResponseCode::Refused),
+    };
+    let zone = snapshot.zones.iter().find(|z| name(&z.config.origin).is_ok_and(|n| n.eq_case(query.name())));
+    let Some(zone) = zone.filter(|z| z.config.allow_transfer.iter().any(|p| p.contains(peer))) else {
+        return single(response, ResponseCode::Refused);
+    };
+    let Ok(served) = crate::served::records_of(zone, TRANSFER_MAX_NAMES) else {
+        return single(response, ResponseCode::ServFail);
+    };
+    let Ok(records) = transfer_records(zone, &served) else {
+        return single(response, ResponseCode::ServFail);
+    };
+    response.metadata.authoritative = true;
+    let mut out = Vec::new();
+    for (i, chunk) in records.chunks(TRANSFER_RECORDS_PER_MESSAGE).enumerate() {
+        let mut m = response.clone();
+        if i > 0 {
+            m.queries.clear();
+        }
+        m.answers = chunk.to_vec();
+        out.push(encode(&m)?);
+    }
+    Some(out)
+}
+
+/// The records of a transfer in order: SOA, NS and glue, the record form, SOA.
+fn transfer_records(
+    zone: &crate::snapshot::ZoneSnapshot,
+    served: &crate::served::ServedRecords,
+) -> Result<Vec<Record>, NameError> {
+    let config = &zone.config;
+    let origin = name(&config.origin)?;
+    let soa = {
+        let s = &config.soa;
+        let i = |v: u32| i32::try_from(v).unwrap_or(i32::MAX);
+        let data =
+            SOA::new(name(&s.mname)?, name(&s.rname)?, zone.serial, i(s.refresh), i(s.retry), i(s.expire), s.minimum);
+        Record::from_rdata(origin.clone(), s.ttl, RData::SOA(data))
+    };
+    let mut out = vec![soa.clone()];
+    for ns in &config.ns {
+        out.push(Record::from_rdata(origin.clone(), ns.ttl, RData::NS(NS(name(&ns.name)?))));
+        for ip in &ns.addresses {
+            let data = match ip {
+                std::net::IpAddr::V4(v4) => RData::A(A(*v4)),
+                std::net::IpAddr::V6(v6) => RData::AAAA(AAAA(*v6)),
+            };
+            out.push(Record::from_rdata(name(&ns.name)?, ns.ttl, data));
+        }
+    }
+    for r in &served.records {
+        let owner = Name::from_ascii(format!("{}.{}.", r.owner(), config.origin)).map_err(|_| NameError)?;
+        for data in served.data(r) {
+            let rdata = match data {
+                crate::served::Data::A(ip) => RData::A(A(ip)),
+                crate::served::Data::Txt(t) => RData::TXT(TXT::new(vec![t])),
+                crate::served::Data::Placeholder => {
+                    RData::Unknown { code: RecordType::Unknown(65280), rdata: NULL::with(vec![0]) }
+                }
+            };
+            out.push(Record::from_rdata(owner.clone(), config.ttl, rdata));
+        }
+    }
+    out.push(soa);
+    Ok(out)
 }
 
 /// FORMERR for a packet that did not parse, with its id, opcode and RD bit.

@@ -150,6 +150,36 @@ async fn connection(mut stream: TcpStream, shared: &SharedSnapshot, conn: Connec
             _ => return,
         }
         let mut tally = Tally { queries: 1, ..Tally::default() };
+        if super::full::asks_transfer(&buf) && !refused {
+            // A zone transfer: built off the runtime's threads (a large zone takes seconds),
+            // then sent as its messages.
+            let (snapshot, packet) = (shared.load_full(), buf.clone());
+            let built =
+                tokio::task::spawn_blocking(move || match snapshot.access.admit(peer) == ClientVerdict::Refuse {
+                    true => super::full::refuse(&packet, &Limits { max_udp_payload: 512 }).map(|m| vec![m]),
+                    false => super::full::transfer(&snapshot, &packet, peer),
+                })
+                .await;
+            let Ok(Some(messages)) = built else {
+                tally.dropped = 1;
+                stats.tcp().add(&tally);
+                continue;
+            };
+            if let Some(first) = messages.first() {
+                tally.reply(first, super::request::Route::Full);
+            }
+            stats.tcp().add(&tally);
+            for message in &messages {
+                let Ok(len) = u16::try_from(message.len()) else { return };
+                framed.clear();
+                framed.extend_from_slice(&len.to_be_bytes());
+                framed.extend_from_slice(message);
+                if stream.write_all(&framed).await.is_err() {
+                    return;
+                }
+            }
+            continue;
+        }
         let snapshot = shared.load();
         let answered = if refused || snapshot.access.admit(peer) == ClientVerdict::Refuse {
             refuse(&buf, &limits, &mut reply)

@@ -30,6 +30,7 @@ const LAYERS: &[(&str, &[&str])] = &[
             "delisting",
             "snapshot",
             "query",
+            "served",
         ],
     ),
     ("one system", &["clock", "store", "dns"]),

@@ -1,6 +1,8 @@
-//! The zone's record form (`dnsbl zone export --format bind`) served by a real NSD answers every
-//! probe as dnsbl does: ranges as wildcards, exclusions, nested entries of other codes, a second
-//! dataset, IPv6, IPv4-mapped IPv6 names and the addresses IPv6 names share with IPv4 names.
+//! The zone's record form served by a real NSD answers every probe as dnsbl does (ranges as
+//! wildcards, exclusions, nested entries of other codes, a second dataset, IPv6, IPv4-mapped IPv6
+//! names and the names IPv6 shares with IPv4): loaded from `dnsbl zone export --format bind`,
+//! and transferred from the running server by AXFR with NSD as a secondary. A client outside
+//! `allow-transfer` is refused.
 
 use std::net::{SocketAddr, TcpListener};
 use std::path::Path;
@@ -9,6 +11,7 @@ use std::time::{Duration, Instant};
 
 use dnsbl::model::{Listing, ListingCode, Prefix};
 use dnsbl::publisher::Change;
+use hickory_proto::op::ResponseCode;
 use hickory_proto::rr::RecordType;
 
 use crate::harness::*;
@@ -26,29 +29,45 @@ impl Drop for Nsd {
     }
 }
 
-fn nsd(dir: &Path, zonefile: &Path) -> Nsd {
+/// How NSD gets the zone: from a file, or by AXFR from a primary.
+enum Source<'a> {
+    File(&'a Path),
+    Primary(SocketAddr),
+}
+
+fn nsd(dir: &Path, source: Source<'_>) -> Nsd {
     let port = TcpListener::bind("127.0.0.1:0").and_then(|l| l.local_addr()).expect("a free port").port();
     let d = dir.display();
+    let zone = match &source {
+        Source::File(zonefile) => format!("  zonefile: \"{}\"\n", zonefile.display()),
+        Source::Primary(primary) => format!(
+            "  zonefile: \"{d}/secondary.zone\"\n  request-xfr: AXFR {}@{} NOKEY\n  allow-notify: {} NOKEY\n",
+            primary.ip(),
+            primary.port(),
+            primary.ip()
+        ),
+    };
     let conf = format!(
         "server:\n  ip-address: 127.0.0.1@{port}\n  username: \"\"\n  chroot: \"\"\n  zonesdir: \"{d}\"\n  \
          pidfile: \"{d}/nsd.pid\"\n  xfrdfile: \"{d}/xfrd.state\"\n  xfrdir: \"{d}\"\n  zonelistfile: \"{d}/zone.list\"\n  \
          database: \"\"\n  logfile: \"{d}/nsd.log\"\n  verbosity: 1\n  server-count: 1\n  \
-         reuseport: no\nremote-control:\n  control-enable: no\nzone:\n  name: bl.localhost\n  zonefile: \"{}\"\n",
-        zonefile.display()
+         reuseport: no\nremote-control:\n  control-enable: no\nzone:\n  name: bl.localhost\n{zone}"
     );
     let path = dir.join("nsd.conf");
     std::fs::write(&path, conf).expect("nsd.conf");
-    let checked = Command::new("nsd-checkzone")
-        .arg("bl.localhost")
-        .arg(zonefile)
-        .output()
-        .expect("nsd-checkzone (make installs nsd)");
-    assert!(
-        checked.status.success(),
-        "{}{}",
-        String::from_utf8_lossy(&checked.stdout),
-        String::from_utf8_lossy(&checked.stderr)
-    );
+    if let Source::File(zonefile) = source {
+        let checked = Command::new("nsd-checkzone")
+            .arg("bl.localhost")
+            .arg(zonefile)
+            .output()
+            .expect("nsd-checkzone (make installs nsd)");
+        assert!(
+            checked.status.success(),
+            "{}{}",
+            String::from_utf8_lossy(&checked.stdout),
+            String::from_utf8_lossy(&checked.stderr)
+        );
+    }
     let child = Command::new("nsd")
         .args(["-d", "-c"])
         .arg(&path)
@@ -57,18 +76,19 @@ fn nsd(dir: &Path, zonefile: &Path) -> Nsd {
         .spawn()
         .unwrap_or_else(|e| panic!("cannot start nsd ({e}); `make test` installs it"));
     let server = Nsd { child, addr: SocketAddr::from(([127, 0, 0, 1], port)) };
-    let deadline = Instant::now() + Duration::from_secs(20);
+    // Serving once the zone's SOA is there (a secondary answers SERVFAIL until its transfer).
+    let deadline = Instant::now() + Duration::from_secs(30);
+    let q = question("bl.localhost", RecordType::SOA, None).to_vec().expect("q");
     loop {
-        let soa = udp_raw(
-            server.addr,
-            &question("bl.localhost", RecordType::SOA, None).to_vec().expect("q"),
-            Duration::from_millis(200),
-        );
-        if soa.is_some() {
+        let answered = udp_raw(server.addr, &q, Duration::from_millis(200))
+            .and_then(|r| hickory_proto::op::Message::from_vec(&r).ok())
+            .is_some_and(|m| !m.answers.is_empty());
+        if answered {
             break;
         }
         let log = std::fs::read_to_string(dir.join("nsd.log")).unwrap_or_default();
-        assert!(Instant::now() < deadline, "nsd did not answer: {log}");
+        assert!(Instant::now() < deadline, "nsd did not serve the zone: {log}");
+        std::thread::sleep(Duration::from_millis(50));
     }
     server
 }
@@ -84,10 +104,8 @@ fn answer(addr: SocketAddr, name: &str) -> Vec<String> {
     codes
 }
 
-#[test]
-fn nsd_serving_the_record_form_answers_every_probe_like_dnsbl() {
-    let (dir, data) = temp_data();
-    let s = TestServer::in_dir(&data);
+/// Lists what the probes look at: nested ranges of other codes, holes, a second dataset, IPv6.
+fn populate(s: &TestServer) {
     let add = |dataset: &str, prefix: &str, code: &str, reason: Option<&str>| {
         let change = Change::AddListing {
             prefix: prefix.parse().expect("prefix"),
@@ -97,8 +115,8 @@ fn nsd_serving_the_record_form_answers_every_probe_like_dnsbl() {
         s.apply_to("bl.localhost", dataset, change).expect("add");
     };
     let exclude = |prefix: &str| {
-        s.apply("bl.localhost", Change::AddExclusion { prefix: prefix.parse().expect("prefix"), reason: None })
-            .expect("exclude");
+        let change = Change::AddExclusion { prefix: prefix.parse().expect("prefix"), reason: None };
+        s.apply("bl.localhost", change).expect("exclude");
     };
     add("operator", "45.67.0.0/16", "127.0.0.3", Some("net $"));
     add("operator", "45.67.8.9", "127.0.0.2", None);
@@ -114,24 +132,13 @@ fn nsd_serving_the_record_form_answers_every_probe_like_dnsbl() {
     add("operator", "2001:db8:1:5::/64", "127.0.0.4", None);
     exclude("2001:db8:1::25");
     add("operator", "1234::/16", "127.0.0.3", None);
+}
 
-    let zonefile = dir.path().join("bl.localhost.zone");
-    let out = Command::new(env!("CARGO_BIN_EXE_dnsbl"))
-        .args(["zone", "export", "--format", "bind", "--data-dir"])
-        .arg(&data)
-        .output()
-        .expect("export");
-    assert!(out.status.success(), "{}", String::from_utf8_lossy(&out.stderr));
-    std::fs::write(&zonefile, &out.stdout).expect("zone file");
-    let records =
-        String::from_utf8_lossy(&out.stdout).lines().filter(|l| !l.starts_with(';') && !l.starts_with('$')).count();
-    let nsd_dir = dir.path().join("nsd");
-    std::fs::create_dir_all(&nsd_dir).expect("nsd dir");
-    let n = nsd(&nsd_dir, &zonefile);
-
-    // Every boundary of every entry, a step either side, and addresses in between.
+/// Asks both servers about every boundary of the entries [`populate`] made, a step either side,
+/// and random addresses around them; they must give the same codes. Returns the probes' count.
+fn agree(ours: SocketAddr, theirs: SocketAddr) -> usize {
     let mut v4: Vec<u32> = Vec::new();
-    for p in [
+    let entries = [
         "45.67.0.0/16",
         "45.67.8.9/32",
         "45.67.9.0/24",
@@ -141,7 +148,8 @@ fn nsd_serving_the_record_form_answers_every_probe_like_dnsbl() {
         "1.2.3.4/32",
         "127.0.0.0/24",
         "203.0.113.5/32",
-    ] {
+    ];
+    for p in entries {
         let p: Prefix = p.parse().expect("prefix");
         let (Prefix::V4 { bits, .. }, Prefix::V4 { bits: last, .. }) = (p, p.last_host()) else { continue };
         v4.extend([
@@ -167,12 +175,8 @@ fn nsd_serving_the_record_form_answers_every_probe_like_dnsbl() {
             _ => 0x2d44_0000 | (x >> 16),
         });
     }
-    let mut names: Vec<String> = v4
-        .iter()
-        .map(|&a| {
-            format!("{}.bl.localhost", a.to_be_bytes().iter().rev().map(u8::to_string).collect::<Vec<_>>().join("."))
-        })
-        .collect();
+    let rev = |a: u32| a.to_be_bytes().iter().rev().map(u8::to_string).collect::<Vec<_>>().join(".");
+    let mut names: Vec<String> = v4.iter().map(|&a| format!("{}.bl.localhost", rev(a))).collect();
     for ip in [
         "2001:db8:1::1",
         "2001:db8:1::25",
@@ -193,16 +197,74 @@ fn nsd_serving_the_record_form_answers_every_probe_like_dnsbl() {
     }
     let (mut checked, mut listed) = (0, 0);
     for name in &names {
-        let (ours, theirs) = (answer(s.addr, name), answer(n.addr, name));
-        assert_eq!(theirs, ours, "{name}: NSD answers {theirs:?}, dnsbl {ours:?}");
+        let (a, b) = (answer(ours, name), answer(theirs, name));
+        assert_eq!(b, a, "{name}: NSD answers {b:?}, dnsbl {a:?}");
         checked += 1;
-        listed += usize::from(!ours.is_empty());
+        listed += usize::from(!a.is_empty());
     }
     assert!(listed > 100 && listed + 100 < checked, "listed and unlisted probes both: {listed} of {checked}");
-    // A listed name's TXT is there too; the apex answers SOA.
+    checked
+}
+
+#[test]
+fn nsd_serving_the_record_form_answers_every_probe_like_dnsbl() {
+    let (dir, data) = temp_data();
+    let s = TestServer::in_dir(&data);
+    populate(&s);
+    let zonefile = dir.path().join("bl.localhost.zone");
+    let out = Command::new(env!("CARGO_BIN_EXE_dnsbl"))
+        .args(["zone", "export", "--format", "bind", "--data-dir"])
+        .arg(&data)
+        .output()
+        .expect("export");
+    assert!(out.status.success(), "{}", String::from_utf8_lossy(&out.stderr));
+    std::fs::write(&zonefile, &out.stdout).expect("zone file");
+    let text = String::from_utf8_lossy(&out.stdout);
+    let records = text.lines().filter(|l| !l.starts_with(';') && !l.starts_with('$')).count();
+    let nsd_dir = dir.path().join("nsd");
+    std::fs::create_dir_all(&nsd_dir).expect("nsd dir");
+    let n = nsd(&nsd_dir, Source::File(&zonefile));
+    let checked = agree(s.addr, n.addr);
+    // A listed name's TXT is there too.
     let txt = txt_records(&ask(n.addr, "1.0.67.45.bl.localhost", RecordType::TXT));
     assert_eq!(txt, ["net 45.67.0.0/16"], "a wildcard's TXT names its network");
     let txt = txt_records(&ask(n.addr, "9.8.67.45.bl.localhost", RecordType::TXT));
     assert!(txt.contains(&"policy 45.67.8.9".to_string()), "{txt:?}");
     assert!(checked > 400 && records < 2000, "{checked} probes, {records} records");
+}
+
+#[test]
+fn nsd_as_a_secondary_transfers_the_zone_by_axfr_and_answers_like_the_primary() {
+    let (dir, data) = temp_data();
+    let mut config = test_config(&data);
+    config.zones[0].allow_transfer = vec!["127.0.0.1/32".parse().expect("prefix")];
+    let s = TestServer::start(config);
+    populate(&s);
+    let nsd_dir = dir.path().join("nsd");
+    std::fs::create_dir_all(&nsd_dir).expect("nsd dir");
+    let n = nsd(&nsd_dir, Source::Primary(s.addr));
+    assert!(agree(s.addr, n.addr) > 400);
+    assert_eq!(soa_serial(n.addr, "bl.localhost"), soa_serial(s.addr, "bl.localhost"), "the primary's serial");
+    // The transfer's first message starts with the SOA; over UDP and for other zones: REFUSED.
+    let first = tcp(s.addr, &question("bl.localhost", RecordType::AXFR, None));
+    assert_eq!(first.answers.first().map(|r| r.record_type()), Some(RecordType::SOA));
+    let other = tcp(s.addr, &question("example.org", RecordType::AXFR, None));
+    assert_eq!(other.metadata.response_code, ResponseCode::Refused);
+    let over_udp = udp(s.addr, &question("bl.localhost", RecordType::AXFR, None));
+    assert_eq!(over_udp.metadata.response_code, ResponseCode::Refused);
+}
+
+#[test]
+fn a_client_outside_allow_transfer_is_refused() {
+    let (_dir, data) = temp_data();
+    let mut config = test_config(&data);
+    config.zones[0].allow_transfer = vec!["192.0.2.53/32".parse().expect("prefix")];
+    let s = TestServer::start(config);
+    let refused = tcp(s.addr, &question("bl.localhost", RecordType::AXFR, None));
+    assert_eq!(refused.metadata.response_code, ResponseCode::Refused);
+    assert!(refused.answers.is_empty());
+    let (_dir2, data2) = temp_data();
+    let s = TestServer::in_dir(&data2);
+    let refused = tcp(s.addr, &question("bl.localhost", RecordType::AXFR, None));
+    assert_eq!(refused.metadata.response_code, ResponseCode::Refused, "nobody by default");
 }
