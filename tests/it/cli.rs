@@ -26,19 +26,13 @@ fn spawn_server(data: &Path) -> (Child, SocketAddr, mpsc::Receiver<String>) {
     (child, addr, rx)
 }
 
+/// `dnsbl serve` with DNS, the API and the web pages on free loopback ports.
+const SERVE_ON_FREE_PORTS: [&str; 7] =
+    ["serve", "--listen", "127.0.0.1:0", "--api-listen", "127.0.0.1:0", "--web-listen", "127.0.0.1:0"];
+
 fn spawn_server_with_api(data: &Path) -> (Child, SocketAddr, SocketAddr, mpsc::Receiver<String>) {
     let mut cmd = Command::new(env!("CARGO_BIN_EXE_dnsbl"));
-    cmd.args([
-        "serve",
-        "--listen",
-        "127.0.0.1:0",
-        "--api-listen",
-        "127.0.0.1:0",
-        "--web-listen",
-        "127.0.0.1:0",
-        "--data-dir",
-    ])
-    .arg(data);
+    cmd.args(SERVE_ON_FREE_PORTS).arg("--data-dir").arg(data);
     spawn_logged(cmd)
 }
 
@@ -243,19 +237,7 @@ fn spawn_configured(wrapper: &[&str], config: &Path, data: &Path) -> (Child, Soc
         }
         None => Command::new(env!("CARGO_BIN_EXE_dnsbl")),
     };
-    cmd.args([
-        "serve",
-        "--listen",
-        "127.0.0.1:0",
-        "--api-listen",
-        "127.0.0.1:0",
-        "--web-listen",
-        "127.0.0.1:0",
-        "--config",
-    ])
-    .arg(config)
-    .arg("--data-dir")
-    .arg(data);
+    cmd.args(SERVE_ON_FREE_PORTS).arg("--config").arg(config).arg("--data-dir").arg(data);
     let (child, addr, _api, logs) = spawn_logged(cmd);
     (child, addr, logs)
 }

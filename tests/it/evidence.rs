@@ -298,15 +298,7 @@ fn a_declared_sender_that_trips_a_policy_answers_both_codes_and_its_marketer_see
     let s = TestServer::in_dir(&data);
     let (base, token) = s.api(&data);
     let api = Api { base, token };
-    let marketer = json!({
-        "id": "acme", "legal_name": "Acme Mailing Ltd", "registration_number": "GB-1",
-        "contact": "abuse@acme.example", "networks": ["192.88.99.0/24"]
-    });
-    let (status, made) = api.call("POST", "/v1/marketers", None, Some(marketer));
-    assert_eq!(status, 201, "{made}");
-    let acme = made["token"].as_str().expect("token").to_string();
-    let (status, _) = api.call("POST", "/v1/registrations", Some(&acme), Some(json!({"prefixes": ["192.88.99.7"]})));
-    assert!(status < 300);
+    let acme = api.acme_declaring("Acme Mailing Ltd", "GB-1", "192.88.99.7");
     assert_eq!(codes(&s, "7.99.88.192"), ["127.0.0.2"]);
     for name in ["isp-a", "isp-b"] {
         api.call("POST", "/v1/reporters", None, Some(json!({"name": name, "contact": "fbl@x.example"})));

@@ -322,6 +322,22 @@ pub struct Api {
 }
 
 impl Api {
+    /// Adds the marketer `acme` (`legal_name`, registration number `registration`, network
+    /// 192.88.99.0/24) and declares `declared` with its token; returns the token.
+    pub fn acme_declaring(&self, legal_name: &str, registration: &str, declared: &str) -> String {
+        let marketer = serde_json::json!({
+            "id": "acme", "legal_name": legal_name, "registration_number": registration,
+            "contact": "abuse@acme.example", "networks": ["192.88.99.0/24"]
+        });
+        let (status, made) = self.call("POST", "/v1/marketers", None, Some(marketer));
+        assert_eq!(status, 201, "{made}");
+        let token = made["token"].as_str().expect("token").to_string();
+        let body = serde_json::json!({"prefixes": [declared]});
+        let (status, said) = self.call("POST", "/v1/registrations", Some(&token), Some(body));
+        assert!(status < 300, "{said}");
+        token
+    }
+
     /// Calls `method path` with `token` (default: the Api's token; "" sends none); returns the
     /// status and the JSON body.
     pub fn call(&self, method: &str, path: &str, token: Option<&str>, body: Option<Value>) -> (u16, Value) {

@@ -98,6 +98,20 @@ fn server(data: &Path, mail_dir: &Path, edit: impl FnOnce(&mut dnsbl::config::Co
     TestServer::start(config)
 }
 
+/// A server whose operator lists 45.67.8.0/24 with mail captured in a directory, `edit`ed
+/// configuration, and a visitor of its pages.
+fn listed_network(
+    edit: impl FnOnce(&mut dnsbl::config::Config),
+) -> (tempfile::TempDir, PathBuf, PathBuf, TestServer, Visitor) {
+    let (dir, data) = temp_data();
+    let mail_dir = dir.path().join("mail");
+    std::fs::create_dir_all(&mail_dir).expect("mail dir");
+    let s = server(&data, &mail_dir, edit);
+    list_network(&s);
+    let v = Visitor::new(&s.web());
+    (dir, data, mail_dir, s, v)
+}
+
 /// Files a request for `prefix` from the lookup page of `ip`; the status and the page.
 fn file(v: &mut Visitor, ip: &str, prefix: &str, contact: &str, text: &str) -> (u16, String) {
     let (status, page) = v.get(&format!("/lookup?ip={ip}"));
@@ -111,12 +125,7 @@ fn file(v: &mut Visitor, ip: &str, prefix: &str, contact: &str, text: &str) -> (
 
 #[test]
 fn a_request_is_confirmed_by_its_link_and_one_address_out_of_a_network_goes_at_once() {
-    let (dir, data) = temp_data();
-    let mail_dir = dir.path().join("mail");
-    std::fs::create_dir_all(&mail_dir).expect("mail dir");
-    let s = server(&data, &mail_dir, |_| {});
-    list_network(&s);
-    let mut v = Visitor::new(&s.web());
+    let (_dir, data, mail_dir, s, mut v) = listed_network(|_| {});
 
     // The lookup page of an address an operator listing covers has the form, with its token.
     let (_, page) = v.get("/lookup?ip=45.67.8.9");
@@ -230,12 +239,7 @@ fn a_request_is_confirmed_by_its_link_and_one_address_out_of_a_network_goes_at_o
 
 #[test]
 fn refused_requests_say_why_and_record_nothing() {
-    let (dir, data) = temp_data();
-    let mail_dir = dir.path().join("mail");
-    std::fs::create_dir_all(&mail_dir).expect("mail dir");
-    let s = server(&data, &mail_dir, |c| c.web.auto_approve = 0);
-    list_network(&s);
-    let mut v = Visitor::new(&s.web());
+    let (_dir, data, mail_dir, s, mut v) = listed_network(|c| c.web.auto_approve = 0);
     let payload = "<script>alert(1)</script>";
     let cases = [
         ("45.67.8.0/23", "a@b.example", "at most a /24 per request"),
@@ -317,12 +321,7 @@ fn a_failing_or_hanging_mail_command_leaves_the_request_filed_for_the_operator()
 
 #[test]
 fn removal_requests_from_one_network_are_limited_per_hour() {
-    let (dir, data) = temp_data();
-    let mail_dir = dir.path().join("mail");
-    std::fs::create_dir_all(&mail_dir).expect("mail dir");
-    let s = server(&data, &mail_dir, |c| c.web.requests_per_hour = 1);
-    list_network(&s);
-    let mut v = Visitor::new(&s.web());
+    let (_dir, data, _mail, s, mut v) = listed_network(|c| c.web.requests_per_hour = 1);
     assert_eq!(file(&mut v, "45.67.8.9", "45.67.8.9", "a@b.example", "").0, 201);
     let (status, page) = file(&mut v, "45.67.8.10", "45.67.8.10", "a@b.example", "");
     assert!(status == 429 && page.contains("Too many removal requests"), "{page}");
@@ -332,12 +331,7 @@ fn removal_requests_from_one_network_are_limited_per_hour() {
 
 #[test]
 fn an_unconfirmed_request_gives_way_after_two_days_and_a_network_request_ends_the_listings_inside() {
-    let (dir, data) = temp_data();
-    let mail_dir = dir.path().join("mail");
-    std::fs::create_dir_all(&mail_dir).expect("mail dir");
-    let s = server(&data, &mail_dir, |c| c.web.auto_approve = 0);
-    list_network(&s);
-    let mut v = Visitor::new(&s.web());
+    let (_dir, data, mail_dir, s, mut v) = listed_network(|c| c.web.auto_approve = 0);
     assert_eq!(file(&mut v, "45.67.8.9", "45.67.8.9", "squatter@x.example", "").0, 201);
     // Two days later, still unconfirmed: a new request for the address closes it.
     let new = dnsbl::delisting::NewRequest {

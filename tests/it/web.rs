@@ -144,15 +144,7 @@ fn declared_senders_name_their_marketer_and_evidence_listings_their_policy_and_e
     let web = s.web();
     let (base, token) = s.api(&data);
     let api = Api { base, token };
-    let marketer = json!({
-        "id": "acme", "legal_name": format!("Acme {SCRIPT}"), "registration_number": "GB-1234",
-        "contact": "abuse@acme.example", "networks": ["192.88.99.0/24"]
-    });
-    let (status, made) = api.call("POST", "/v1/marketers", None, Some(marketer));
-    assert_eq!(status, 201, "{made}");
-    let acme = made["token"].as_str().expect("token").to_string();
-    let (status, _) = api.call("POST", "/v1/registrations", Some(&acme), Some(json!({"prefixes": ["192.88.99.7"]})));
-    assert!(status < 300);
+    api.acme_declaring(&format!("Acme {SCRIPT}"), "GB-1234", "192.88.99.7");
     let (_, _, body) = get(&format!("{web}/lookup?ip=192.88.99.7"), &[]);
     assert!(body.contains("declared sender 192.88.99.7/32"), "{body}");
     assert!(body.contains("Acme &#60;script&#62;") && body.contains("registration number GB-1234"), "{body}");
@@ -200,13 +192,7 @@ fn the_url_in_a_txt_answer_opens_the_lookup_of_the_address_it_names() {
         Change::AddListing { prefix: "45.67.8.9/32".parse().expect("p"), listing: plain, expires_at: None },
     )
     .expect("list");
-    let marketer = json!({
-        "id": "acme", "legal_name": "Acme Mailing Ltd", "registration_number": "GB-1",
-        "contact": "abuse@acme.example", "networks": ["192.88.99.0/24"]
-    });
-    let (_, made) = api.call("POST", "/v1/marketers", None, Some(marketer));
-    let acme = made["token"].as_str().expect("token").to_string();
-    api.call("POST", "/v1/registrations", Some(&acme), Some(json!({"prefixes": ["192.88.99.7"]})));
+    api.acme_declaring("Acme Mailing Ltd", "GB-1", "192.88.99.7");
     api.call("POST", "/v1/reporters", None, Some(json!({"name": "traps", "contact": "ops@traps.example"})));
     let hits: Vec<Value> = (0..6)
         .map(|i| json!({"kind": "trap", "ip": "45.67.8.40", "recipient": format!("t{}@traps.example", i % 2), "id": format!("u{i}")}))
