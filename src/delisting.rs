@@ -210,6 +210,10 @@ pub fn auto_approvable(
     single && network_listing && auto_approved_recently < per_network as usize
 }
 
+/// Seconds within which a request is confirmed; after that its link confirms nothing, and a
+/// new request for its address closes it.
+pub const CONFIRM_WITHIN: u64 = 2 * 86_400;
+
 /// The actor of an auto-approval in the audit trail and the request's events.
 pub const AUTO_APPROVAL: &str = "auto-approval";
 

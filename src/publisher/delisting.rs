@@ -6,7 +6,7 @@
 //! ID", audited like any change; every step is also an event of the request.
 
 use super::{Change, ChangeError, Origin, Publisher};
-use crate::delisting::{self, Event, Mail, NewRequest, RemovalRequest, State, AUTO_APPROVAL};
+use crate::delisting::{self, Event, Mail, NewRequest, RemovalRequest, State, AUTO_APPROVAL, CONFIRM_WITHIN};
 use crate::model::Prefix;
 use crate::name::{DatasetName, DomainName};
 use crate::store::StoredEntry;
@@ -24,9 +24,6 @@ pub enum Decision {
 }
 
 const DAY: u64 = 86_400;
-
-/// An unconfirmed request older than this no longer blocks a new one for its address.
-pub const CONFIRM_WITHIN: u64 = 2 * DAY;
 
 /// The operator listings in one zone a removal of `prefix` ends: the most specific listing
 /// covering it (unless an exclusion more specific than that already keeps it out) and every

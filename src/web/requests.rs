@@ -150,8 +150,12 @@ pub async fn file(
             request.id
         ),
     };
-    let page =
-        StatusPage { request: request_view(&request), key: String::new(), csrf: form.csrf, notice: Some(notice) };
+    let page = StatusPage {
+        request: request_view(&request, unix_now()),
+        key: String::new(),
+        csrf: form.csrf,
+        notice: Some(notice),
+    };
     (StatusCode::CREATED, render(&page)).into_response()
 }
 
@@ -178,7 +182,7 @@ pub async fn status(
 ) -> Response {
     let Some(request) = with_key(&state, id, &q.key).await else { return no_such_request() };
     let (csrf, set) = csrf_of(&headers, state.secure());
-    let page = StatusPage { request: request_view(&request), key: q.key, csrf, notice: None };
+    let page = StatusPage { request: request_view(&request, unix_now()), key: q.key, csrf, notice: None };
     let mut response = render(&page);
     if let Some(set) = set {
         response.headers_mut().insert(header::SET_COOKIE, set);
@@ -214,8 +218,12 @@ pub async fn confirm(
                 }
                 (_, now) => format!("Nothing to confirm: the request is {} already.", now.as_str()),
             };
-            let page =
-                StatusPage { request: request_view(&request), key: form.key, csrf: form.csrf, notice: Some(notice) };
+            let page = StatusPage {
+                request: request_view(&request, unix_now()),
+                key: form.key,
+                csrf: form.csrf,
+                notice: Some(notice),
+            };
             let mut response = render(&page);
             response.headers_mut().insert(header::CACHE_CONTROL, HeaderValue::from_static("no-store"));
             response

@@ -94,8 +94,12 @@ pub struct RequestView {
 }
 
 /// A request as its status page shows it.
-pub fn request_view(r: &RemovalRequest) -> RequestView {
+pub fn request_view(r: &RemovalRequest, now: u64) -> RequestView {
+    let late = r.created + crate::delisting::CONFIRM_WITHIN <= now;
     let status = match &r.state {
+        RequestState::Unconfirmed if late => {
+            "Not confirmed within 48 hours: it no longer counts. File a new request from the lookup page.".to_string()
+        }
         RequestState::Unconfirmed => match &r.mail {
             Mail::Failed { .. } => {
                 "Filed. The confirmation mail could not be sent; the request waits for the operator.".to_string()
@@ -123,6 +127,6 @@ pub fn request_view(r: &RemovalRequest) -> RequestView {
         state: r.state.as_str(),
         status,
         events,
-        unconfirmed: r.state == RequestState::Unconfirmed,
+        unconfirmed: r.state == RequestState::Unconfirmed && !late,
     }
 }
