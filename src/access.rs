@@ -67,10 +67,7 @@ impl ClientRules {
         if self.is_empty() {
             return ClientVerdict::Answer;
         }
-        let ip = match ip {
-            IpAddr::V6(v6) => v6.to_ipv4_mapped().map_or(ip, IpAddr::V4),
-            v4 => v4,
-        };
+        let ip = crate::model::unmapped(ip);
         let found = match ip {
             IpAddr::V4(a) => self.v4.as_ref().and_then(|t| t.lookup(u32::from(a))),
             IpAddr::V6(a) => self.v6.as_ref().and_then(|t| t.lookup(u128::from(a))),
@@ -307,10 +304,7 @@ impl AccessTable {
     /// The registered resolver whose prefix (the most specific) holds `ip`.
     #[inline]
     pub fn resolver(&self, ip: IpAddr) -> Option<&ResolverEntry> {
-        let ip = match ip {
-            IpAddr::V6(v6) => v6.to_ipv4_mapped().map_or(ip, IpAddr::V4),
-            v4 => v4,
-        };
+        let ip = crate::model::unmapped(ip);
         let id = match ip {
             IpAddr::V4(a) => self.resolvers_v4.as_ref()?.lookup(u32::from(a))?,
             IpAddr::V6(a) => self.resolvers_v6.as_ref()?.lookup(u128::from(a))?,

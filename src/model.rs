@@ -350,6 +350,15 @@ pub fn validate_txt(text: &str) -> Result<(), ListingError> {
     Ok(())
 }
 
+/// An IPv4-mapped IPv6 address (`::ffff:a.b.c.d`) as the IPv4 address it carries; any other
+/// address as it is.
+pub fn unmapped(ip: IpAddr) -> IpAddr {
+    match ip {
+        IpAddr::V6(v6) => v6.to_ipv4_mapped().map_or(ip, IpAddr::V4),
+        v4 => v4,
+    }
+}
+
 /// Expands a TXT template: `$` becomes the queried address, `$$` a literal `$`. The result is cut
 /// to 255 bytes at a character boundary.
 pub fn expand_txt(template: &str, ip: IpAddr) -> String {
@@ -362,6 +371,21 @@ pub fn expand_txt(template: &str, ip: IpAddr) -> String {
 /// Like [`expand_txt`], appending to `out` without allocating when it has room.
 pub fn expand_txt_into(template: &str, ip: IpAddr, out: &mut Vec<u8>) {
     use std::io::Write;
+    // Writing to a Vec cannot fail.
+    expand_into(template, out, |out| drop(write!(out, "{ip}")));
+}
+
+/// A TXT template with `$` as `text` instead of an address (a wildcard's network), `$$` a `$`,
+/// cut as [`expand_txt`] cuts.
+pub fn expand_txt_with(template: &str, text: &str) -> String {
+    let mut out = Vec::with_capacity(template.len() + text.len());
+    expand_into(template, &mut out, |out| out.extend_from_slice(text.as_bytes()));
+    String::from_utf8_lossy(&out).into_owned()
+}
+
+/// The template's expansion appended to `out`, `dollar` writing what `$` stands for; cut to
+/// [`MAX_TXT_BYTES`] at a character boundary.
+fn expand_into(template: &str, out: &mut Vec<u8>, dollar: impl Fn(&mut Vec<u8>)) {
     let start = out.len();
     let mut rest = template.as_bytes();
     while let Some(i) = rest.iter().position(|&b| b == b'$') {
@@ -370,8 +394,7 @@ pub fn expand_txt_into(template: &str, ip: IpAddr, out: &mut Vec<u8>) {
             out.push(b'$');
             rest = &rest[i + 2..];
         } else {
-            // Writing to a Vec cannot fail.
-            let _ = write!(out, "{ip}");
+            dollar(out);
             rest = &rest[i + 1..];
         }
     }

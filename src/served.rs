@@ -5,7 +5,7 @@
 
 use std::net::Ipv4Addr;
 
-use crate::model::{expand_txt, MAX_TXT_BYTES};
+use crate::model::{expand_txt, expand_txt_with};
 use crate::query::{lookup_v4, lookup_v6, Hits, TEST_LISTED_V4, TEST_UNLISTED_V4};
 use crate::snapshot::ZoneSnapshot;
 use crate::trie::Addr;
@@ -77,8 +77,8 @@ impl ServedRecords {
         for template in templates {
             let txt = match (wildcard, record.block) {
                 (false, Some(block)) => expand_txt(template, block.first_address()),
-                (_, Some(block)) => expand_with(template, &block.to_string()),
-                (_, None) => expand_with(template, ""),
+                (_, Some(block)) => expand_txt_with(template, &block.to_string()),
+                (_, None) => expand_txt_with(template, ""),
             };
             out.push(Data::Txt(txt));
         }
@@ -99,30 +99,6 @@ fn outside_mapped(first: u128, last: u128) -> Vec<(u128, u128)> {
     if last > hi {
         out.push((first.max(hi + 1), last));
     }
-    out
-}
-
-/// `template` with `$` as `text` (and `$$` as a dollar sign), as TXT templates read, cut to
-/// the 255 bytes a TXT string holds (at a character boundary), as the DNS answer is.
-fn expand_with(template: &str, text: &str) -> String {
-    let mut out = String::with_capacity(template.len() + text.len());
-    let mut rest = template;
-    while let Some(at) = rest.find('$') {
-        out.push_str(&rest[..at]);
-        if rest[at + 1..].starts_with('$') {
-            out.push('$');
-            rest = &rest[at + 2..];
-        } else {
-            out.push_str(text);
-            rest = &rest[at + 1..];
-        }
-    }
-    out.push_str(rest);
-    let mut end = out.len().min(MAX_TXT_BYTES);
-    while !out.is_char_boundary(end) {
-        end -= 1;
-    }
-    out.truncate(end);
     out
 }
 
@@ -208,11 +184,11 @@ mod tests {
 
     #[test]
     fn a_wildcard_txt_names_its_network_and_fits_a_txt_string() {
-        assert_eq!(expand_with("see $ ($$5)", "45.67.8.0/24"), "see 45.67.8.0/24 ($5)");
+        assert_eq!(expand_txt_with("see $ ($$5)", "45.67.8.0/24"), "see 45.67.8.0/24 ($5)");
         let long = format!("{}é $", "x".repeat(244));
-        assert_eq!(expand_with(&long, "45.67.8.0/24"), format!("{}é 45.67.8.", "x".repeat(244)), "255 bytes");
+        assert_eq!(expand_txt_with(&long, "45.67.8.0/24"), format!("{}é 45.67.8.", "x".repeat(244)), "255 bytes");
         let split = format!("{}é$", "x".repeat(254));
-        assert_eq!(expand_with(&split, "1.2.3.0/24"), "x".repeat(254), "not inside a character");
+        assert_eq!(expand_txt_with(&split, "1.2.3.0/24"), "x".repeat(254), "not inside a character");
         assert_eq!(outside_mapped(0, u128::MAX), [(0, V4_MAPPED - 1), ((V4_MAPPED | 0xffff_ffff) + 1, u128::MAX)]);
         assert_eq!(outside_mapped(V4_MAPPED + 5, V4_MAPPED + 9), []);
     }

@@ -62,12 +62,16 @@ pub fn hash(token: &str) -> [u8; 32] {
 
 /// Constant-time comparison (the time does not depend on where the strings differ).
 pub fn matches(given: &str, expected: &str) -> bool {
-    let (a, b) = (given.as_bytes(), expected.as_bytes());
-    let mut diff = a.len() ^ b.len();
-    for (i, expected_byte) in b.iter().enumerate() {
-        diff |= usize::from(a.get(i).copied().unwrap_or(0) ^ expected_byte);
+    same_bytes(given.as_bytes(), expected.as_bytes()) && !expected.is_empty()
+}
+
+/// Constant-time equality of two byte strings (the time depends on `expected`'s length only).
+pub fn same_bytes(given: &[u8], expected: &[u8]) -> bool {
+    let mut diff = given.len() ^ expected.len();
+    for (i, expected_byte) in expected.iter().enumerate() {
+        diff |= usize::from(given.get(i).copied().unwrap_or(0) ^ expected_byte);
     }
-    diff == 0 && !expected.is_empty()
+    diff == 0
 }
 
 #[cfg(test)]

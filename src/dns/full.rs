@@ -179,19 +179,7 @@ fn fill(response: &mut Message, query: &Query, a: &Answer<'_>) -> Result<(), Nam
             Data::Aaaa(ip) => RData::AAAA(AAAA(*ip)),
             Data::Txt(t) => RData::TXT(TXT::new(vec![t.clone()])),
             Data::Ns(n) => RData::NS(NS(name(n)?)),
-            Data::Soa => {
-                let s = &a.zone.config.soa;
-                let i = |v: u32| i32::try_from(v).unwrap_or(i32::MAX);
-                RData::SOA(SOA::new(
-                    name(&s.mname)?,
-                    name(&s.rname)?,
-                    a.zone.serial,
-                    i(s.refresh),
-                    i(s.retry),
-                    i(s.expire),
-                    s.minimum,
-                ))
-            }
+            Data::Soa => soa(a.zone)?,
         };
         Ok(Record::from_rdata(owner, rr.ttl, data))
     };
@@ -284,13 +272,7 @@ fn transfer_records(
 ) -> Result<Vec<Record>, NameError> {
     let config = &zone.config;
     let origin = name(&config.origin)?;
-    let soa = {
-        let s = &config.soa;
-        let i = |v: u32| i32::try_from(v).unwrap_or(i32::MAX);
-        let data =
-            SOA::new(name(&s.mname)?, name(&s.rname)?, zone.serial, i(s.refresh), i(s.retry), i(s.expire), s.minimum);
-        Record::from_rdata(origin.clone(), s.ttl, RData::SOA(data))
-    };
+    let soa = Record::from_rdata(origin.clone(), config.soa.ttl, soa(zone)?);
     let mut out = vec![soa.clone()];
     for ns in &config.ns {
         out.push(Record::from_rdata(origin.clone(), ns.ttl, RData::NS(NS(name(&ns.name)?))));
@@ -317,6 +299,15 @@ fn transfer_records(
     }
     out.push(soa);
     Ok(out)
+}
+
+/// The zone's SOA record data, with its current serial.
+fn soa(zone: &crate::snapshot::ZoneSnapshot) -> Result<RData, NameError> {
+    let s = &zone.config.soa;
+    let i = |v: u32| i32::try_from(v).unwrap_or(i32::MAX);
+    let data =
+        SOA::new(name(&s.mname)?, name(&s.rname)?, zone.serial, i(s.refresh), i(s.retry), i(s.expire), s.minimum);
+    Ok(RData::SOA(data))
 }
 
 /// FORMERR for a packet that did not parse, with its id, opcode and RD bit.

@@ -150,16 +150,11 @@ async fn connection(mut stream: TcpStream, shared: &SharedSnapshot, conn: Connec
             _ => return,
         }
         let mut tally = Tally { queries: 1, ..Tally::default() };
-        if super::full::asks_transfer(&buf) && !refused {
-            // A zone transfer: built off the runtime's threads (a large zone takes seconds),
-            // then sent as its messages.
+        // A zone transfer (a refused client is refused below, as for any query): built off the
+        // runtime's threads (a large zone takes seconds), then sent as its messages.
+        if !refused && super::full::asks_transfer(&buf) && shared.load().access.admit(peer) != ClientVerdict::Refuse {
             let (snapshot, packet) = (shared.load_full(), buf.clone());
-            let built =
-                tokio::task::spawn_blocking(move || match snapshot.access.admit(peer) == ClientVerdict::Refuse {
-                    true => super::full::refuse(&packet, &Limits { max_udp_payload: 512 }).map(|m| vec![m]),
-                    false => super::full::transfer(&snapshot, &packet, peer),
-                })
-                .await;
+            let built = tokio::task::spawn_blocking(move || super::full::transfer(&snapshot, &packet, peer)).await;
             let Ok(Some(messages)) = built else {
                 tally.dropped = 1;
                 stats.tcp().add(&tally);
@@ -170,11 +165,7 @@ async fn connection(mut stream: TcpStream, shared: &SharedSnapshot, conn: Connec
             }
             stats.tcp().add(&tally);
             for message in &messages {
-                let Ok(len) = u16::try_from(message.len()) else { return };
-                framed.clear();
-                framed.extend_from_slice(&len.to_be_bytes());
-                framed.extend_from_slice(message);
-                if stream.write_all(&framed).await.is_err() {
+                if !send(&mut stream, &mut framed, message).await {
                     return;
                 }
             }
@@ -200,16 +191,20 @@ async fn connection(mut stream: TcpStream, shared: &SharedSnapshot, conn: Connec
         if tally.dropped != 0 {
             continue;
         }
-        let Ok(reply_len) = u16::try_from(reply.len()) else {
-            return;
-        };
-        framed.clear();
-        framed.extend_from_slice(&reply_len.to_be_bytes());
-        framed.extend_from_slice(&reply);
-        if stream.write_all(&framed).await.is_err() {
+        if !send(&mut stream, &mut framed, &reply).await {
             return;
         }
     }
+}
+
+/// Writes `message` with its two-byte length (in `framed`, one write); false when it cannot go
+/// (longer than a TCP message may be, or the connection failed).
+async fn send(stream: &mut TcpStream, framed: &mut Vec<u8>, message: &[u8]) -> bool {
+    let Ok(len) = u16::try_from(message.len()) else { return false };
+    framed.clear();
+    framed.extend_from_slice(&len.to_be_bytes());
+    framed.extend_from_slice(message);
+    stream.write_all(framed).await.is_ok()
 }
 
 #[cfg(test)]

@@ -9,7 +9,6 @@ use super::{Change, ChangeError, Origin, Publisher};
 use crate::delisting::{self, Event, Mail, NewRequest, RemovalRequest, State, AUTO_APPROVAL, CONFIRM_WITHIN};
 use crate::model::Prefix;
 use crate::name::{DatasetName, DomainName};
-use crate::store::StoredEntry;
 
 /// The operator's decision on a request.
 #[derive(Clone, Debug, PartialEq, Eq)]
@@ -38,22 +37,19 @@ impl Publisher {
     fn operator_listings(&self, zone: &DomainName, prefix: Prefix) -> Result<Listed, ChangeError> {
         let operator = DatasetName::operator();
         let mut out = Listed::default();
-        // Covering, least specific first; at one prefix the listing before the exclusion.
+        // One scan: the entries inside the prefix (itself included), then the wider ones
+        // covering it, least specific first and at one prefix the listing before the exclusion,
+        // so the last covering entry is the one that decides.
         let mut decided: Option<(Prefix, bool)> = None;
-        for (p, e) in self.store.covering(zone, &operator, prefix)? {
-            if p == prefix {
-                continue;
-            }
-            decided = Some((p, matches!(e, StoredEntry::Listing(_))));
-        }
-        out.covering = decided.filter(|(_, listing)| *listing).map(|(p, _)| p);
         let mut inside = Vec::new();
         self.store.for_each_affecting(zone, &operator, prefix, |p, head| {
-            if prefix.contains(p.first_address()) && p.len() >= prefix.len() {
-                inside.push((p, head.is_some()));
+            match p.len() < prefix.len() {
+                true => decided = Some((p, head.is_some())),
+                false => inside.push((p, head.is_some())),
             }
             Ok(())
         })?;
+        out.covering = decided.filter(|(_, listing)| *listing).map(|(p, _)| p);
         // A listing at a prefix that also has an exclusion is not listed.
         for &(p, listing) in &inside {
             if listing && !inside.iter().any(|&(q, l)| q == p && !l) {

@@ -100,10 +100,7 @@ impl Publisher {
         let mut pieces = Vec::new();
         for (at, submitted) in reports {
             let source = submitted.source_ip();
-            let ip = match source {
-                IpAddr::V6(v6) => v6.to_ipv4_mapped().map_or(source, IpAddr::V4),
-                v4 => v4,
-            };
+            let ip = crate::model::unmapped(source);
             let host = Prefix::host(ip);
             if is_test_point(host) {
                 out.refused.push((at, format!("{ip} is an RFC 5782 test point")));

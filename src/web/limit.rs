@@ -52,10 +52,7 @@ impl Limiter {
 
 /// The network an address counts under: its /24 (IPv4, and IPv4-mapped IPv6) or /48.
 fn source_of(ip: IpAddr) -> Prefix {
-    let ip = match ip {
-        IpAddr::V6(v6) => v6.to_ipv4_mapped().map_or(ip, IpAddr::V4),
-        v4 => v4,
-    };
+    let ip = crate::model::unmapped(ip);
     let len = if ip.is_ipv4() { 24 } else { 48 };
     Prefix::host(ip).truncated(len)
 }

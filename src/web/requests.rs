@@ -44,10 +44,6 @@ pub struct ConfirmForm {
     key: String,
 }
 
-fn same_hash(a: &[u8; 32], b: &[u8; 32]) -> bool {
-    a.iter().zip(b).fold(0u8, |d, (x, y)| d | (x ^ y)) == 0
-}
-
 fn refused(status: StatusCode, title: &str, text: String) -> Response {
     (status, message(title, text)).into_response()
 }
@@ -163,7 +159,7 @@ pub async fn file(
 async fn with_key(state: &WebState, id: u64, key: &str) -> Option<RemovalRequest> {
     let store = state.store.clone();
     let found = tokio::task::spawn_blocking(move || store.request(id)).await.ok()?.ok()??;
-    same_hash(&found.key_hash, &token::hash(key)).then_some(found)
+    token::same_bytes(&token::hash(key), &found.key_hash).then_some(found)
 }
 
 fn no_such_request() -> Response {
