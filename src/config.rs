@@ -378,6 +378,10 @@ struct ZoneFile {
     require_key: bool,
     #[serde(default)]
     allow_transfer: Vec<Spanned<String>>,
+    transfer_max_names: Option<usize>,
+    #[serde(default)]
+    notify: Vec<Spanned<String>>,
+    notify_interval: Option<u64>,
     #[serde(default)]
     evidence: EvidenceFile,
 }
@@ -657,9 +661,21 @@ pub struct ZoneConfig {
     pub require_key: bool,
     /// The policies that list from evidence in this zone.
     pub evidence: Policies,
-    /// Who may transfer the zone (AXFR over TCP); nobody without an entry.
+    /// Who may transfer the zone (AXFR and IXFR over TCP); nobody without an entry.
     pub allow_transfer: Vec<Prefix>,
+    /// Names and wildcards a whole transfer of the zone may carry at most (SERVFAIL beyond).
+    pub transfer_max_names: usize,
+    /// Secondaries told of new serials (NOTIFY, RFC 1996).
+    pub notify: Vec<SocketAddr>,
+    /// At most one NOTIFY round per this interval (changes in between are told together).
+    pub notify_interval: Duration,
 }
+
+/// The default of `transfer-max-names`: the record form of a list is a few names per entry
+/// (3.5 for the benchmark list), so this is a list of about 5M entries; beyond that, mirror the
+/// rbldnsd files instead (`mirror-export`) or raise it knowing each name costs a stock
+/// secondary about 500 bytes.
+pub const DEFAULT_TRANSFER_MAX_NAMES: usize = 20_000_000;
 
 /// SOA fields except the serial, which lives in the store.
 #[derive(Clone, Debug, PartialEq, Eq)]
@@ -1072,6 +1088,31 @@ fn validate_zone(z: ZoneFile, evidence: &EvidenceFile) -> Result<ZoneConfig, (Op
         };
         allow_transfer.push(prefix);
     }
+    let transfer_max_names = z.transfer_max_names.unwrap_or(DEFAULT_TRANSFER_MAX_NAMES);
+    if transfer_max_names == 0 {
+        return Err((Some(z.name.span()), format!("zone {origin}: transfer-max-names must be at least 1")));
+    }
+    let mut notify = Vec::new();
+    for spanned in &z.notify {
+        let text = spanned.get_ref();
+        let target = match text.parse::<IpAddr>() {
+            Ok(ip) => SocketAddr::new(ip, 53),
+            Err(_) => text.parse::<SocketAddr>().map_err(|_| {
+                (
+                    Some(spanned.span()),
+                    format!("notify {text:?}: not an address or address:port (\"192.0.2.1\", \"[2001:db8::1]:5353\")"),
+                )
+            })?,
+        };
+        notify.push(target);
+    }
+    let notify_interval = z.notify_interval.unwrap_or(1);
+    if notify_interval > 3600 {
+        return Err((
+            Some(z.name.span()),
+            format!("zone {origin}: notify-interval {notify_interval} must be within 0..=3600 seconds"),
+        ));
+    }
     let policies = policies(&evidence.three_strikes, &evidence.complaint_rate, &evidence.trap_hits, &z.evidence)
         .map_err(|e| (None, format!("zone {origin}: [zone.evidence.{e}")))?;
     validate_txt(z.txt_template.get_ref()).map_err(|e| (Some(z.txt_template.span()), format!("txt-template: {e}")))?;
@@ -1117,6 +1158,9 @@ fn validate_zone(z: ZoneFile, evidence: &EvidenceFile) -> Result<ZoneConfig, (Op
         require_key: z.require_key,
         evidence: policies,
         allow_transfer,
+        transfer_max_names,
+        notify,
+        notify_interval: Duration::from_secs(notify_interval),
     })
 }
 

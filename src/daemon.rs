@@ -348,6 +348,9 @@ fn spawn_tasks(
     let mut tasks = JoinSet::new();
     let mut threads = Vec::new();
     let stats = Arc::new(DnsStats::new(bound.iter().map(|b| b.udp.len()).sum()));
+    // The transfer history is shared by the TCP listeners (IXFR) and the NOTIFY task.
+    let journal = Arc::new(dns::journal::Journal::default());
+    tasks.spawn(dns::notify::run(shared.clone(), journal.clone(), stats.clone(), shutdown.clone()));
     let mut worker = 0;
     for b in bound {
         let addr = b.addr;
@@ -362,7 +365,8 @@ fn spawn_tasks(
             worker += 1;
         }
         let listener = tokio::net::TcpListener::from_std(b.tcp).map_err(bind_err)?;
-        tasks.spawn(dns::tcp::serve(listener, shared.clone(), limits, tcp, stats.clone(), shutdown.clone()));
+        let (shared, stats, journal) = (shared.clone(), stats.clone(), journal.clone());
+        tasks.spawn(dns::tcp::serve(listener, shared, limits, tcp, stats, journal, shutdown.clone()));
         tracing::info!(%addr, udp_workers = config.server.udp_workers, "listening (UDP and TCP)");
     }
     Ok(Workers { tasks, threads, stats })

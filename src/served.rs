@@ -29,9 +29,42 @@ pub enum Data {
 
 /// The records of what `zone` answers, at most `limit` names.
 pub fn records_of(zone: &ZoneSnapshot, limit: usize) -> Result<ServedRecords, TooLarge> {
+    let mut answers = Answers::default();
+    let (v4, v6) = pieces_of(zone, &mut answers);
+    let records = zoneform::records(&v4, &v6, limit)?;
+    Ok(ServedRecords { answers, records })
+}
+
+/// The records that go and come between what `old` and `new` answer (two serials of one zone
+/// under the same settings), at most `limit` of them: what an incremental transfer sends.
+pub fn diff(old: &ZoneSnapshot, new: &ZoneSnapshot, limit: usize) -> Result<ServedDiff, TooLarge> {
+    // One numbering of the answers for both sides, so that equal answers compare equal.
+    let mut answers = Answers::default();
+    let (old4, old6) = pieces_of(old, &mut answers);
+    let (new4, new6) = pieces_of(new, &mut answers);
+    let zoneform::Diff { removed, added } = zoneform::diff((&old4, &old6), (&new4, &new6), limit)?;
+    Ok(ServedDiff { answers, removed, added })
+}
+
+/// What changed between two serials of a zone, as records.
+#[derive(Debug)]
+pub struct ServedDiff {
+    answers: Answers,
+    pub removed: Vec<Record>,
+    pub added: Vec<Record>,
+}
+
+impl ServedDiff {
+    /// The data of a removed or added record (as [`ServedRecords::data`]).
+    pub fn data(&self, record: &Record) -> Vec<Data> {
+        self.answers.data(record)
+    }
+}
+
+/// The answer pieces of a zone in both families, numbered in `answers`.
+fn pieces_of(zone: &ZoneSnapshot, answers: &mut Answers) -> (Vec<zoneform::Piece>, Vec<zoneform::Piece>) {
     // The ranges are read from the base tables: fold live changes (patches) into them first.
     let zone = &zone.merged();
-    let mut answers = Answers::default();
     // The test points are cut out of any range around them (they answer on their own).
     let tests = [(TEST_UNLISTED_V4, TEST_UNLISTED_V4), (TEST_LISTED_V4, TEST_LISTED_V4)];
     let v4_ranges = zone.datasets().flat_map(|d| d.v4.base().listed_ranges().map(|(a, b, _)| (a, b)));
@@ -57,32 +90,14 @@ pub fn records_of(zone: &ZoneSnapshot, limit: usize) -> Result<ServedRecords, To
         }
         joined
     });
-    let records = zoneform::records(&v4, &v6, limit)?;
-    Ok(ServedRecords { answers, records })
+    (v4, v6)
 }
 
 impl ServedRecords {
     /// The data of `record`: its A records and TXTs (`$` expanded: the address for an address
     /// name, the network for a wildcard), or the placeholder.
     pub fn data(&self, record: &Record) -> Vec<Data> {
-        let id = match record.content {
-            Content::Placeholder => return vec![Data::Placeholder],
-            Content::Answer(id) => id,
-        };
-        let Some((codes, templates)) = (id as usize).checked_sub(1).and_then(|i| self.answers.all.get(i)) else {
-            return Vec::new();
-        };
-        let wildcard = record.path.last() == Some(&WILDCARD);
-        let mut out: Vec<Data> = codes.iter().map(|c| Data::A(*c)).collect();
-        for template in templates {
-            let txt = match (wildcard, record.block) {
-                (false, Some(block)) => expand_txt(template, block.first_address()),
-                (_, Some(block)) => expand_txt_with(template, &block.to_string()),
-                (_, None) => expand_txt_with(template, ""),
-            };
-            out.push(Data::Txt(txt));
-        }
-        out
+        self.answers.data(record)
     }
 }
 
@@ -111,6 +126,28 @@ struct Answers {
 }
 
 impl Answers {
+    /// The data of `record` (see [`ServedRecords::data`]).
+    fn data(&self, record: &Record) -> Vec<Data> {
+        let id = match record.content {
+            Content::Placeholder => return vec![Data::Placeholder],
+            Content::Answer(id) => id,
+        };
+        let Some((codes, templates)) = (id as usize).checked_sub(1).and_then(|i| self.all.get(i)) else {
+            return Vec::new();
+        };
+        let wildcard = record.path.last() == Some(&WILDCARD);
+        let mut out: Vec<Data> = codes.iter().map(|c| Data::A(*c)).collect();
+        for template in templates {
+            let txt = match (wildcard, record.block) {
+                (false, Some(block)) => expand_txt(template, block.first_address()),
+                (_, Some(block)) => expand_txt_with(template, &block.to_string()),
+                (_, None) => expand_txt_with(template, ""),
+            };
+            out.push(Data::Txt(txt));
+        }
+        out
+    }
+
     /// Adds `first..=last` answering `hits` to `pieces` (merged with the piece before when it
     /// ends right before and answers the same; nothing for no codes).
     fn add(

@@ -131,7 +131,7 @@ pub struct TooLarge {
 }
 
 /// One family's part of a name: the block of addresses under it and the pieces meeting it.
-#[derive(Clone, Copy, Debug)]
+#[derive(Clone, Copy, Debug, PartialEq)]
 struct Part<'a> {
     family: Family,
     depth: usize,
@@ -215,6 +215,134 @@ pub fn records(v4: &[Piece], v6: &[Piece], limit: usize) -> Result<Vec<Record>, 
     Ok(out)
 }
 
+/// The records to delete and to add to turn `records(old)` into `records(new)`, at most `limit`
+/// of them together. The two forms are walked side by side: a name whose pieces and inherited
+/// wildcard are the same on both sides has the same records under it and is not entered, so the
+/// work follows what changed, not the size of the zone.
+pub fn diff(old: (&[Piece], &[Piece]), new: (&[Piece], &[Piece]), limit: usize) -> Result<Diff, TooLarge> {
+    let mut differ = Differ { diff: Diff::default(), limit };
+    differ.node(&mut Vec::new(), Side::root(old), Side::root(new))?;
+    Ok(differ.diff)
+}
+
+/// Records that go and records that come.
+#[derive(Clone, Debug, Default, PartialEq, Eq)]
+pub struct Diff {
+    pub removed: Vec<Record>,
+    pub added: Vec<Record>,
+}
+
+/// What a name that is built holds: its wildcard, its own answers and the children to visit.
+struct Plan<'a> {
+    wild: u32,
+    wild_block: Option<Prefix>,
+    own: [Option<(u32, Option<Prefix>)>; 2],
+    inner4: Option<Part<'a>>,
+    inner6: Option<Part<'a>>,
+    /// Sorted, distinct.
+    labels: Vec<Label>,
+}
+
+/// Whether the name with parts `p4` and `p6`, under a wildcard answering `inherited`, is built
+/// (the apex always is; any other name when something under it answers otherwise).
+fn built(apex: bool, p4: &Option<Part<'_>>, p6: &Option<Part<'_>>, inherited: u32) -> bool {
+    let differs = |p: &Option<Part<'_>>| p.is_some_and(|p| p.uniform() != Some(inherited));
+    apex || differs(p4) || differs(p6)
+}
+
+impl<'a> Plan<'a> {
+    /// The plan of a name, or `None` when it is not built.
+    fn of(apex: bool, p4: Option<Part<'a>>, p6: Option<Part<'a>>, inherited: u32) -> Option<Plan<'a>> {
+        if !built(apex, &p4, &p6, inherited) {
+            return None;
+        }
+        // The records of the name itself: an address name answers its address.
+        let leaf = |p: Option<Part<'a>>| p.filter(|p| p.is_leaf()).map(|p| (p.uniform().unwrap_or(0), p.prefix()));
+        let own = [leaf(p4), leaf(p6)];
+        let inner4 = p4.filter(|p| !p.is_leaf());
+        let inner6 = p6.filter(|p| !p.is_leaf());
+        // The wildcard: the answer most children share, in the family whose choice needs fewer
+        // children built (none at the apex).
+        let candidates: Vec<(u32, Option<Prefix>)> =
+            [inner4, inner6].iter().flatten().map(|p| (p.default_answer(), p.prefix())).collect();
+        let (wild, wild_block) = match (apex, candidates.as_slice()) {
+            (true, _) | (false, []) => (0, None),
+            (false, [one]) => *one,
+            (false, [a, b]) if a.0 == b.0 => *a,
+            (false, _) => {
+                // Both families below, wanting different wildcards (rare: names of digits only).
+                let cost = |answer| children_to_build(inner4, inner6, answer);
+                candidates.iter().copied().min_by_key(|&(answer, _)| cost(answer)).unwrap_or((0, None))
+            }
+        };
+        // Children, merged by label across the families.
+        let mut labels: Vec<Label> = Vec::new();
+        for p in [inner4, inner6].iter().flatten() {
+            let values: Vec<u128> = match wild {
+                0 => p.touched(),
+                _ => (0..p.family.children()).collect(),
+            };
+            labels.extend(values.into_iter().map(|v| p.family.label(v)));
+        }
+        labels.sort_unstable();
+        labels.dedup();
+        Some(Plan { wild, wild_block, own, inner4, inner6, labels })
+    }
+
+    /// The child under `label`, as a name under this one's wildcard.
+    fn child(&self, label: Label) -> Side<'a> {
+        let part = |p: Option<Part<'a>>| p.and_then(|p| p.family.value(label).map(|v| p.child(v)));
+        Side { p4: part(self.inner4), p6: part(self.inner6), inherited: self.wild }
+    }
+
+    /// The name's own records, in order: its wildcard, its address answer, or (when nothing
+    /// else makes it exist, `below` saying whether a child does) a placeholder.
+    fn records(&self, path: &[Label], below: bool) -> Vec<Record> {
+        let mut out = Vec::new();
+        if self.wild != 0 {
+            let mut wildcard = path.to_vec();
+            wildcard.push(WILDCARD);
+            out.push(Record { path: wildcard, content: Content::Answer(self.wild), block: self.wild_block });
+        }
+        for (answer, block) in self.own.iter().flatten() {
+            if *answer != 0 {
+                out.push(Record { path: path.to_vec(), content: Content::Answer(*answer), block: *block });
+            }
+        }
+        if out.is_empty() && !below && !path.is_empty() {
+            out.push(Record { path: path.to_vec(), content: Content::Placeholder, block: None });
+        }
+        out
+    }
+}
+
+/// How many children of a name would be built under a wildcard answering `wild`.
+fn children_to_build(p4: Option<Part<'_>>, p6: Option<Part<'_>>, wild: u32) -> usize {
+    let mut count = 0;
+    for p in [p4, p6].iter().flatten() {
+        for v in 0..p.family.children() {
+            if p.child(v).uniform() != Some(wild) {
+                count += 1;
+            }
+        }
+    }
+    count
+}
+
+/// A name's parts in both families and the wildcard answer above it.
+#[derive(Clone, Copy, Debug, PartialEq)]
+struct Side<'a> {
+    p4: Option<Part<'a>>,
+    p6: Option<Part<'a>>,
+    inherited: u32,
+}
+
+impl<'a> Side<'a> {
+    fn root((v4, v6): (&'a [Piece], &'a [Piece])) -> Side<'a> {
+        Side { p4: Some(Part::root(Family::V4, v4)), p6: Some(Part::root(Family::V6, v6)), inherited: 0 }
+    }
+}
+
 struct Builder<'o> {
     out: &'o mut Vec<Record>,
     limit: usize,
@@ -238,78 +366,86 @@ impl Builder<'_> {
         p6: Option<Part<'_>>,
         inherited: u32,
     ) -> Result<bool, TooLarge> {
-        let apex = path.is_empty();
-        let differs = |p: &Option<Part<'_>>| p.is_some_and(|p| p.uniform() != Some(inherited));
-        if !apex && !differs(&p4) && !differs(&p6) {
+        let Some(plan) = Plan::of(path.is_empty(), p4, p6, inherited) else {
             return Ok(false);
-        }
-        // The records of the name itself: an IPv4 address name answers its address.
-        let own = p4.filter(|p| p.is_leaf()).map(|p| (p.uniform().unwrap_or(0), p.prefix()));
-        let inner4 = p4.filter(|p| !p.is_leaf());
-        let inner6 = p6.filter(|p| !p.is_leaf());
-        let own6 = p6.filter(|p| p.is_leaf()).map(|p| (p.uniform().unwrap_or(0), p.prefix()));
-        // The wildcard: the answer most children share, in the family whose choice needs fewer
-        // children built (none at the apex).
-        let candidates: Vec<(u32, Option<Prefix>)> =
-            [inner4, inner6].iter().flatten().map(|p| (p.default_answer(), p.prefix())).collect();
-        let (wild, wild_block) = match (apex, candidates.as_slice()) {
-            (true, _) | (false, []) => (0, None),
-            (false, [one]) => *one,
-            (false, [a, b]) if a.0 == b.0 => *a,
-            (false, _) => {
-                // Both families below, wanting different wildcards (rare: names of digits only).
-                let cost = |answer| Builder::children_to_build(inner4, inner6, answer);
-                candidates.iter().copied().min_by_key(|&(answer, _)| cost(answer)).unwrap_or((0, None))
-            }
         };
-        let mut exists = false;
-        // Children, merged by label across the families.
-        let mut labels: Vec<Label> = Vec::new();
-        for p in [inner4, inner6].iter().flatten() {
-            let values: Vec<u128> = match wild {
-                0 => p.touched(),
-                _ => (0..p.family.children()).collect(),
-            };
-            labels.extend(values.into_iter().map(|v| p.family.label(v)));
-        }
-        labels.sort_unstable();
-        labels.dedup();
-        for label in labels {
-            let c4 = inner4.and_then(|p| p.family.value(label).map(|v| p.child(v)));
-            let c6 = inner6.and_then(|p| p.family.value(label).map(|v| p.child(v)));
+        let mut below = false;
+        for &label in &plan.labels {
+            let child = plan.child(label);
             path.push(label);
-            exists |= self.node(path, c4, c6, wild)?;
+            below |= self.node(path, child.p4, child.p6, child.inherited)?;
             path.pop();
         }
-        if wild != 0 {
-            path.push(WILDCARD);
-            self.push(Record { path: path.clone(), content: Content::Answer(wild), block: wild_block })?;
-            path.pop();
-            exists = true;
-        }
-        for (answer, block) in [own, own6].into_iter().flatten() {
-            if answer != 0 {
-                self.push(Record { path: path.clone(), content: Content::Answer(answer), block })?;
-                exists = true;
-            }
-        }
-        if !exists && !apex {
-            self.push(Record { path: path.clone(), content: Content::Placeholder, block: None })?;
+        for record in plan.records(path, below) {
+            self.push(record)?;
         }
         Ok(true)
     }
+}
 
-    /// How many children of a name would be built under a wildcard answering `wild`.
-    fn children_to_build(p4: Option<Part<'_>>, p6: Option<Part<'_>>, wild: u32) -> usize {
-        let mut count = 0;
-        for p in [p4, p6].iter().flatten() {
-            for v in 0..p.family.children() {
-                if p.child(v).uniform() != Some(wild) {
-                    count += 1;
-                }
-            }
+struct Differ {
+    diff: Diff,
+    limit: usize,
+}
+
+impl Differ {
+    fn room(&self) -> usize {
+        self.limit.saturating_sub(self.diff.removed.len() + self.diff.added.len())
+    }
+
+    /// All records under a name that exists on one side only.
+    fn whole(&mut self, path: &mut Vec<Label>, side: Side<'_>, removed: bool) -> Result<bool, TooLarge> {
+        let mut out = Vec::new();
+        let exists = Builder { out: &mut out, limit: self.room() }
+            .node(path, side.p4, side.p6, side.inherited)
+            .map_err(|_| TooLarge { limit: self.limit })?;
+        match removed {
+            true => self.diff.removed.append(&mut out),
+            false => self.diff.added.append(&mut out),
         }
-        count
+        Ok(exists)
+    }
+
+    /// Compares the name `path` on both sides; returns whether it exists on each.
+    fn node(&mut self, path: &mut Vec<Label>, old: Side<'_>, new: Side<'_>) -> Result<(bool, bool), TooLarge> {
+        let apex = path.is_empty();
+        if old == new {
+            let exists = built(apex, &old.p4, &old.p6, old.inherited);
+            return Ok((exists, exists));
+        }
+        let before = Plan::of(apex, old.p4, old.p6, old.inherited);
+        let after = Plan::of(apex, new.p4, new.p6, new.inherited);
+        let (before, after) = match (before, after) {
+            (None, None) => return Ok((false, false)),
+            (Some(_), None) => return Ok((self.whole(path, old, true)?, false)),
+            (None, Some(_)) => return Ok((false, self.whole(path, new, false)?)),
+            (Some(b), Some(a)) => (b, a),
+        };
+        let mut labels: Vec<Label> = before.labels.iter().chain(&after.labels).copied().collect();
+        labels.sort_unstable();
+        labels.dedup();
+        let (mut below_before, mut below_after) = (false, false);
+        for label in labels {
+            let was = before.labels.binary_search(&label).is_ok().then(|| before.child(label));
+            let is = after.labels.binary_search(&label).is_ok().then(|| after.child(label));
+            path.push(label);
+            let (b, a) = match (was, is) {
+                (Some(was), Some(is)) => self.node(path, was, is)?,
+                (Some(was), None) => (self.whole(path, was, true)?, false),
+                (None, Some(is)) => (false, self.whole(path, is, false)?),
+                (None, None) => (false, false),
+            };
+            path.pop();
+            below_before |= b;
+            below_after |= a;
+        }
+        let (gone, come) = (before.records(path, below_before), after.records(path, below_after));
+        if self.room() < gone.len() + come.len() {
+            return Err(TooLarge { limit: self.limit });
+        }
+        self.diff.removed.extend(gone.iter().filter(|r| !come.contains(r)).cloned());
+        self.diff.added.extend(come.iter().filter(|r| !gone.contains(r)).cloned());
+        Ok((true, true))
     }
 }
 
@@ -496,6 +632,85 @@ mod tests {
                 })
                 .collect();
             check(&v4, &v6, &extra);
+        }
+
+    }
+
+    /// `records(old)` with `diff` applied, as sorted debug text (records have no order).
+    fn applied(old: &[Record], diff: &Diff) -> Vec<String> {
+        let text = |r: &Record| format!("{r:?}");
+        let mut out: Vec<String> = old.iter().map(text).collect();
+        for gone in &diff.removed {
+            let at = out.iter().position(|r| *r == text(gone));
+            assert!(at.is_some(), "removed record {} was not there", gone.owner());
+            out.swap_remove(at.unwrap_or(0));
+        }
+        out.extend(diff.added.iter().map(text));
+        out.sort();
+        out
+    }
+
+    fn sorted(records: &[Record]) -> Vec<String> {
+        let mut out: Vec<String> = records.iter().map(|r| format!("{r:?}")).collect();
+        out.sort();
+        out
+    }
+
+    #[test]
+    fn a_diff_touches_only_what_changed() {
+        // 45.67.0.0/16 listed; then 45.67.89.12 listed otherwise: the address and the copy
+        // `*.89.67.45` come (the closest-encloser rule), nothing goes.
+        let old4 = [Piece { first: 0x2d43_0000, last: 0x2d43_ffff, answer: 1 }];
+        let new4 = [
+            Piece { first: 0x2d43_0000, last: 0x2d43_590b, answer: 1 },
+            Piece { first: 0x2d43_590c, last: 0x2d43_590c, answer: 2 },
+            Piece { first: 0x2d43_590d, last: 0x2d43_ffff, answer: 1 },
+        ];
+        let d = diff((&old4, &[]), (&new4, &[]), 1000).expect("small");
+        assert!(d.removed.is_empty(), "{:?}", d.removed);
+        let added: BTreeSet<String> = d.added.iter().map(Record::owner).collect();
+        assert_eq!(added, BTreeSet::from(["*.89.67.45".to_string(), "12.89.67.45".to_string()]));
+        let old = records(&old4, &[], 1000).expect("small");
+        assert_eq!(applied(&old, &d), sorted(&records(&new4, &[], 1000).expect("small")));
+        assert_eq!(diff((&new4, &[]), (&new4, &[]), 1000), Ok(Diff::default()));
+        assert_eq!(diff((&old4, &[]), (&new4, &[]), 1), Err(TooLarge { limit: 1 }));
+    }
+
+    proptest! {
+        #![proptest_config(ProptestConfig::with_cases(300))]
+        /// Random data in both families, then random ranges painted over it: the old records
+        /// with the diff applied are the new records, and the diff deletes only what was there.
+        #[test]
+        fn the_old_records_with_the_diff_applied_are_the_new_ones(
+            base4 in proptest::collection::vec((0usize..3, 0u128..0x2_0000, 0u128..0x2_0000, 0u32..4), 0..12),
+            change4 in proptest::collection::vec((0usize..3, 0u128..0x2_0000, 0u128..0x400, 0u32..4), 0..6),
+            base6 in proptest::collection::vec((0usize..2, 0u128..0x100, 1u32..6, 0u32..4), 0..6),
+            change6 in proptest::collection::vec((0usize..2, 0u128..0x100, 1u32..8, 0u32..4), 0..4),
+        ) {
+            let bases4 = [0x0102_0000u128, 0x2d43_0000, 0x7f00_0000];
+            let bases6 = [0x1234u128 << 112, 0x2001u128 << 112];
+            let r4 = |v: &[(usize, u128, u128, u32)]| -> Vec<(u128, u128, u32)> {
+                v.iter().map(|&(b, off, len, a)| (bases4[b] + off, (bases4[b] + off + len).min(u128::from(u32::MAX)), a)).collect()
+            };
+            let r6 = |v: &[(usize, u128, u32, u32)]| -> Vec<(u128, u128, u32)> {
+                v.iter()
+                    .map(|&(b, off, nibbles, a)| {
+                        let first = bases6[b] + (off << 100);
+                        let first = first & !(u128::MAX >> (4 * nibbles));
+                        (first, first | (u128::MAX >> (4 * nibbles)), a)
+                    })
+                    .collect()
+            };
+            let (old4, old6) = (paint(&r4(&base4)), paint(&r6(&base6)));
+            let new4 = paint(&[r4(&base4), r4(&change4)].concat());
+            let new6 = paint(&[r6(&base6), r6(&change6)].concat());
+            let old = records(&old4, &old6, 10_000_000).expect("within the limit");
+            let new = records(&new4, &new6, 10_000_000).expect("within the limit");
+            let d = diff((&old4, &old6), (&new4, &new6), 10_000_000).expect("within the limit");
+            prop_assert_eq!(applied(&old, &d), sorted(&new));
+            for r in &d.added {
+                prop_assert!(!d.removed.contains(r), "{} both removed and added", r.owner());
+            }
         }
     }
 }

@@ -10,7 +10,7 @@ use axum::Json;
 
 use super::state::ApiState;
 use super::wire::{StatsResponse, TransportStats, ZoneStats};
-use crate::dns::stats::{Tally, Totals, RCODE_NAMES};
+use crate::dns::stats::{Tally, Totals, Transfer, RCODE_NAMES};
 
 /// Everything `/v1/stats` and `/metrics` report.
 #[derive(Debug)]
@@ -52,6 +52,7 @@ pub async fn stats(State(state): State<ApiState>) -> Json<StatsResponse> {
         zones: s.zones,
         marketers: s.marketers,
         evidence_records: s.evidence_records,
+        transfers: Transfer::ALL.iter().map(|t| (t.name().to_string(), s.dns.transfers[*t as usize])).collect(),
     })
 }
 
@@ -120,6 +121,11 @@ pub fn render(s: &Stats) -> String {
         "Queries with a server cookie that is not ours (BADCOOKIE over UDP).",
         &|t| t.cookies_invalid,
     );
+    let name = "dnsbl_transfers_total";
+    let _ = writeln!(out, "# HELP {name} Zone transfers served and NOTIFYs sent, by outcome.\n# TYPE {name} counter");
+    for t in Transfer::ALL {
+        let _ = writeln!(out, "{name}{{outcome=\"{}\"}} {}", t.name(), s.dns.transfers[t as usize]);
+    }
     let name = "dnsbl_responses_total";
     let _ = writeln!(out, "# HELP {name} DNS replies by response code.\n# TYPE {name} counter");
     for (transport, t) in transports {

@@ -247,6 +247,10 @@ pub struct StatsResponse {
     /// About how many evidence records (and counted-report marks) are stored.
     #[serde(default)]
     pub evidence_records: u64,
+    /// Zone transfers served and NOTIFYs sent, by outcome (`whole`, `incremental`, `current`,
+    /// `refused`, `notify_sent`, `notify_answered`, `notify_unanswered`).
+    #[serde(default)]
+    pub transfers: BTreeMap<String, u64>,
 }
 
 /// Query counters of one transport since the server started.

@@ -5,7 +5,7 @@
 //! ([`super::request::dropped_unread`]); what does not parse, and malformed EDNS options, get
 //! FORMERR; so does a malformed COOKIE option, and a server cookie that is not ours gets BADCOOKIE
 //! over UDP (DNS cookies, [`crate::cookie`]); a TSIG-signed request gets NOTAUTH with TSIG BADKEY (no keys are configured);
-//! opcodes other than QUERY get NOTIMP (RD and CD not echoed); EDNS is echoed, version > 0 gets BADVERS; IXFR, zone transfers over UDP and non-IN classes are REFUSED (AXFR over TCP is [`transfer`]); UDP replies over the client's limit
+//! opcodes other than QUERY get NOTIMP (RD and CD not echoed); EDNS is echoed, version > 0 gets BADVERS; zone transfers over UDP and non-IN classes are REFUSED (AXFR and IXFR over TCP are [`transfer`]); UDP replies over the client's limit
 //! (512 without EDNS, else its size capped by `max-udp-payload`) are truncated honestly (TC=1,
 //! question only). The answer itself comes from [`crate::query::resolve`]. Common queries are
 //! answered by [`super::lean`] first ([`super::respond::respond`] picks the path).
@@ -21,6 +21,9 @@ use crate::cookie::{self, Presented, Verdict};
 use crate::name::DomainName;
 use crate::query::{self, Answer, Data, Owner, Rr};
 use crate::snapshot::Snapshot;
+
+use super::journal::Since;
+use std::sync::Arc;
 
 use super::request::{dropped_unread, edns_options_well_formed, opt_rdata, Limits, Transport};
 
@@ -196,22 +199,18 @@ fn name(d: &DomainName) -> Result<Name, NameError> {
     Name::from_ascii(format!("{d}.")).map_err(|_| NameError)
 }
 
-/// Names and wildcards one zone transfer may carry at most (the record form of a list is a
-/// few names per entry; beyond this a secondary should mirror the rbldnsd files instead).
-pub const TRANSFER_MAX_NAMES: usize = 20_000_000;
-
 /// Records per message of a zone transfer (each message stays far below 64 KiB: a record is at
 /// most a name of 75 bytes and a TXT of 255).
 const TRANSFER_RECORDS_PER_MESSAGE: usize = 100;
 
-/// Whether `packet` asks for a zone transfer (AXFR): the cheap look the TCP loop takes before it
-/// hands the question to [`transfer`].
+/// Whether `packet` asks for a zone transfer (AXFR or IXFR): the cheap look the TCP loop takes
+/// before it hands the question to [`transfer`].
 pub fn asks_transfer(packet: &[u8]) -> bool {
     let mut at = 12;
     while let Some(&len) = packet.get(at) {
         if len == 0 {
             let qtype = packet.get(at + 1..at + 3).map(|b| u16::from_be_bytes([b[0], b[1]]));
-            return qtype == Some(u16::from(RecordType::AXFR));
+            return qtype == Some(u16::from(RecordType::AXFR)) || qtype == Some(u16::from(RecordType::IXFR));
         }
         if len & 0xc0 != 0 {
             return false;
@@ -221,12 +220,38 @@ pub fn asks_transfer(packet: &[u8]) -> bool {
     false
 }
 
-/// The messages of a zone transfer (AXFR, RFC 5936) over TCP: the zone's SOA, its NS and glue,
-/// every name of its record form ([`crate::served`]), the SOA again; or one REFUSED message for a
-/// zone not served here, a client outside the zone's `allow-transfer`, or anything but a plain
-/// IN AXFR query; SERVFAIL when the zone has more names than [`TRANSFER_MAX_NAMES`]. `None`
-/// (drop) for what does not parse.
-pub fn transfer(snapshot: &Snapshot, packet: &[u8], peer: std::net::IpAddr) -> Option<Vec<Vec<u8>>> {
+/// What a transfer sent, for the log and the counters.
+#[derive(Clone, Debug, PartialEq, Eq)]
+pub enum Sent {
+    /// The whole zone (an AXFR, or an IXFR the history could not serve), at a serial.
+    Whole { serial: u32, records: usize },
+    /// An incremental transfer from one serial to another, in steps.
+    Incremental { from: u32, to: u32, steps: usize, records: usize },
+    /// The current SOA alone (the secondary is up to date).
+    Current { serial: u32 },
+    /// REFUSED, FORMERR or SERVFAIL, and why.
+    Refused(&'static str),
+}
+
+/// The messages of a zone transfer over TCP, and what they are:
+///
+/// - AXFR (RFC 5936): the zone's SOA, its NS and glue, every name of its record form
+///   ([`crate::served`]), the SOA again;
+/// - IXFR (RFC 1995): the newest SOA, then per step of the history since the secondary's serial
+///   (the SOA of the request's authority section) the old SOA, the records that go, the new
+///   SOA, the records that come; then the newest SOA. The newest SOA alone when the secondary
+///   is current; the whole zone as for AXFR when the history does not reach back to its serial.
+///
+/// REFUSED for a zone not served here, a client outside the zone's `allow-transfer`, or
+/// anything but a plain IN query; FORMERR for an IXFR without the secondary's SOA; SERVFAIL
+/// when the zone has more names than its `transfer-max-names`. `None` (drop) for what does
+/// not parse. The zone's history catches up with the served snapshot first.
+pub fn transfer(
+    snapshot: &Snapshot,
+    journal: &super::journal::Journal,
+    packet: &[u8],
+    peer: std::net::IpAddr,
+) -> Option<(Vec<Vec<u8>>, Sent)> {
     if dropped_unread(packet) {
         return None;
     }
@@ -234,25 +259,60 @@ pub fn transfer(snapshot: &Snapshot, packet: &[u8], peer: std::net::IpAddr) -> O
     let limits = Limits { max_udp_payload: 65_535 };
     let mut response = reply_to(&request, &limits);
     response.edns = None;
-    let single = |mut m: Message, code| {
+    let single = |mut m: Message, code, why| {
         m.metadata.response_code = code;
-        encode(&m).map(|b| vec![b])
+        encode(&m).map(|b| (vec![b], Sent::Refused(why)))
     };
     let query = match request.queries.as_slice() {
         [q] if request.metadata.op_code == OpCode::Query && q.query_class() == DNSClass::IN => q,
-        _ => return single(response, ResponseCode::Refused),
+        _ => return single(response, ResponseCode::Refused, "not a plain IN query"),
     };
     let zone = snapshot.zones.iter().find(|z| name(&z.config.origin).is_ok_and(|n| n.eq_case(query.name())));
-    let Some(zone) = zone.filter(|z| z.config.allow_transfer.iter().any(|p| p.contains(peer))) else {
-        return single(response, ResponseCode::Refused);
+    let Some(zone) = zone else {
+        return single(response, ResponseCode::Refused, "zone not served here");
     };
-    let Ok(served) = crate::served::records_of(zone, TRANSFER_MAX_NAMES) else {
-        return single(response, ResponseCode::ServFail);
+    if !zone.config.allow_transfer.iter().any(|p| p.contains(peer)) {
+        return single(response, ResponseCode::Refused, "client not in allow-transfer");
+    }
+    let theirs = match query.query_type() {
+        RecordType::IXFR => {
+            let serial = request.authorities.iter().find_map(|r| match &r.data {
+                RData::SOA(soa) if r.name.eq_case(query.name()) => Some(soa.serial),
+                _ => None,
+            });
+            let Some(serial) = serial else {
+                return single(response, ResponseCode::FormErr, "IXFR without the secondary's SOA");
+            };
+            Some(serial)
+        }
+        _ => None,
     };
-    let Ok(records) = transfer_records(zone, &served) else {
-        return single(response, ResponseCode::ServFail);
-    };
+    let zone = journal.catch_up(zone);
     response.metadata.authoritative = true;
+    let since = theirs.map(|serial| (serial, journal.since(&zone.config.origin, serial)));
+    let (records, sent) = match since {
+        Some((_, Since::Current)) => {
+            let soa = Record::from_rdata(name(&zone.config.origin).ok()?, zone.config.soa.ttl, soa(&zone).ok()?);
+            (vec![soa], Sent::Current { serial: zone.serial })
+        }
+        Some((from, Since::Steps(steps))) => {
+            let Ok(records) = incremental_records(&zone, &steps) else {
+                return single(response, ResponseCode::ServFail, "a name that does not encode");
+            };
+            let changed = steps.iter().map(|s| s.removed.len() + s.added.len()).sum();
+            (records, Sent::Incremental { from, to: zone.serial, steps: steps.len(), records: changed })
+        }
+        Some((_, Since::Whole)) | None => {
+            let Ok(served) = crate::served::records_of(&zone, zone.config.transfer_max_names) else {
+                return single(response, ResponseCode::ServFail, "more names than transfer-max-names");
+            };
+            let Ok(records) = transfer_records(&zone, &served) else {
+                return single(response, ResponseCode::ServFail, "a name that does not encode");
+            };
+            let count = served.records.len();
+            (records, Sent::Whole { serial: zone.serial, records: count })
+        }
+    };
     let mut out = Vec::new();
     for (i, chunk) in records.chunks(TRANSFER_RECORDS_PER_MESSAGE).enumerate() {
         let mut m = response.clone();
@@ -262,7 +322,47 @@ pub fn transfer(snapshot: &Snapshot, packet: &[u8], peer: std::net::IpAddr) -> O
         m.answers = chunk.to_vec();
         out.push(encode(&m)?);
     }
-    Some(out)
+    Some((out, sent))
+}
+
+/// The records of an incremental transfer in order (RFC 1995 §4).
+fn incremental_records(
+    zone: &crate::snapshot::ZoneSnapshot,
+    steps: &[Arc<super::journal::Step>],
+) -> Result<Vec<Record>, NameError> {
+    let config = &zone.config;
+    let origin = name(&config.origin)?;
+    let soa_at = |serial| -> Result<Record, NameError> {
+        Ok(Record::from_rdata(origin.clone(), config.soa.ttl, soa_with(zone, serial)?))
+    };
+    let rr = |r: &super::journal::Rr| -> Result<Record, NameError> {
+        let owner = Name::from_ascii(format!("{}.{}.", r.owner, config.origin)).map_err(|_| NameError)?;
+        Ok(Record::from_rdata(owner, config.ttl, rdata(&r.data)))
+    };
+    let mut out = vec![soa_at(zone.serial)?];
+    for step in steps {
+        out.push(soa_at(step.from)?);
+        for r in &step.removed {
+            out.push(rr(r)?);
+        }
+        out.push(soa_at(step.to)?);
+        for r in &step.added {
+            out.push(rr(r)?);
+        }
+    }
+    out.push(soa_at(zone.serial)?);
+    Ok(out)
+}
+
+/// The record data of a record-form record.
+fn rdata(data: &crate::served::Data) -> RData {
+    match data {
+        crate::served::Data::A(ip) => RData::A(A(*ip)),
+        crate::served::Data::Txt(t) => RData::TXT(TXT::new(vec![t.clone()])),
+        crate::served::Data::Placeholder => {
+            RData::Unknown { code: RecordType::Unknown(65280), rdata: NULL::with(vec![0]) }
+        }
+    }
 }
 
 /// The records of a transfer in order: SOA, NS and glue, the record form, SOA.
@@ -287,14 +387,7 @@ fn transfer_records(
     for r in &served.records {
         let owner = Name::from_ascii(format!("{}.{}.", r.owner(), config.origin)).map_err(|_| NameError)?;
         for data in served.data(r) {
-            let rdata = match data {
-                crate::served::Data::A(ip) => RData::A(A(ip)),
-                crate::served::Data::Txt(t) => RData::TXT(TXT::new(vec![t])),
-                crate::served::Data::Placeholder => {
-                    RData::Unknown { code: RecordType::Unknown(65280), rdata: NULL::with(vec![0]) }
-                }
-            };
-            out.push(Record::from_rdata(owner.clone(), config.ttl, rdata));
+            out.push(Record::from_rdata(owner.clone(), config.ttl, rdata(&data)));
         }
     }
     out.push(soa);
@@ -303,11 +396,43 @@ fn transfer_records(
 
 /// The zone's SOA record data, with its current serial.
 fn soa(zone: &crate::snapshot::ZoneSnapshot) -> Result<RData, NameError> {
+    soa_with(zone, zone.serial)
+}
+
+/// The zone's SOA record data at `serial`.
+fn soa_with(zone: &crate::snapshot::ZoneSnapshot, serial: u32) -> Result<RData, NameError> {
     let s = &zone.config.soa;
     let i = |v: u32| i32::try_from(v).unwrap_or(i32::MAX);
-    let data =
-        SOA::new(name(&s.mname)?, name(&s.rname)?, zone.serial, i(s.refresh), i(s.retry), i(s.expire), s.minimum);
+    let data = SOA::new(name(&s.mname)?, name(&s.rname)?, serial, i(s.refresh), i(s.retry), i(s.expire), s.minimum);
     Ok(RData::SOA(data))
+}
+
+/// A NOTIFY (RFC 1996 §3.7) for `zone` at its serial: opcode NOTIFY, AA, the question
+/// `zone IN SOA`, and the SOA in the answer section as the hint of the new serial.
+pub fn notify_message(zone: &crate::snapshot::ZoneSnapshot, id: u16) -> Option<Vec<u8>> {
+    let origin = name(&zone.config.origin).ok()?;
+    let mut m = Message::new(id, MessageType::Query, OpCode::Notify);
+    m.metadata.authoritative = true;
+    m.queries = vec![Query::query(origin.clone(), RecordType::SOA)];
+    m.answers = vec![Record::from_rdata(origin, zone.config.soa.ttl, soa(zone).ok()?)];
+    encode(&m)
+}
+
+/// Whether `packet` is the answer to our NOTIFY `id` for `zone`: a response, opcode NOTIFY,
+/// NOERROR, the same id and question name.
+pub fn notify_answered(packet: &[u8], id: u16, zone: &DomainName) -> bool {
+    let Ok(m) = Message::from_vec(packet) else {
+        return false;
+    };
+    let same_zone = match (m.queries.as_slice(), name(zone)) {
+        ([q], Ok(n)) => q.name().eq_case(&n),
+        _ => false,
+    };
+    m.metadata.message_type == MessageType::Response
+        && m.metadata.op_code == OpCode::Notify
+        && m.metadata.id == id
+        && m.metadata.response_code == ResponseCode::NoError
+        && same_zone
 }
 
 /// FORMERR for a packet that did not parse, with its id, opcode and RD bit.

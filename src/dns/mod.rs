@@ -9,10 +9,14 @@
 //! - [`tcp`]: our own accept loop (connection cap, idle timeout, never gives up on errors).
 //! - [`listen`]: binds the sockets for each listen address, UDP and TCP on the same port.
 //! - [`stats`]: query counters per worker, summed for the API's `/metrics` and `/v1/stats`.
+//! - [`journal`]: the history of each transferred zone's changes, for IXFR.
+//! - [`notify`]: NOTIFY to each zone's secondaries after changes (coalesced, retried).
 
 pub mod full;
+pub mod journal;
 pub mod lean;
 pub mod listen;
+pub mod notify;
 pub mod request;
 pub mod respond;
 pub mod stats;

@@ -130,11 +130,56 @@ impl Counters {
     }
 }
 
+/// Zone transfers served and NOTIFYs sent, by outcome.
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub enum Transfer {
+    /// A whole zone (AXFR, or an IXFR the history could not serve incrementally).
+    Whole,
+    /// An incremental transfer (IXFR).
+    Incremental,
+    /// An IXFR from a secondary already current (the SOA alone).
+    Current,
+    /// A transfer refused (or FORMERR, SERVFAIL).
+    Refused,
+    /// A NOTIFY sent for the first time (retransmissions are not counted).
+    NotifySent,
+    /// A NOTIFY a secondary answered.
+    NotifyAnswered,
+    /// A NOTIFY given up after every retransmission.
+    NotifyUnanswered,
+}
+
+impl Transfer {
+    pub const ALL: [Transfer; 7] = [
+        Transfer::Whole,
+        Transfer::Incremental,
+        Transfer::Current,
+        Transfer::Refused,
+        Transfer::NotifySent,
+        Transfer::NotifyAnswered,
+        Transfer::NotifyUnanswered,
+    ];
+
+    /// The name in the statistics.
+    pub fn name(self) -> &'static str {
+        match self {
+            Transfer::Whole => "whole",
+            Transfer::Incremental => "incremental",
+            Transfer::Current => "current",
+            Transfer::Refused => "refused",
+            Transfer::NotifySent => "notify_sent",
+            Transfer::NotifyAnswered => "notify_answered",
+            Transfer::NotifyUnanswered => "notify_unanswered",
+        }
+    }
+}
+
 /// The counters of every DNS worker of a server.
 #[derive(Debug)]
 pub struct DnsStats {
     udp: Vec<Counters>,
     tcp: Counters,
+    transfers: [AtomicU64; Transfer::ALL.len()],
     started: Instant,
 }
 
@@ -145,13 +190,20 @@ pub struct Totals {
     pub tcp: Tally,
     pub uptime_seconds: u64,
     pub udp_workers: usize,
+    /// By [`Transfer`], in the order of [`Transfer::ALL`].
+    pub transfers: [u64; Transfer::ALL.len()],
 }
 
 impl DnsStats {
     /// Counters for `udp_workers` UDP workers and the TCP front end.
     pub fn new(udp_workers: usize) -> DnsStats {
         let udp = (0..udp_workers.max(1)).map(|_| Counters::default()).collect();
-        DnsStats { udp, tcp: Counters::default(), started: Instant::now() }
+        DnsStats { udp, tcp: Counters::default(), transfers: Default::default(), started: Instant::now() }
+    }
+
+    /// Counts one zone transfer or NOTIFY.
+    pub fn transfer(&self, what: Transfer) {
+        self.transfers[what as usize].fetch_add(1, Ordering::Relaxed);
     }
 
     /// UDP worker `i`'s block (the last one for any larger `i`, so a miscount cannot panic).
@@ -175,6 +227,9 @@ impl DnsStats {
             c.read(&mut totals.udp);
         }
         self.tcp.read(&mut totals.tcp);
+        for (total, c) in totals.transfers.iter_mut().zip(&self.transfers) {
+            *total = c.load(Ordering::Relaxed);
+        }
         totals
     }
 }

@@ -12,9 +12,10 @@ use tokio::net::{TcpListener, TcpStream};
 use tokio::sync::Semaphore;
 use tokio_util::sync::CancellationToken;
 
+use super::journal::Journal;
 use super::request::{Limits, Transport};
 use super::respond::{cookie_of, refuse, respond};
-use super::stats::{DnsStats, Tally};
+use super::stats::{DnsStats, Tally, Transfer};
 use crate::access::ClientVerdict;
 use crate::cookie::Presented;
 use crate::snapshot::SharedSnapshot;
@@ -33,6 +34,7 @@ pub async fn serve(
     limits: Limits,
     settings: TcpSettings,
     stats: Arc<DnsStats>,
+    journal: Arc<Journal>,
     shutdown: CancellationToken,
 ) {
     let slots = Arc::new(Semaphore::new(settings.max_connections));
@@ -54,7 +56,8 @@ pub async fn serve(
                     stats.tcp().add(&Tally { dropped: 1, ..Tally::default() });
                     continue;
                 }
-                let (shared, shutdown, stats) = (shared.clone(), shutdown.clone(), stats.clone());
+                let (shared, shutdown, stats, journal) =
+                    (shared.clone(), shutdown.clone(), stats.clone(), journal.clone());
                 let conn = Connection {
                     limits,
                     idle: settings.idle_timeout,
@@ -64,7 +67,7 @@ pub async fn serve(
                 tokio::spawn(async move {
                     tokio::select! {
                         _ = shutdown.cancelled() => {}
-                        _ = connection(stream, &shared, conn, &stats) => {}
+                        _ = connection(stream, &shared, conn, &stats, &journal) => {}
                     }
                     drop(permit);
                 });
@@ -131,7 +134,13 @@ struct Connection {
 }
 
 /// Answers messages on one connection, in order, until the client closes it or idles out.
-async fn connection(mut stream: TcpStream, shared: &SharedSnapshot, conn: Connection, stats: &DnsStats) {
+async fn connection(
+    mut stream: TcpStream,
+    shared: &SharedSnapshot,
+    conn: Connection,
+    stats: &DnsStats,
+    journal: &Arc<Journal>,
+) {
     let Connection { limits, idle, refused, peer } = conn;
     let _ = stream.set_nodelay(true);
     let mut buf = Vec::new();
@@ -153,9 +162,10 @@ async fn connection(mut stream: TcpStream, shared: &SharedSnapshot, conn: Connec
         // A zone transfer (a refused client is refused below, as for any query): built off the
         // runtime's threads (a large zone takes seconds), then sent as its messages.
         if !refused && super::full::asks_transfer(&buf) && shared.load().access.admit(peer) != ClientVerdict::Refuse {
-            let (snapshot, packet) = (shared.load_full(), buf.clone());
-            let built = tokio::task::spawn_blocking(move || super::full::transfer(&snapshot, &packet, peer)).await;
-            let Ok(Some(messages)) = built else {
+            let (snapshot, packet, history) = (shared.load_full(), buf.clone(), journal.clone());
+            let built =
+                tokio::task::spawn_blocking(move || super::full::transfer(&snapshot, &history, &packet, peer)).await;
+            let Ok(Some((messages, sent))) = built else {
                 tally.dropped = 1;
                 stats.tcp().add(&tally);
                 continue;
@@ -163,6 +173,13 @@ async fn connection(mut stream: TcpStream, shared: &SharedSnapshot, conn: Connec
             if let Some(first) = messages.first() {
                 tally.reply(first, super::request::Route::Full);
             }
+            tracing::info!(%peer, ?sent, messages = messages.len(), "zone transfer");
+            stats.transfer(match sent {
+                super::full::Sent::Whole { .. } => Transfer::Whole,
+                super::full::Sent::Incremental { .. } => Transfer::Incremental,
+                super::full::Sent::Current { .. } => Transfer::Current,
+                super::full::Sent::Refused(_) => Transfer::Refused,
+            });
             stats.tcp().add(&tally);
             for message in &messages {
                 if !send(&mut stream, &mut framed, message).await {

@@ -1,8 +1,9 @@
 //! The zone's record form served by a real NSD answers every probe as dnsbl does (ranges as
 //! wildcards, exclusions, nested entries of other codes, a second dataset, IPv6, IPv4-mapped IPv6
 //! names and the names IPv6 shares with IPv4): loaded from `dnsbl zone export --format bind`,
-//! and transferred from the running server by AXFR with NSD as a secondary. A client outside
-//! `allow-transfer` is refused.
+//! and transferred from the running server by AXFR with NSD as a secondary; after a batch of
+//! changes the primary's NOTIFY brings NSD an IXFR and it answers the new data. A client
+//! outside `allow-transfer` is refused.
 
 use std::net::{SocketAddr, TcpListener};
 use std::path::Path;
@@ -36,12 +37,22 @@ enum Source<'a> {
 }
 
 fn nsd(dir: &Path, source: Source<'_>) -> Nsd {
-    let port = TcpListener::bind("127.0.0.1:0").and_then(|l| l.local_addr()).expect("a free port").port();
+    nsd_on(dir, free_port(), source)
+}
+
+/// A loopback port free for TCP (and so, almost surely, for UDP) right now.
+fn free_port() -> u16 {
+    TcpListener::bind("127.0.0.1:0").and_then(|l| l.local_addr()).expect("a free port").port()
+}
+
+/// NSD on `port`; as a secondary it asks IXFR (AXFR when it has no copy yet) and takes NOTIFY
+/// from the primary.
+fn nsd_on(dir: &Path, port: u16, source: Source<'_>) -> Nsd {
     let d = dir.display();
     let zone = match &source {
         Source::File(zonefile) => format!("  zonefile: \"{}\"\n", zonefile.display()),
         Source::Primary(primary) => format!(
-            "  zonefile: \"{d}/secondary.zone\"\n  request-xfr: AXFR {}@{} NOKEY\n  allow-notify: {} NOKEY\n",
+            "  zonefile: \"{d}/secondary.zone\"\n  request-xfr: {}@{} NOKEY\n  allow-notify: {} NOKEY\n",
             primary.ip(),
             primary.port(),
             primary.ip()
@@ -267,4 +278,75 @@ fn a_client_outside_allow_transfer_is_refused() {
     let s = TestServer::in_dir(&data2);
     let refused = tcp(s.addr, &question("bl.localhost", RecordType::AXFR, None));
     assert_eq!(refused.metadata.response_code, ResponseCode::Refused, "nobody by default");
+}
+
+/// A batch of changes over every kind of entry [`populate`] made: new listings, a removed one,
+/// a new exclusion inside a range, a removed exclusion, IPv6, and a new network elsewhere.
+fn change_batch(s: &TestServer) {
+    let add = |prefix: &str, code: &str| {
+        let change = Change::AddListing {
+            prefix: prefix.parse().expect("prefix"),
+            listing: listing(code, None),
+            expires_at: None,
+        };
+        s.apply("bl.localhost", change).expect("add");
+    };
+    add("45.67.11.0/24", "127.0.0.2");
+    add("45.67.9.200", "127.0.0.2");
+    add("198.51.100.0/26", "127.0.0.3");
+    add("2001:db8:1:7::/64", "127.0.0.2");
+    s.apply("bl.localhost", Change::RemoveListing { prefix: "1.2.3.4/32".parse().expect("prefix") }).expect("remove");
+    s.apply("bl.localhost", Change::RemoveExclusion { prefix: "45.67.10.77/32".parse().expect("prefix") })
+        .expect("remove exclusion");
+    s.apply("bl.localhost", Change::AddExclusion { prefix: "45.67.12.0/23".parse().expect("prefix"), reason: None })
+        .expect("exclude");
+}
+
+#[test]
+fn after_changes_the_primarys_notify_brings_nsd_an_ixfr_and_it_answers_the_new_data() {
+    let (dir, data) = temp_data();
+    let nsd_port = free_port();
+    let mut config = test_config(&data);
+    config.zones[0].allow_transfer = vec!["127.0.0.1/32".parse().expect("prefix")];
+    config.zones[0].notify = vec![SocketAddr::from(([127, 0, 0, 1], nsd_port))];
+    let s = TestServer::start(config);
+    populate(&s);
+    let nsd_dir = dir.path().join("nsd");
+    std::fs::create_dir_all(&nsd_dir).expect("nsd dir");
+    let n = nsd_on(&nsd_dir, nsd_port, Source::Primary(s.addr));
+    agree(s.addr, n.addr);
+    let (base, token) = s.api(&data);
+    let api = Api { base, token };
+    let transfers = |outcome: &str| -> u64 {
+        let (status, stats) = api.call("GET", "/v1/stats", None, None);
+        assert_eq!(status, 200, "{stats}");
+        stats["transfers"][outcome].as_u64().unwrap_or(0)
+    };
+    assert_eq!(transfers("whole"), 1, "the first copy is the whole zone");
+    let before = soa_serial(n.addr, "bl.localhost");
+    change_batch(&s);
+    let serial = soa_serial(s.addr, "bl.localhost");
+    assert!(serial > before);
+    // NSD's own refresh is hours away: only the NOTIFY brings the change this soon.
+    let deadline = Instant::now() + Duration::from_secs(30);
+    while soa_serial(n.addr, "bl.localhost") != serial {
+        let log = std::fs::read_to_string(nsd_dir.join("nsd.log")).unwrap_or_default();
+        assert!(Instant::now() < deadline, "NSD did not reach serial {serial}: {log}");
+        std::thread::sleep(Duration::from_millis(20));
+    }
+    assert_eq!(transfers("incremental"), 1, "the change came by IXFR");
+    assert_eq!(transfers("whole"), 1);
+    assert!(transfers("notify_answered") >= 1, "NSD answered the NOTIFY");
+    for name in
+        ["5.11.67.45.bl.localhost", "200.9.67.45.bl.localhost", "9.100.51.198.bl.localhost", "77.10.67.45.bl.localhost"]
+    {
+        assert!(!answer(n.addr, name).is_empty(), "{name} is listed on NSD now");
+    }
+    for name in ["4.3.2.1.bl.localhost", "1.12.67.45.bl.localhost", "1.13.67.45.bl.localhost"] {
+        assert_eq!(answer(n.addr, name), answer(s.addr, name), "{name}");
+    }
+    assert_eq!(answer(n.addr, "4.3.2.1.bl.localhost"), ["127.0.0.3"], "1.2.3.4 falls back to its /16");
+    assert!(answer(n.addr, "1.12.67.45.bl.localhost").is_empty(), "the new exclusion holds on NSD");
+    assert!(!answer(n.addr, &v6_name("2001:db8:1:7::9", "bl.localhost")).is_empty());
+    assert!(agree(s.addr, n.addr) > 400);
 }
