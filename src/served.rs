@@ -35,6 +35,21 @@ pub fn records_of(zone: &ZoneSnapshot, limit: usize) -> Result<ServedRecords, To
     Ok(ServedRecords { answers, records })
 }
 
+/// Each record of what `zone` answers with its data, handed to `sink` as it is made (see
+/// [`zoneform::each_record`]), at most `limit`; returns how many there were.
+pub fn each_record(
+    zone: &ZoneSnapshot,
+    limit: usize,
+    sink: &mut dyn FnMut(&Record, Vec<Data>),
+) -> Result<usize, TooLarge> {
+    let mut answers = Answers::default();
+    let (v4, v6) = pieces_of(zone, &mut answers);
+    zoneform::each_record(&v4, &v6, limit, &mut |r| {
+        let data = answers.data(&r);
+        sink(&r, data);
+    })
+}
+
 /// The records that go and come between what `old` and `new` answer (two serials of one zone
 /// under the same settings), at most `limit` of them: what an incremental transfer sends.
 pub fn diff(old: &ZoneSnapshot, new: &ZoneSnapshot, limit: usize) -> Result<ServedDiff, TooLarge> {

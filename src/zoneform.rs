@@ -114,12 +114,16 @@ pub struct Record {
 impl Record {
     /// The owner name relative to the zone (`*.8.67.45`, `9.8.67.45`).
     pub fn owner(&self) -> String {
-        let text = |l: &Label| match *l {
-            WILDCARD => "*".to_string(),
-            l if l < 256 => l.to_string(),
-            l => char::from(b'a' + (l - 256) as u8).to_string(),
-        };
-        self.path.iter().rev().map(text).collect::<Vec<_>>().join(".")
+        self.path.iter().rev().map(|&l| label_text(l)).collect::<Vec<_>>().join(".")
+    }
+}
+
+/// A label as text: `*`, a decimal number, or a nibble a-f.
+pub fn label_text(label: Label) -> String {
+    match label {
+        WILDCARD => "*".to_string(),
+        l if l < 256 => l.to_string(),
+        l => char::from(b'a' + (l - 256) as u8).to_string(),
     }
 }
 
@@ -210,9 +214,17 @@ impl<'a> Part<'a> {
 /// at most `limit` of them.
 pub fn records(v4: &[Piece], v6: &[Piece], limit: usize) -> Result<Vec<Record>, TooLarge> {
     let mut out = Vec::new();
-    let mut builder = Builder { out: &mut out, limit };
-    builder.node(&mut Vec::new(), Some(Part::root(Family::V4, v4)), Some(Part::root(Family::V6, v6)), 0)?;
+    each_record(v4, v6, limit, &mut |r| out.push(r))?;
     Ok(out)
+}
+
+/// The records of [`records`], each handed to `sink` as it is made (nothing is kept: a zone's
+/// records are streamed in the memory of its deepest name); returns how many there were.
+/// `TooLarge` stops at the record past `limit`, after `limit` went to the sink.
+pub fn each_record(v4: &[Piece], v6: &[Piece], limit: usize, sink: &mut dyn FnMut(Record)) -> Result<usize, TooLarge> {
+    let mut builder = Builder { sink, count: 0, limit };
+    builder.node(&mut Vec::new(), Some(Part::root(Family::V4, v4)), Some(Part::root(Family::V6, v6)), 0)?;
+    Ok(builder.count)
 }
 
 /// The records to delete and to add to turn `records(old)` into `records(new)`, at most `limit`
@@ -343,17 +355,19 @@ impl<'a> Side<'a> {
     }
 }
 
-struct Builder<'o> {
-    out: &'o mut Vec<Record>,
+struct Builder<'s> {
+    sink: &'s mut dyn FnMut(Record),
+    count: usize,
     limit: usize,
 }
 
 impl Builder<'_> {
     fn push(&mut self, record: Record) -> Result<(), TooLarge> {
-        if self.out.len() >= self.limit {
+        if self.count >= self.limit {
             return Err(TooLarge { limit: self.limit });
         }
-        self.out.push(record);
+        self.count += 1;
+        (self.sink)(record);
         Ok(())
     }
 
@@ -396,7 +410,7 @@ impl Differ {
     /// All records under a name that exists on one side only.
     fn whole(&mut self, path: &mut Vec<Label>, side: Side<'_>, removed: bool) -> Result<bool, TooLarge> {
         let mut out = Vec::new();
-        let exists = Builder { out: &mut out, limit: self.room() }
+        let exists = Builder { sink: &mut |r| out.push(r), count: 0, limit: self.room() }
             .node(path, side.p4, side.p6, side.inherited)
             .map_err(|_| TooLarge { limit: self.limit })?;
         match removed {

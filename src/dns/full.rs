@@ -13,7 +13,7 @@
 use hickory_proto::op::{Edns, Message, MessageType, Metadata, OpCode, Query, ResponseCode};
 use hickory_proto::rr::rdata::opt::EdnsOption;
 use hickory_proto::rr::rdata::tsig::{make_tsig_record, TsigError};
-use hickory_proto::rr::rdata::{A, AAAA, NS, NULL, SOA, TSIG, TXT};
+use hickory_proto::rr::rdata::{A, AAAA, NS, SOA, TSIG, TXT};
 use hickory_proto::rr::{DNSClass, Name, RData, Record, RecordType};
 use hickory_proto::serialize::binary::BinEncodable;
 
@@ -22,7 +22,6 @@ use crate::name::DomainName;
 use crate::query::{self, Answer, Data, Owner, Rr};
 use crate::snapshot::Snapshot;
 
-use super::journal::Since;
 use std::sync::Arc;
 
 use super::request::{dropped_unread, edns_options_well_formed, opt_rdata, Limits, Transport};
@@ -199,10 +198,6 @@ fn name(d: &DomainName) -> Result<Name, NameError> {
     Name::from_ascii(format!("{d}.")).map_err(|_| NameError)
 }
 
-/// Records per message of a zone transfer (each message stays far below 64 KiB: a record is at
-/// most a name of 75 bytes and a TXT of 255).
-const TRANSFER_RECORDS_PER_MESSAGE: usize = 100;
-
 /// Whether `packet` asks for a zone transfer (AXFR or IXFR): the cheap look the TCP loop takes
 /// before it hands the question to [`transfer`].
 pub fn asks_transfer(packet: &[u8]) -> bool {
@@ -229,29 +224,40 @@ pub enum Sent {
     Incremental { from: u32, to: u32, steps: usize, records: usize },
     /// The current SOA alone (the secondary is up to date).
     Current { serial: u32 },
-    /// REFUSED, FORMERR or SERVFAIL, and why.
+    /// REFUSED or FORMERR, and why.
     Refused(&'static str),
+    /// Stopped part way (the connection is closed so the secondary discards it), and why.
+    Aborted(&'static str),
+    /// The secondary went away during the transfer.
+    Gone,
 }
 
-/// The messages of a zone transfer over TCP, and what they are:
-///
-/// - AXFR (RFC 5936): the zone's SOA, its NS and glue, every name of its record form
-///   ([`crate::served`]), the SOA again;
-/// - IXFR (RFC 1995): the newest SOA, then per step of the history since the secondary's serial
-///   (the SOA of the request's authority section) the old SOA, the records that go, the new
-///   SOA, the records that come; then the newest SOA. The newest SOA alone when the secondary
-///   is current; the whole zone as for AXFR when the history does not reach back to its serial.
-///
-/// REFUSED for a zone not served here, a client outside the zone's `allow-transfer`, or
-/// anything but a plain IN query; FORMERR for an IXFR without the secondary's SOA; SERVFAIL
-/// when the zone has more names than its `transfer-max-names`. `None` (drop) for what does
-/// not parse. The zone's history catches up with the served snapshot first.
-pub fn transfer(
-    snapshot: &Snapshot,
-    journal: &super::journal::Journal,
-    packet: &[u8],
-    peer: std::net::IpAddr,
-) -> Option<(Vec<Vec<u8>>, Sent)> {
+/// A zone transfer a client may have: what [`super::xfr::stream`] writes.
+#[derive(Clone, Debug)]
+pub struct TransferAsk {
+    pub zone: Arc<crate::snapshot::ZoneSnapshot>,
+    /// The secondary's serial, for an IXFR.
+    pub ixfr_from: Option<u32>,
+    pub id: u16,
+    /// The request's RD bit (echoed).
+    pub rd: bool,
+    /// The question section as the request had it.
+    pub question: Vec<u8>,
+}
+
+/// What to do with a zone transfer request (see [`asks_transfer`]).
+#[derive(Clone, Debug)]
+pub enum Asked {
+    Transfer(TransferAsk),
+    /// One message instead, and why: REFUSED for a zone not served here, a client outside the
+    /// zone's `allow-transfer`, or anything but a plain IN query; FORMERR for an IXFR without
+    /// the secondary's SOA in its authority section.
+    Answer(Vec<u8>, &'static str),
+}
+
+/// Reads a zone transfer request (AXFR, RFC 5936; IXFR, RFC 1995) over TCP from `peer`; `None`
+/// (drop) for what does not parse.
+pub fn transfer_request(snapshot: &Snapshot, packet: &[u8], peer: std::net::IpAddr) -> Option<Asked> {
     if dropped_unread(packet) {
         return None;
     }
@@ -261,7 +267,7 @@ pub fn transfer(
     response.edns = None;
     let single = |mut m: Message, code, why| {
         m.metadata.response_code = code;
-        encode(&m).map(|b| (vec![b], Sent::Refused(why)))
+        encode(&m).map(|b| Asked::Answer(b, why))
     };
     let query = match request.queries.as_slice() {
         [q] if request.metadata.op_code == OpCode::Query && q.query_class() == DNSClass::IN => q,
@@ -274,7 +280,7 @@ pub fn transfer(
     if !zone.config.allow_transfer.iter().any(|p| p.contains(peer)) {
         return single(response, ResponseCode::Refused, "client not in allow-transfer");
     }
-    let theirs = match query.query_type() {
+    let ixfr_from = match query.query_type() {
         RecordType::IXFR => {
             let serial = request.authorities.iter().find_map(|r| match &r.data {
                 RData::SOA(soa) if r.name.eq_case(query.name()) => Some(soa.serial),
@@ -287,121 +293,34 @@ pub fn transfer(
         }
         _ => None,
     };
-    let zone = journal.catch_up(zone);
-    response.metadata.authoritative = true;
-    let since = theirs.map(|serial| (serial, journal.since(&zone.config.origin, serial)));
-    let (records, sent) = match since {
-        Some((_, Since::Current)) => {
-            let soa = Record::from_rdata(name(&zone.config.origin).ok()?, zone.config.soa.ttl, soa(&zone).ok()?);
-            (vec![soa], Sent::Current { serial: zone.serial })
-        }
-        Some((from, Since::Steps(steps))) => {
-            let Ok(records) = incremental_records(&zone, &steps) else {
-                return single(response, ResponseCode::ServFail, "a name that does not encode");
-            };
-            let changed = steps.iter().map(|s| s.removed.len() + s.added.len()).sum();
-            (records, Sent::Incremental { from, to: zone.serial, steps: steps.len(), records: changed })
-        }
-        Some((_, Since::Whole)) | None => {
-            let Ok(served) = crate::served::records_of(&zone, zone.config.transfer_max_names) else {
-                return single(response, ResponseCode::ServFail, "more names than transfer-max-names");
-            };
-            let Ok(records) = transfer_records(&zone, &served) else {
-                return single(response, ResponseCode::ServFail, "a name that does not encode");
-            };
-            let count = served.records.len();
-            (records, Sent::Whole { serial: zone.serial, records: count })
-        }
-    };
-    let mut out = Vec::new();
-    for (i, chunk) in records.chunks(TRANSFER_RECORDS_PER_MESSAGE).enumerate() {
-        let mut m = response.clone();
-        if i > 0 {
-            m.queries.clear();
-        }
-        m.answers = chunk.to_vec();
-        out.push(encode(&m)?);
-    }
-    Some((out, sent))
+    let question = question_bytes(packet)?.to_vec();
+    Some(Asked::Transfer(TransferAsk {
+        zone: zone.clone(),
+        ixfr_from,
+        id: request.metadata.id,
+        rd: request.metadata.recursion_desired,
+        question,
+    }))
 }
 
-/// The records of an incremental transfer in order (RFC 1995 §4).
-fn incremental_records(
-    zone: &crate::snapshot::ZoneSnapshot,
-    steps: &[Arc<super::journal::Step>],
-) -> Result<Vec<Record>, NameError> {
-    let config = &zone.config;
-    let origin = name(&config.origin)?;
-    let soa_at = |serial| -> Result<Record, NameError> {
-        Ok(Record::from_rdata(origin.clone(), config.soa.ttl, soa_with(zone, serial)?))
-    };
-    let rr = |r: &super::journal::Rr| -> Result<Record, NameError> {
-        let owner = Name::from_ascii(format!("{}.{}.", r.owner, config.origin)).map_err(|_| NameError)?;
-        Ok(Record::from_rdata(owner, config.ttl, rdata(&r.data)))
-    };
-    let mut out = vec![soa_at(zone.serial)?];
-    for step in steps {
-        out.push(soa_at(step.from)?);
-        for r in &step.removed {
-            out.push(rr(r)?);
+/// The question section of a request with one question (name, type, class), as sent.
+fn question_bytes(packet: &[u8]) -> Option<&[u8]> {
+    let mut at = 12;
+    loop {
+        let len = *packet.get(at)?;
+        if len == 0 {
+            return packet.get(12..at + 5);
         }
-        out.push(soa_at(step.to)?);
-        for r in &step.added {
-            out.push(rr(r)?);
+        if len & 0xc0 != 0 {
+            return None;
         }
+        at += 1 + usize::from(len);
     }
-    out.push(soa_at(zone.serial)?);
-    Ok(out)
-}
-
-/// The record data of a record-form record.
-fn rdata(data: &crate::served::Data) -> RData {
-    match data {
-        crate::served::Data::A(ip) => RData::A(A(*ip)),
-        crate::served::Data::Txt(t) => RData::TXT(TXT::new(vec![t.clone()])),
-        crate::served::Data::Placeholder => {
-            RData::Unknown { code: RecordType::Unknown(65280), rdata: NULL::with(vec![0]) }
-        }
-    }
-}
-
-/// The records of a transfer in order: SOA, NS and glue, the record form, SOA.
-fn transfer_records(
-    zone: &crate::snapshot::ZoneSnapshot,
-    served: &crate::served::ServedRecords,
-) -> Result<Vec<Record>, NameError> {
-    let config = &zone.config;
-    let origin = name(&config.origin)?;
-    let soa = Record::from_rdata(origin.clone(), config.soa.ttl, soa(zone)?);
-    let mut out = vec![soa.clone()];
-    for ns in &config.ns {
-        out.push(Record::from_rdata(origin.clone(), ns.ttl, RData::NS(NS(name(&ns.name)?))));
-        for ip in &ns.addresses {
-            let data = match ip {
-                std::net::IpAddr::V4(v4) => RData::A(A(*v4)),
-                std::net::IpAddr::V6(v6) => RData::AAAA(AAAA(*v6)),
-            };
-            out.push(Record::from_rdata(name(&ns.name)?, ns.ttl, data));
-        }
-    }
-    for r in &served.records {
-        let owner = Name::from_ascii(format!("{}.{}.", r.owner(), config.origin)).map_err(|_| NameError)?;
-        for data in served.data(r) {
-            out.push(Record::from_rdata(owner.clone(), config.ttl, rdata(&data)));
-        }
-    }
-    out.push(soa);
-    Ok(out)
 }
 
 /// The zone's SOA record data, with its current serial.
 fn soa(zone: &crate::snapshot::ZoneSnapshot) -> Result<RData, NameError> {
-    soa_with(zone, zone.serial)
-}
-
-/// The zone's SOA record data at `serial`.
-fn soa_with(zone: &crate::snapshot::ZoneSnapshot, serial: u32) -> Result<RData, NameError> {
-    let s = &zone.config.soa;
+    let (s, serial) = (&zone.config.soa, zone.serial);
     let i = |v: u32| i32::try_from(v).unwrap_or(i32::MAX);
     let data = SOA::new(name(&s.mname)?, name(&s.rname)?, serial, i(s.refresh), i(s.retry), i(s.expire), s.minimum);
     Ok(RData::SOA(data))

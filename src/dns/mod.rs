@@ -11,6 +11,7 @@
 //! - [`stats`]: query counters per worker, summed for the API's `/metrics` and `/v1/stats`.
 //! - [`journal`]: the history of each transferred zone's changes, for IXFR.
 //! - [`notify`]: NOTIFY to each zone's secondaries after changes (coalesced, retried).
+//! - [`xfr`]: zone transfers (AXFR, IXFR) written message by message as they are sent.
 
 pub mod full;
 pub mod journal;
@@ -22,6 +23,7 @@ pub mod respond;
 pub mod stats;
 pub mod tcp;
 pub mod udp;
+pub mod xfr;
 
 pub use full::respond as respond_full;
 pub use request::{Limits, Route, Transport};

@@ -12,6 +12,7 @@ use tokio::net::{TcpListener, TcpStream};
 use tokio::sync::Semaphore;
 use tokio_util::sync::CancellationToken;
 
+use super::full::{Asked, Sent};
 use super::journal::Journal;
 use super::request::{Limits, Transport};
 use super::respond::{cookie_of, refuse, respond};
@@ -159,34 +160,19 @@ async fn connection(
             _ => return,
         }
         let mut tally = Tally { queries: 1, ..Tally::default() };
-        // A zone transfer (a refused client is refused below, as for any query): built off the
-        // runtime's threads (a large zone takes seconds), then sent as its messages.
+        // A zone transfer (a refused client is refused below, as for any query): written off
+        // the runtime's threads (a large zone takes seconds) and sent message by message as
+        // it is written.
         if !refused && super::full::asks_transfer(&buf) && shared.load().access.admit(peer) != ClientVerdict::Refuse {
-            let (snapshot, packet, history) = (shared.load_full(), buf.clone(), journal.clone());
-            let built =
-                tokio::task::spawn_blocking(move || super::full::transfer(&snapshot, &history, &packet, peer)).await;
-            let Ok(Some((messages, sent))) = built else {
-                tally.dropped = 1;
-                stats.tcp().add(&tally);
-                continue;
-            };
-            if let Some(first) = messages.first() {
-                tally.reply(first, super::request::Route::Full);
-            }
-            tracing::info!(%peer, ?sent, messages = messages.len(), "zone transfer");
-            stats.transfer(match sent {
-                super::full::Sent::Whole { .. } => Transfer::Whole,
-                super::full::Sent::Incremental { .. } => Transfer::Incremental,
-                super::full::Sent::Current { .. } => Transfer::Current,
-                super::full::Sent::Refused(_) => Transfer::Refused,
-            });
-            stats.tcp().add(&tally);
-            for message in &messages {
-                if !send(&mut stream, &mut framed, message).await {
-                    return;
+            match transfer(&mut stream, &mut framed, shared, &buf, peer, journal, stats).await {
+                Some(true) => continue,
+                Some(false) => return,
+                None => {
+                    tally.dropped = 1;
+                    stats.tcp().add(&tally);
+                    continue;
                 }
             }
-            continue;
         }
         let snapshot = shared.load();
         let answered = if refused || snapshot.access.admit(peer) == ClientVerdict::Refuse {
@@ -213,6 +199,68 @@ async fn connection(
         }
     }
 }
+
+/// Serves one zone transfer request on the connection: `Some(true)` to go on reading,
+/// `Some(false)` when the connection must close (the client went away, or the transfer was
+/// cut short so that the secondary discards it), `None` when the request is dropped.
+async fn transfer(
+    stream: &mut TcpStream,
+    framed: &mut Vec<u8>,
+    shared: &SharedSnapshot,
+    packet: &[u8],
+    peer: std::net::IpAddr,
+    journal: &Arc<Journal>,
+    stats: &DnsStats,
+) -> Option<bool> {
+    let mut tally = Tally { queries: 1, ..Tally::default() };
+    let asked = super::full::transfer_request(&shared.load(), packet, peer)?;
+    let ask = match asked {
+        Asked::Answer(message, why) => {
+            tally.reply(&message, super::request::Route::Full);
+            stats.tcp().add(&tally);
+            stats.transfer(Transfer::Refused);
+            tracing::info!(%peer, why, "zone transfer refused");
+            return Some(send(stream, framed, &message).await);
+        }
+        Asked::Transfer(ask) => ask,
+    };
+    let (tx, mut rx) = tokio::sync::mpsc::channel::<Vec<u8>>(TRANSFER_QUEUE);
+    let history = journal.clone();
+    let writer = tokio::task::spawn_blocking(move || {
+        super::xfr::stream(&ask, &history, &mut |message| tx.blocking_send(message).is_ok())
+    });
+    let (mut messages, mut open) = (0usize, true);
+    while let Some(message) = rx.recv().await {
+        if messages == 0 {
+            tally.reply(&message, super::request::Route::Full);
+        }
+        messages += 1;
+        if !send(stream, framed, &message).await {
+            open = false;
+            break;
+        }
+    }
+    // Dropping the receiver stops the writer at its next message.
+    drop(rx);
+    let sent = writer.await.unwrap_or(Sent::Gone);
+    stats.tcp().add(&tally);
+    match &sent {
+        Sent::Whole { .. } => stats.transfer(Transfer::Whole),
+        Sent::Incremental { .. } => stats.transfer(Transfer::Incremental),
+        Sent::Current { .. } => stats.transfer(Transfer::Current),
+        Sent::Refused(_) | Sent::Aborted(_) | Sent::Gone => stats.transfer(Transfer::Refused),
+    }
+    match &sent {
+        Sent::Aborted(why) => tracing::warn!(%peer, why, messages, "zone transfer cut short"),
+        Sent::Gone => tracing::info!(%peer, messages, "zone transfer: the secondary went away"),
+        _ => tracing::info!(%peer, ?sent, messages, "zone transfer"),
+    }
+    Some(open && !matches!(sent, Sent::Aborted(_) | Sent::Gone))
+}
+
+/// Messages of a zone transfer written ahead of the connection (so the writer neither waits
+/// for each send nor runs far ahead of a slow secondary).
+const TRANSFER_QUEUE: usize = 16;
 
 /// Writes `message` with its two-byte length (in `framed`, one write); false when it cannot go
 /// (longer than a TCP message may be, or the connection failed).

@@ -22,4 +22,5 @@ mod registry;
 mod removal;
 mod resolver;
 mod rrl;
+mod transfer;
 mod web;
