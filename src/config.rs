@@ -382,8 +382,17 @@ struct ZoneFile {
     #[serde(default)]
     notify: Vec<Spanned<String>>,
     notify_interval: Option<u64>,
+    mirror_export: Option<Spanned<MirrorExportFile>>,
     #[serde(default)]
     evidence: EvidenceFile,
+}
+
+#[derive(Debug, Deserialize)]
+#[serde(deny_unknown_fields, rename_all = "kebab-case")]
+struct MirrorExportFile {
+    path: PathBuf,
+    every: Option<u64>,
+    expires: Option<u64>,
 }
 
 #[derive(Debug, Deserialize)]
@@ -669,6 +678,20 @@ pub struct ZoneConfig {
     pub notify: Vec<SocketAddr>,
     /// At most one NOTIFY round per this interval (changes in between are told together).
     pub notify_interval: Duration,
+    /// The rbldnsd file written for rsync mirrors, if any.
+    pub mirror_export: Option<MirrorExport>,
+}
+
+/// `mirror-export = { path, every, expires }`: what the zone serves, written as an rbldnsd
+/// `combined` file for mirrors to rsync.
+#[derive(Clone, Debug, PartialEq, Eq)]
+pub struct MirrorExport {
+    /// The file (relative paths are under the data directory), replaced whole each time.
+    pub path: PathBuf,
+    /// How often it is written when the zone changed.
+    pub every: Duration,
+    /// How long after it was written a mirror's rbldnsd stops answering from it (`$TIMESTAMP`).
+    pub expires: Duration,
 }
 
 /// The default of `transfer-max-names`: the record form of a list is a few names per entry
@@ -1106,6 +1129,35 @@ fn validate_zone(z: ZoneFile, evidence: &EvidenceFile) -> Result<ZoneConfig, (Op
         };
         notify.push(target);
     }
+    let mirror_export = match z.mirror_export {
+        None => None,
+        Some(m) => {
+            let span = m.span();
+            let m = m.into_inner();
+            let every = m.every.unwrap_or(60);
+            if !(1..=86_400).contains(&every) {
+                return Err((
+                    Some(span),
+                    format!("zone {origin}: mirror-export every {every} must be within 1..=86400 seconds"),
+                ));
+            }
+            let expires = m.expires.unwrap_or(u64::from(z.soa.expire));
+            if expires <= every {
+                return Err((
+                    Some(span),
+                    format!("zone {origin}: mirror-export expires {expires} must be longer than every {every}"),
+                ));
+            }
+            if m.path.as_os_str().is_empty() {
+                return Err((Some(span), format!("zone {origin}: mirror-export needs a path")));
+            }
+            Some(MirrorExport {
+                path: m.path,
+                every: Duration::from_secs(every),
+                expires: Duration::from_secs(expires),
+            })
+        }
+    };
     let notify_interval = z.notify_interval.unwrap_or(1);
     if notify_interval > 3600 {
         return Err((
@@ -1161,6 +1213,7 @@ fn validate_zone(z: ZoneFile, evidence: &EvidenceFile) -> Result<ZoneConfig, (Op
         transfer_max_names,
         notify,
         notify_interval: Duration::from_secs(notify_interval),
+        mirror_export,
     })
 }
 

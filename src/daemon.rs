@@ -193,6 +193,7 @@ impl RunningServer {
         }
         tasks.spawn(expire_listings(writer.clone(), shutdown.clone()));
         tasks.spawn(expire_evidence(writer.clone(), shutdown.clone()));
+        tasks.spawn(mirror_exports(shared.clone(), config.server.data_dir.clone(), shutdown.clone()));
         tracing::info!(addr = %api_addr, scheme, "API listening");
         Ok(RunningServer {
             addrs,
@@ -312,6 +313,56 @@ async fn expire_evidence(writer: Writer, shutdown: CancellationToken) {
         tokio::select! {
             _ = shutdown.cancelled() => return,
             _ = tokio::time::sleep(EVIDENCE_SWEEP) => {}
+        }
+    }
+}
+
+/// How often the mirror exports are looked at.
+const MIRROR_TICK: std::time::Duration = std::time::Duration::from_secs(1);
+
+/// Writes each zone's `mirror-export` file: at start, then at most once per `every` when the
+/// zone's serial moved, and when half its `expires` has passed without a change (so the
+/// `$TIMESTAMP` mirrors check stays fresh). Follows reloads (the settings ride in the snapshot).
+async fn mirror_exports(shared: Arc<SharedSnapshot>, data_dir: std::path::PathBuf, shutdown: CancellationToken) {
+    // Per zone: the serial last written and when.
+    let mut written: std::collections::HashMap<crate::name::DomainName, (u32, std::time::Instant)> =
+        std::collections::HashMap::new();
+    loop {
+        let snapshot = shared.load_full();
+        for zone in &snapshot.zones {
+            let Some(mirror) = zone.config.mirror_export.clone() else { continue };
+            let due = match written.get(&zone.config.origin) {
+                None => true,
+                Some(&(serial, at)) => {
+                    let waited = at.elapsed();
+                    (serial != zone.serial && waited >= mirror.every) || waited >= mirror.expires / 2
+                }
+            };
+            if !due {
+                continue;
+            }
+            let path = data_dir.join(&mirror.path);
+            let (z, p) = (zone.clone(), path.clone());
+            let started = std::time::Instant::now();
+            let result = tokio::task::spawn_blocking(move || {
+                crate::exporter::mirror(&z, &p, unix_now(), mirror.expires.as_secs())
+            })
+            .await;
+            // A failure is tried again after `every`, like a change.
+            written.insert(zone.config.origin.clone(), (zone.serial, std::time::Instant::now()));
+            match result {
+                Ok(Ok(report)) => {
+                    tracing::info!(zone = %zone.config.origin, serial = zone.serial, path = %path.display(), lines = report.lines, elapsed_ms = started.elapsed().as_millis(), "mirror export written")
+                }
+                Ok(Err(e)) => {
+                    tracing::error!(zone = %zone.config.origin, path = %path.display(), error = %e, "mirror export failed; will retry")
+                }
+                Err(e) => tracing::error!(zone = %zone.config.origin, error = %e, "mirror export failed; will retry"),
+            }
+        }
+        tokio::select! {
+            _ = shutdown.cancelled() => return,
+            _ = tokio::time::sleep(MIRROR_TICK) => {}
         }
     }
 }

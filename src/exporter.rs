@@ -17,6 +17,9 @@
 //! IPv4-mapped IPv6 names answering as IPv4, refused above a name limit. In a wildcard's TXT,
 //! `$` becomes the wildcard's network (`45.67.8.0/24`): one record answers for all of it.
 //! Expired entries are left out of all three.
+//!
+//! Mirrors ([`mirror`]): the served rbldnsd form written periodically by the running server
+//! (`[[zone]] mirror-export`), with `$TIMESTAMP`, replaced whole, for rsync.
 
 use std::io::{self, Write};
 
@@ -172,6 +175,39 @@ pub fn rbldnsd_served(zone: &ZoneSnapshot, out: &mut impl Write) -> Result<Expor
     Ok(report)
 }
 
+/// Writes what `zone` serves to `path` for rsync mirrors (`[[zone]] mirror-export`): a
+/// `$TIMESTAMP` line (written `now`, expiring `expires` seconds later: a mirror's rbldnsd stops
+/// answering from a file the primary stopped renewing), then the served form of
+/// [`rbldnsd_served`], whose lines keep one order (dataset, then address) from one export to the
+/// next so rsync sends small deltas. It goes to a temporary file beside `path`, is synced, and
+/// is renamed over `path`: a mirror fetching it sees the old file or the new one, never half.
+pub fn mirror(
+    zone: &ZoneSnapshot,
+    path: &std::path::Path,
+    now: u64,
+    expires: u64,
+) -> Result<ExportReport, ExportError> {
+    let zone = zone.merged();
+    let mut name = path.file_name().unwrap_or_default().to_os_string();
+    name.push(".writing");
+    let temporary = path.with_file_name(name);
+    let file = std::fs::File::create(&temporary)?;
+    let mut out = io::BufWriter::new(file);
+    writeln!(out, "$TIMESTAMP {} {}", rbldnsd_time(now), rbldnsd_time(now.saturating_add(expires)))?;
+    let report = rbldnsd_served(&zone, &mut out)?;
+    let file = out.into_inner().map_err(io::IntoInnerError::into_error)?;
+    file.sync_all()?;
+    std::fs::rename(&temporary, path)?;
+    Ok(report)
+}
+
+/// Unix seconds as rbldnsd's `$TIMESTAMP` wants them: `yyyy:mm:dd:hh:mi:ss`, UTC.
+fn rbldnsd_time(unix: u64) -> String {
+    let at = std::time::UNIX_EPOCH + std::time::Duration::from_secs(unix);
+    // RFC 3339 `2026-12-01T18:00:00Z` → `2026:12:01:18:00:00`.
+    humantime::format_rfc3339_seconds(at).to_string().trim_end_matches('Z').replace(['-', 'T'], ":")
+}
+
 fn entry_line(prefix: Prefix, entry: &StoredEntry, report: &mut ExportReport) -> String {
     match entry {
         StoredEntry::Exclusion(_) => format!("!{prefix}"),
@@ -229,4 +265,15 @@ pub fn bind(built: &ZoneSnapshot, limit: u64, out: &mut impl Write) -> Result<Ex
         }
     }
     Ok(report)
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn rbldnsd_timestamps_are_utc_fields_joined_by_colons() {
+        assert_eq!(rbldnsd_time(0), "1970:01:01:00:00:00");
+        assert_eq!(rbldnsd_time(1_796_148_712), "2026:12:01:18:11:52");
+    }
 }

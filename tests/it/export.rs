@@ -1,11 +1,15 @@
 //! `dnsbl zone export`: rbldnsd output loads in the real rbldnsd and answers like dnsbl, reads
 //! back into the same list; the served export answers like dnsbl with marketer registrations;
-//! BIND output expands within its limit.
+//! BIND output expands within its limit; the running server's mirror export is rewritten after
+//! changes in a stable order and rbldnsd serves it alike.
 
 use std::path::Path;
 use std::process::Command;
+use std::time::{Duration, Instant};
 
+use dnsbl::model::Listing;
 use dnsbl::name::DomainName;
+use dnsbl::publisher::Change;
 use dnsbl::store::{Store, StoredEntry};
 use hickory_proto::rr::RecordType;
 
@@ -214,4 +218,62 @@ fn bind_export_writes_wildcards_and_refuses_too_much() {
     assert_eq!(out.status.code(), Some(1));
     let said = String::from_utf8_lossy(&out.stderr);
     assert!(said.contains("needs more than --max-records 1000 names"), "{said}");
+}
+
+#[test]
+fn the_mirror_export_is_rewritten_after_changes_and_rbldnsd_serves_it_like_the_server() {
+    let (dir, data) = temp_data();
+    let mut config = test_config(&data);
+    config.zones[0].mirror_export = Some(dnsbl::config::MirrorExport {
+        path: "mirror/bl.localhost.rbldnsd".into(),
+        every: Duration::from_secs(1),
+        expires: Duration::from_secs(3600),
+    });
+    std::fs::create_dir_all(data.join("mirror")).expect("mirror dir");
+    let s = TestServer::start(config);
+    let file = data.join("mirror/bl.localhost.rbldnsd");
+    let add = |prefix: &str, code: &str| {
+        let listing = Listing::new(vec![code.parse().expect("code")], Some("mirrored $".into())).expect("listing");
+        s.apply(
+            "bl.localhost",
+            Change::AddListing { prefix: prefix.parse().expect("prefix"), listing, expires_at: None },
+        )
+        .expect("add");
+    };
+    add("45.67.0.0/16", "127.0.0.3");
+    add("2001:db8:1::/48", "127.0.0.2");
+    s.apply("bl.localhost", Change::AddExclusion { prefix: "45.67.9.0/24".parse().expect("prefix"), reason: None })
+        .expect("exclude");
+    // Within `every` of the last change the file holds it (the serial is in its head).
+    let serial = soa_serial(s.addr, "bl.localhost");
+    let written = |serial: u32| -> String {
+        let deadline = Instant::now() + Duration::from_secs(20);
+        loop {
+            let text = std::fs::read_to_string(&file).unwrap_or_default();
+            if text.contains(&format!("serial {serial};")) {
+                return text;
+            }
+            assert!(Instant::now() < deadline, "no export of serial {serial}:\n{text}");
+            std::thread::sleep(Duration::from_millis(50));
+        }
+    };
+    let text = written(serial);
+    assert!(text.starts_with("$TIMESTAMP "), "{text}");
+    assert!(!data.join("mirror/bl.localhost.rbldnsd.writing").exists(), "the temporary file is renamed");
+    let (_rbl, rbl) = serve_with_rbldnsd(dir.path(), text.as_bytes());
+    let v4 = ["45.67.8.1", "45.67.9.1", "45.68.0.1", "127.0.0.2", "127.0.0.1"];
+    same_answers(s.addr, rbl, &v4, &["2001:db8:1::9", "2001:db8:2::1"]);
+    // A change: the file is replaced with it, the lines before it keep their order.
+    add("198.51.100.0/24", "127.0.0.2");
+    let serial = soa_serial(s.addr, "bl.localhost");
+    let after = written(serial);
+    let body = |t: &str| -> Vec<String> {
+        let head = ["$TIMESTAMP", "#", "$SOA"];
+        t.lines().filter(|l| !head.iter().any(|h| l.starts_with(h))).map(str::to_string).collect()
+    };
+    let (old, new) = (body(&text), body(&after));
+    assert_eq!(new.len(), old.len() + 1, "one line more");
+    assert!(new.iter().any(|l| l.starts_with("198.51.100.0/24")), "{after}");
+    let kept: Vec<&String> = new.iter().filter(|l| !l.starts_with("198.51.100.0/24")).collect();
+    assert_eq!(kept, old.iter().collect::<Vec<_>>(), "stable order: small rsync deltas");
 }
