@@ -383,6 +383,7 @@ struct ZoneFile {
     notify: Vec<Spanned<String>>,
     notify_interval: Option<u64>,
     mirror_export: Option<Spanned<MirrorExportFile>>,
+    primary: Option<Spanned<String>>,
     #[serde(default)]
     evidence: EvidenceFile,
 }
@@ -592,6 +593,8 @@ impl Config {
                 "[api]",
             ),
             (self.web != new.web, "[web]"),
+            // Each secondary zone has its transfer task from the start.
+            (secondaries(self) != secondaries(new), "[[zone]] primary"),
         ];
         checks.into_iter().filter(|(changed, _)| *changed).map(|(_, name)| name).collect()
     }
@@ -680,6 +683,9 @@ pub struct ZoneConfig {
     pub notify_interval: Duration,
     /// The rbldnsd file written for rsync mirrors, if any.
     pub mirror_export: Option<MirrorExport>,
+    /// A secondary zone's primary: its data comes by zone transfer from there (AXFR, then IXFR
+    /// on NOTIFY and at the SOA refresh) and cannot be changed here.
+    pub primary: Option<SocketAddr>,
 }
 
 /// `mirror-export = { path, every, expires }`: what the zone serves, written as an rbldnsd
@@ -692,6 +698,15 @@ pub struct MirrorExport {
     pub every: Duration,
     /// How long after it was written a mirror's rbldnsd stops answering from it (`$TIMESTAMP`).
     pub expires: Duration,
+}
+
+impl ZoneConfig {
+    /// Whether `other` gives the zone's records the same form: the same TTL, TXT template,
+    /// SOA (but the serial) and NS. Transfer and notify settings do not change the records.
+    pub fn same_records(&self, other: &ZoneConfig) -> bool {
+        (&self.origin, self.ttl, &self.txt_template, &self.soa, &self.ns)
+            == (&other.origin, other.ttl, &other.txt_template, &other.soa, &other.ns)
+    }
 }
 
 /// The default of `transfer-max-names`: the record form of a list is a few names per entry
@@ -718,6 +733,11 @@ pub struct NameServer {
     pub name: DomainName,
     pub addresses: Vec<IpAddr>,
     pub ttl: u32,
+}
+
+/// The secondary zones and their primaries.
+fn secondaries(config: &Config) -> Vec<(&DomainName, SocketAddr)> {
+    config.zones.iter().filter_map(|z| z.primary.map(|p| (&z.origin, p))).collect()
 }
 
 impl Config {
@@ -1053,7 +1073,18 @@ fn validate_registry(
         if let Some(missing) = names.get_ref().iter().find(|n| !zones.iter().any(|z| &z.origin == *n)) {
             return Err((Some(names.span()), format!("registry zone {missing} is not a configured [[zone]]")));
         }
+        if let Some(secondary) =
+            names.get_ref().iter().find(|n| zones.iter().any(|z| &z.origin == *n && z.primary.is_some()))
+        {
+            return Err((
+                Some(names.span()),
+                format!("registry zone {secondary} is a secondary: registrations apply on its primary"),
+            ));
+        }
     }
+    // Registrations apply on the primaries; by default to every zone this server is primary for.
+    let has_secondaries = zones.iter().any(|z| z.primary.is_some());
+    let default_zones = || zones.iter().filter(|z| z.primary.is_none()).map(|z| z.origin.clone()).collect();
     validate_txt(r.lookup_url.get_ref()).map_err(|e| (Some(r.lookup_url.span()), format!("lookup-url: {e}")))?;
     if *r.shortest_ipv4.get_ref() > 32 {
         return Err((Some(r.shortest_ipv4.span()), "shortest-ipv4 must be within 0..=32".into()));
@@ -1078,7 +1109,12 @@ fn validate_registry(
         shortest_v6: r.shortest_ipv6.into_inner(),
         lookup_url: r.lookup_url.into_inner(),
     };
-    Ok(RegistryConfig { zones: r.zones.map(Spanned::into_inner), policy })
+    let zones = match (r.zones, has_secondaries) {
+        (Some(names), _) => Some(names.into_inner()),
+        (None, true) => Some(default_zones()),
+        (None, false) => None,
+    };
+    Ok(RegistryConfig { zones, policy })
 }
 
 fn validate_zone(z: ZoneFile, evidence: &EvidenceFile) -> Result<ZoneConfig, (Option<std::ops::Range<usize>>, String)> {
@@ -1158,6 +1194,27 @@ fn validate_zone(z: ZoneFile, evidence: &EvidenceFile) -> Result<ZoneConfig, (Op
             })
         }
     };
+    let primary = match &z.primary {
+        None => None,
+        Some(spanned) => {
+            let text = spanned.get_ref();
+            let addr = match text.parse::<IpAddr>() {
+                Ok(ip) => SocketAddr::new(ip, 53),
+                Err(_) => text
+                    .parse::<SocketAddr>()
+                    .map_err(|_| (Some(spanned.span()), format!("primary {text:?}: not an address or address:port")))?,
+            };
+            if z.evidence.policies.as_ref().is_some_and(|p| !p.get_ref().is_empty()) {
+                return Err((
+                    Some(spanned.span()),
+                    format!(
+                        "zone {origin} is a secondary (primary = {text:?}); its evidence policies run on the primary"
+                    ),
+                ));
+            }
+            Some(addr)
+        }
+    };
     let notify_interval = z.notify_interval.unwrap_or(1);
     if notify_interval > 3600 {
         return Err((
@@ -1208,12 +1265,17 @@ fn validate_zone(z: ZoneFile, evidence: &EvidenceFile) -> Result<ZoneConfig, (Op
         ns,
         codes,
         require_key: z.require_key,
-        evidence: policies,
         allow_transfer,
         transfer_max_names,
         notify,
         notify_interval: Duration::from_secs(notify_interval),
         mirror_export,
+        // A secondary's evidence listings come with its data from the primary.
+        evidence: match primary {
+            Some(_) => Policies { three_strikes: None, complaint_rate: None, trap_hits: None },
+            None => policies,
+        },
+        primary,
     })
 }
 

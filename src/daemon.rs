@@ -174,7 +174,7 @@ impl RunningServer {
         let shutdown = CancellationToken::new();
         let addrs = bound.iter().map(|b| b.addr).collect();
         // On failure, cancelling stops the workers that did start.
-        let Workers { mut tasks, threads: udp_threads, stats } =
+        let Workers { mut tasks, threads: udp_threads, stats, kicks } =
             spawn_tasks(&config, bound, &shared, &shutdown).inspect_err(|_| shutdown.cancel())?;
         let api_state = crate::api::ApiState {
             writer: writer.clone(),
@@ -194,6 +194,10 @@ impl RunningServer {
         tasks.spawn(expire_listings(writer.clone(), shutdown.clone()));
         tasks.spawn(expire_evidence(writer.clone(), shutdown.clone()));
         tasks.spawn(mirror_exports(shared.clone(), config.server.data_dir.clone(), shutdown.clone()));
+        for zone in config.zones.iter().filter(|z| z.primary.is_some()) {
+            let (w, st, sh, k) = (writer.clone(), store.clone(), shared.clone(), kicks.clone());
+            tasks.spawn(crate::secondary::run(zone.origin.clone(), w, st, sh, k, shutdown.clone()));
+        }
         tracing::info!(addr = %api_addr, scheme, "API listening");
         Ok(RunningServer {
             addrs,
@@ -383,6 +387,8 @@ struct Workers {
     tasks: JoinSet<()>,
     threads: Vec<std::thread::JoinHandle<()>>,
     stats: Arc<DnsStats>,
+    /// NOTIFYs from primaries, for the secondary zones' transfer tasks.
+    kicks: Arc<dns::notify::Kicks>,
 }
 
 fn spawn_tasks(
@@ -401,16 +407,17 @@ fn spawn_tasks(
     let stats = Arc::new(DnsStats::new(bound.iter().map(|b| b.udp.len()).sum()));
     // The transfer history is shared by the TCP listeners (IXFR) and the NOTIFY task.
     let journal = Arc::new(dns::journal::Journal::default());
+    let kicks = Arc::new(dns::notify::Kicks::default());
     tasks.spawn(dns::notify::run(shared.clone(), journal.clone(), stats.clone(), shutdown.clone()));
     let mut worker = 0;
     for b in bound {
         let addr = b.addr;
         let bind_err = |source| DaemonError::Bind { addr, source };
         for (i, socket) in b.udp.into_iter().enumerate() {
-            let (shared, shutdown, stats) = (shared.clone(), shutdown.clone(), stats.clone());
+            let (shared, shutdown, stats, kicks) = (shared.clone(), shutdown.clone(), stats.clone(), kicks.clone());
             let thread = std::thread::Builder::new()
                 .name(format!("dnsbl-udp-{i}"))
-                .spawn(move || dns::udp::serve(socket, shared, limits, stats.udp(worker), shutdown))
+                .spawn(move || dns::udp::serve(socket, shared, limits, stats.udp(worker), kicks, shutdown))
                 .map_err(bind_err)?;
             threads.push(thread);
             worker += 1;
@@ -420,5 +427,5 @@ fn spawn_tasks(
         tasks.spawn(dns::tcp::serve(listener, shared, limits, tcp, stats, journal, shutdown.clone()));
         tracing::info!(%addr, udp_workers = config.server.udp_workers, "listening (UDP and TCP)");
     }
-    Ok(Workers { tasks, threads, stats })
+    Ok(Workers { tasks, threads, stats, kicks })
 }

@@ -10,11 +10,12 @@
 //!
 //! ```text
 //! pure core      model · name · trie · zonefile · zoneform · registry · config · access · rrl · cookie
-//!                · evidence · delisting · snapshot · query · served
+//!                · evidence · delisting · snapshot · query · served · replica
 //!                no I/O, no tokio/rocksdb/hickory/axum/clap, no logging; snapshot owns arc-swap
 //! one system     clock (the wall clock) · store (rocksdb) · dns (sockets; hickory-proto in dns::full)
 //! orchestration  publisher (store → snapshot; the single Writer) · importer (file → store)
 //!                · exporter (store, or the zone as served, → file)
+//!                · secondary (a primary's zone transfers → store → the Writer)
 //! front          api (axum, rustls; drives the publisher and the importer for HTTP callers;
 //!                api::wire is the request/response contract, serde only)
 //!                · web (axum, askama; the public pages: the API's lookup minus what is the
@@ -32,6 +33,7 @@
 //! registry request ──▶ Registry::plan (pure) ──▶ change_registry ───────▶┤
 //! ARF report ──evidence::arf──▶ ingest_evidence ─store─▶ evidence::policy ─▶ listing (127.0.0.4)┤
 //! removal form ──delisting::Form──▶ file/confirm/decide_removal ─▶ exclusion ───────────────────┤
+//! primary's AXFR/IXFR ──secondary──▶ records (store `replica`) ──replica::Deriver──▶ patches ──▶┤
 //!                      │ recompute the changed ranges (Patches) of the    │ at start: Publisher::load
 //!                      ▼ dataset from its stored entries (+ the registry's ▼ for `operator`)
 //!            SharedSnapshot::publish ◀── Snapshot { per zone: config, serial, datasets (each:
@@ -39,6 +41,8 @@
 //!                                                      │ SharedSnapshot::load() (lock-free)
 //! UDP/TCP packet ──dns (lean, else hickory)──▶ query::classify/resolve ──▶ encoded reply
 //!                  └─ counted per worker (dns::stats) ──▶ api /v1/stats, /metrics
+//! AXFR/IXFR request ──dns::xfr (history: dns::journal, served::diff)──▶ messages, as written
+//! new serial ──dns::notify──▶ NOTIFY to the zone's secondaries
 //! ```
 //!
 //! - [`model`]: prefixes, return codes, listings (parsed at the edge, never wrong afterwards).
@@ -49,7 +53,10 @@
 //! - [`served`]: what a zone snapshot answers, as [`zoneform`] records with their A and TXT data
 //!   (for the BIND export and zone transfers).
 //! - [`zoneform`]: a zone's answers as names and wildcards a stock name server serves alike
-//!   (the closest-encloser copies, the namespace IPv4 and IPv6 names share).
+//!   (the closest-encloser copies, the namespace IPv4 and IPv6 names share); the difference
+//!   between two serials' record forms (for IXFR).
+//! - [`replica`]: the record form a primary sends turned back into prefix entries (for dnsbl as
+//!   a secondary).
 //! - [`registry`]: marketer accounts and the registration rules (declarations, limits, protections,
 //!   how registry and operator entries combine); plans changes, the publisher stores and applies them.
 //! - [`config`]: TOML file → validated [`config::Config`]; `config/dnsbl.toml` is the embedded default.
@@ -66,7 +73,8 @@
 //!   of a zone's datasets).
 //! - [`clock`]: the wall clock, read at the edges and passed down as `now`.
 //! - [`store`]: RocksDB column families and the versioned byte layout ([`store::encoding`]).
-//! - [`dns`]: sockets, framing, the lean and full answer paths, per-worker query counters.
+//! - [`dns`]: sockets, framing, the lean and full answer paths, per-worker query counters, zone
+//!   transfers out (AXFR, IXFR from a history of changes) and NOTIFY.
 //! - [`publisher`]: the single writer (parallel load at start, live changes with read-your-writes,
 //!   patch folds on a thread of their own) and [`publisher::Writer`], its shared handle.
 //! - [`importer`], [`exporter`]: rbldnsd files in (several datasets in one switch), rbldnsd (one
@@ -76,6 +84,8 @@
 //! - [`web`]: the public pages (`/`, `/lookup?ip=`, `/lookup.json`, `/requests`): askama
 //!   templates in `templates/`, a strict Content-Security-Policy, CSRF tokens, the confirmation
 //!   mail through a sendmail command, lookups and requests limited per source network.
+//! - [`secondary`]: dnsbl as a secondary: AXFR, then IXFR on NOTIFY and at the SOA refresh,
+//!   applied as live patches; the last copy served until the SOA expire.
 //! - [`daemon`]: the steps that start a server and stop it.
 //! - [`cli`]: the `dnsbl` command.
 
@@ -96,7 +106,9 @@ pub mod name;
 pub mod publisher;
 pub mod query;
 pub mod registry;
+pub mod replica;
 pub mod rrl;
+pub mod secondary;
 pub mod served;
 pub mod snapshot;
 pub mod store;

@@ -80,6 +80,8 @@ pub struct Answer<'s> {
     pub zone: &'s ZoneSnapshot,
     /// NXDOMAIN when true, NOERROR otherwise.
     pub nxdomain: bool,
+    /// SERVFAIL: the zone has no copy to answer from (a secondary before its first transfer).
+    pub unavailable: bool,
     pub answers: Vec<Rr<'s>>,
     pub authority: Vec<Rr<'s>>,
     pub additional: Vec<Rr<'s>>,
@@ -91,6 +93,7 @@ impl<'s> Answer<'s> {
         Answer {
             zone,
             nxdomain,
+            unavailable: false,
             answers: Vec::new(),
             // RFC 2308: negative answers carry the SOA, its TTL capped by MINIMUM.
             authority: vec![Rr { owner: Owner::Apex, ttl: soa.ttl.min(soa.minimum), data: Data::Soa }],
@@ -102,7 +105,7 @@ impl<'s> Answer<'s> {
         if answers.is_empty() {
             return Answer::empty(zone, false);
         }
-        Answer { zone, nxdomain: false, answers, authority: Vec::new(), additional: Vec::new() }
+        Answer { zone, nxdomain: false, unavailable: false, answers, authority: Vec::new(), additional: Vec::new() }
     }
 }
 
@@ -120,6 +123,8 @@ pub enum Lookup<'s> {
     Below,
     /// Not listed, or not an address at all: NXDOMAIN.
     Nothing,
+    /// A secondary zone without a copy to answer from: SERVFAIL.
+    Unavailable,
 }
 
 /// The listings that decide an address, one per dataset that lists it (the operator's first),
@@ -204,6 +209,9 @@ impl<'s> Hits<'s> {
 /// the name servers' names need no key.
 pub fn classify<'s>(snapshot: &'s Snapshot, labels: &[&[u8]]) -> Option<(&'s ZoneSnapshot, usize, Lookup<'s>)> {
     let (zone, depth) = find_zone(snapshot, labels)?;
+    if !zone.serving {
+        return Some((zone, depth, Lookup::Unavailable));
+    }
     let rel = &labels[..labels.len() - depth];
     if rel.is_empty() {
         return Some((zone, depth, Lookup::Apex));
@@ -261,6 +269,7 @@ pub fn resolve<'s>(snapshot: &'s Snapshot, labels: &[&[u8]], qtype: u16) -> Opti
         Lookup::NameServer(None) | Lookup::Below => Answer::empty(zone, false),
         Lookup::Listed(hits, ip) => listed(zone, &hits, ip, qtype),
         Lookup::Nothing => Answer::empty(zone, true),
+        Lookup::Unavailable => Answer { unavailable: true, authority: Vec::new(), ..Answer::empty(zone, false) },
     })
 }
 

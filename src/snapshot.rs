@@ -32,6 +32,9 @@ pub struct ZoneSnapshot {
     pub operator: Dataset,
     /// The zone's other datasets by name, each answering on its own.
     feeds: Arc<Vec<Dataset>>,
+    /// False for a secondary zone without a copy (none transferred yet, or past its SOA
+    /// expire): its queries get SERVFAIL.
+    pub serving: bool,
 }
 
 /// One dataset of a zone: its tables and the listings their values refer to. Patched by live
@@ -138,7 +141,7 @@ impl ZoneSnapshot {
     /// A zone of the operator's dataset and `feeds` (any order; kept by name).
     pub fn new(config: Arc<ZoneConfig>, serial: u32, operator: Dataset, mut feeds: Vec<Dataset>) -> ZoneSnapshot {
         feeds.sort_by(|a, b| a.name.cmp(&b.name));
-        ZoneSnapshot { config, serial, operator, feeds: Arc::new(feeds) }
+        ZoneSnapshot { config, serial, operator, feeds: Arc::new(feeds), serving: true }
     }
 
     /// The datasets other than the operator's, by name.
@@ -221,6 +224,7 @@ impl ZoneSnapshot {
             serial: self.serial,
             operator: self.operator.merged(),
             feeds: Arc::new(self.feeds.iter().map(Dataset::merged).collect()),
+            serving: self.serving,
         }
     }
 
@@ -242,6 +246,7 @@ impl ZoneSnapshot {
             serial: self.serial,
             operator: self.operator.rebased(&from.operator, &folded.operator)?,
             feeds: Arc::new(feeds),
+            serving: self.serving,
         })
     }
 }

@@ -55,6 +55,8 @@ pub fn change_error(e: ChangeError) -> ApiError {
         | ChangeError::ReporterExists(_) => StatusCode::CONFLICT,
         ChangeError::Registry(r) => return registry_error(r),
         ChangeError::TestPoint(_) => StatusCode::FORBIDDEN,
+        // The zone's data is its primary's.
+        ChangeError::Secondary { .. } => StatusCode::CONFLICT,
         ChangeError::Evidence(_) => StatusCode::INTERNAL_SERVER_ERROR,
         ChangeError::Store(err) => {
             let status = store_status(err);

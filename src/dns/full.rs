@@ -167,6 +167,10 @@ fn tsig_of(request: &Message) -> Option<(&Name, &TSIG)> {
 
 /// Copies an abstract answer into the message.
 fn fill(response: &mut Message, query: &Query, a: &Answer<'_>) -> Result<(), NameError> {
+    if a.unavailable {
+        response.metadata.response_code = ResponseCode::ServFail;
+        return Ok(());
+    }
     let origin = name(&a.zone.config.origin)?;
     response.metadata.authoritative = true;
     response.metadata.response_code = if a.nxdomain { ResponseCode::NXDomain } else { ResponseCode::NoError };
@@ -352,6 +356,95 @@ pub fn notify_answered(packet: &[u8], id: u16, zone: &DomainName) -> bool {
         && m.metadata.id == id
         && m.metadata.response_code == ResponseCode::NoError
         && same_zone
+}
+
+/// Whether `packet` is a NOTIFY request (opcode 4, QR=0): the cheap look before [`notify_in`].
+pub fn is_notify(packet: &[u8]) -> bool {
+    packet.get(2).is_some_and(|&b| b & 0x80 == 0 && (b >> 3) & 0x0f == 4)
+}
+
+/// The answer to a NOTIFY from `peer` (RFC 1996 §3.7), and the secondary zone it is for when
+/// `peer` is that zone's primary: NOERROR with the question for a zone served here (a NOTIFY
+/// from anyone else changes nothing), NOTAUTH for another zone. `None` (drop) for what does not
+/// parse.
+pub fn notify_in(snapshot: &Snapshot, packet: &[u8], peer: std::net::IpAddr) -> Option<(Vec<u8>, Option<DomainName>)> {
+    let request = Message::from_vec(packet).ok()?;
+    let mut response = reply_to(&request, &Limits { max_udp_payload: 512 });
+    response.metadata.recursion_desired = false;
+    response.metadata.checking_disabled = false;
+    let zone = request
+        .queries
+        .first()
+        .and_then(|q| snapshot.zones.iter().find(|z| name(&z.config.origin).is_ok_and(|n| n.eq_case(q.name()))));
+    let Some(zone) = zone else {
+        response.metadata.response_code = ResponseCode::NotAuth;
+        return encode(&response).map(|b| (b, None));
+    };
+    response.metadata.authoritative = true;
+    let from_primary = zone.config.primary.is_some_and(|p| p.ip() == peer);
+    encode(&response).map(|b| (b, from_primary.then(|| zone.config.origin.clone())))
+}
+
+/// A zone transfer request a secondary sends: IXFR from `serial` (the zone's SOA in the
+/// authority section, RFC 1995 §3), or AXFR without one.
+pub fn transfer_query(zone: &crate::config::ZoneConfig, serial: Option<u32>, id: u16) -> Option<Vec<u8>> {
+    let origin = name(&zone.origin).ok()?;
+    let mut m = Message::new(id, MessageType::Query, OpCode::Query);
+    let qtype = if serial.is_some() { RecordType::IXFR } else { RecordType::AXFR };
+    m.queries = vec![Query::query(origin.clone(), qtype)];
+    if let Some(serial) = serial {
+        let s = &zone.soa;
+        let soa = SOA::new(name(&s.mname).ok()?, name(&s.rname).ok()?, serial, 0, 0, 0, 0);
+        m.authorities = vec![Record::from_rdata(origin, 0, RData::SOA(soa))];
+    }
+    encode(&m)
+}
+
+/// One record of a zone transfer as a secondary reads it.
+#[derive(Clone, Debug, PartialEq, Eq)]
+pub enum Incoming {
+    /// The zone's SOA, with its serial.
+    Soa(u32),
+    /// A record-form record: its name below the zone (labels left to right) and data.
+    Data(Vec<Vec<u8>>, crate::served::Data),
+    /// Anything else (NS and glue, other types, names outside the zone).
+    Other,
+}
+
+/// The records of one message of a zone transfer for `zone` answering request `id`, or why it
+/// is not one (another id, an error code, not a response).
+pub fn transfer_message(packet: &[u8], id: u16, zone: &DomainName) -> Result<Vec<Incoming>, String> {
+    let m = Message::from_vec(packet).map_err(|e| format!("a message that does not parse: {e}"))?;
+    if m.metadata.id != id || m.metadata.message_type != MessageType::Response {
+        return Err("not the answer to our request".into());
+    }
+    if m.metadata.response_code != ResponseCode::NoError {
+        return Err(format!("the primary answered {}", m.metadata.response_code));
+    }
+    let origin = name(zone).map_err(|_| "the zone's name does not encode".to_string())?;
+    let depth = usize::from(origin.num_labels());
+    Ok(m.answers
+        .iter()
+        .map(|r| {
+            if !origin.zone_of(&r.name) {
+                return Incoming::Other;
+            }
+            let labels: Vec<Vec<u8>> = r.name.iter().map(<[u8]>::to_vec).collect();
+            let rel = labels[..labels.len().saturating_sub(depth)].to_vec();
+            match (&r.data, rel.is_empty()) {
+                (RData::SOA(soa), true) => Incoming::Soa(soa.serial),
+                (RData::A(a), false) => Incoming::Data(rel, crate::served::Data::A(a.0)),
+                (RData::TXT(t), false) => {
+                    let text: Vec<u8> = t.txt_data.iter().flat_map(|s| s.iter().copied()).collect();
+                    Incoming::Data(rel, crate::served::Data::Txt(String::from_utf8_lossy(&text).into_owned()))
+                }
+                (RData::Unknown { code: RecordType::Unknown(65280), .. }, false) => {
+                    Incoming::Data(rel, crate::served::Data::Placeholder)
+                }
+                _ => Incoming::Other,
+            }
+        })
+        .collect())
 }
 
 /// FORMERR for a packet that did not parse, with its id, opcode and RD bit.

@@ -81,7 +81,7 @@ impl Journal {
         if h.latest.serial == zone.serial || serial_newer(h.latest.serial, zone.serial) {
             return h.latest.clone();
         }
-        let settings_same = h.latest.config == zone.config;
+        let settings_same = h.latest.config.same_records(&zone.config);
         let diff = match settings_same {
             true => served::diff(&h.latest, zone, JOURNAL_MAX_RECORDS).ok(),
             false => None,

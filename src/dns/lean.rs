@@ -113,7 +113,7 @@ pub fn encode(
             let apex_offset = HEADER_LEN + labels[..q.count - depth].iter().map(|l| l.len() + 1).sum::<usize>();
             write_soa(out, zone, apex_offset);
         }
-        Lookup::Apex | Lookup::NameServer(_) => return false,
+        Lookup::Apex | Lookup::NameServer(_) | Lookup::Unavailable => return false,
     }
     finish(out, q, reply)
 }

@@ -24,6 +24,25 @@ use super::stats::{DnsStats, Transfer};
 use crate::name::DomainName;
 use crate::snapshot::SharedSnapshot;
 
+/// NOTIFYs received from secondary zones' primaries, waiting for each zone's transfer task.
+#[derive(Debug, Default)]
+pub struct Kicks {
+    zones: std::sync::Mutex<HashMap<DomainName, Arc<tokio::sync::Notify>>>,
+}
+
+impl Kicks {
+    /// What the transfer task of `zone` waits on.
+    pub fn waiter(&self, zone: &DomainName) -> Arc<tokio::sync::Notify> {
+        let mut zones = self.zones.lock().unwrap_or_else(std::sync::PoisonError::into_inner);
+        zones.entry(zone.clone()).or_default().clone()
+    }
+
+    /// Wakes `zone`'s transfer task (or wakes it at once when it next waits).
+    pub fn kick(&self, zone: &DomainName) {
+        self.waiter(zone).notify_one();
+    }
+}
+
 /// How often the task looks for new serials.
 pub const TICK: Duration = Duration::from_millis(20);
 /// The first retransmission of an unanswered NOTIFY; each next one waits twice as long.

@@ -17,6 +17,7 @@ use nix::sys::socket::{recvmmsg, sendmmsg, ControlMessage, MsgFlags, MultiHeader
 use tokio_util::sync::CancellationToken;
 
 use super::lean;
+use super::notify::Kicks;
 use super::request::{Limits, Transport, HEADER_LEN};
 use super::respond::{cookie_of, refuse, respond};
 use super::stats::{Counters, Tally};
@@ -44,8 +45,10 @@ pub fn serve(
     shared: Arc<SharedSnapshot>,
     limits: Limits,
     counters: &Counters,
+    kicks: Arc<Kicks>,
     shutdown: CancellationToken,
 ) {
+    let kicks = &*kicks;
     if let Err(e) = socket.set_nonblocking(false).and_then(|()| socket.set_read_timeout(Some(STOP_CHECK))) {
         tracing::error!(error = %e, "cannot configure UDP socket; this worker stops");
         return;
@@ -102,6 +105,9 @@ pub fn serve(
                 _ => None,
             };
             let answered = match verdict {
+                ClientVerdict::Answer if super::full::is_notify(query) => {
+                    notify_in(&snapshot, query, peer.as_ref().map(peer_ip), kicks, reply)
+                }
                 ClientVerdict::Answer => respond(&snapshot, query, Transport::Udp, &limits, cookie.as_ref(), reply),
                 ClientVerdict::Refuse => refuse(query, &limits, reply),
                 ClientVerdict::Ignore => None,
@@ -224,6 +230,25 @@ fn send(
 }
 
 /// The source address of a datagram (only called for IPv4 and IPv6 peers, see [`valid_peer`]).
+/// Answers a NOTIFY and wakes the transfer task of the secondary zone it comes for (when it
+/// comes from that zone's primary).
+fn notify_in(
+    snapshot: &crate::snapshot::Snapshot,
+    query: &[u8],
+    peer: Option<std::net::IpAddr>,
+    kicks: &Kicks,
+    reply: &mut Vec<u8>,
+) -> Option<super::request::Route> {
+    let (bytes, zone) = super::full::notify_in(snapshot, query, peer?)?;
+    if let Some(zone) = zone {
+        tracing::debug!(%zone, "NOTIFY from the primary");
+        kicks.kick(&zone);
+    }
+    reply.clear();
+    reply.extend_from_slice(&bytes);
+    Some(super::request::Route::Full)
+}
+
 fn peer_ip(addr: &SockaddrStorage) -> std::net::IpAddr {
     match (addr.as_sockaddr_in(), addr.as_sockaddr_in6()) {
         (Some(v4), _) => std::net::IpAddr::V4(v4.ip()),

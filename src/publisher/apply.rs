@@ -6,7 +6,7 @@ use std::collections::HashMap;
 use std::sync::Arc;
 
 use super::merge::{registry_affecting, RegistryMerge};
-use super::{zone_index, Change, ChangeError, Origin, Publisher};
+use super::{writable_zone, Change, ChangeError, Origin, Publisher};
 use crate::clock::unix_now_us;
 use crate::model::AuditAction;
 use crate::model::{Entry, Listing, Prefix};
@@ -29,7 +29,7 @@ impl Publisher {
         now: u64,
     ) -> Result<u32, ChangeError> {
         let current = self.shared.load_full();
-        let at = zone_index(&current, zone)?;
+        let at = writable_zone(&current, zone)?;
         let prefix = change.prefix();
         if is_test_point(prefix) {
             return Err(ChangeError::TestPoint(prefix));
@@ -57,7 +57,7 @@ impl Publisher {
         now: u64,
     ) -> Result<u32, ChangeError> {
         let current = self.install_folds(self.shared.load_full());
-        let at = zone_index(&current, zone)?;
+        let at = writable_zone(&current, zone)?;
         let audit = audit_record(AuditAction::RemoveDataset, origin, dataset);
         let serial =
             self.store.remove_dataset(zone, &audit, now)?.ok_or_else(|| ChangeError::NoDataset(dataset.clone()))?;

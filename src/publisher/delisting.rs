@@ -64,7 +64,15 @@ impl Publisher {
 
     /// Per zone, the operator listings a removal of `prefix` ends (zones with none left out).
     fn listed_by_operator(&self, prefix: Prefix) -> Result<Vec<(DomainName, Listed)>, ChangeError> {
-        let zones: Vec<DomainName> = self.shared.load().zones.iter().map(|z| z.config.origin.clone()).collect();
+        // Secondary zones follow their primaries (the request is decided there).
+        let zones: Vec<DomainName> = self
+            .shared
+            .load()
+            .zones
+            .iter()
+            .filter(|z| z.config.primary.is_none())
+            .map(|z| z.config.origin.clone())
+            .collect();
         let mut out = Vec::new();
         for zone in zones {
             let listed = self.operator_listings(&zone, prefix)?;

@@ -34,6 +34,7 @@ pub mod load;
 mod merge;
 mod reconfigure;
 mod registry;
+mod replica;
 pub mod writer;
 
 pub use access::{AccessChange, AccessData};
@@ -42,6 +43,7 @@ pub use evidence::{policy_named_in, Ingested, PolicyListing, POLICY_REASON};
 pub use fold::MERGE_AFTER;
 pub use reconfigure::Reconfigured;
 pub use registry::RegistryOutcome;
+pub use replica::ReplicaStep;
 pub use writer::{Writer, WriterError};
 
 use std::collections::{BTreeSet, HashMap};
@@ -136,6 +138,8 @@ pub enum ChangeError {
     NoReporter(String),
     #[error("{0}")]
     NothingToRemove(String),
+    #[error("zone {zone} is a secondary of {primary}: change it on the primary")]
+    Secondary { zone: String, primary: std::net::SocketAddr },
     #[error("request {0} for this address is still open; its status page says where it stands")]
     RequestOpen(u64),
     #[error("there is no removal request {0}")]
@@ -193,6 +197,23 @@ impl Publisher {
         let registry = Registry::from_accounts(store.load_registry()?);
         let registry_entries = registry.entries(&config.registry.policy);
         for zone in &config.zones {
+            if zone.primary.is_some() {
+                let started = std::time::Instant::now();
+                let (loaded, indexes) = replica::load_replica(&store, Arc::new(zone.clone()), now)?;
+                for (dataset, index) in indexes {
+                    interned.insert((zone.origin.clone(), dataset), index);
+                }
+                report.push(ZoneLoad {
+                    zone: zone.origin.to_string(),
+                    serial: loaded.serial,
+                    entries: 0,
+                    expired: 0,
+                    segments: loaded.datasets().map(crate::snapshot::Dataset::segments).sum(),
+                    elapsed_ms: started.elapsed().as_millis(),
+                });
+                zones.push(loaded);
+                continue;
+            }
             let extra = config.registry.entries_for(&registry_entries, &zone.origin);
             let serial = store.ensure_serial(&zone.origin, now)?;
             let loaded = load_zone(&store, Arc::new(zone.clone()), serial, now, extra)?;
@@ -248,7 +269,7 @@ impl Publisher {
     ) -> Result<ZoneLoad, ChangeError> {
         let started = std::time::Instant::now();
         let current = self.install_folds(self.shared.load_full());
-        let at = zone_index(&current, zone)?;
+        let at = writable_zone(&current, zone)?;
         let old = &current.zones[at];
         let serial = self.store.ensure_serial(zone, now)?;
         let mut next_zone = ZoneSnapshot::clone(old);
@@ -291,6 +312,16 @@ impl Publisher {
     /// The snapshot the DNS path reads.
     pub fn shared(&self) -> &Arc<SharedSnapshot> {
         &self.shared
+    }
+}
+
+/// Where `zone` is in the snapshot's zone list, when it may be changed here (it is no
+/// secondary).
+fn writable_zone(snapshot: &Snapshot, zone: &DomainName) -> Result<usize, ChangeError> {
+    let at = zone_index(snapshot, zone)?;
+    match snapshot.zones[at].config.primary {
+        Some(primary) => Err(ChangeError::Secondary { zone: zone.to_string(), primary }),
+        None => Ok(at),
     }
 }
 

@@ -52,6 +52,26 @@ impl Publisher {
         let mut zones = Vec::with_capacity(config.zones.len());
         for settings in &config.zones {
             let origin = &settings.origin;
+            if settings.primary.is_some() {
+                // A secondary's data is its primary's: new settings keep the copy and its serial.
+                let old = current.zones.iter().find(|z| &z.config.origin == origin);
+                match old {
+                    Some(old) => {
+                        if *old.config != *settings {
+                            report.zones_changed.push(origin.to_string());
+                        }
+                        zones.push(Arc::new(old.with_config(Arc::new(settings.clone()), old.serial)));
+                    }
+                    None => {
+                        let (zone, loaded) =
+                            super::replica::load_replica(&self.store, Arc::new(settings.clone()), now)?;
+                        indexes.extend(loaded.into_iter().map(|(d, index)| ((origin.clone(), d), index)));
+                        zones.push(Arc::new(zone));
+                        report.zones_added.push(origin.to_string());
+                    }
+                }
+                continue;
+            }
             let extra = config.registry.entries_for(&registry_entries, origin);
             let Some(old) = current.zones.iter().find(|z| &z.config.origin == origin) else {
                 let serial = self.store.ensure_serial(origin, now)?;

@@ -5,7 +5,8 @@
 //! change, keyed by zone, prefix and time, written in the change's own batch), and
 //! `registrations`: marketer accounts, declarations and history (see `registrations.rs`), and
 //! `access`: access keys, registered resolvers and their audit trail (see `access.rs`), and
-//! `evidence`: what reporters sent about addresses (see `evidence.rs`). A change becomes visible in one
+//! `evidence`: what reporters sent about addresses (see `evidence.rs`), and `replica`: the
+//! records of secondary zones as their primaries sent them (see `replica.rs`). A change becomes visible in one
 //! `WriteBatch` with a synced WAL. A zone replacement streams the new list into the next
 //! generation in bounded chunks (constant memory), then switches generation, bumps the serial and
 //! drops the old generation in that one synced batch; an interrupted import leaves only an
@@ -23,6 +24,9 @@ mod delisting;
 pub mod encoding;
 mod evidence;
 mod registrations;
+mod replica;
+
+pub use replica::ReplicaState;
 
 use std::path::{Path, PathBuf};
 
@@ -45,8 +49,9 @@ const CF_AUDIT: &str = "audit";
 const CF_ACCESS: &str = "access";
 const CF_EVIDENCE: &str = "evidence";
 const CF_DELISTING: &str = "delisting";
-const ALL_CFS: [&str; 8] =
-    [CF_LISTINGS, CF_EXCLUSIONS, CF_META, CF_REGISTRATIONS, CF_AUDIT, CF_ACCESS, CF_EVIDENCE, CF_DELISTING];
+const CF_REPLICA: &str = "replica";
+const ALL_CFS: [&str; 9] =
+    [CF_LISTINGS, CF_EXCLUSIONS, CF_META, CF_REGISTRATIONS, CF_AUDIT, CF_ACCESS, CF_EVIDENCE, CF_DELISTING, CF_REPLICA];
 
 const KEY_SCHEMA: &[u8] = b"schema-version";
 

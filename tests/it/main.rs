@@ -22,5 +22,6 @@ mod registry;
 mod removal;
 mod resolver;
 mod rrl;
+mod secondary;
 mod transfer;
 mod web;

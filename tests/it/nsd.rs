@@ -109,14 +109,14 @@ fn listing(code: &str, reason: Option<&str>) -> Listing {
 }
 
 /// The codes of `name` (empty for NXDOMAIN or no A records).
-fn answer(addr: SocketAddr, name: &str) -> Vec<String> {
+pub fn answer(addr: SocketAddr, name: &str) -> Vec<String> {
     let mut codes = a_records(&ask(addr, name, RecordType::A));
     codes.sort();
     codes
 }
 
 /// Lists what the probes look at: nested ranges of other codes, holes, a second dataset, IPv6.
-fn populate(s: &TestServer) {
+pub fn populate(s: &TestServer) {
     let add = |dataset: &str, prefix: &str, code: &str, reason: Option<&str>| {
         let change = Change::AddListing {
             prefix: prefix.parse().expect("prefix"),
@@ -147,7 +147,7 @@ fn populate(s: &TestServer) {
 
 /// Asks both servers about every boundary of the entries [`populate`] made, a step either side,
 /// and random addresses around them; they must give the same codes. Returns the probes' count.
-fn agree(ours: SocketAddr, theirs: SocketAddr) -> usize {
+pub fn agree(ours: SocketAddr, theirs: SocketAddr) -> usize {
     let mut v4: Vec<u32> = Vec::new();
     let entries = [
         "45.67.0.0/16",
@@ -282,7 +282,7 @@ fn a_client_outside_allow_transfer_is_refused() {
 
 /// A batch of changes over every kind of entry [`populate`] made: new listings, a removed one,
 /// a new exclusion inside a range, a removed exclusion, IPv6, and a new network elsewhere.
-fn change_batch(s: &TestServer) {
+pub fn change_batch(s: &TestServer) {
     let add = |prefix: &str, code: &str| {
         let change = Change::AddListing {
             prefix: prefix.parse().expect("prefix"),
