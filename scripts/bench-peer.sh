@@ -16,6 +16,12 @@
 #                                         # throughput (API and `dnsbl evidence ingest`), and report
 #                                         # to DNS answer before and after preloading BENCH_EVIDENCE
 #                                         # (1,000,000) evidence records (scripts/bench-evidence.py)
+#   scripts/bench-peer.sh transfer        # dnsbl only, scale-out: a primary on the bench list with
+#                                         # a dnsbl secondary and an NSD secondary (both NOTIFYed);
+#                                         # AXFR time and size, each secondary's first copy and
+#                                         # memory, and change to answered on each for BENCH_CHANGES
+#                                         # (1000) API adds at BENCH_CHANGE_RATE (10) per second
+#                                         # (scripts/bench-transfer.py; BENCH_NOTIFY_INTERVAL, 1)
 #   scripts/bench-peer.sh instructions [BINARY]
 #                                         # dnsbl only: user-space instructions per query under
 #                                         # callgrind (40,000 queries at 2,000 qps, counted after the
@@ -108,6 +114,7 @@ if [ ! -f "$OUT/scale-$SCALE" ]; then
 fi
 chmod -R a+rX "$OUT"   # rbldnsd reads the files as user rbldns
 PROBE=$(grep -m1 ' A$' "$OUT/queries.txt" | cut -d' ' -f1)
+
 LISTED=$(sed -n 3p "$OUT/v4set.rbldnsd" | awk -F. '{print $4"."$3"."$2"."$1}').$ZONE
 
 # Writes dnsbl's data directory for the layout, with the binary $1 (default this tree's).
@@ -120,6 +127,16 @@ import_data() {
     *) echo "BENCH_LAYOUT is datasets or one" >&2; exit 2 ;;
   esac >/dev/null
 }
+
+# Scale-out: transfers to a dnsbl secondary and to NSD (dnsbl only).
+if [ "${1:-}" = transfer ]; then
+  command -v nsd >/dev/null || { SUDO=$([ "$(id -u)" = 0 ] || echo sudo); DEBIAN_FRONTEND=noninteractive $SUDO apt-get install -y -qq nsd; }
+  [ -d "$DATA" ] || import_data
+  timeout 1800 python3 scripts/bench-transfer.py --dnsbl "$DNSBL" --data "$DATA" --zone "$ZONE" \
+      --out "$OUT/transfer" --changes "${BENCH_CHANGES:-1000}" --rate "${BENCH_CHANGE_RATE:-10}" \
+      --notify-interval "${BENCH_NOTIFY_INTERVAL:-1}"
+  exit 0
+fi
 
 cpu_ticks() { awk '{print $14+$15}' "/proc/$1/stat"; }
 rss_mb() { awk '/VmRSS/ {printf "%.0f", $2/1024}' "/proc/$1/status"; }

@@ -208,7 +208,8 @@ fn pieces<A: Addr>(ranges: impl Iterator<Item = (A, A)>) -> Vec<(A, A)> {
             None => highest = Some(last),
         }
     }
-    events.sort_unstable_by_key(|&(at, _)| at);
+    // Each dataset's events are sorted already: a stable sort merges the runs.
+    events.sort_by_key(|&(at, _)| at);
     let mut out = Vec::new();
     let mut active = 0;
     let mut i = 0;

@@ -165,6 +165,14 @@ impl<'a> Part<'a> {
 
     /// The answer covering most of the block (0 counts the addresses no piece covers).
     fn default_answer(&self) -> u32 {
+        // When the pieces span less than half the block, the addresses no piece covers are
+        // the most (a long chain of names above a few pieces, as ::ffff:0:0/96 is).
+        if let (Some(first), Some(last)) = (self.pieces.first(), self.pieces.last()) {
+            let span = last.last.min(self.hi) - first.first.max(self.lo);
+            if span < (self.hi - self.lo) / 2 {
+                return 0;
+            }
+        }
         let mut cover: BTreeMap<u32, u128> = BTreeMap::new();
         let mut listed: u128 = 0;
         for p in self.pieces {
@@ -187,15 +195,23 @@ impl<'a> Part<'a> {
         Part { family: self.family, depth: self.depth + 1, lo, hi, pieces: &self.pieces[start..end.max(start)] }
     }
 
-    /// The children some piece meets, in order.
+    /// The children some piece meets, in order (a child's pieces are skipped by a search, so
+    /// this costs the children met, not the pieces).
     fn touched(&self) -> Vec<u128> {
         let shift = self.family.bits() - self.family.stride() * (self.depth as u32 + 1);
         let mut out: Vec<u128> = Vec::new();
-        for p in self.pieces {
+        let mut at = 0;
+        while let Some(p) = self.pieces.get(at) {
             let from = (p.first.max(self.lo) - self.lo) >> shift;
             let to = (p.last.min(self.hi) - self.lo) >> shift;
             let from = if out.last() == Some(&from) { from + 1 } else { from };
             out.extend(from..=to);
+            // The next piece that reaches past child `to`.
+            let end = self.lo + (to << shift) + ((1u128 << shift) - 1);
+            if end >= self.hi {
+                break;
+            }
+            at = (at + 1).max(self.pieces.partition_point(|q| q.last <= end));
         }
         out
     }
@@ -232,7 +248,8 @@ pub fn each_record(v4: &[Piece], v6: &[Piece], limit: usize, sink: &mut dyn FnMu
 /// wildcard are the same on both sides has the same records under it and is not entered, so the
 /// work follows what changed, not the size of the zone.
 pub fn diff(old: (&[Piece], &[Piece]), new: (&[Piece], &[Piece]), limit: usize) -> Result<Diff, TooLarge> {
-    let mut differ = Differ { diff: Diff::default(), limit };
+    let (changed4, changed6) = (changed_ranges(old.0, new.0), changed_ranges(old.1, new.1));
+    let mut differ = Differ { diff: Diff::default(), limit, changed4, changed6 };
     differ.node(&mut Vec::new(), Side::root(old), Side::root(new))?;
     Ok(differ.diff)
 }
@@ -400,6 +417,49 @@ impl Builder<'_> {
 struct Differ {
     diff: Diff,
     limit: usize,
+    /// Where the two sides answer differently, per family (sorted, disjoint).
+    changed4: Vec<(u128, u128)>,
+    changed6: Vec<(u128, u128)>,
+}
+
+/// The address ranges where `a` and `b` (sorted, disjoint pieces) answer differently.
+fn changed_ranges(a: &[Piece], b: &[Piece]) -> Vec<(u128, u128)> {
+    // Every piece boundary of either side, with the answer of each side from there on.
+    let mut cuts: Vec<u128> = Vec::with_capacity(2 * (a.len() + b.len()));
+    for p in a.iter().chain(b) {
+        cuts.push(p.first);
+        if let Some(after) = p.last.checked_add(1) {
+            cuts.push(after);
+        }
+    }
+    // Two sorted runs: a stable sort merges them.
+    cuts.sort();
+    cuts.dedup();
+    let answer_at = |list: &[Piece], i: &mut usize, x: u128| -> u32 {
+        while list.get(*i).is_some_and(|p| p.last < x) {
+            *i += 1;
+        }
+        list.get(*i).filter(|p| p.first <= x).map_or(0, |p| p.answer)
+    };
+    let (mut i, mut j) = (0, 0);
+    let mut out: Vec<(u128, u128)> = Vec::new();
+    for (k, &at) in cuts.iter().enumerate() {
+        let end = cuts.get(k + 1).map_or(u128::MAX, |n| n - 1);
+        if answer_at(a, &mut i, at) != answer_at(b, &mut j, at) {
+            match out.last_mut() {
+                Some(last) if last.1.checked_add(1) == Some(at) => last.1 = end,
+                _ => out.push((at, end)),
+            }
+        }
+    }
+    out
+}
+
+/// Whether the block of `part` meets one of `ranges`.
+fn meets(ranges: &[(u128, u128)], part: &Option<Part<'_>>) -> bool {
+    let Some(p) = part else { return false };
+    let i = ranges.partition_point(|r| r.1 < p.lo);
+    ranges.get(i).is_some_and(|r| r.0 <= p.hi)
 }
 
 impl Differ {
@@ -423,7 +483,9 @@ impl Differ {
     /// Compares the name `path` on both sides; returns whether it exists on each.
     fn node(&mut self, path: &mut Vec<Label>, old: Side<'_>, new: Side<'_>) -> Result<(bool, bool), TooLarge> {
         let apex = path.is_empty();
-        if old == new {
+        // Same wildcard above and the same answers below: the same records.
+        let same = old.inherited == new.inherited && !meets(&self.changed4, &old.p4) && !meets(&self.changed6, &old.p6);
+        if same {
             let exists = built(apex, &old.p4, &old.p6, old.inherited);
             return Ok((exists, exists));
         }

@@ -5,7 +5,7 @@
 //! ([`super::request::dropped_unread`]); what does not parse, and malformed EDNS options, get
 //! FORMERR; so does a malformed COOKIE option, and a server cookie that is not ours gets BADCOOKIE
 //! over UDP (DNS cookies, [`crate::cookie`]); a TSIG-signed request gets NOTAUTH with TSIG BADKEY (no keys are configured);
-//! opcodes other than QUERY get NOTIMP (RD and CD not echoed); EDNS is echoed, version > 0 gets BADVERS; zone transfers over UDP and non-IN classes are REFUSED (AXFR and IXFR over TCP are [`transfer`]); UDP replies over the client's limit
+//! opcodes other than QUERY get NOTIMP (RD and CD not echoed; NOTIFY over UDP is [`notify_in`]); EDNS is echoed, version > 0 gets BADVERS; zone transfers over UDP and non-IN classes are REFUSED (AXFR and IXFR over TCP are [`transfer`]); UDP replies over the client's limit
 //! (512 without EDNS, else its size capped by `max-udp-payload`) are truncated honestly (TC=1,
 //! question only). The answer itself comes from [`crate::query::resolve`]. Common queries are
 //! answered by [`super::lean`] first ([`super::respond::respond`] picks the path).

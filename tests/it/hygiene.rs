@@ -176,11 +176,19 @@ fn tsig_with_an_unknown_key_gets_notauth_and_badkey() {
 #[test]
 fn unknown_opcodes_get_notimp() {
     let (_dir, s) = server();
-    for op in [OpCode::Status, OpCode::Notify, OpCode::Update, OpCode::Unknown(9)] {
+    for op in [OpCode::Status, OpCode::Update, OpCode::Unknown(9)] {
         let mut q = question("2.0.0.127.bl.localhost", RecordType::A, None);
         q.metadata.op_code = op;
         let m = udp(s.addr, &q);
         assert_eq!(m.metadata.response_code, ResponseCode::NotImp, "{op:?}");
+    }
+    // NOTIFY (RFC 1996): acknowledged for a zone served here (it changes nothing unless it comes
+    // from a secondary zone's primary), NOTAUTH for any other name.
+    for (name, code) in [("bl.localhost", ResponseCode::NoError), ("2.0.0.127.bl.localhost", ResponseCode::NotAuth)] {
+        let mut q = question(name, RecordType::SOA, None);
+        q.metadata.op_code = OpCode::Notify;
+        let m = udp(s.addr, &q);
+        assert_eq!((m.metadata.op_code, m.metadata.response_code), (OpCode::Notify, code), "NOTIFY {name}");
     }
 }
 
