@@ -71,9 +71,11 @@ def soa_serial(port, zone):
     return struct.unpack(">I", data[at:at + 4])[0]
 
 
-def wait_serial(port, zone, serial, limit):
+def wait_serial(port, zone, serial, limit, proc=None):
     deadline = time.time() + limit
     while time.time() < deadline:
+        if proc is not None and proc.poll() is not None:
+            raise SystemExit(f"the server stopped (exit {proc.returncode}); see its log")
         if soa_serial(port, zone) == serial:
             return True
         time.sleep(0.02)
@@ -81,7 +83,8 @@ def wait_serial(port, zone, serial, limit):
 
 
 def axfr(port, zone):
-    """Reads a whole AXFR; returns (seconds, messages, bytes)."""
+    """Reads a whole AXFR; returns (seconds, messages, bytes). The transfer ends with the SOA it
+    starts with: the last 20 bytes of its data (serial and timers) end the last message."""
     q = struct.pack(">HHHHHH", 0x1234, 0, 1, 0, 0, 0)
     for label in zone.split("."):
         q += bytes([len(label)]) + label.encode()
@@ -91,16 +94,33 @@ def axfr(port, zone):
     s.settimeout(120)
     s.sendall(struct.pack(">H", len(q)) + q)
     f = s.makefile("rb", buffering=1 << 20)
-    messages = size = soas = 0
-    while soas < 2:
+    messages = size = 0
+    tail = None
+    while True:
         head = f.read(2)
         if len(head) < 2:
             break
         body = f.read(struct.unpack(">H", head)[0])
         messages += 1
         size += len(body)
-        # Count SOA records crudely: type 6 class 1 after a name pointer to the zone.
-        soas += body.count(b"\x00\x06\x00\x01")
+        if tail is None:
+            # The first record: the SOA, right after the question (its RDATA ends 20 bytes of
+            # serial and timers).
+            at = 12
+            while body[at] != 0:
+                at += 1 + body[at]
+            at += 5  # root, type, class
+            owner_end = at
+            while body[owner_end] != 0 and body[owner_end] & 0xC0 == 0:
+                owner_end += 1 + body[owner_end]
+            owner_end += 2 if body[owner_end] & 0xC0 else 1
+            rdlen = struct.unpack(">H", body[owner_end + 8:owner_end + 10])[0]
+            rdata_end = owner_end + 10 + rdlen
+            tail = body[rdata_end - 20:rdata_end]
+            if messages == 1 and body.endswith(tail) and body.count(tail) >= 2:
+                break
+        elif body.endswith(tail):
+            break
     s.close()
     return time.time() - t0, messages, size
 
@@ -188,7 +208,7 @@ def main():
               f"{size / 1e6:.0f} MB |")
         t0 = time.time()
         secondary = start("secondary.toml", os.path.join(out, "secondary"), s_dns, s_api, "secondary.log")
-        if not wait_serial(s_dns, args.zone, serial, 300):
+        if not wait_serial(s_dns, args.zone, serial, 300, secondary):
             raise SystemExit("the dnsbl secondary did not reach the primary's serial")
         print(f"| dnsbl secondary: start to serving the zone (AXFR) | {time.time() - t0:.1f} s |")
         print(f"| dnsbl secondary: resident memory | {rss_mb(secondary.pid):.0f} MB |")
@@ -207,7 +227,7 @@ def main():
         nsd = subprocess.Popen(["nsd", "-d", "-c", os.path.join(nsd_dir, "nsd.conf")],
                                stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL)
         procs.append(nsd)
-        if not wait_serial(n_port, args.zone, serial, 600):
+        if not wait_serial(n_port, args.zone, serial, 600, nsd):
             raise SystemExit("NSD did not reach the primary's serial")
         print(f"| NSD 4.6 secondary: start to serving the zone (AXFR) | {time.time() - t0:.1f} s |")
         time.sleep(2)

@@ -86,6 +86,16 @@ struct ConfigFile {
     evidence: EvidenceFile,
     #[serde(rename = "zone")]
     zones: Vec<Spanned<ZoneFile>>,
+    #[serde(default, rename = "tsig-key")]
+    tsig_keys: Vec<Spanned<TsigKeyFile>>,
+}
+
+#[derive(Debug, Deserialize)]
+#[serde(deny_unknown_fields, rename_all = "kebab-case")]
+struct TsigKeyFile {
+    name: DomainName,
+    algorithm: String,
+    secret: String,
 }
 
 #[derive(Debug, Deserialize)]
@@ -384,6 +394,7 @@ struct ZoneFile {
     notify_interval: Option<u64>,
     mirror_export: Option<Spanned<MirrorExportFile>>,
     primary: Option<Spanned<String>>,
+    transfer_key: Option<Spanned<DomainName>>,
     #[serde(default)]
     evidence: EvidenceFile,
 }
@@ -686,6 +697,9 @@ pub struct ZoneConfig {
     /// A secondary zone's primary: its data comes by zone transfer from there (AXFR, then IXFR
     /// on NOTIFY and at the SOA refresh) and cannot be changed here.
     pub primary: Option<SocketAddr>,
+    /// The TSIG key of transfers: a primary answers only requests signed with it (and signs
+    /// its answers); a secondary signs its requests with it and checks the answers.
+    pub transfer_key: Option<crate::tsig::Key>,
 }
 
 /// `mirror-export = { path, every, expires }`: what the zone serves, written as an rbldnsd
@@ -780,10 +794,37 @@ impl Config {
             return Err((None, "no [[zone]] configured; a server needs at least one zone".into()));
         }
         let evidence = validate_evidence(&file.evidence)?;
+        let mut keys: Vec<crate::tsig::Key> = Vec::new();
+        for spanned in &file.tsig_keys {
+            let span = spanned.span();
+            let k = spanned.get_ref();
+            if !k.algorithm.eq_ignore_ascii_case(crate::tsig::ALGORITHM) {
+                return Err((
+                    Some(span),
+                    format!(
+                        "tsig-key {}: algorithm {:?} is not supported (use {:?})",
+                        k.name,
+                        k.algorithm,
+                        crate::tsig::ALGORITHM
+                    ),
+                ));
+            }
+            use base64::Engine as _;
+            let secret = base64::engine::general_purpose::STANDARD
+                .decode(k.secret.trim())
+                .map_err(|e| (Some(span.clone()), format!("tsig-key {}: secret is not base64: {e}", k.name)))?;
+            if secret.len() < 16 {
+                return Err((Some(span), format!("tsig-key {}: secret of {} bytes is too short (at least 16; `openssl rand -base64 32` makes one)", k.name, secret.len())));
+            }
+            if keys.iter().any(|x| x.name == k.name) {
+                return Err((Some(span), format!("tsig-key {} is defined twice", k.name)));
+            }
+            keys.push(crate::tsig::Key::new(k.name.clone(), secret));
+        }
         let mut zones: Vec<ZoneConfig> = Vec::new();
         for spanned in file.zones {
             let span = spanned.span();
-            let zone = validate_zone(spanned.into_inner(), &file.evidence)?;
+            let zone = validate_zone(spanned.into_inner(), &file.evidence, &keys)?;
             if zones.iter().any(|z| z.origin == zone.origin) {
                 return Err((Some(span), format!("zone {} is configured twice", zone.origin)));
             }
@@ -1117,7 +1158,11 @@ fn validate_registry(
     Ok(RegistryConfig { zones, policy })
 }
 
-fn validate_zone(z: ZoneFile, evidence: &EvidenceFile) -> Result<ZoneConfig, (Option<std::ops::Range<usize>>, String)> {
+fn validate_zone(
+    z: ZoneFile,
+    evidence: &EvidenceFile,
+    keys: &[crate::tsig::Key],
+) -> Result<ZoneConfig, (Option<std::ops::Range<usize>>, String)> {
     let origin = z.name.get_ref().clone();
     let e = &z.evidence;
     if e.dataset.is_some() || e.retention_days.is_some() || e.longest_listing_days.is_some() {
@@ -1204,16 +1249,14 @@ fn validate_zone(z: ZoneFile, evidence: &EvidenceFile) -> Result<ZoneConfig, (Op
                     .parse::<SocketAddr>()
                     .map_err(|_| (Some(spanned.span()), format!("primary {text:?}: not an address or address:port")))?,
             };
-            if z.evidence.policies.as_ref().is_some_and(|p| !p.get_ref().is_empty()) {
-                return Err((
-                    Some(spanned.span()),
-                    format!(
-                        "zone {origin} is a secondary (primary = {text:?}); its evidence policies run on the primary"
-                    ),
-                ));
-            }
             Some(addr)
         }
+    };
+    let transfer_key = match &z.transfer_key {
+        None => None,
+        Some(name) => Some(keys.iter().find(|k| &k.name == name.get_ref()).cloned().ok_or_else(|| {
+            (Some(name.span()), format!("transfer-key {}: no [[tsig-key]] of that name", name.get_ref()))
+        })?),
     };
     let notify_interval = z.notify_interval.unwrap_or(1);
     if notify_interval > 3600 {
@@ -1270,12 +1313,14 @@ fn validate_zone(z: ZoneFile, evidence: &EvidenceFile) -> Result<ZoneConfig, (Op
         notify,
         notify_interval: Duration::from_secs(notify_interval),
         mirror_export,
-        // A secondary's evidence listings come with its data from the primary.
+        // A secondary's evidence listings come with its data from the primary: its own policies
+        // (the default configuration names some) do not run.
         evidence: match primary {
             Some(_) => Policies { three_strikes: None, complaint_rate: None, trap_hits: None },
             None => policies,
         },
         primary,
+        transfer_key,
     })
 }
 
@@ -1435,6 +1480,30 @@ mod tests {
         c.api.allow_plain_http = false;
         c.api.tls = Some(TlsFiles { certificate: "c.pem".into(), key: "k.pem".into() });
         assert_eq!(c.api.check_exposure(), Ok(()), "HTTPS may listen anywhere");
+    }
+
+    #[test]
+    fn transfer_settings_are_checked() {
+        let with = |zone_lines: &str, tail: &str| {
+            let text = DEFAULT_TOML.replace("allow-transfer = []", &format!("allow-transfer = []\n{zone_lines}"));
+            Config::parse(&format!("{text}\n{tail}"), "t.toml")
+        };
+        let key = "[[tsig-key]]\nname = \"xfr.bl.localhost\"\nalgorithm = \"hmac-sha256\"\nsecret = \"c2VjcmV0LXRzaWcta2V5LWZvci10cmFuc2ZlcnMtMzI=\"";
+        let c = with("transfer-key = \"xfr.bl.localhost\"\nprimary = \"192.0.2.1\"", key).expect("valid");
+        let z = &c.zones[0];
+        assert_eq!(z.primary, Some("192.0.2.1:53".parse().expect("addr")));
+        assert_eq!(z.transfer_key.as_ref().map(|k| k.name.as_str()), Some("xfr.bl.localhost"));
+        assert!(z.evidence.names().is_empty(), "a secondary runs no policies");
+        assert_eq!(c.registry.zones, Some(Vec::new()), "registrations apply on primaries only");
+        let err = |r: Result<Config, ConfigError>| r.expect_err("refused").to_string();
+        assert!(err(with("transfer-key = \"nope\"", key)).contains("no [[tsig-key]] of that name"));
+        let short = key.replace("c2VjcmV0LXRzaWcta2V5LWZvci10cmFuc2ZlcnMtMzI=", "c2hvcnQ=");
+        assert!(err(with("", &short)).contains("too short"));
+        assert!(err(with("", &key.replace("c2VjcmV0", "!!"))).contains("not base64"));
+        assert!(err(with("", &key.replace("hmac-sha256", "hmac-md5"))).contains("not supported"));
+        assert!(err(with("notify = [\"nowhere\"]", "")).contains("notify"));
+        assert!(err(with("primary = \"x:y\"", "")).contains("primary"));
+        assert!(err(with("mirror-export = { path = \"m\", every = 60, expires = 30 }", "")).contains("expires"));
     }
 
     #[test]

@@ -10,7 +10,7 @@
 //!
 //! ```text
 //! pure core      model · name · trie · zonefile · zoneform · registry · config · access · rrl · cookie
-//!                · evidence · delisting · snapshot · query · served · replica
+//!                · evidence · delisting · snapshot · query · served · replica · tsig
 //!                no I/O, no tokio/rocksdb/hickory/axum/clap, no logging; snapshot owns arc-swap
 //! one system     clock (the wall clock) · store (rocksdb) · dns (sockets; hickory-proto in dns::full)
 //! orchestration  publisher (store → snapshot; the single Writer) · importer (file → store)
@@ -57,6 +57,7 @@
 //!   between two serials' record forms (for IXFR).
 //! - [`replica`]: the record form a primary sends turned back into prefix entries (for dnsbl as
 //!   a secondary).
+//! - [`tsig`]: TSIG (HMAC-SHA256) signatures on zone transfers; hmac only here.
 //! - [`registry`]: marketer accounts and the registration rules (declarations, limits, protections,
 //!   how registry and operator entries combine); plans changes, the publisher stores and applies them.
 //! - [`config`]: TOML file → validated [`config::Config`]; `config/dnsbl.toml` is the embedded default.
@@ -113,6 +114,7 @@ pub mod served;
 pub mod snapshot;
 pub mod store;
 pub mod trie;
+pub mod tsig;
 pub mod web;
 pub mod zonefile;
 pub mod zoneform;

@@ -135,7 +135,12 @@ async fn refresh(config: &ZoneConfig, primary: SocketAddr, store: &Arc<Store>) -
     let origin = &config.origin;
     let held = store.replica_state(origin).map_err(|e| e.to_string())?;
     let id = (unix_now() as u16) ^ 0x5a5a;
-    let query = transfer_query(config, held.map(|s| s.serial), id).ok_or("the zone's name does not encode")?;
+    let mut query = transfer_query(config, held.map(|s| s.serial), id).ok_or("the zone's name does not encode")?;
+    // With a transfer key the request is signed, and so must be every message of the answer.
+    let tsig = config.transfer_key.clone().map(|key| {
+        let mac = crate::tsig::sign(&mut query, &key, None, unix_now(), false);
+        (key, mac, true)
+    });
     let mut stream = tokio::time::timeout(STEP_TIMEOUT, TcpStream::connect(primary))
         .await
         .map_err(|_| "connecting timed out".to_string())?
@@ -143,7 +148,7 @@ async fn refresh(config: &ZoneConfig, primary: SocketAddr, store: &Arc<Store>) -
     let mut framed = (query.len() as u16).to_be_bytes().to_vec();
     framed.extend_from_slice(&query);
     stream.write_all(&framed).await.map_err(|e| format!("sending the request: {e}"))?;
-    let mut reader = Reader { stream, id, origin: origin.clone(), pending: Vec::new().into_iter() };
+    let mut reader = Reader { stream, id, origin: origin.clone(), pending: Vec::new().into_iter(), tsig };
     let Some(Incoming::Soa(newest)) = reader.next().await? else {
         return Err("the answer does not start with the zone's SOA".into());
     };
@@ -166,6 +171,8 @@ struct Reader {
     id: u16,
     origin: DomainName,
     pending: std::vec::IntoIter<Incoming>,
+    /// The transfer key, the MAC the next message answers, and whether it is the first.
+    tsig: Option<(crate::tsig::Key, Vec<u8>, bool)>,
 }
 
 impl Reader {
@@ -186,7 +193,14 @@ impl Reader {
                 .await
                 .map_err(|_| "the primary stopped sending".to_string())?
                 .map_err(|e| format!("reading the transfer: {e}"))?;
-            self.pending = transfer_message(&body, self.id, &self.origin)?.into_iter();
+            // An error code is reported as such; records count only once their TSIG holds.
+            let records = transfer_message(&body, self.id, &self.origin)?;
+            if let Some((key, prior, first)) = &mut self.tsig {
+                *prior = crate::tsig::verify(&body, key, Some(prior.as_slice()), unix_now(), !*first)
+                    .map_err(|e| format!("the answer's TSIG: {e}"))?;
+                *first = false;
+            }
+            self.pending = records.into_iter();
         }
     }
 }

@@ -5,7 +5,7 @@
 //! ([`super::request::dropped_unread`]); what does not parse, and malformed EDNS options, get
 //! FORMERR; so does a malformed COOKIE option, and a server cookie that is not ours gets BADCOOKIE
 //! over UDP (DNS cookies, [`crate::cookie`]); a TSIG-signed request gets NOTAUTH with TSIG BADKEY (no keys are configured);
-//! opcodes other than QUERY get NOTIMP (RD and CD not echoed; NOTIFY over UDP is [`notify_in`]); EDNS is echoed, version > 0 gets BADVERS; zone transfers over UDP and non-IN classes are REFUSED (AXFR and IXFR over TCP are [`transfer`]); UDP replies over the client's limit
+//! opcodes other than QUERY get NOTIMP (RD and CD not echoed; NOTIFY over UDP is [`notify_in`]); EDNS is echoed, version > 0 gets BADVERS; zone transfers over UDP and non-IN classes are REFUSED (AXFR and IXFR over TCP are [`transfer_request`]); UDP replies over the client's limit
 //! (512 without EDNS, else its size capped by `max-udp-payload`) are truncated honestly (TC=1,
 //! question only). The answer itself comes from [`crate::query::resolve`]. Common queries are
 //! answered by [`super::lean`] first ([`super::respond::respond`] picks the path).
@@ -247,6 +247,9 @@ pub struct TransferAsk {
     pub rd: bool,
     /// The question section as the request had it.
     pub question: Vec<u8>,
+    /// The MAC of the request's TSIG, when the zone has a transfer key (every message of the
+    /// answer is then signed).
+    pub request_mac: Option<Vec<u8>>,
 }
 
 /// What to do with a zone transfer request (see [`asks_transfer`]).
@@ -304,7 +307,18 @@ pub fn transfer_request(snapshot: &Snapshot, packet: &[u8], peer: std::net::IpAd
         id: request.metadata.id,
         rd: request.metadata.recursion_desired,
         question,
+        request_mac: None,
     }))
+}
+
+/// REFUSED (`notauth` false) or NOTAUTH for a transfer request, with its id and question;
+/// `None` for what does not parse.
+pub fn transfer_refusal(packet: &[u8], notauth: bool) -> Option<Vec<u8>> {
+    let request = Message::from_vec(packet).ok()?;
+    let mut response = reply_to(&request, &Limits { max_udp_payload: 65_535 });
+    response.edns = None;
+    response.metadata.response_code = if notauth { ResponseCode::NotAuth } else { ResponseCode::Refused };
+    encode(&response)
 }
 
 /// The question section of a request with one question (name, type, class), as sent.

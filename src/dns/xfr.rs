@@ -139,6 +139,9 @@ struct Messages<'a> {
     count: u16,
     /// Where this message has the zone's name (for compression pointers).
     origin_at: Option<u16>,
+    /// Signing: the zone's transfer key, the MAC the next message answers, and whether the
+    /// first message is still to come.
+    tsig: Option<(crate::tsig::Key, Vec<u8>, bool)>,
     /// The last record-form owner written in this message, and where each of its names
     /// starts (index i: the name of its top `i + 1` labels): the next owner points to the
     /// longest name the two share.
@@ -161,6 +164,7 @@ impl<'a> Messages<'a> {
             origin_at: None,
             last_path: Vec::new(),
             last_at: Vec::new(),
+            tsig: zone.config.transfer_key.clone().zip(ask.request_mac.clone()).map(|(k, mac)| (k, mac, true)),
         };
         m.begin();
         m
@@ -188,7 +192,13 @@ impl<'a> Messages<'a> {
             return Ok(());
         }
         self.buf[6..8].copy_from_slice(&self.count.to_be_bytes());
-        let message = std::mem::replace(&mut self.buf, Vec::with_capacity(MESSAGE_BYTES + 1024));
+        let mut message = std::mem::replace(&mut self.buf, Vec::with_capacity(MESSAGE_BYTES + 1024));
+        if let Some((key, prior, first)) = &mut self.tsig {
+            // The first message answers the request's MAC with all TSIG variables; each later
+            // one the previous message's MAC, with the timers only.
+            *prior = crate::tsig::sign(&mut message, key, Some(prior.as_slice()), crate::clock::unix_now(), !*first);
+            *first = false;
+        }
         if !(self.send)(message) {
             return Err(Gone);
         }

@@ -32,6 +32,7 @@ const LAYERS: &[(&str, &[&str])] = &[
             "query",
             "served",
             "replica",
+            "tsig",
         ],
     ),
     ("one system", &["clock", "store", "dns"]),
@@ -60,6 +61,7 @@ const OWNERS: &[(&str, &[&str])] = &[
     ("mail_parser", &["evidence::arf"]),
     ("nix", &["dns::udp", "store"]),
     ("socket2", &["dns::listen"]),
+    ("hmac", &["tsig"]),
 ];
 
 /// Crates the pure core never uses: no runtime, no logging, nothing of the outer layers.

@@ -23,5 +23,5 @@ mod removal;
 mod resolver;
 mod rrl;
 mod secondary;
-mod transfer;
+pub mod transfer;
 mod web;

@@ -16,6 +16,7 @@ use hickory_proto::op::ResponseCode;
 use hickory_proto::rr::RecordType;
 
 use crate::harness::*;
+use crate::transfer::{tsig_key, KEY_NAME, KEY_SECRET};
 
 /// NSD serving `zonefile` for bl.localhost on a free loopback port, stopped when dropped.
 struct Nsd {
@@ -30,10 +31,12 @@ impl Drop for Nsd {
     }
 }
 
-/// How NSD gets the zone: from a file, or by AXFR from a primary.
+/// How NSD gets the zone: from a file, or by transfers from a primary (signed with the TSIG
+/// key of `transfer.rs` for `SignedPrimary`).
 enum Source<'a> {
     File(&'a Path),
     Primary(SocketAddr),
+    SignedPrimary(SocketAddr),
 }
 
 fn nsd(dir: &Path, source: Source<'_>) -> Nsd {
@@ -57,12 +60,24 @@ fn nsd_on(dir: &Path, port: u16, source: Source<'_>) -> Nsd {
             primary.port(),
             primary.ip()
         ),
+        Source::SignedPrimary(primary) => format!(
+            "  zonefile: \"{d}/secondary.zone\"\n  request-xfr: {}@{} {KEY_NAME}\n  allow-notify: {} NOKEY\n",
+            primary.ip(),
+            primary.port(),
+            primary.ip()
+        ),
+    };
+    let keys = match source {
+        Source::SignedPrimary(_) => {
+            format!("key:\n  name: \"{KEY_NAME}\"\n  algorithm: hmac-sha256\n  secret: \"{KEY_SECRET}\"\n")
+        }
+        _ => String::new(),
     };
     let conf = format!(
         "server:\n  ip-address: 127.0.0.1@{port}\n  username: \"\"\n  chroot: \"\"\n  zonesdir: \"{d}\"\n  \
          pidfile: \"{d}/nsd.pid\"\n  xfrdfile: \"{d}/xfrd.state\"\n  xfrdir: \"{d}\"\n  zonelistfile: \"{d}/zone.list\"\n  \
          database: \"\"\n  logfile: \"{d}/nsd.log\"\n  verbosity: 1\n  server-count: 1\n  \
-         reuseport: no\nremote-control:\n  control-enable: no\nzone:\n  name: bl.localhost\n{zone}"
+         reuseport: no\nremote-control:\n  control-enable: no\n{keys}zone:\n  name: bl.localhost\n{zone}"
     );
     let path = dir.join("nsd.conf");
     std::fs::write(&path, conf).expect("nsd.conf");
@@ -348,5 +363,30 @@ fn after_changes_the_primarys_notify_brings_nsd_an_ixfr_and_it_answers_the_new_d
     assert_eq!(answer(n.addr, "4.3.2.1.bl.localhost"), ["127.0.0.3"], "1.2.3.4 falls back to its /16");
     assert!(answer(n.addr, "1.12.67.45.bl.localhost").is_empty(), "the new exclusion holds on NSD");
     assert!(!answer(n.addr, &v6_name("2001:db8:1:7::9", "bl.localhost")).is_empty());
+    assert!(agree(s.addr, n.addr) > 400);
+}
+
+#[test]
+fn nsd_takes_the_zone_and_its_changes_signed_with_tsig() {
+    let (dir, data) = temp_data();
+    let nsd_port = free_port();
+    let mut config = test_config(&data);
+    config.zones[0].allow_transfer = vec!["127.0.0.1/32".parse().expect("prefix")];
+    config.zones[0].notify = vec![SocketAddr::from(([127, 0, 0, 1], nsd_port))];
+    config.zones[0].transfer_key = Some(tsig_key(KEY_SECRET));
+    let s = TestServer::start(config);
+    populate(&s);
+    let nsd_dir = dir.path().join("nsd");
+    std::fs::create_dir_all(&nsd_dir).expect("nsd dir");
+    let n = nsd_on(&nsd_dir, nsd_port, Source::SignedPrimary(s.addr));
+    agree(s.addr, n.addr);
+    change_batch(&s);
+    let serial = soa_serial(s.addr, "bl.localhost");
+    let deadline = Instant::now() + Duration::from_secs(30);
+    while soa_serial(n.addr, "bl.localhost") != serial {
+        let log = std::fs::read_to_string(nsd_dir.join("nsd.log")).unwrap_or_default();
+        assert!(Instant::now() < deadline, "NSD did not reach serial {serial}: {log}");
+        std::thread::sleep(Duration::from_millis(20));
+    }
     assert!(agree(s.addr, n.addr) > 400);
 }

@@ -106,3 +106,28 @@ fn a_secondary_without_a_copy_answers_servfail() {
     let m = ask(s.addr, "2.0.0.127.bl.localhost", RecordType::A);
     assert_eq!(m.metadata.response_code, ResponseCode::ServFail);
 }
+
+#[test]
+fn with_a_transfer_key_the_secondary_signs_and_checks_and_a_wrong_key_gets_nothing() {
+    use crate::transfer::{tsig_key, KEY_SECRET};
+    let (_pdir, pdata) = temp_data();
+    let mut primary_config = test_config(&pdata);
+    primary_config.zones[0].allow_transfer = vec!["127.0.0.1/32".parse().expect("prefix")];
+    primary_config.zones[0].transfer_key = Some(tsig_key(KEY_SECRET));
+    let primary = TestServer::start(primary_config);
+    populate(&primary);
+    let secondary_with = |secret: &str| {
+        let (dir, data) = temp_data();
+        let mut config = test_config(&data);
+        config.zones[0].primary = Some(primary.addr);
+        config.zones[0].transfer_key = Some(tsig_key(secret));
+        (dir, TestServer::start(config))
+    };
+    let (_d1, good) = secondary_with(KEY_SECRET);
+    reaches(good.addr, soa_serial(primary.addr, "bl.localhost"));
+    assert!(agree(primary.addr, good.addr) > 400);
+    let (_d2, wrong) = secondary_with("d3Jvbmctc2VjcmV0LXdyb25nLXNlY3JldC13cm9uZy0=");
+    std::thread::sleep(Duration::from_millis(500));
+    let m = ask(wrong.addr, "2.0.0.127.bl.localhost", RecordType::A);
+    assert_eq!(m.metadata.response_code, ResponseCode::ServFail, "no copy with a wrong key");
+}

@@ -190,3 +190,45 @@ fn notify_names_the_zone_and_its_serial_and_is_sent_again_until_answered() {
     assert_eq!(stats["transfers"]["notify_answered"], 1, "{stats}");
     assert_eq!(stats["transfers"]["notify_sent"], 2, "{stats}");
 }
+
+/// The TSIG key of the tests: its name and base64 secret as dig and NSD take them.
+pub const KEY_NAME: &str = "xfr.bl.localhost";
+pub const KEY_SECRET: &str = "c2VjcmV0LXRzaWcta2V5LWZvci10cmFuc2ZlcnMtMzI=";
+
+pub fn tsig_key(secret: &str) -> dnsbl::tsig::Key {
+    use base64::Engine as _;
+    let bytes = base64::engine::general_purpose::STANDARD.decode(secret).expect("base64");
+    dnsbl::tsig::Key::new(dnsbl::name::DomainName::parse(KEY_NAME).expect("name"), bytes)
+}
+
+#[test]
+fn with_a_transfer_key_only_signed_requests_get_the_zone_and_every_message_is_signed() {
+    let (_dir, data) = temp_data();
+    let mut config = transferring(&data);
+    config.zones[0].transfer_key = Some(tsig_key(KEY_SECRET));
+    let s = TestServer::start(config);
+    for i in 0..400 {
+        add(&s, &format!("45.{}.{}.9", 100 + i / 200, i % 200), "127.0.0.2");
+    }
+    // Unsigned: REFUSED.
+    let refused = tcp(s.addr, &question("bl.localhost", RecordType::AXFR, None));
+    assert_eq!(refused.metadata.response_code, ResponseCode::Refused);
+    // dig signs the request and checks the TSIG of every message it gets.
+    let dig = |secret: &str| {
+        let out = std::process::Command::new("dig")
+            .args(["+tcp", "+tries=1", "+time=5", "-p", &s.addr.port().to_string(), "@127.0.0.1"])
+            .args(["-y", &format!("hmac-sha256:{KEY_NAME}:{secret}"), "bl.localhost", "AXFR"])
+            .output()
+            .expect("dig (installed by make deps)");
+        String::from_utf8_lossy(&out.stdout).into_owned()
+    };
+    let text = dig(KEY_SECRET);
+    let soas = text.lines().filter(|l| l.contains("\tSOA\t")).count();
+    assert_eq!(soas, 2, "the whole zone:\n{text}");
+    assert!(!text.contains("failed") && !text.contains("tsig"), "every message verified:\n{text}");
+    let messages = text.lines().find(|l| l.contains("XFR size")).unwrap_or_default().to_string();
+    assert!(!messages.contains("messages 1,"), "more than one message was signed: {messages}");
+    let wrong = dig("d3Jvbmctc2VjcmV0LXdyb25nLXNlY3JldC13cm9uZy0=");
+    assert!(wrong.contains("NOTAUTH") || wrong.contains("failed"), "a wrong key gets nothing:\n{wrong}");
+    assert!(!wrong.lines().any(|l| l.contains("\tA\t")), "{wrong}");
+}
