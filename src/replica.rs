@@ -261,33 +261,30 @@ fn emit(name: &Open, datasets: usize, sink: &mut dyn FnMut(usize, Prefix, Entry)
             continue;
         }
         let Some(block) = block_of(family, &name.path) else { continue };
-        let (set, wildcard) = match name.path.len() == family.depth() {
-            true => (name.own.as_ref(), None),
-            false => (name.wildcard.as_ref(), Some(block)),
+        // Where the primary's template had `$`, its TXT names the address (an address name) or
+        // the network (a wildcard).
+        let (set, named) = match name.path.len() == family.depth() {
+            true => (name.own.as_ref(), block.first_address().to_string()),
+            false => (name.wildcard.as_ref(), block.to_string()),
         };
         for k in 0..datasets {
-            sink(k, block, entry(set, k, wildcard));
+            sink(k, block, entry(set, k, &named));
         }
     }
 }
 
 /// Dataset `k`'s entry for a name answering `set`: its codes with its k-th TXT (the first
-/// dataset also without one), or not listed. The TXT of a wildcard for `wildcard` names that
-/// network where the primary's template had `$`: it becomes `$` again, so that this server
-/// names each address as the primary does.
-fn entry(set: Option<&RrSet>, k: usize, wildcard: Option<Prefix>) -> Entry {
+/// dataset also without one), or not listed. Where the TXT has `named` (the address, or a
+/// wildcard's network: what the primary's template had `$` for), it becomes `$` again, so that
+/// this server names each address as the primary does, and the listings of a list share one
+/// template (as on the primary) instead of one text per address.
+fn entry(set: Option<&RrSet>, k: usize, named: &str) -> Entry {
     let Some(set) = set.filter(|s| !s.codes.is_empty() && (k == 0 || s.txts.len() > k)) else {
         return Entry::Excluded;
     };
     let codes: Vec<ListingCode> = set.codes.iter().filter_map(|&c| ListingCode::new(c).ok()).collect();
     // The TXT is served as sent: `$` doubled, so that expanding it gives it back.
-    let reason = set.txts.get(k).map(|t| {
-        let escaped = t.replace('$', "$$");
-        match wildcard {
-            Some(block) => escaped.replace(&block.to_string(), "$"),
-            None => escaped,
-        }
-    });
+    let reason = set.txts.get(k).map(|t| t.replace('$', "$$").replace(named, "$"));
     match Listing::new(codes, reason) {
         Ok(listing) => Entry::Listed(listing),
         Err(_) => Entry::Excluded,
