@@ -69,8 +69,6 @@ struct ZoneHistory {
     latest: Arc<ZoneSnapshot>,
     steps: VecDeque<Arc<Step>>,
     records: usize,
-    /// When it last caught up with the served zone.
-    caught_up: std::time::Instant,
 }
 
 impl Journal {
@@ -78,19 +76,8 @@ impl Journal {
     /// snapshot transfers are built from (`zone` itself, unless it is older than what the
     /// history holds).
     pub fn catch_up(&self, zone: &Arc<ZoneSnapshot>) -> Arc<ZoneSnapshot> {
-        self.catch_up_unless(zone, std::time::Duration::ZERO)
-    }
-
-    /// [`Journal::catch_up`], unless the history caught up less than `recent` ago: then the
-    /// snapshot it holds (a transfer right after a NOTIFY round sends the serial it announced,
-    /// without comparing the zone again while changes go on).
-    pub fn catch_up_unless(&self, zone: &Arc<ZoneSnapshot>, recent: std::time::Duration) -> Arc<ZoneSnapshot> {
         let history = self.history(zone);
         let mut h = lock(&history);
-        if h.caught_up.elapsed() < recent && h.latest.config.same_records(&zone.config) {
-            return h.latest.clone();
-        }
-        h.caught_up = std::time::Instant::now();
         if h.latest.serial == zone.serial || serial_newer(h.latest.serial, zone.serial) {
             return h.latest.clone();
         }
@@ -146,12 +133,7 @@ impl Journal {
         lock(&self.zones)
             .entry(zone.config.origin.clone())
             .or_insert_with(|| {
-                Arc::new(Mutex::new(ZoneHistory {
-                    latest: zone.clone(),
-                    steps: VecDeque::new(),
-                    records: 0,
-                    caught_up: std::time::Instant::now(),
-                }))
+                Arc::new(Mutex::new(ZoneHistory { latest: zone.clone(), steps: VecDeque::new(), records: 0 }))
             })
             .clone()
     }

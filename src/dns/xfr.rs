@@ -42,14 +42,7 @@ struct Gone;
 /// what was sent; [`Sent::Aborted`] when the zone turned out larger than its
 /// `transfer-max-names` after messages went out (the connection must then be closed).
 pub fn stream(ask: &TransferAsk, journal: &Journal, send: &mut dyn FnMut(Vec<u8>) -> bool) -> Sent {
-    // A zone that NOTIFYs its secondaries was compared at the last round: an IXFR within its
-    // notify-interval sends that serial (the next round announces the next). A whole transfer
-    // (a secondary's first copy) is always of the zone as served.
-    let recent = match (ask.ixfr_from, ask.zone.config.notify.is_empty()) {
-        (Some(_), false) => ask.zone.config.notify_interval,
-        _ => std::time::Duration::ZERO,
-    };
-    let zone = journal.catch_up_unless(&ask.zone, recent);
+    let zone = journal.catch_up(&ask.zone);
     let mut out = Messages::new(ask, &zone, send);
     let since = ask.ixfr_from.map(|serial| (serial, journal.since(&zone.config.origin, serial)));
     let result =
