@@ -315,6 +315,26 @@ pub fn soa_serial(addr: SocketAddr, zone: &str) -> u32 {
     }
 }
 
+/// Waits (at most 30 s) until `addr` serves `serial` for `zone`; `what` names the server in
+/// the failure, with `log` (a server's log, read then) if given.
+pub fn wait_for_serial(addr: SocketAddr, zone: &str, serial: u32, what: &str, log: Option<&Path>) {
+    let deadline = std::time::Instant::now() + Duration::from_secs(30);
+    loop {
+        let got = ask(addr, zone, RecordType::SOA).answers.first().and_then(|r| match &r.data {
+            RData::SOA(soa) => Some(soa.serial),
+            _ => None,
+        });
+        if got == Some(serial) {
+            return;
+        }
+        if std::time::Instant::now() > deadline {
+            let log = log.map(|p| std::fs::read_to_string(p).unwrap_or_default()).unwrap_or_default();
+            panic!("{what} did not reach serial {serial} (it has {got:?}) {log}");
+        }
+        std::thread::sleep(Duration::from_millis(10));
+    }
+}
+
 /// A JSON client for the HTTP API.
 pub struct Api {
     pub base: String,

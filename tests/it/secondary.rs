@@ -4,7 +4,7 @@
 //! share) as the primary does, TXT included; it refuses local changes; it keeps serving when
 //! the primary is gone; without a copy it answers SERVFAIL.
 
-use std::time::{Duration, Instant};
+use std::time::Duration;
 
 use dnsbl::model::{Listing, ListingCode};
 use dnsbl::publisher::{Change, ChangeError};
@@ -16,19 +16,7 @@ use crate::nsd::{agree, answer, change_batch, populate};
 
 /// Waits until `addr` serves `serial` for bl.localhost.
 fn reaches(addr: std::net::SocketAddr, serial: u32) {
-    let deadline = Instant::now() + Duration::from_secs(30);
-    loop {
-        let m = ask(addr, "bl.localhost", RecordType::SOA);
-        let got = m.answers.first().and_then(|r| match &r.data {
-            hickory_proto::rr::RData::SOA(soa) => Some(soa.serial),
-            _ => None,
-        });
-        if got == Some(serial) {
-            return;
-        }
-        assert!(Instant::now() < deadline, "the secondary did not reach serial {serial} (it has {got:?})");
-        std::thread::sleep(Duration::from_millis(10));
-    }
+    wait_for_serial(addr, "bl.localhost", serial, "the secondary", None);
 }
 
 fn same_txt(a: std::net::SocketAddr, b: std::net::SocketAddr, names: &[&str]) {
