@@ -1223,6 +1223,12 @@ fn validate_zone(
                 ));
             }
             let expires = m.expires.unwrap_or(u64::from(z.soa.expire));
+            if expires > 10 * 366 * 86_400 {
+                return Err((
+                    Some(span),
+                    format!("zone {origin}: mirror-export expires {expires} must be at most ten years"),
+                ));
+            }
             if expires <= every {
                 return Err((
                     Some(span),

@@ -334,7 +334,8 @@ async fn mirror_exports(shared: Arc<SharedSnapshot>, data_dir: std::path::PathBu
     loop {
         let snapshot = shared.load_full();
         for zone in &snapshot.zones {
-            let Some(mirror) = zone.config.mirror_export.clone() else { continue };
+            // A secondary without a copy (or past its expire) has nothing to give mirrors.
+            let Some(mirror) = zone.config.mirror_export.clone().filter(|_| zone.serving) else { continue };
             let due = match written.get(&zone.config.origin) {
                 None => true,
                 Some(&(serial, at)) => {

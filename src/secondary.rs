@@ -10,7 +10,8 @@
 //!   no rebuild, no stall;
 //! - the whole zone: its records stream into the store as they arrive (bounded memory), then
 //!   the zone is read from them and published in one switch; queries go on being answered from
-//!   the old copy meanwhile.
+//!   the old copy meanwhile, and a transfer cut short leaves it as it was (in memory and in
+//!   the store).
 //!
 //! While the primary cannot be reached the last good copy is served; past the SOA expire
 //! without a confirmation the zone answers SERVFAIL (as NSD and BIND do) until a transfer
@@ -148,7 +149,15 @@ async fn refresh(config: &ZoneConfig, primary: SocketAddr, store: &Arc<Store>) -
     let mut framed = (query.len() as u16).to_be_bytes().to_vec();
     framed.extend_from_slice(&query);
     stream.write_all(&framed).await.map_err(|e| format!("sending the request: {e}"))?;
-    let mut reader = Reader { stream, id, origin: origin.clone(), pending: Vec::new().into_iter(), tsig };
+    let mut reader = Reader {
+        stream,
+        id,
+        origin: origin.clone(),
+        pending: Vec::new().into_iter(),
+        tsig,
+        unsigned: Vec::new(),
+        unsigned_count: 0,
+    };
     let Some(Incoming::Soa(newest)) = reader.next().await? else {
         return Err("the answer does not start with the zone's SOA".into());
     };
@@ -173,9 +182,25 @@ struct Reader {
     pending: std::vec::IntoIter<Incoming>,
     /// The transfer key, the MAC the next message answers, and whether it is the first.
     tsig: Option<(crate::tsig::Key, Vec<u8>, bool)>,
+    /// Unsigned messages since the last signed one (covered by the next signed one), and how
+    /// many.
+    unsigned: Vec<u8>,
+    unsigned_count: usize,
 }
 
+/// Unsigned messages a signed answer may have in a row (RFC 8945 §5.3.1).
+const MOST_UNSIGNED: usize = 99;
+
 impl Reader {
+    /// Whether every message read so far is covered by a signature checked (the last message
+    /// of a signed answer must be signed).
+    fn all_signed(&self) -> Result<(), String> {
+        match self.unsigned_count {
+            0 => Ok(()),
+            n => Err(format!("the answer ends with {n} unsigned message(s)")),
+        }
+    }
+
     /// The next record; `None` when the primary closed the connection.
     async fn next(&mut self) -> Result<Option<Incoming>, String> {
         loop {
@@ -196,9 +221,21 @@ impl Reader {
             // An error code is reported as such; records count only once their TSIG holds.
             let records = transfer_message(&body, self.id, &self.origin)?;
             if let Some((key, prior, first)) = &mut self.tsig {
-                *prior = crate::tsig::verify(&body, key, Some(prior.as_slice()), unix_now(), !*first)
-                    .map_err(|e| format!("the answer's TSIG: {e}"))?;
-                *first = false;
+                if !*first && !crate::tsig::is_signed(&body) {
+                    // A message between signed ones: the next signature covers it.
+                    self.unsigned_count += 1;
+                    if self.unsigned_count > MOST_UNSIGNED {
+                        return Err(format!("more than {MOST_UNSIGNED} unsigned messages in a row"));
+                    }
+                    self.unsigned.extend_from_slice(&body);
+                } else {
+                    *prior =
+                        crate::tsig::verify(&body, key, Some(prior.as_slice()), &self.unsigned, unix_now(), !*first)
+                            .map_err(|e| format!("the answer's TSIG: {e}"))?;
+                    *first = false;
+                    self.unsigned.clear();
+                    self.unsigned_count = 0;
+                }
             }
             self.pending = records.into_iter();
         }
@@ -220,7 +257,7 @@ async fn incremental(reader: &mut Reader, newest: u32) -> Result<Vec<ReplicaStep
     let mut adding = false;
     loop {
         match reader.next().await?.ok_or("the transfer ended early")? {
-            Incoming::Soa(serial) if adding && serial == newest => return Ok(steps),
+            Incoming::Soa(serial) if adding && serial == newest => return reader.all_signed().map(|()| steps),
             Incoming::Soa(_) if adding => {
                 steps.push(ReplicaStep::default());
                 adding = false;
@@ -255,7 +292,13 @@ async fn whole(
         }
     };
     let o = origin.clone();
-    run(Box::new(move |s| s.replica_begin(&o))).await?;
+    let generation = {
+        let store = store.clone();
+        tokio::task::spawn_blocking(move || store.replica_begin(&o))
+            .await
+            .map_err(|e| e.to_string())?
+            .map_err(|e| e.to_string())?
+    };
     let mut chunk: Vec<(Vec<u8>, Vec<u8>)> = Vec::with_capacity(WRITE_CHUNK);
     let mut current: Option<(Vec<Label>, RrSet)> = None;
     let mut next = first;
@@ -265,7 +308,10 @@ async fn whole(
             None => reader.next().await?.ok_or("the transfer ended before its closing SOA")?,
         };
         match record {
-            Incoming::Soa(s) if s == serial => break,
+            Incoming::Soa(s) if s == serial => {
+                reader.all_signed()?;
+                break;
+            }
             Incoming::Soa(_) => return Err("an SOA of another serial inside the transfer".into()),
             Incoming::Other => {}
             Incoming::Data(labels, data) => {
@@ -283,7 +329,7 @@ async fn whole(
                 }
                 if chunk.len() >= WRITE_CHUNK {
                     let (o, c) = (origin.clone(), std::mem::take(&mut chunk));
-                    run(Box::new(move |s| s.replica_put(&o, &c))).await?;
+                    run(Box::new(move |s| s.replica_put(&o, generation, &c))).await?;
                 }
             }
         }
@@ -292,8 +338,8 @@ async fn whole(
         chunk.push((name_key(&name), set.encode()));
     }
     let (o, c) = (origin.clone(), chunk);
-    run(Box::new(move |s| s.replica_put(&o, &c))).await?;
+    run(Box::new(move |s| s.replica_put(&o, generation, &c))).await?;
     let o = origin.clone();
     let state = ReplicaState { serial, refreshed: unix_now() };
-    run(Box::new(move |s| s.replica_commit(&o, state))).await
+    run(Box::new(move |s| s.replica_commit(&o, generation, state))).await
 }

@@ -98,7 +98,21 @@ fn variables(key: &Key, time: u64, fudge: u16, timers_only: bool) -> Vec<u8> {
 /// `prior` is the MAC answered (the request's, or the previous message's of one answer; none
 /// for a request); returns the MAC for the next message.
 pub fn sign(message: &mut Vec<u8>, key: &Key, prior: Option<&[u8]>, now: u64, timers_only: bool) -> Vec<u8> {
-    let digest = mac(key, prior, message, &variables(key, now, FUDGE, timers_only));
+    sign_after(message, key, prior, &[], now, timers_only)
+}
+
+/// [`sign`] for a message after `preceding` unsigned ones of the same answer.
+fn sign_after(
+    message: &mut Vec<u8>,
+    key: &Key,
+    prior: Option<&[u8]>,
+    preceding: &[u8],
+    now: u64,
+    timers_only: bool,
+) -> Vec<u8> {
+    let mut covered = preceding.to_vec();
+    covered.extend_from_slice(message);
+    let digest = mac(key, prior, &covered, &variables(key, now, FUDGE, timers_only));
     let id = message.get(0..2).map_or([0, 0], |b| [b[0], b[1]]);
     let mut rdata = algorithm_wire();
     rdata.extend_from_slice(&now.to_be_bytes()[2..]);
@@ -121,11 +135,13 @@ pub fn sign(message: &mut Vec<u8>, key: &Key, prior: Option<&[u8]>, now: u64, ti
 }
 
 /// Checks the TSIG record that ends `message` against `key` at `now`; returns its MAC (for
-/// the answer, or the next message).
+/// the answer, or the next message). `preceding` are the unsigned messages of one answer since
+/// the last signed one (RFC 8945 §5.3.1 lets a sender leave up to 99 unsigned), covered too.
 pub fn verify(
     message: &[u8],
     key: &Key,
     prior: Option<&[u8]>,
+    preceding: &[u8],
     now: u64,
     timers_only: bool,
 ) -> Result<Vec<u8>, TsigError> {
@@ -159,6 +175,7 @@ pub fn verify(
         h.update(&(p.len() as u16).to_be_bytes());
         h.update(p);
     }
+    h.update(preceding);
     h.update(&unsigned);
     h.update(&vars);
     // Constant time, and the whole MAC (truncated MACs are not accepted).
@@ -307,7 +324,7 @@ mod tests {
         let mut request = query();
         let request_mac = sign(&mut request, &k, None, 1_000_000, false);
         assert!(is_signed(&request));
-        assert_eq!(verify(&request, &k, None, 1_000_100, false), Ok(request_mac.clone()));
+        assert_eq!(verify(&request, &k, None, &[], 1_000_100, false), Ok(request_mac.clone()));
         // An answer of two messages: the first covers the request's MAC, the second the first's.
         let mut first = query();
         first[2] = 0x84;
@@ -315,20 +332,26 @@ mod tests {
         let mut second = query();
         second[2] = 0x84;
         sign(&mut second, &k, Some(&first_mac), 1_000_002, true);
-        assert_eq!(verify(&first, &k, Some(&request_mac), 1_000_003, false), Ok(first_mac.clone()));
-        assert!(verify(&second, &k, Some(&first_mac), 1_000_003, true).is_ok());
+        assert_eq!(verify(&first, &k, Some(&request_mac), &[], 1_000_003, false), Ok(first_mac.clone()));
+        assert!(verify(&second, &k, Some(&first_mac), &[], 1_000_003, true).is_ok());
         // Out of order, another key, another secret, a changed byte, too late: refused.
-        assert_eq!(verify(&second, &k, Some(&request_mac), 1_000_003, true), Err(TsigError::BadSig));
+        assert_eq!(verify(&second, &k, Some(&request_mac), &[], 1_000_003, true), Err(TsigError::BadSig));
         let other = Key::new(DomainName::parse("other.key").expect("name"), b"x".to_vec());
-        assert_eq!(verify(&request, &other, None, 1_000_000, false), Err(TsigError::BadKey));
-        assert_eq!(verify(&request, &key(b"another secret"), None, 1_000_000, false), Err(TsigError::BadSig));
+        assert_eq!(verify(&request, &other, None, &[], 1_000_000, false), Err(TsigError::BadKey));
+        assert_eq!(verify(&request, &key(b"another secret"), None, &[], 1_000_000, false), Err(TsigError::BadSig));
         let mut changed = request.clone();
         changed[13] ^= 0x20;
-        assert_eq!(verify(&changed, &k, None, 1_000_000, false), Err(TsigError::BadSig));
-        assert_eq!(verify(&request, &k, None, 1_000_000 + 301, false), Err(TsigError::BadTime));
-        assert_eq!(verify(&query(), &k, None, 1_000_000, false), Err(TsigError::Unsigned));
+        assert_eq!(verify(&changed, &k, None, &[], 1_000_000, false), Err(TsigError::BadSig));
+        assert_eq!(verify(&request, &k, None, &[], 1_000_000 + 301, false), Err(TsigError::BadTime));
+        assert_eq!(verify(&query(), &k, None, &[], 1_000_000, false), Err(TsigError::Unsigned));
+        // An unsigned message between two signed ones is covered by the next MAC.
+        let middle = query();
+        let mut third = query();
+        let third_mac = sign_after(&mut third, &k, Some(&first_mac), &middle, 1_000_002, true);
+        assert_eq!(verify(&third, &k, Some(&first_mac), &middle, 1_000_003, true), Ok(third_mac));
+        assert_eq!(verify(&third, &k, Some(&first_mac), &[], 1_000_003, true), Err(TsigError::BadSig));
         let mut cut = request.clone();
         cut.truncate(cut.len() - 3);
-        assert_eq!(verify(&cut, &k, None, 1_000_000, false), Err(TsigError::Malformed));
+        assert_eq!(verify(&cut, &k, None, &[], 1_000_000, false), Err(TsigError::Malformed));
     }
 }

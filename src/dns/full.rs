@@ -287,6 +287,9 @@ pub fn transfer_request(snapshot: &Snapshot, packet: &[u8], peer: std::net::IpAd
     if !zone.config.allow_transfer.iter().any(|p| p.contains(peer)) {
         return single(response, ResponseCode::Refused, "client not in allow-transfer");
     }
+    if !zone.serving {
+        return single(response, ResponseCode::ServFail, "a secondary zone without a copy");
+    }
     let ixfr_from = match query.query_type() {
         RecordType::IXFR => {
             let serial = request.authorities.iter().find_map(|r| match &r.data {

@@ -114,19 +114,25 @@ impl Journal {
         zone.clone()
     }
 
-    /// What a transfer from `serial` of `origin` sends (after [`Journal::catch_up`]).
-    pub fn since(&self, origin: &DomainName, serial: u32) -> Since {
+    /// What a transfer from `serial` to `to` (the serial [`Journal::catch_up`] returned; the
+    /// history may have moved on since) of `origin` sends.
+    pub fn since(&self, origin: &DomainName, serial: u32, to: u32) -> Since {
         let Some(history) = lock(&self.zones).get(origin).cloned() else {
             return Since::Whole;
         };
         let h = lock(&history);
-        if serial == h.latest.serial || serial_newer(serial, h.latest.serial) {
+        if serial == to || serial_newer(serial, to) {
             return Since::Current;
         }
-        match h.steps.iter().position(|s| s.from == serial) {
-            Some(at) => Since::Steps(h.steps.iter().skip(at).cloned().collect()),
-            None => Since::Whole,
+        let Some(at) = h.steps.iter().position(|s| s.from == serial) else { return Since::Whole };
+        let mut steps = Vec::new();
+        for step in h.steps.iter().skip(at) {
+            steps.push(step.clone());
+            if step.to == to {
+                return Since::Steps(steps);
+            }
         }
+        Since::Whole
     }
 
     fn history(&self, zone: &Arc<ZoneSnapshot>) -> Arc<Mutex<ZoneHistory>> {

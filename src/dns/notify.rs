@@ -84,7 +84,7 @@ pub async fn run(
         let snapshot = shared.load_full();
         for zone in &snapshot.zones {
             let config = &zone.config;
-            if config.notify.is_empty() {
+            if config.notify.is_empty() || !zone.serving {
                 continue;
             }
             let due = match told.get(&config.origin) {

@@ -226,7 +226,7 @@ async fn transfer(
     };
     let mut ask = ask;
     if let Some(key) = ask.zone.config.transfer_key.clone() {
-        match crate::tsig::verify(packet, &key, None, crate::clock::unix_now(), false) {
+        match crate::tsig::verify(packet, &key, None, &[], crate::clock::unix_now(), false) {
             Ok(mac) => ask.request_mac = Some(mac),
             Err(e) => {
                 // Unsigned: REFUSED, as for a client outside allow-transfer; a bad signature:

@@ -44,7 +44,7 @@ struct Gone;
 pub fn stream(ask: &TransferAsk, journal: &Journal, send: &mut dyn FnMut(Vec<u8>) -> bool) -> Sent {
     let zone = journal.catch_up(&ask.zone);
     let mut out = Messages::new(ask, &zone, send);
-    let since = ask.ixfr_from.map(|serial| (serial, journal.since(&zone.config.origin, serial)));
+    let since = ask.ixfr_from.map(|serial| (serial, journal.since(&zone.config.origin, serial, zone.serial)));
     let result =
         match since {
             Some((_, Since::Current)) => {

@@ -7,7 +7,7 @@ use std::sync::Arc;
 use super::load::{load_dataset, load_zone, Expiry};
 use super::{ChangeError, Publisher};
 use crate::access::ClientRules;
-use crate::config::Config;
+use crate::config::{Config, ZoneConfig};
 use crate::cookie::Secrets;
 use crate::name::{DatasetName, DomainName};
 use crate::rrl::RateLimiter;
@@ -52,6 +52,18 @@ impl Publisher {
         let mut zones = Vec::with_capacity(config.zones.len());
         for settings in &config.zones {
             let origin = &settings.origin;
+            let running = current.zones.iter().find(|z| &z.config.origin == origin);
+            // Whether a zone is a secondary, and of which primary, changes at a restart (its
+            // transfer task starts with the server); a new secondary zone waits for it too.
+            let kept;
+            let settings = match running {
+                Some(old) if old.config.primary != settings.primary => {
+                    kept = ZoneConfig { primary: old.config.primary, ..settings.clone() };
+                    &kept
+                }
+                None if settings.primary.is_some() => continue,
+                _ => settings,
+            };
             if settings.primary.is_some() {
                 // A secondary's data is its primary's: new settings keep the copy and its serial.
                 let old = current.zones.iter().find(|z| &z.config.origin == origin);

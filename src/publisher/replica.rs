@@ -248,6 +248,13 @@ impl Publisher {
     pub fn replica_confirmed(&mut self, origin: &DomainName, now: u64) -> Result<(), ChangeError> {
         let Some(state) = self.store.replica_state(origin)? else { return Ok(()) };
         self.store.replica_refreshed(origin, ReplicaState { refreshed: now, ..state })?;
+        let current = self.shared.load_full();
+        let at = zone_index(&current, origin)?;
+        if current.zones[at].serial != state.serial {
+            // The store is ahead of what is served (publishing the last transfer failed).
+            self.replica_reload(origin, now)?;
+            return Ok(());
+        }
         self.replica_set_serving(origin, true)
     }
 

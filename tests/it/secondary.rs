@@ -119,3 +119,32 @@ fn with_a_transfer_key_the_secondary_signs_and_checks_and_a_wrong_key_gets_nothi
     let m = ask(wrong.addr, "2.0.0.127.bl.localhost", RecordType::A);
     assert_eq!(m.metadata.response_code, ResponseCode::ServFail, "no copy with a wrong key");
 }
+
+#[test]
+fn a_whole_transfer_cut_short_leaves_the_stored_copy_as_it_was() {
+    use dnsbl::store::{ReplicaState, Store};
+    let (_dir, data) = temp_data();
+    let store = Store::open(&data).expect("store");
+    let zone = dnsbl::name::DomainName::parse("bl.localhost").expect("zone");
+    let copy = |store: &Store| {
+        let mut keys = Vec::new();
+        store.replica_scan(&zone, &[], &mut |k, v| keys.push((k.to_vec(), v.to_vec()))).expect("scan");
+        keys
+    };
+    let first = store.replica_begin(&zone).expect("begin");
+    store.replica_put(&zone, first, &[(vec![0, 46], vec![1, 0, 0])]).expect("put");
+    store.replica_commit(&zone, first, ReplicaState { serial: 7, refreshed: 100 }).expect("commit");
+    assert_eq!(copy(&store), [(vec![0, 46], vec![1, 0, 0])]);
+    // A second transfer writes, then fails before its commit: the copy is the first one.
+    let second = store.replica_begin(&zone).expect("begin");
+    store.replica_put(&zone, second, &[(vec![0, 47], vec![1, 0, 0])]).expect("put");
+    assert_eq!(store.replica_state(&zone).expect("state").map(|s| s.serial), Some(7));
+    assert_eq!(copy(&store), [(vec![0, 46], vec![1, 0, 0])]);
+    // The next attempt starts that generation afresh and, committed, replaces the copy whole.
+    let third = store.replica_begin(&zone).expect("begin");
+    assert_eq!(third, second);
+    store.replica_put(&zone, third, &[(vec![0, 48], vec![1, 0, 0])]).expect("put");
+    store.replica_commit(&zone, third, ReplicaState { serial: 9, refreshed: 200 }).expect("commit");
+    assert_eq!(copy(&store), [(vec![0, 48], vec![1, 0, 0])]);
+    assert_eq!(store.replica_state(&zone).expect("state").map(|s| s.serial), Some(9));
+}
