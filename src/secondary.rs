@@ -107,19 +107,14 @@ pub async fn run(
                     }
                     Err(e) => {
                         tracing::error!(zone = %origin, error = %e, "applying the transfer failed; will retry");
+                        expire_if_due(&writer, &origin, &config, last_success).await;
                         Duration::from_secs(u64::from(config.soa.retry.max(1)))
                     }
                 }
             }
             Err(why) => {
                 tracing::warn!(zone = %origin, %primary, why, "refresh from the primary failed; serving the last copy");
-                let now = unix_now();
-                if last_success.is_none_or(|t| now.saturating_sub(t) > u64::from(config.soa.expire)) {
-                    let o = origin.clone();
-                    if writer.run(move |p| p.replica_expire(&o)).await.is_ok() && last_success.is_some() {
-                        tracing::error!(zone = %origin, "the copy is past its SOA expire: answering SERVFAIL");
-                    }
-                }
+                expire_if_due(&writer, &origin, &config, last_success).await;
                 Duration::from_secs(u64::from(config.soa.retry.max(1)))
             }
         };
@@ -128,6 +123,19 @@ pub async fn run(
             _ = kicked.notified() => {}
             _ = tokio::time::sleep(wait) => {}
         }
+    }
+}
+
+/// After a failed refresh (or a transfer that could not be applied): past the SOA expire since
+/// the last success, or without a copy, the zone answers SERVFAIL.
+async fn expire_if_due(writer: &Writer, origin: &DomainName, config: &ZoneConfig, last_success: Option<u64>) {
+    let now = unix_now();
+    if last_success.is_some_and(|t| now.saturating_sub(t) <= u64::from(config.soa.expire)) {
+        return;
+    }
+    let o = origin.clone();
+    if writer.run(move |p| p.replica_expire(&o)).await.is_ok() && last_success.is_some() {
+        tracing::error!(zone = %origin, "the copy is past its SOA expire: answering SERVFAIL");
     }
 }
 
