@@ -256,8 +256,14 @@ fn path(labels: &[Vec<u8>]) -> Option<Vec<Label>> {
     replica::path_of(&refs).filter(|p| !p.is_empty() && !replica::mapped(p))
 }
 
-/// Store work a whole transfer runs off the runtime's threads.
-type StoreWork = Box<dyn FnOnce(&Store) -> Result<(), crate::store::StoreError> + Send>;
+/// Runs store work off the runtime's threads.
+async fn blocking<T: Send + 'static>(
+    store: &Arc<Store>,
+    work: impl FnOnce(&Store) -> Result<T, crate::store::StoreError> + Send + 'static,
+) -> Result<T, String> {
+    let store = store.clone();
+    tokio::task::spawn_blocking(move || work(&store)).await.map_err(|e| e.to_string())?.map_err(|e| e.to_string())
+}
 
 /// The steps of an IXFR after its first two SOAs (the newest, and the one we hold).
 async fn incremental(reader: &mut Reader, newest: u32) -> Result<Vec<ReplicaStep>, String> {
@@ -293,20 +299,8 @@ async fn whole(
     serial: u32,
     first: Option<Incoming>,
 ) -> Result<(), String> {
-    let run = |f: StoreWork| {
-        let store = store.clone();
-        async move {
-            tokio::task::spawn_blocking(move || f(&store)).await.map_err(|e| e.to_string())?.map_err(|e| e.to_string())
-        }
-    };
     let o = origin.clone();
-    let generation = {
-        let store = store.clone();
-        tokio::task::spawn_blocking(move || store.replica_begin(&o))
-            .await
-            .map_err(|e| e.to_string())?
-            .map_err(|e| e.to_string())?
-    };
+    let generation = blocking(store, move |s| s.replica_begin(&o)).await?;
     let mut chunk: Vec<(Vec<u8>, Vec<u8>)> = Vec::with_capacity(WRITE_CHUNK);
     let mut current: Option<(Vec<Label>, RrSet)> = None;
     let mut next = first;
@@ -337,7 +331,7 @@ async fn whole(
                 }
                 if chunk.len() >= WRITE_CHUNK {
                     let (o, c) = (origin.clone(), std::mem::take(&mut chunk));
-                    run(Box::new(move |s| s.replica_put(&o, generation, &c))).await?;
+                    blocking(store, move |s| s.replica_put(&o, generation, &c)).await?;
                 }
             }
         }
@@ -346,8 +340,8 @@ async fn whole(
         chunk.push((name_key(&name), set.encode()));
     }
     let (o, c) = (origin.clone(), chunk);
-    run(Box::new(move |s| s.replica_put(&o, generation, &c))).await?;
+    blocking(store, move |s| s.replica_put(&o, generation, &c)).await?;
     let o = origin.clone();
     let state = ReplicaState { serial, refreshed: unix_now() };
-    run(Box::new(move |s| s.replica_commit(&o, generation, state))).await
+    blocking(store, move |s| s.replica_commit(&o, generation, state)).await
 }

@@ -21,6 +21,7 @@ use crate::cookie::{self, Presented, Verdict};
 use crate::name::DomainName;
 use crate::query::{self, Answer, Data, Owner, Rr};
 use crate::snapshot::Snapshot;
+use crate::tsig::TsigError as Signature;
 
 use std::sync::Arc;
 
@@ -257,14 +258,15 @@ pub struct TransferAsk {
 pub enum Asked {
     Transfer(TransferAsk),
     /// One message instead, and why: REFUSED for a zone not served here, a client outside the
-    /// zone's `allow-transfer`, or anything but a plain IN query; FORMERR for an IXFR without
-    /// the secondary's SOA in its authority section.
+    /// zone's `allow-transfer`, anything but a plain IN query, or a request without the zone's
+    /// transfer key; NOTAUTH for a bad TSIG; SERVFAIL for a secondary zone without a copy;
+    /// FORMERR for an IXFR without the secondary's SOA in its authority section.
     Answer(Vec<u8>, &'static str),
 }
 
-/// Reads a zone transfer request (AXFR, RFC 5936; IXFR, RFC 1995) over TCP from `peer`; `None`
-/// (drop) for what does not parse.
-pub fn transfer_request(snapshot: &Snapshot, packet: &[u8], peer: std::net::IpAddr) -> Option<Asked> {
+/// Reads a zone transfer request (AXFR, RFC 5936; IXFR, RFC 1995) over TCP from `peer` at
+/// `now` (Unix seconds, for its TSIG); `None` (drop) for what does not parse.
+pub fn transfer_request(snapshot: &Snapshot, packet: &[u8], peer: std::net::IpAddr, now: u64) -> Option<Asked> {
     if dropped_unread(packet) {
         return None;
     }
@@ -303,6 +305,19 @@ pub fn transfer_request(snapshot: &Snapshot, packet: &[u8], peer: std::net::IpAd
         }
         _ => None,
     };
+    // With a transfer key: unsigned is REFUSED, as for a client outside allow-transfer; a bad
+    // signature NOTAUTH (RFC 8945 §5.2).
+    let request_mac = match &zone.config.transfer_key {
+        None => None,
+        Some(key) => match crate::tsig::verify(packet, key, None, &[], now, false) {
+            Ok(mac) => Some(mac),
+            Err(Signature::Unsigned) => return single(response, ResponseCode::Refused, "TSIG: not signed"),
+            Err(Signature::Malformed) => return single(response, ResponseCode::NotAuth, "TSIG: malformed"),
+            Err(Signature::BadKey) => return single(response, ResponseCode::NotAuth, "TSIG: another key"),
+            Err(Signature::BadSig) => return single(response, ResponseCode::NotAuth, "TSIG: bad signature"),
+            Err(Signature::BadTime) => return single(response, ResponseCode::NotAuth, "TSIG: bad time"),
+        },
+    };
     let question = question_bytes(packet)?.to_vec();
     Some(Asked::Transfer(TransferAsk {
         zone: zone.clone(),
@@ -310,18 +325,8 @@ pub fn transfer_request(snapshot: &Snapshot, packet: &[u8], peer: std::net::IpAd
         id: request.metadata.id,
         rd: request.metadata.recursion_desired,
         question,
-        request_mac: None,
+        request_mac,
     }))
-}
-
-/// REFUSED (`notauth` false) or NOTAUTH for a transfer request, with its id and question;
-/// `None` for what does not parse.
-pub fn transfer_refusal(packet: &[u8], notauth: bool) -> Option<Vec<u8>> {
-    let request = Message::from_vec(packet).ok()?;
-    let mut response = reply_to(&request, &Limits { max_udp_payload: 65_535 });
-    response.edns = None;
-    response.metadata.response_code = if notauth { ResponseCode::NotAuth } else { ResponseCode::Refused };
-    encode(&response)
 }
 
 /// The question section of a request with one question (name, type, class), as sent.

@@ -5,7 +5,9 @@
 //! A zone's journal catches up with the served snapshot when a transfer is asked for and when
 //! a NOTIFY is about to go out ([`Journal::catch_up`]): the difference between the last serial
 //! it holds and the served one is computed from the two snapshots' record forms
-//! ([`crate::served::diff`]), whose work follows what changed, not the zone's size. Several
+//! ([`crate::served::diff`]): the answer ranges of both serials are read whole (about 0.45 s
+//! each at 1.22M entries), then the walk through the record form enters only the blocks whose
+//! answers changed. Several
 //! serials the journal never saw (changes made between two catch-ups) become one step. The
 //! history is bounded by [`JOURNAL_MAX_RECORDS`]; a serial older than it holds, a difference
 //! larger than that, or new zone settings (SOA, NS, TTL, templates) send the whole zone instead,
@@ -150,9 +152,10 @@ pub fn serial_newer(a: u32, b: u32) -> bool {
     a != b && a.wrapping_sub(b) < (1 << 31)
 }
 
-/// A poisoned lock still holds a consistent history (every change to it is made whole before
-/// anything can panic), so it is used as it is.
-fn lock<T>(m: &Mutex<T>) -> MutexGuard<'_, T> {
+/// A poisoned lock still guards consistent data (the histories here, the NOTIFY wake-ups of
+/// [`super::notify::Kicks`]: every change to them is made whole before anything can panic), so
+/// it is used as it is.
+pub(super) fn lock<T>(m: &Mutex<T>) -> MutexGuard<'_, T> {
     m.lock().unwrap_or_else(std::sync::PoisonError::into_inner)
 }
 

@@ -33,8 +33,7 @@ pub struct Kicks {
 impl Kicks {
     /// What the transfer task of `zone` waits on.
     pub fn waiter(&self, zone: &DomainName) -> Arc<tokio::sync::Notify> {
-        let mut zones = self.zones.lock().unwrap_or_else(std::sync::PoisonError::into_inner);
-        zones.entry(zone.clone()).or_default().clone()
+        super::journal::lock(&self.zones).entry(zone.clone()).or_default().clone()
     }
 
     /// Wakes `zone`'s transfer task (or wakes it at once when it next waits).

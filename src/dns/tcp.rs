@@ -213,7 +213,7 @@ async fn transfer(
     stats: &DnsStats,
 ) -> Option<bool> {
     let mut tally = Tally { queries: 1, ..Tally::default() };
-    let asked = super::full::transfer_request(&shared.load(), packet, peer)?;
+    let asked = super::full::transfer_request(&shared.load(), packet, peer, crate::clock::unix_now())?;
     let ask = match asked {
         Asked::Answer(message, why) => {
             tally.reply(&message, super::request::Route::Full);
@@ -224,23 +224,6 @@ async fn transfer(
         }
         Asked::Transfer(ask) => ask,
     };
-    let mut ask = ask;
-    if let Some(key) = ask.zone.config.transfer_key.clone() {
-        match crate::tsig::verify(packet, &key, None, &[], crate::clock::unix_now(), false) {
-            Ok(mac) => ask.request_mac = Some(mac),
-            Err(e) => {
-                // Unsigned: REFUSED, as for a client outside allow-transfer; a bad signature:
-                // NOTAUTH (RFC 8945 §5.2).
-                let unsigned = e == crate::tsig::TsigError::Unsigned;
-                let message = super::full::transfer_refusal(packet, !unsigned)?;
-                tally.reply(&message, super::request::Route::Full);
-                stats.tcp().add(&tally);
-                stats.transfer(Transfer::Refused);
-                tracing::info!(%peer, why = %e, "zone transfer refused: TSIG");
-                return Some(send(stream, framed, &message).await);
-            }
-        }
-    }
     let (tx, mut rx) = tokio::sync::mpsc::channel::<Vec<u8>>(TRANSFER_QUEUE);
     let history = journal.clone();
     let writer = tokio::task::spawn_blocking(move || {

@@ -48,7 +48,7 @@ pub fn stream(ask: &TransferAsk, journal: &Journal, send: &mut dyn FnMut(Vec<u8>
     let result =
         match since {
             Some((_, Since::Current)) => {
-                out.soa(zone.serial).and_then(|()| out.finish()).map(|()| Sent::Current { serial: zone.serial })
+                out.soa(zone.serial).and_then(|()| out.flush()).map(|()| Sent::Current { serial: zone.serial })
             }
             Some((from, Since::Steps(steps))) => incremental(&mut out, &zone, &steps)
                 .map(|records| Sent::Incremental { from, to: zone.serial, steps: steps.len(), records }),
@@ -89,7 +89,7 @@ fn whole(out: &mut Messages<'_>, zone: &ZoneSnapshot) -> Result<Sent, Gone> {
         return Ok(Sent::Aborted("more names than transfer-max-names"));
     };
     out.soa(zone.serial)?;
-    out.finish()?;
+    out.flush()?;
     Ok(Sent::Whole { serial: zone.serial, records })
 }
 
@@ -113,7 +113,7 @@ fn incremental(
         records += step.removed.len() + step.added.len();
     }
     out.soa(zone.serial)?;
-    out.finish()?;
+    out.flush()?;
     Ok(records)
 }
 
@@ -204,10 +204,6 @@ impl<'a> Messages<'a> {
         }
         self.begin();
         Ok(())
-    }
-
-    fn finish(&mut self) -> Result<(), Gone> {
-        self.flush()
     }
 
     /// The zone's name: a pointer to it once it is in the message, else written out.

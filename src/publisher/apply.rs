@@ -212,13 +212,22 @@ fn audit_record(action: AuditAction, origin: Origin<'_>, dataset: &DatasetName) 
 }
 
 /// Interns listings met while recomputing a range; new ones are appended to the zone's values.
-struct ValueSink<'a> {
-    index: &'a mut HashMap<Listing, ValueId>,
-    first_new: usize,
-    added: Vec<Listing>,
+pub(super) struct ValueSink<'a> {
+    pub(super) index: &'a mut HashMap<Listing, ValueId>,
+    /// The id the first new listing gets (the dataset's values so far).
+    pub(super) first_new: usize,
+    pub(super) added: Vec<Listing>,
 }
 
 impl ValueSink<'_> {
+    /// The table verdict of an entry, its listing interned.
+    pub(super) fn verdict(&mut self, entry: Entry) -> Verdict {
+        match entry {
+            Entry::Listed(l) => Verdict::Listed(self.id(l)),
+            Entry::Excluded => Verdict::Excluded,
+        }
+    }
+
     fn id(&mut self, listing: Listing) -> ValueId {
         if let Some(&id) = self.index.get(&listing) {
             return id;
@@ -264,11 +273,7 @@ fn affecting<A: Addr>(
     )?;
     for (prefix, entry) in merge.finish() {
         let Some((bits, len)) = family(prefix) else { continue };
-        let verdict = match entry {
-            Entry::Listed(l) => Verdict::Listed(values.id(l)),
-            Entry::Excluded => Verdict::Excluded,
-        };
-        out.push((bits, len, verdict));
+        out.push((bits, len, values.verdict(entry)));
     }
     Ok(out)
 }

@@ -12,6 +12,7 @@
 use std::collections::{BTreeSet, HashMap};
 use std::sync::Arc;
 
+use super::apply::ValueSink;
 use super::{zone_index, ChangeError, Publisher, ZoneLoad};
 use crate::config::ZoneConfig;
 use crate::model::{Entry, Listing, Prefix};
@@ -20,7 +21,7 @@ use crate::replica::{self, name_key, Deriver, RrSet};
 use crate::served::Data;
 use crate::snapshot::{Snapshot, ZoneBuilder, ZoneSnapshot};
 use crate::store::{ReplicaState, Store, StoreError};
-use crate::trie::{Patch, ValueId, Verdict};
+use crate::trie::{Patch, ValueId};
 use crate::zoneform::Label;
 
 /// The records that went and came at one step of an incremental transfer, by name (top down).
@@ -208,37 +209,24 @@ impl Publisher {
             let name = dataset_name(k);
             let first_new = next.dataset(&name).map_or(0, |d| d.distinct_values());
             let index = self.interned.entry((origin.clone(), name.clone())).or_default();
-            let mut added: Vec<Listing> = Vec::new();
-            let mut id = |entry: Entry| match entry {
-                Entry::Excluded => Verdict::Excluded,
-                Entry::Listed(l) => {
-                    let id = match index.get(&l) {
-                        Some(&id) => id,
-                        None => {
-                            let id = (first_new + added.len()) as ValueId;
-                            added.push(l.clone());
-                            index.insert(l, id);
-                            id
-                        }
-                    };
-                    Verdict::Listed(id)
-                }
-            };
+            let mut values = ValueSink { index, first_new, added: Vec::new() };
             let p4 = match v4_block {
                 Some(Prefix::V4 { bits, len }) => {
-                    let entries = std::mem::take(&mut v4[k]).into_iter().map(|(b, l, e)| (b, l, id(e))).collect();
+                    let entries =
+                        std::mem::take(&mut v4[k]).into_iter().map(|(b, l, e)| (b, l, values.verdict(e))).collect();
                     Some(Patch::build(bits, bits | (u32::MAX >> len), entries))
                 }
                 _ => None,
             };
             let p6 = match v6_block {
                 Some(Prefix::V6 { bits, len }) => {
-                    let entries = std::mem::take(&mut v6[k]).into_iter().map(|(b, l, e)| (b, l, id(e))).collect();
+                    let entries =
+                        std::mem::take(&mut v6[k]).into_iter().map(|(b, l, e)| (b, l, values.verdict(e))).collect();
                     Some(Patch::build(bits, bits | (u128::MAX >> len), entries))
                 }
                 _ => None,
             };
-            next = next.changed(serial, &name, p4, p6, added);
+            next = next.changed(serial, &name, p4, p6, values.added);
         }
         Ok(next)
     }

@@ -309,9 +309,26 @@ pub fn v6_name(ip: &str, zone: &str) -> String {
 
 /// The SOA serial a zone answers with.
 pub fn soa_serial(addr: SocketAddr, zone: &str) -> u32 {
+    soa_serial_if_any(addr, zone).unwrap_or_else(|| panic!("SOA expected for {zone}"))
+}
+
+/// The zone's SOA serial, if `addr` answers one.
+pub fn soa_serial_if_any(addr: SocketAddr, zone: &str) -> Option<u32> {
     match &ask(addr, zone, RecordType::SOA).answers.first().map(|r| r.data.clone()) {
-        Some(RData::SOA(soa)) => soa.serial,
-        other => panic!("SOA expected for {zone}, got {other:?}"),
+        Some(RData::SOA(soa)) => Some(soa.serial),
+        _ => None,
+    }
+}
+
+/// A loopback port free for both UDP and TCP right now (for servers a test configures with
+/// a fixed port: unbound, NSD).
+pub fn free_port() -> u16 {
+    loop {
+        let udp = UdpSocket::bind("127.0.0.1:0").expect("bind");
+        let port = udp.local_addr().expect("addr").port();
+        if std::net::TcpListener::bind(("127.0.0.1", port)).is_ok() {
+            return port;
+        }
     }
 }
 
@@ -320,10 +337,7 @@ pub fn soa_serial(addr: SocketAddr, zone: &str) -> u32 {
 pub fn wait_for_serial(addr: SocketAddr, zone: &str, serial: u32, what: &str, log: Option<&Path>) {
     let deadline = std::time::Instant::now() + Duration::from_secs(30);
     loop {
-        let got = ask(addr, zone, RecordType::SOA).answers.first().and_then(|r| match &r.data {
-            RData::SOA(soa) => Some(soa.serial),
-            _ => None,
-        });
+        let got = soa_serial_if_any(addr, zone);
         if got == Some(serial) {
             return;
         }

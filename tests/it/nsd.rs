@@ -5,7 +5,7 @@
 //! changes the primary's NOTIFY brings NSD an IXFR and it answers the new data. A client
 //! outside `allow-transfer` is refused.
 
-use std::net::{SocketAddr, TcpListener};
+use std::net::SocketAddr;
 use std::path::Path;
 use std::process::{Child, Command, Stdio};
 use std::time::{Duration, Instant};
@@ -41,11 +41,6 @@ enum Source<'a> {
 
 fn nsd(dir: &Path, source: Source<'_>) -> Nsd {
     nsd_on(dir, free_port(), source)
-}
-
-/// A loopback port free for TCP (and so, almost surely, for UDP) right now.
-fn free_port() -> u16 {
-    TcpListener::bind("127.0.0.1:0").and_then(|l| l.local_addr()).expect("a free port").port()
 }
 
 /// NSD on `port`; as a secondary it asks IXFR (AXFR when it has no copy yet) and takes NOTIFY

@@ -5,7 +5,7 @@
 //! its default relaxed mode unbound retries the full name after such an NXDOMAIN, which would
 //! hide the error; this test fails if the server answers NXDOMAIN for empty non-terminals.)
 
-use std::net::{SocketAddr, TcpListener, UdpSocket};
+use std::net::SocketAddr;
 use std::path::Path;
 use std::process::{Child, Command, Stdio};
 use std::time::Duration;
@@ -17,17 +17,6 @@ use serde_json::Value;
 use crate::harness::*;
 
 const ZONE: &str = "bl.localhost";
-
-/// A loopback port free for both UDP and TCP (unbound binds both).
-fn free_port() -> u16 {
-    loop {
-        let udp = UdpSocket::bind("127.0.0.1:0").expect("bind");
-        let port = udp.local_addr().expect("addr").port();
-        if TcpListener::bind(("127.0.0.1", port)).is_ok() {
-            return port;
-        }
-    }
-}
 
 /// unbound in the foreground on `port`, with `zone` stubbed to `server`; killed on drop.
 struct Unbound(Child);
