@@ -4,6 +4,7 @@
 //! writes them as text; zone transfers send them. Pure.
 
 use std::net::Ipv4Addr;
+use std::ops::ControlFlow;
 
 use crate::model::{expand_txt, expand_txt_with};
 use crate::query::{lookup_v4, lookup_v6, Hits, TEST_LISTED_V4, TEST_UNLISTED_V4};
@@ -36,17 +37,18 @@ pub fn records_of(zone: &ZoneSnapshot, limit: usize) -> Result<ServedRecords, To
 }
 
 /// Each record of what `zone` answers with its data, handed to `sink` as it is made (see
-/// [`zoneform::each_record`]), at most `limit`; returns how many there were.
+/// [`zoneform::each_record`]), at most `limit`; returns how many there were (`None`: the sink
+/// broke off).
 pub fn each_record(
     zone: &ZoneSnapshot,
     limit: usize,
-    sink: &mut dyn FnMut(&Record, Vec<Data>),
-) -> Result<usize, TooLarge> {
+    sink: &mut dyn FnMut(&Record, Vec<Data>) -> ControlFlow<()>,
+) -> Result<Option<usize>, TooLarge> {
     let mut answers = Answers::default();
     let (v4, v6) = pieces_of(zone, &mut answers);
     zoneform::each_record(&v4, &v6, limit, &mut |r| {
         let data = answers.data(&r);
-        sink(&r, data);
+        sink(&r, data)
     })
 }
 

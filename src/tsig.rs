@@ -73,25 +73,65 @@ fn mac(key: &Key, prior: Option<&[u8]>, message: &[u8], variables: &[u8]) -> Vec
     h.finalize().into_bytes().to_vec()
 }
 
-/// The TSIG variables: all of them, or (a later message of one answer) the timers only.
+/// The TSIG variables: all of them (without an error), or (a later message of one answer) the
+/// timers only.
 fn variables(key: &Key, time: u64, fudge: u16, timers_only: bool) -> Vec<u8> {
-    let timers = |out: &mut Vec<u8>| {
-        out.extend_from_slice(&time.to_be_bytes()[2..]);
-        out.extend_from_slice(&fudge.to_be_bytes());
-    };
-    let mut out = Vec::with_capacity(64);
-    if timers_only {
-        timers(&mut out);
-        return out;
+    match timers_only {
+        true => timers(time, fudge),
+        false => all_variables(key, time, fudge, 0, &[]),
     }
+}
+
+fn timers(time: u64, fudge: u16) -> Vec<u8> {
+    let mut out = time.to_be_bytes()[2..].to_vec();
+    out.extend_from_slice(&fudge.to_be_bytes());
+    out
+}
+
+/// All TSIG variables, with the error and other data of the record.
+fn all_variables(key: &Key, time: u64, fudge: u16, error: u16, other: &[u8]) -> Vec<u8> {
+    let mut out = Vec::with_capacity(64);
     out.extend_from_slice(key.name.wire());
     out.extend_from_slice(&CLASS_ANY.to_be_bytes());
     out.extend_from_slice(&0u32.to_be_bytes());
     out.extend_from_slice(&algorithm_wire());
-    timers(&mut out);
-    out.extend_from_slice(&0u16.to_be_bytes()); // error
-    out.extend_from_slice(&0u16.to_be_bytes()); // other len
+    out.extend_from_slice(&timers(time, fudge));
+    out.extend_from_slice(&error.to_be_bytes());
+    out.extend_from_slice(&(other.len() as u16).to_be_bytes());
+    out.extend_from_slice(other);
     out
+}
+
+/// The RDATA of a TSIG record.
+fn rdata(algorithm: &[u8], time: u64, fudge: u16, mac: &[u8], id: [u8; 2], error: u16, other: &[u8]) -> Vec<u8> {
+    let mut out = algorithm.to_vec();
+    out.extend_from_slice(&time.to_be_bytes()[2..]);
+    out.extend_from_slice(&fudge.to_be_bytes());
+    out.extend_from_slice(&(mac.len() as u16).to_be_bytes());
+    out.extend_from_slice(mac);
+    out.extend_from_slice(&id);
+    out.extend_from_slice(&error.to_be_bytes());
+    out.extend_from_slice(&(other.len() as u16).to_be_bytes());
+    out.extend_from_slice(other);
+    out
+}
+
+/// Appends the TSIG record (`owner` in wire form) to `message` and counts it in ARCOUNT.
+fn append(message: &mut Vec<u8>, owner: &[u8], rdata: &[u8]) {
+    message.extend_from_slice(owner);
+    message.extend_from_slice(&TYPE_TSIG.to_be_bytes());
+    message.extend_from_slice(&CLASS_ANY.to_be_bytes());
+    message.extend_from_slice(&0u32.to_be_bytes());
+    message.extend_from_slice(&(rdata.len() as u16).to_be_bytes());
+    message.extend_from_slice(rdata);
+    if let Some(ar) = message.get_mut(10..12) {
+        let count = u16::from_be_bytes([ar[0], ar[1]]).wrapping_add(1);
+        ar.copy_from_slice(&count.to_be_bytes());
+    }
+}
+
+fn message_id(message: &[u8]) -> [u8; 2] {
+    message.get(0..2).map_or([0, 0], |b| [b[0], b[1]])
 }
 
 /// Signs `message` in place (a TSIG record appended, ARCOUNT + 1) at `now` (Unix seconds);
@@ -113,25 +153,36 @@ fn sign_after(
     let mut covered = preceding.to_vec();
     covered.extend_from_slice(message);
     let digest = mac(key, prior, &covered, &variables(key, now, FUDGE, timers_only));
-    let id = message.get(0..2).map_or([0, 0], |b| [b[0], b[1]]);
-    let mut rdata = algorithm_wire();
-    rdata.extend_from_slice(&now.to_be_bytes()[2..]);
-    rdata.extend_from_slice(&FUDGE.to_be_bytes());
-    rdata.extend_from_slice(&(digest.len() as u16).to_be_bytes());
-    rdata.extend_from_slice(&digest);
-    rdata.extend_from_slice(&id);
-    rdata.extend_from_slice(&[0, 0, 0, 0]); // error, other len
-    message.extend_from_slice(key.name.wire());
-    message.extend_from_slice(&TYPE_TSIG.to_be_bytes());
-    message.extend_from_slice(&CLASS_ANY.to_be_bytes());
-    message.extend_from_slice(&0u32.to_be_bytes());
-    message.extend_from_slice(&(rdata.len() as u16).to_be_bytes());
-    message.extend_from_slice(&rdata);
-    if let Some(ar) = message.get_mut(10..12) {
-        let count = u16::from_be_bytes([ar[0], ar[1]]).wrapping_add(1);
-        ar.copy_from_slice(&count.to_be_bytes());
-    }
+    let record = rdata(&algorithm_wire(), now, FUDGE, &digest, message_id(message), 0, &[]);
+    append(message, key.name.wire(), &record);
     digest
+}
+
+/// Ends `reply` (the NOTAUTH answer to `request`, not yet signed) with the TSIG record that RFC
+/// 8945 §5.2 asks for when `request`'s signature was not accepted with `key` at `now` (Unix
+/// seconds): the request's key name, algorithm, time and fudge, and the error. BADKEY and BADSIG
+/// answers carry no MAC (the key or the message is not trusted). A BADTIME answer is signed,
+/// over the request's MAC, and carries our time as its other data, so that the client can tell
+/// that its clock is off. Other errors (unsigned, a TSIG that does not parse) add nothing.
+pub fn refusal(reply: &mut Vec<u8>, request: &[u8], error: TsigError, key: &Key, now: u64) {
+    let Ok(theirs) = find(request) else { return };
+    let code = match error {
+        TsigError::BadSig => 16,
+        TsigError::BadKey => 17,
+        TsigError::BadTime => 18,
+        TsigError::Unsigned | TsigError::Malformed => return,
+    };
+    let id = message_id(reply);
+    let (digest, other) = match error {
+        TsigError::BadTime => {
+            let ours = now.to_be_bytes()[2..].to_vec();
+            let vars = all_variables(key, theirs.time, theirs.fudge, code, &ours);
+            (mac(key, Some(theirs.mac), reply, &vars), ours)
+        }
+        _ => (Vec::new(), Vec::new()),
+    };
+    let record = rdata(&theirs.algorithm, theirs.time, theirs.fudge, &digest, id, code, &other);
+    append(reply, &theirs.key_name, &record);
 }
 
 /// Checks the TSIG record that ends `message` against `key` at `now`; returns its MAC (for
@@ -158,17 +209,9 @@ pub fn verify(
     let ar = u16::from_be_bytes([unsigned[10], unsigned[11]]).wrapping_sub(1);
     unsigned[10..12].copy_from_slice(&ar.to_be_bytes());
     let vars = match timers_only {
-        true => variables(key, found.time, found.fudge, true),
-        false => {
-            let mut v = variables(key, found.time, found.fudge, false);
-            // The error and other data as sent.
-            let at = v.len() - 4;
-            v.truncate(at);
-            v.extend_from_slice(&found.error.to_be_bytes());
-            v.extend_from_slice(&(found.other.len() as u16).to_be_bytes());
-            v.extend_from_slice(found.other);
-            v
-        }
+        true => timers(found.time, found.fudge),
+        // The error and other data as sent.
+        false => all_variables(key, found.time, found.fudge, found.error, found.other),
     };
     let Ok(mut h) = Hmac::<Sha256>::new_from_slice(&key.secret) else { return Err(TsigError::BadKey) };
     if let Some(p) = prior {
@@ -316,6 +359,36 @@ mod tests {
         let mut q = vec![0x12, 0x34, 0, 0, 0, 1, 0, 0, 0, 0, 0, 0];
         q.extend_from_slice(b"\x02bl\x07example\x00\x00\x06\x00\x01");
         q
+    }
+
+    #[test]
+    fn refusals_name_the_error_and_a_badtime_answer_verifies() {
+        let k = key(b"0123456789abcdef0123456789abcdef");
+        let mut request = query();
+        let request_mac = sign(&mut request, &k, None, 1_000_000, false);
+        let reply = || {
+            let mut r = query();
+            r[2] = 0x80;
+            r[3] = 9; // NOTAUTH
+            r
+        };
+        for (error, code) in [(TsigError::BadSig, 16), (TsigError::BadKey, 17)] {
+            let mut r = reply();
+            refusal(&mut r, &request, error, &k, 1_000_000);
+            let found = find(&r).expect("a TSIG record");
+            assert_eq!((found.error, found.mac, found.time), (code, &[][..], 1_000_000), "{error:?}");
+            assert_eq!(found.key_name, k.name.wire());
+        }
+        // BADTIME: signed over the request's MAC, our time in the other data.
+        let mut r = reply();
+        refusal(&mut r, &request, TsigError::BadTime, &k, 2_000_000);
+        let found = find(&r).expect("a TSIG record");
+        assert_eq!((found.error, found.time, found.other), (18, 1_000_000, &2_000_000u64.to_be_bytes()[2..]));
+        assert!(verify(&r, &k, Some(&request_mac), &[], 1_000_000, false).is_ok());
+        // Nothing to name for an unsigned request.
+        let mut r = reply();
+        refusal(&mut r, &query(), TsigError::BadSig, &k, 1_000_000);
+        assert_eq!(r, reply());
     }
 
     #[test]

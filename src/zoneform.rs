@@ -21,6 +21,7 @@
 //! to the answers, for random data in both families.
 
 use std::collections::BTreeMap;
+use std::ops::ControlFlow;
 
 use crate::model::Prefix;
 
@@ -230,17 +231,30 @@ impl<'a> Part<'a> {
 /// at most `limit` of them.
 pub fn records(v4: &[Piece], v6: &[Piece], limit: usize) -> Result<Vec<Record>, TooLarge> {
     let mut out = Vec::new();
-    each_record(v4, v6, limit, &mut |r| out.push(r))?;
+    each_record(v4, v6, limit, &mut |r| {
+        out.push(r);
+        ControlFlow::Continue(())
+    })?;
     Ok(out)
 }
 
 /// The records of [`records`], each handed to `sink` as it is made (nothing is kept: a zone's
-/// records are streamed in the memory of its deepest name); returns how many there were.
-/// `TooLarge` stops at the record past `limit`, after `limit` went to the sink.
-pub fn each_record(v4: &[Piece], v6: &[Piece], limit: usize, sink: &mut dyn FnMut(Record)) -> Result<usize, TooLarge> {
+/// records are streamed in the memory of its deepest name); returns how many there were, or
+/// `None` when the sink broke off the walk (a transfer's receiver went away). `TooLarge` stops at
+/// the record past `limit`, after `limit` went to the sink.
+pub fn each_record(
+    v4: &[Piece],
+    v6: &[Piece],
+    limit: usize,
+    sink: &mut dyn FnMut(Record) -> ControlFlow<()>,
+) -> Result<Option<usize>, TooLarge> {
     let mut builder = Builder { sink, count: 0, limit };
-    builder.node(&mut Vec::new(), Some(Part::root(Family::V4, v4)), Some(Part::root(Family::V6, v6)), 0)?;
-    Ok(builder.count)
+    let walked = builder.node(&mut Vec::new(), Some(Part::root(Family::V4, v4)), Some(Part::root(Family::V6, v6)), 0);
+    match walked {
+        Ok(_) => Ok(Some(builder.count)),
+        Err(Halt::Sink) => Ok(None),
+        Err(Halt::Limit) => Err(TooLarge { limit }),
+    }
 }
 
 /// The records to delete and to add to turn `records(old)` into `records(new)`, at most `limit`
@@ -373,19 +387,29 @@ impl<'a> Side<'a> {
 }
 
 struct Builder<'s> {
-    sink: &'s mut dyn FnMut(Record),
+    sink: &'s mut dyn FnMut(Record) -> ControlFlow<()>,
     count: usize,
     limit: usize,
 }
 
+/// Why a [`Builder`] stopped before the end.
+enum Halt {
+    /// The record past the limit.
+    Limit,
+    /// The sink asked to stop.
+    Sink,
+}
+
 impl Builder<'_> {
-    fn push(&mut self, record: Record) -> Result<(), TooLarge> {
+    fn push(&mut self, record: Record) -> Result<(), Halt> {
         if self.count >= self.limit {
-            return Err(TooLarge { limit: self.limit });
+            return Err(Halt::Limit);
         }
         self.count += 1;
-        (self.sink)(record);
-        Ok(())
+        match (self.sink)(record) {
+            ControlFlow::Continue(()) => Ok(()),
+            ControlFlow::Break(()) => Err(Halt::Sink),
+        }
     }
 
     /// Builds the name `path` whose parts are `p4` and `p6`, where a query below it that finds
@@ -396,7 +420,7 @@ impl Builder<'_> {
         p4: Option<Part<'_>>,
         p6: Option<Part<'_>>,
         inherited: u32,
-    ) -> Result<bool, TooLarge> {
+    ) -> Result<bool, Halt> {
         let Some(plan) = Plan::of(path.is_empty(), p4, p6, inherited) else {
             return Ok(false);
         };
@@ -470,7 +494,11 @@ impl Differ {
     /// All records under a name that exists on one side only.
     fn whole(&mut self, path: &mut Vec<Label>, side: Side<'_>, removed: bool) -> Result<bool, TooLarge> {
         let mut out = Vec::new();
-        let exists = Builder { sink: &mut |r| out.push(r), count: 0, limit: self.room() }
+        let mut keep = |r| {
+            out.push(r);
+            ControlFlow::Continue(())
+        };
+        let exists = Builder { sink: &mut keep, count: 0, limit: self.room() }
             .node(path, side.p4, side.p6, side.inherited)
             .map_err(|_| TooLarge { limit: self.limit })?;
         match removed {
@@ -654,6 +682,24 @@ mod tests {
         let v4: Vec<Piece> =
             (0..100).map(|i| Piece { first: 0x0a00_0000 + 2 * i, last: 0x0a00_0000 + 2 * i, answer: 1 }).collect();
         assert_eq!(records(&v4, &[], 10), Err(TooLarge { limit: 10 }));
+    }
+
+    #[test]
+    fn a_sink_that_breaks_off_ends_the_walk() {
+        let v4: Vec<Piece> =
+            (0..100).map(|i| Piece { first: 0x0a00_0000 + 2 * i, last: 0x0a00_0000 + 2 * i, answer: 1 }).collect();
+        let mut seen = 0;
+        let walked = each_record(&v4, &[], 1000, &mut |_| {
+            seen += 1;
+            if seen == 3 {
+                ControlFlow::Break(())
+            } else {
+                ControlFlow::Continue(())
+            }
+        });
+        assert_eq!((walked, seen), (Ok(None), 3));
+        let all = each_record(&v4, &[], 1000, &mut |_| ControlFlow::Continue(()));
+        assert_eq!(all, Ok(Some(records(&v4, &[], 1000).expect("small").len())));
     }
 
     proptest! {

@@ -170,6 +170,7 @@ fn run_remove_dataset(args: RemoveDatasetArgs) -> anyhow::Result<()> {
     let [zone] = config.zones.as_slice() else {
         bail!("several zones are configured; say which one with --zone");
     };
+    writable(zone)?;
     let data_dir = &config.server.data_dir;
     let serial = match Store::open(data_dir) {
         Ok(store) => {
@@ -217,6 +218,7 @@ fn run_import(args: ImportArgs) -> anyhow::Result<()> {
     let [zone] = config.zones.as_slice() else {
         bail!("several zones are configured; say which one with --zone");
     };
+    writable(zone)?;
     std::fs::create_dir_all(&config.server.data_dir)?;
     let store = match Store::open(&config.server.data_dir) {
         Ok(mut store) => {
@@ -273,6 +275,16 @@ fn run_import(args: ImportArgs) -> anyhow::Result<()> {
 }
 
 /// One line per dataset replaced, when there are several or it is not the operator's.
+/// A secondary zone's data is its primary's: the server refuses local changes to it (HTTP 409),
+/// and written offline they would sit in the data directory unserved. Both writers refuse here,
+/// before anything is opened.
+fn writable(zone: &crate::config::ZoneConfig) -> anyhow::Result<()> {
+    match zone.primary {
+        Some(primary) => bail!("zone {} is a secondary of {primary}: change it on the primary", zone.origin),
+        None => Ok(()),
+    }
+}
+
 fn print_datasets(datasets: &[DatasetCount]) {
     if let [only] = datasets {
         if only.dataset == DatasetName::OPERATOR {

@@ -306,16 +306,25 @@ pub fn transfer_request(snapshot: &Snapshot, packet: &[u8], peer: std::net::IpAd
         _ => None,
     };
     // With a transfer key: unsigned is REFUSED, as for a client outside allow-transfer; a bad
-    // signature NOTAUTH (RFC 8945 §5.2).
+    // signature NOTAUTH with a TSIG saying why (RFC 8945 §5.2).
     let request_mac = match &zone.config.transfer_key {
         None => None,
         Some(key) => match crate::tsig::verify(packet, key, None, &[], now, false) {
             Ok(mac) => Some(mac),
             Err(Signature::Unsigned) => return single(response, ResponseCode::Refused, "TSIG: not signed"),
             Err(Signature::Malformed) => return single(response, ResponseCode::NotAuth, "TSIG: malformed"),
-            Err(Signature::BadKey) => return single(response, ResponseCode::NotAuth, "TSIG: another key"),
-            Err(Signature::BadSig) => return single(response, ResponseCode::NotAuth, "TSIG: bad signature"),
-            Err(Signature::BadTime) => return single(response, ResponseCode::NotAuth, "TSIG: bad time"),
+            Err(e) => {
+                // With a TSIG record naming the error (RFC 8945 §5.2).
+                response.metadata.response_code = ResponseCode::NotAuth;
+                let mut reply = encode(&response)?;
+                crate::tsig::refusal(&mut reply, packet, e, key, now);
+                let why = match e {
+                    Signature::BadKey => "TSIG: another key",
+                    Signature::BadTime => "TSIG: bad time",
+                    _ => "TSIG: bad signature",
+                };
+                return Some(Asked::Answer(reply, why));
+            }
         },
     };
     let question = question_bytes(packet)?.to_vec();

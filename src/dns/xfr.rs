@@ -13,6 +13,7 @@
 //! Messages are cut at [`MESSAGE_BYTES`]; the first carries the question. Owner names point to
 //! the zone's name written once per message (name compression, RFC 1035 §4.1.4).
 
+use std::ops::ControlFlow;
 use std::sync::Arc;
 
 use crate::served::{self, Data};
@@ -70,23 +71,18 @@ fn whole(out: &mut Messages<'_>, zone: &ZoneSnapshot) -> Result<Sent, Gone> {
             out.rr(&Owner::Absolute(ns.name.wire()), rtype, ns.ttl, &data)?;
         }
     }
-    let mut gone = false;
-    let counted = served::each_record(zone, config.transfer_max_names, &mut |record, data| {
-        if gone {
-            return;
-        }
-        for d in &data {
-            if out.data(&Owner::Record(record), config.ttl, d).is_err() {
-                gone = true;
-                return;
-            }
-        }
+    // A receiver that went away stops the walk itself, not only the sends.
+    let counted = served::each_record(zone, config.transfer_max_names, &mut |record, data| match data
+        .iter()
+        .try_for_each(|d| out.data(&Owner::Record(record), config.ttl, d))
+    {
+        Ok(()) => ControlFlow::Continue(()),
+        Err(Gone) => ControlFlow::Break(()),
     });
-    if gone {
-        return Err(Gone);
-    }
-    let Ok(records) = counted else {
-        return Ok(Sent::Aborted("more names than transfer-max-names"));
+    let records = match counted {
+        Ok(Some(records)) => records,
+        Ok(None) => return Err(Gone),
+        Err(_) => return Ok(Sent::Aborted("more names than transfer-max-names")),
     };
     out.soa(zone.serial)?;
     out.flush()?;

@@ -203,6 +203,28 @@ fn import_refuses_unknown_zone() {
 }
 
 #[test]
+fn import_and_dataset_removal_refuse_a_secondary_zone() {
+    let (dir, data) = temp_data();
+    let config = dir.path().join("secondary.toml");
+    let base = std::fs::read_to_string("config/dnsbl.toml").expect("read");
+    std::fs::write(&config, base.replace("[[zone]]\n", "[[zone]]\nprimary = \"127.0.0.1:5300\"\n")).expect("write");
+    let (config, data) = (config.to_str().expect("path"), data.to_str().expect("path"));
+    for args in [
+        &["zone", "import", "zones/example.bl.rbldnsd", "--config", config, "--data-dir", data][..],
+        &["zone", "remove-dataset", "operator", "--config", config, "--data-dir", data][..],
+    ] {
+        let out = dnsbl(args);
+        assert_eq!(out.status.code(), Some(1), "{args:?}");
+        let err = text(&out.stderr);
+        assert!(
+            err.contains("zone bl.localhost is a secondary of 127.0.0.1:5300: change it on the primary"),
+            "{args:?}: {err}"
+        );
+    }
+    assert!(!Path::new(data).join("CURRENT").exists(), "no database was written");
+}
+
+#[test]
 fn config_check_names_file_and_line() {
     let (dir, _data) = temp_data();
     let ok = dnsbl(&["config", "check", "config/dnsbl.toml"]);

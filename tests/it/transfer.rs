@@ -231,4 +231,30 @@ fn with_a_transfer_key_only_signed_requests_get_the_zone_and_every_message_is_si
     let wrong = dig("d3Jvbmctc2VjcmV0LXdyb25nLXNlY3JldC13cm9uZy0=");
     assert!(wrong.contains("NOTAUTH") || wrong.contains("failed"), "a wrong key gets nothing:\n{wrong}");
     assert!(!wrong.lines().any(|l| l.contains("\tA\t")), "{wrong}");
+
+    // The refusals say why in a TSIG record (RFC 8945 §5.2): BADSIG for another secret, BADTIME
+    // (signed, our time in its other data) for a clock an hour off.
+    use hickory_proto::rr::rdata::tsig::TsigError;
+    let now = std::time::SystemTime::now().duration_since(std::time::UNIX_EPOCH).expect("clock").as_secs();
+    for (secret, at, error) in [
+        ("d3Jvbmctc2VjcmV0LXdyb25nLXNlY3JldC13cm9uZy0=", now, TsigError::BadSig),
+        (KEY_SECRET, now - 3600, TsigError::BadTime),
+    ] {
+        let mut request = question("bl.localhost", RecordType::AXFR, None).to_vec().expect("encode");
+        dnsbl::tsig::sign(&mut request, &tsig_key(secret), None, at, false);
+        let reply = tcp_raw(s.addr, &request, Duration::from_secs(5)).expect("a reply");
+        let reply = Message::from_vec(&reply).expect("decodes");
+        assert_eq!(reply.metadata.response_code, ResponseCode::NotAuth, "{error:?}");
+        // (hickory reads a TSIG that ends a response into the additional section.)
+        let errors: Vec<_> = reply
+            .additionals
+            .iter()
+            .filter_map(|r| match &r.data {
+                RData::TSIG(t) => Some(t.error),
+                _ => None,
+            })
+            .collect();
+        assert_eq!(errors, [Some(error)], "the refusal's TSIG ({error:?}): {:?}", reply.additionals);
+        assert!(reply.answers.is_empty());
+    }
 }
