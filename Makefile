@@ -1,7 +1,7 @@
 # dnsbl — the two commands a fresh Debian 12 machine needs:
 #   make serve   install what is missing, build, serve the embedded default (bl.localhost on 127.0.0.1:5353)
 #   make test    install what is missing, run the whole test suite
-.PHONY: deps build serve test check bench-peer fuzz
+.PHONY: deps build serve test check bench-peer bench-xdp-gain fuzz
 
 # Debian packages the build and tests need: RocksDB 7.8.3 (linked, not built from source, see
 # .cargo/config.toml), libclang for bindgen, dig for the manual checks in README, rbldnsd, which
@@ -38,6 +38,12 @@ check: deps
 # Side-by-side benchmark against rbldnsd (installs rbldnsd and dnsperf if missing); see README.
 bench-peer: deps
 	scripts/bench-peer.sh
+
+# What AF_XDP would save per answer, measured on a veth pair between two network namespaces
+# against the socket path, dnsbl and rbldnsd (root; installs clang, libxdp-dev, libbpf-dev and
+# ethtool if missing); see README "Past the kernel's UDP stack".
+bench-xdp-gain: deps
+	scripts/bench-xdp-gain.sh
 
 # Fuzzing, never part of `make test`: any bytes as a query through both answer paths
 # (fuzz/fuzz_targets/packet.rs), for FUZZ_SECONDS (default 300). Installs the nightly toolchain
