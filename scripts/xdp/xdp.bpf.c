@@ -30,21 +30,28 @@ struct {
     __type(value, __u64);
 } counted SEC(".maps");
 
+// The UDP header of an unfragmented IPv4 datagram to PORT (without IP options) in the frame from
+// `data` to `end`, or NULL.
+static __always_inline struct udphdr *to_port(void *data, void *end)
+{
+    struct ethhdr *eth = data;
+    if ((void *)(eth + 1) > end || eth->h_proto != bpf_htons(ETH_P_IP))
+        return NULL;
+    struct iphdr *ip = (void *)(eth + 1);
+    if ((void *)(ip + 1) > end || ip->ihl != 5 || ip->protocol != IPPROTO_UDP)
+        return NULL;
+    if (ip->frag_off & bpf_htons(0x3fff)) // MF or an offset: a fragment
+        return NULL;
+    struct udphdr *udp = (void *)(ip + 1);
+    if ((void *)(udp + 1) > end || udp->dest != bpf_htons(PORT))
+        return NULL;
+    return udp;
+}
+
 SEC("xdp")
 int udp_to_xsk(struct xdp_md *ctx)
 {
-    void *data = (void *)(long)ctx->data;
-    void *end = (void *)(long)ctx->data_end;
-    struct ethhdr *eth = data;
-    if ((void *)(eth + 1) > end || eth->h_proto != bpf_htons(ETH_P_IP))
-        return XDP_PASS;
-    struct iphdr *ip = (void *)(eth + 1);
-    if ((void *)(ip + 1) > end || ip->ihl != 5 || ip->protocol != IPPROTO_UDP)
-        return XDP_PASS;
-    if (ip->frag_off & bpf_htons(0x3fff)) // MF or an offset: a fragment
-        return XDP_PASS;
-    struct udphdr *udp = (void *)(ip + 1);
-    if ((void *)(udp + 1) > end || udp->dest != bpf_htons(PORT))
+    if (!to_port((void *)(long)ctx->data, (void *)(long)ctx->data_end))
         return XDP_PASS;
     return bpf_redirect_map(&xsks, ctx->rx_queue_index, XDP_PASS);
 }
@@ -57,17 +64,11 @@ int udp_reply_tx(struct xdp_md *ctx)
 {
     void *data = (void *)(long)ctx->data;
     void *end = (void *)(long)ctx->data_end;
+    struct udphdr *udp = to_port(data, end);
+    if (!udp)
+        return XDP_PASS;
     struct ethhdr *eth = data;
-    if ((void *)(eth + 1) > end || eth->h_proto != bpf_htons(ETH_P_IP))
-        return XDP_PASS;
     struct iphdr *ip = (void *)(eth + 1);
-    if ((void *)(ip + 1) > end || ip->ihl != 5 || ip->protocol != IPPROTO_UDP)
-        return XDP_PASS;
-    if (ip->frag_off & bpf_htons(0x3fff))
-        return XDP_PASS;
-    struct udphdr *udp = (void *)(ip + 1);
-    if ((void *)(udp + 1) > end || udp->dest != bpf_htons(PORT))
-        return XDP_PASS;
     __u8 *dns = (void *)(udp + 1);
     if ((void *)(dns + 12) > end || (dns[2] & 0x80))
         return XDP_PASS;
