@@ -8,7 +8,8 @@
 //! Each secondary is sent the NOTIFY over UDP until it answers (same id, opcode NOTIFY,
 //! NOERROR): again after [`FIRST_RETRY`], doubling, [`RETRIES`] times at most (RFC 1996 §3.6
 //! suggests 5 retransmissions; its 60-second interval is the cap here). A newer round replaces
-//! an unanswered one.
+//! an unanswered one. A zone with a `transfer-key` signs its NOTIFYs with it (TSIG); the
+//! answers are matched by id, opcode and zone, not by their signature.
 
 use std::collections::HashMap;
 use std::hash::{BuildHasher, Hasher};
@@ -103,9 +104,15 @@ pub async fn run(
                 let mut h = ids.build_hasher();
                 h.write_u64(counter);
                 let id = h.finish() as u16;
-                let Some(message) = super::full::notify_message(&latest, id) else {
+                let Some(mut message) = super::full::notify_message(&latest, id) else {
                     continue;
                 };
+                // Signed with the zone's transfer key, so that a secondary can take NOTIFY only
+                // with the key (NSD's `allow-notify: ADDR KEYNAME`). Retransmissions carry the
+                // same signature: they fall well within its fudge.
+                if let Some(key) = &config.transfer_key {
+                    crate::tsig::sign(&mut message, key, None, crate::clock::unix_now(), false);
+                }
                 tracing::debug!(zone = %config.origin, serial = latest.serial, %target, "NOTIFY");
                 let key = (config.origin.clone(), target);
                 pending.insert(key, Pending { id, message, sent: 0, next: Instant::now() });

@@ -56,7 +56,7 @@ fn nsd_on(dir: &Path, port: u16, source: Source<'_>) -> Nsd {
             primary.ip()
         ),
         Source::SignedPrimary(primary) => format!(
-            "  zonefile: \"{d}/secondary.zone\"\n  request-xfr: {}@{} {KEY_NAME}\n  allow-notify: {} NOKEY\n",
+            "  zonefile: \"{d}/secondary.zone\"\n  request-xfr: {}@{} {KEY_NAME}\n  allow-notify: {} {KEY_NAME}\n",
             primary.ip(),
             primary.port(),
             primary.ip()
