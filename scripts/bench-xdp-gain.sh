@@ -4,7 +4,7 @@
 # serves, 198.18.0.2 sends; RFC 2544's benchmarking range), the sender on CPU 0, the server on
 # CPU 1. See README "Past the kernel's UDP stack".
 #
-#   make bench-xdp-gain                  # ~13 minutes; root (namespaces, XDP); installs clang,
+#   make bench-xdp-gain                  # ~15 minutes; root (namespaces, XDP); installs clang,
 #                                        # libxdp-dev, libbpf-dev, ethtool if missing
 #   BENCH_RATES="100000" BENCH_ROUNDS=1 scripts/bench-xdp-gain.sh   # a quick look
 #
@@ -76,7 +76,9 @@ gcc -O2 -Wall -o "$OUT/xdptool" scripts/xdp/xdptool.c -lxdp -lbpf
 gcc -O2 -Wall -o "$OUT/blast" scripts/xdp/blast.c
 gcc -O2 -Wall -o "$OUT/sockresp" scripts/xdp/sockresp.c
 
+# The processes of ours still running (a server, a sink), stopped on any exit.
 PIDS=()
+forget() { local keep=() p; for p in "${PIDS[@]}"; do [ "$p" = "$1" ] || keep+=("$p"); done; PIDS=("${keep[@]}"); }
 cleanup() {
   for pid in "${PIDS[@]}"; do kill "$pid" 2>/dev/null || true; done
   for pid in "${PIDS[@]}"; do wait "$pid" 2>/dev/null || true; done
@@ -128,37 +130,47 @@ start() {
   esac
   SERVER=$!
   PIDS+=("$SERVER")
-  case $1 in drop | xdp-tx) sleep 1; return ;; esac  # (xdp-tx replies reach only an XDP program on xc0)
+  case $1 in
+    drop | xdp-tx)  # (xdp-tx replies reach only an XDP program on xc0: no dig)
+      sleep 1
+      kill -0 "$SERVER" 2>/dev/null && ip -n "$NS_S" link show xs0 | grep -q ' xdp' && return
+      echo "$1: the XDP program is not attached: $(cat "$OUT/$1.log")" >&2; exit 1 ;;
+  esac
   for _ in $(seq 900); do
     in_c dig +time=1 +tries=1 -p "$PORT" @198.18.0.1 "2.0.0.127.$ZONE" A 2>/dev/null | grep -q 'status:' && return
     sleep 0.1
   done
   echo "$1 did not answer within 90 s" >&2; exit 1
 }
-stop() { kill "$SERVER"; wait "$SERVER" 2>/dev/null || true; SERVER=""; }
+stop() { kill "$SERVER"; wait "$SERVER" 2>/dev/null || true; forget "$SERVER"; SERVER=""; }
 
-# Idle and iowait time of all cores, in USER_HZ ticks. With NO_HZ idle (Debian's kernels) the kernel
-# measures idle time exactly, while user and system time are sampled at the tick, which misses
-# the short bursts of a paced load: so busy time is the wall time less the idle time.
-idle() { awk '/^cpu0 / {a = $5 + $6} /^cpu1 / {b = $5 + $6} END {print a, b}' /proc/stat; }
+# Idle, iowait and steal time of cores 0 and 1, in USER_HZ ticks. With NO_HZ idle (Debian's
+# kernels) the kernel measures idle time exactly, while user and system time are sampled at the
+# tick, which misses the short bursts of a paced load: so busy time is the wall time less these
+# (steal: time the hypervisor gave the vCPU to others).
+idle() { awk '/^cpu0 / {a = $5 + $6 + $9} /^cpu1 / {b = $5 + $6 + $9} END {print a, b}' /proc/stat; }
 now() { date +%s.%N; }
 
-# One run at rate $2 against receiver $1: prints "sent answered cpu0_busy_s cpu1_busy_s".
+# One run at rate $2 against receiver $1: sets RESULT to "sent answered cpu0_busy_s cpu1_busy_s".
+# (The sender's figure includes its start: reading the queries file.)
+RESULT=""
 measure() {
-  pin_napi
   ip netns exec "$NS_C" "$OUT/xdptool" sink "$OUT/xdp.bpf.o" xc0 $((SECS + 2)) >"$OUT/sink.out" 2>"$OUT/sink.err" &
   local sink=$!
   PIDS+=("$sink")
   sleep 0.5
-  local a0 a1 b0 b1 t0 t1 sent
+  pin_napi
+  local a0 a1 b0 b1 t0 t1 sent answered
   t0=$(now); read -r a0 b0 <<<"$(idle)"
   sent=$(in_c taskset -c 0 "$OUT/blast" 198.18.0.1 "$PORT" "$DATA_DIR/queries.txt" "$2" "$SECS" | awk '{print $2}')
   t1=$(now); read -r a1 b1 <<<"$(idle)"
-  wait "$sink"
-  local answered
+  wait "$sink" || true
+  forget "$sink"
   answered=$(cat "$OUT/sink.out")
+  [[ $sent =~ ^[0-9]+$ && $answered =~ ^[0-9]+$ ]] || {
+    echo "$1 at $2 qps: no count (sent '$sent', answered '$answered'): $(cat "$OUT/sink.err")" >&2; exit 1; }
   [ "$1" = drop ] && answered=0
-  echo "$sent $answered $(echo "scale=3; ($t1 - $t0) - ($a1 - $a0) / $HZ" | bc) $(echo "scale=3; ($t1 - $t0) - ($b1 - $b0) / $HZ" | bc)"
+  RESULT="$sent $answered $(echo "scale=3; ($t1 - $t0) - ($a1 - $a0) / $HZ" | bc) $(echo "scale=3; ($t1 - $t0) - ($b1 - $b0) / $HZ" | bc)"
 }
 
 RECEIVERS="drop xdp-tx xsk socket dnsbl rbldnsd"
@@ -167,7 +179,8 @@ for round in $(seq "$ROUNDS"); do
   for r in $RECEIVERS; do
     start "$r"
     for rate in $RATES; do
-      R[$round,$r,$rate]=$(measure "$r" "$rate")
+      measure "$r" "$rate"
+      R[$round,$r,$rate]=$RESULT
       echo "round $round $r $rate: ${R[$round,$r,$rate]}" >&2
     done
     stop
@@ -189,31 +202,40 @@ echo
 echo "Machine: $(nproc) cores, $(awk -F': ' '/model name/ {print $2; exit}' /proc/cpuinfo), kernel $(uname -r)."
 echo "veth between two namespaces; sender and napi/xc0 on CPU 0, server and napi/xs0 on CPU 1;"
 echo "$SECS s per run, $ROUNDS rounds. Server CPU µs per answer (CPU 1 busy time / answers), median of"
-echo "the rounds, each round in brackets; drop is per query received. Answered: of sent, last round."
+echo "the rounds, each round in brackets; drop is per query received. Answered: of sent."
 echo
-echo '| offered qps | sender µs/query | drop | xdp-tx | xsk | socket | dnsbl | rbldnsd | answered (xdp-tx xsk socket dnsbl rbldnsd) | socket/xsk | dnsbl/xsk | dnsbl on AF_XDP, projected gain | rbldnsd/dnsbl |'
+echo '| offered qps | sender µs/query | drop | xdp-tx | xsk | socket | dnsbl | rbldnsd | answered, median (xdp-tx xsk socket dnsbl rbldnsd) | socket/xsk | dnsbl on AF_XDP, projected | gain | rbldnsd/dnsbl |'
 echo '| ---: | ---: | ---: | ---: | ---: | ---: | ---: | ---: | --- | ---: | ---: | ---: | ---: |'
+OWN="" OWN_AT=""
 for rate in $RATES; do
-  declare -A M=()
+  declare -A M=() A=()
   senders=""
   cells=""
-  row="| $rate"
+  for round in $(seq "$ROUNDS"); do senders="$senders $(per_answer "$round" drop 0 "$rate")"; done
   for r in drop xdp-tx xsk socket dnsbl rbldnsd; do
     vals=""
+    shares=""
     for round in $(seq "$ROUNDS"); do
       vals="$vals $(per_answer "$round" "$r" 1 "$rate")"
-      senders="$senders $(per_answer "$round" drop 0 "$rate")"
+      read -r sent ans _ _ <<<"${R[$round,$r,$rate]}"
+      shares="$shares $(echo "scale=1; 100 * $ans / $sent" | bc)"
     done
     M[$r]=$(echo "$vals" | tr ' ' '\n' | grep . | median)
+    A[$r]=$(echo "$shares" | tr ' ' '\n' | grep . | median)
     cells="$cells | ${M[$r]} [$(echo $vals | tr ' ' '/')]"
   done
-  answered=""
-  for r in xdp-tx xsk socket dnsbl rbldnsd; do
-    read -r sent ans _ _ <<<"${R[$ROUNDS,$r,$rate]}"
-    answered="$answered $(echo "scale=1; 100 * $ans / $sent" | bc)%"
-  done
-  # dnsbl's own work is what it costs beyond the fixed-reply socket responder; on AF_XDP it would
+  # dnsbl's own work is what it costs beyond the fixed-reply socket responder, taken where neither
+  # is saturated (both answer at least 99 %); past that, per-answer figures are 1 / capacity and
+  # the difference is not the work, so the last unsaturated value is used. On AF_XDP dnsbl would
   # cost the fixed-reply AF_XDP responder plus that.
-  projected=$(echo "scale=3; ${M[xsk]} + ${M[dnsbl]} - ${M[socket]}" | bc)
-  echo "$row | $(echo "$senders" | tr ' ' '\n' | grep . | median)$cells |$answered | $(ratio "${M[socket]}" "${M[xsk]}") | $(ratio "${M[dnsbl]}" "${M[xsk]}") | $projected µs: $(ratio "${M[dnsbl]}" "$projected")× | $(ratio "${M[rbldnsd]}" "${M[dnsbl]}") |"
+  if [ "$(echo "${A[socket]} >= 99 && ${A[dnsbl]} >= 99" | bc)" = 1 ]; then
+    OWN=$(echo "scale=3; ${M[dnsbl]} - ${M[socket]}" | bc); OWN_AT=$rate
+  fi
+  if [ -n "$OWN" ]; then
+    projected="$(echo "scale=3; ${M[xsk]} + $OWN" | bc) µs (own work $OWN at $OWN_AT)"
+    gain="$(ratio "${M[dnsbl]}" "$(echo "scale=3; ${M[xsk]} + $OWN" | bc)")×"
+  else
+    projected="—" gain="—"
+  fi
+  echo "| $rate | $(echo "$senders" | tr ' ' '\n' | grep . | median)$cells | ${A[xdp-tx]}% ${A[xsk]}% ${A[socket]}% ${A[dnsbl]}% ${A[rbldnsd]}% | $(ratio "${M[socket]}" "${M[xsk]}") | $projected | $gain | $(ratio "${M[rbldnsd]}" "${M[dnsbl]}") |"
 done

@@ -6,7 +6,8 @@
 //                               drivers that have it) and answers every datagram it gets with
 //                               a fixed reply: the query itself with QR, AA and NXDOMAIN set, MACs,
 //                               addresses and ports swapped, TTL reset, IP and UDP checksums computed
-//                               anew; received and sent in batches of up to 64, one TX kick per batch.
+//                               anew; received and sent in batches of up to 64, kicked until the
+//                               kernel took them; sleeps in poll() when there is nothing to answer.
 //   xdptool sink OBJ IFACE SECS attaches `count_drop` to IFACE for SECS seconds, prints the count.
 //   xdptool tx OBJ IFACE        attaches `udp_reply_tx` (the fixed reply sent by the XDP program
 //                               itself, no user space at all) until SIGINT or SIGTERM.
@@ -34,6 +35,7 @@
 #define FRAMES 4096
 #define FRAME XSK_UMEM__DEFAULT_FRAME_SIZE
 #define BATCH 64
+#define TX_SIZE 2048
 
 static volatile sig_atomic_t stop;
 static void on_signal(int sig) { (void)sig; stop = 1; }
@@ -93,6 +95,19 @@ static int answer(uint8_t *f, uint32_t len)
     return 1;
 }
 
+// Frames whose replies went out go back to the fill ring.
+static void reclaim(struct xsk_ring_cons *cq, struct xsk_ring_prod *fq, uint64_t *outstanding)
+{
+    uint32_t ci, fi;
+    unsigned done = xsk_ring_cons__peek(cq, FRAMES, &ci);
+    if (!done) return;
+    while (xsk_ring_prod__reserve(fq, done, &fi) != done) {}
+    for (unsigned i = 0; i < done; i++) *xsk_ring_prod__fill_addr(fq, fi + i) = *xsk_ring_cons__comp_addr(cq, ci + i);
+    xsk_ring_prod__submit(fq, done);
+    xsk_ring_cons__release(cq, done);
+    *outstanding -= done;
+}
+
 static int respond(const char *obj_path, const char *iface)
 {
     struct bpf_object *obj = attach(obj_path, iface, "udp_to_xsk");
@@ -105,7 +120,7 @@ static int respond(const char *obj_path, const char *iface)
     int err = xsk_umem__create(&umem, area, (size_t)FRAMES * FRAME, &fq, &cq, &ucfg);
     if (err) { fprintf(stderr, "umem: %s\n", strerror(-err)); return 1; }
     struct xsk_socket *xsk;
-    struct xsk_socket_config cfg = { .rx_size = 2048, .tx_size = 2048,
+    struct xsk_socket_config cfg = { .rx_size = 2048, .tx_size = TX_SIZE,
         .libxdp_flags = XSK_LIBXDP_FLAGS__INHIBIT_PROG_LOAD, .xdp_flags = XDP_FLAGS_DRV_MODE,
         .bind_flags = XDP_USE_NEED_WAKEUP | (getenv("XSK_ZEROCOPY") ? XDP_ZEROCOPY : XDP_COPY) };
     err = xsk_socket__create(&xsk, iface, 0, umem, &rx, &tx, &cfg);
@@ -121,20 +136,14 @@ static int respond(const char *obj_path, const char *iface)
 
     uint64_t received = 0, sent = 0, skipped = 0, outstanding = 0;
     while (!stop) {
-        // Frames whose replies went out go back to the fill ring.
-        uint32_t ci, fi;
-        unsigned done = xsk_ring_cons__peek(&cq, FRAMES, &ci);
-        if (done) {
-            while (xsk_ring_prod__reserve(&fq, done, &fi) != done) {}
-            for (unsigned i = 0; i < done; i++) *xsk_ring_prod__fill_addr(&fq, fi + i) = *xsk_ring_cons__comp_addr(&cq, ci + i);
-            xsk_ring_prod__submit(&fq, done);
-            xsk_ring_cons__release(&cq, done);
-            outstanding -= done;
-        }
+        reclaim(&cq, &fq, &outstanding);
+        uint32_t fi;
         uint32_t ri;
         unsigned n = xsk_ring_cons__peek(&rx, BATCH, &ri);
         if (!n) {
-            if (outstanding) { sendto(fd, NULL, 0, MSG_DONTWAIT, NULL, 0); continue; }
+            // Sleep until the next datagram. Replies still in flight complete meanwhile (in
+            // copy mode when the peer frees them) and are collected on the next round; the
+            // fill ring has frames to spare for that.
             struct pollfd pfd = { .fd = fd, .events = POLLIN };
             poll(&pfd, 1, 100);
             continue;
@@ -155,8 +164,12 @@ static int respond(const char *obj_path, const char *iface)
             xsk_ring_prod__submit(&fq, b);
             skipped += b;
         }
-        uint32_t ti;
-        while (xsk_ring_prod__reserve(&tx, g, &ti) != g) sendto(fd, NULL, 0, MSG_DONTWAIT, NULL, 0);
+        uint32_t ti = 0;
+        while (xsk_ring_prod__reserve(&tx, g, &ti) != g && !stop) {
+            sendto(fd, NULL, 0, MSG_DONTWAIT, NULL, 0);
+            reclaim(&cq, &fq, &outstanding);
+        }
+        if (stop) break;
         for (unsigned i = 0; i < g; i++) {
             struct xdp_desc *d = xsk_ring_prod__tx_desc(&tx, ti + i);
             d->addr = good[i]; d->len = lens[i];
@@ -164,7 +177,10 @@ static int respond(const char *obj_path, const char *iface)
         xsk_ring_prod__submit(&tx, g);
         outstanding += g;
         sent += g;
-        sendto(fd, NULL, 0, MSG_DONTWAIT, NULL, 0);
+        // In copy mode each kick sends a bounded number of frames (32 in current kernels):
+        // kick until the kernel has taken the whole TX ring.
+        for (int kicks = 0; kicks < 16 && xsk_prod_nb_free(&tx, TX_SIZE) < TX_SIZE; kicks++)
+            sendto(fd, NULL, 0, MSG_DONTWAIT, NULL, 0);
     }
     printf("received %llu sent %llu skipped %llu\n", (unsigned long long)received, (unsigned long long)sent,
            (unsigned long long)skipped);

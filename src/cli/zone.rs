@@ -274,7 +274,6 @@ fn run_import(args: ImportArgs) -> anyhow::Result<()> {
     Ok(())
 }
 
-/// One line per dataset replaced, when there are several or it is not the operator's.
 /// A secondary zone's data is its primary's: the server refuses local changes to it (HTTP 409),
 /// and written offline they would sit in the data directory unserved. Both writers refuse here,
 /// before anything is opened.
@@ -285,6 +284,7 @@ fn writable(zone: &crate::config::ZoneConfig) -> anyhow::Result<()> {
     }
 }
 
+/// One line per dataset replaced, when there are several or it is not the operator's.
 fn print_datasets(datasets: &[DatasetCount]) {
     if let [only] = datasets {
         if only.dataset == DatasetName::OPERATOR {
