@@ -1,5 +1,6 @@
 //! TSIG (RFC 8945) with HMAC-SHA256, for zone transfers: a secondary signs its request, the
-//! primary checks it and signs every message of its answer, the secondary checks each. Pure:
+//! primary checks it and signs every message of its answer (or says in a TSIG record why it
+//! refuses, [`refusal`]), the secondary checks each; a primary signs its NOTIFYs too. Pure:
 //! message bytes, a key and the time in; hmac and sha2 only here.
 //!
 //! The MAC of a request, or of the first message of an answer, covers the MAC it answers (for
@@ -82,6 +83,7 @@ fn variables(key: &Key, time: u64, fudge: u16, timers_only: bool) -> Vec<u8> {
     }
 }
 
+/// Time signed (48 bits) and fudge, as on the wire.
 fn timers(time: u64, fudge: u16) -> Vec<u8> {
     let mut out = time.to_be_bytes()[2..].to_vec();
     out.extend_from_slice(&fudge.to_be_bytes());
@@ -105,8 +107,7 @@ fn all_variables(key: &Key, time: u64, fudge: u16, error: u16, other: &[u8]) -> 
 /// The RDATA of a TSIG record.
 fn rdata(algorithm: &[u8], time: u64, fudge: u16, mac: &[u8], id: [u8; 2], error: u16, other: &[u8]) -> Vec<u8> {
     let mut out = algorithm.to_vec();
-    out.extend_from_slice(&time.to_be_bytes()[2..]);
-    out.extend_from_slice(&fudge.to_be_bytes());
+    out.extend_from_slice(&timers(time, fudge));
     out.extend_from_slice(&(mac.len() as u16).to_be_bytes());
     out.extend_from_slice(mac);
     out.extend_from_slice(&id);

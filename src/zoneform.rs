@@ -231,11 +231,16 @@ impl<'a> Part<'a> {
 /// at most `limit` of them.
 pub fn records(v4: &[Piece], v6: &[Piece], limit: usize) -> Result<Vec<Record>, TooLarge> {
     let mut out = Vec::new();
-    each_record(v4, v6, limit, &mut |r| {
+    each_record(v4, v6, limit, &mut keep_into(&mut out))?;
+    Ok(out)
+}
+
+/// A sink that keeps every record in `out`.
+fn keep_into(out: &mut Vec<Record>) -> impl FnMut(Record) -> ControlFlow<()> + '_ {
+    |r| {
         out.push(r);
         ControlFlow::Continue(())
-    })?;
-    Ok(out)
+    }
 }
 
 /// The records of [`records`], each handed to `sink` as it is made (nothing is kept: a zone's
@@ -494,11 +499,7 @@ impl Differ {
     /// All records under a name that exists on one side only.
     fn whole(&mut self, path: &mut Vec<Label>, side: Side<'_>, removed: bool) -> Result<bool, TooLarge> {
         let mut out = Vec::new();
-        let mut keep = |r| {
-            out.push(r);
-            ControlFlow::Continue(())
-        };
-        let exists = Builder { sink: &mut keep, count: 0, limit: self.room() }
+        let exists = Builder { sink: &mut keep_into(&mut out), count: 0, limit: self.room() }
             .node(path, side.p4, side.p6, side.inherited)
             .map_err(|_| TooLarge { limit: self.limit })?;
         match removed {
